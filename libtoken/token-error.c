@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "token-error.h"
+
+/* One errno per bus error name, so that code which only has an errno (a failed syscall, a
+ * worker that died) still maps to a name, and a name maps back to an errno for exit codes. */
+static const struct {
+    const char *name;
+    int err;
+} error_table[] = {
+    {TK_ERROR_PIN_INCORRECT, ENOLCK},
+    {TK_ERROR_PIN_LOCKED, EPERM},
+    {TK_ERROR_PIN_POLICY, EKEYREJECTED},
+    {TK_ERROR_SO_PIN_FINAL_TRY, EDEADLK},
+    {TK_ERROR_TOKEN_REMOVED, ENODEV},
+    {TK_ERROR_TOKEN_NOT_FOUND, ENXIO},
+    {TK_ERROR_NO_MATCHING_KEY, ENOKEY},
+    {TK_ERROR_INVALID_CERTIFICATE, EBADMSG},
+    {TK_ERROR_DUPLICATE, EEXIST},
+    {TK_ERROR_UNSUPPORTED, EOPNOTSUPP},
+    {TK_ERROR_INVALID_ARGUMENT, EINVAL},
+    {TK_ERROR_FAILED, EIO},
+};
+
+int tk_error_setv(TkError *error, int err, const char *name, const char *fmt, va_list ap)
+{
+    if (!error)
+        return err;
+    snprintf(error->name, sizeof(error->name), "%s", name ? name : tk_error_errno_to_name(err));
+    vsnprintf(error->message, sizeof(error->message), fmt, ap);
+    return err;
+}
+
+int tk_error_set(TkError *error, int err, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tk_error_setv(error, err, name, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+int tk_error_is_set(const TkError *error)
+{
+    return error && error->name[0] != 0;
+}
+
+int tk_error_name_to_errno(const char *name)
+{
+    if (!name)
+        return -EIO;
+    for (size_t i = 0; i < ELEMENTSOF(error_table); i++)
+        if (strcmp(error_table[i].name, name) == 0)
+            return -error_table[i].err;
+    return -EIO;
+}
+
+const char *tk_error_errno_to_name(int err)
+{
+    if (err < 0)
+        err = -err;
+    for (size_t i = 0; i < ELEMENTSOF(error_table); i++)
+        if (error_table[i].err == err)
+            return error_table[i].name;
+    if (err == ENOENT)
+        return TK_ERROR_INVALID_ARGUMENT;
+    return TK_ERROR_FAILED;
+}
