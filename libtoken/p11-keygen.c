@@ -106,7 +106,7 @@ static int public_key_pem(TkToken *t, const uint8_t *id, size_t id_len, char **r
         return tk_error_from_libp11(error, "read the new public key");
 
     BIO *bio = BIO_new(BIO_s_mem());
-    int r = bio && PEM_write_bio_PUBKEY(bio, pkey) == 1 ? tk_bio_to_string(bio, ret) : -ENOMEM;
+    r = bio && PEM_write_bio_PUBKEY(bio, pkey) == 1 ? tk_bio_to_string(bio, ret) : -ENOMEM;
     BIO_free(bio);
     EVP_PKEY_free(pkey);
     return r;
