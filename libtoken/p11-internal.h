@@ -50,6 +50,9 @@ void tk_token_logout(TkToken *t);
 /* A session of our own on the token's slot, for raw PKCS#11 calls. */
 int tk_token_open_session(TkToken *t, bool rw, CK_SESSION_HANDLE *ret, TkError *error);
 
+/* A blank-padded PKCS#11 string field as a C string; NULL when out of memory. */
+char *tk_p11_string(const unsigned char *s, size_t len);
+
 /* Compares a key id with a buffer. */
 static inline bool tk_id_equal(const unsigned char *a, size_t a_len, const uint8_t *b, size_t b_len)
 {

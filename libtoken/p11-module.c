@@ -8,7 +8,7 @@
 #include "p11-error.h"
 #include "p11-internal.h"
 
-static char *strip_padded(const unsigned char *s, size_t len)
+char *tk_p11_string(const unsigned char *s, size_t len)
 {
     while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == 0))
         len--;
@@ -48,7 +48,7 @@ int tk_module_load(const char *path, TkModule **ret, TkError *error)
 
     CK_INFO info;
     if (m->fl->C_GetInfo(&info) == CKR_OK)
-        m->manufacturer = strip_padded(info.manufacturerID, sizeof(info.manufacturerID));
+        m->manufacturer = tk_p11_string(info.manufacturerID, sizeof(info.manufacturerID));
 
     int r = tk_module_refresh(m, error);
     if (r < 0)
@@ -145,10 +145,10 @@ static int fill_info(TkModule *m, PKCS11_SLOT *slot, TkTokenInfo *ret, TkError *
     retries_from_state(info.user_pin_state, &info.user_pin_retries, &info.user_pin_retries_source);
     retries_from_state(info.so_pin_state, &info.so_pin_retries, &info.so_pin_retries_source);
 
-    info.serial = strip_padded(ti.serialNumber, sizeof(ti.serialNumber));
-    info.label = strip_padded(ti.label, sizeof(ti.label));
-    info.manufacturer = strip_padded(ti.manufacturerID, sizeof(ti.manufacturerID));
-    info.model = strip_padded(ti.model, sizeof(ti.model));
+    info.serial = tk_p11_string(ti.serialNumber, sizeof(ti.serialNumber));
+    info.label = tk_p11_string(ti.label, sizeof(ti.label));
+    info.manufacturer = tk_p11_string(ti.manufacturerID, sizeof(ti.manufacturerID));
+    info.model = tk_p11_string(ti.model, sizeof(ti.model));
     info.slot_description = strdup(strempty(slot->description));
     if (!info.serial || !info.label || !info.manufacturer || !info.model ||
         !info.slot_description) {
@@ -282,10 +282,8 @@ static bool token_still_there(TkToken *t)
     if (t->generation != t->module->generation ||
         t->module->fl->C_GetTokenInfo(t->slot_id, &ti) != CKR_OK)
         return false;
-    size_t n = sizeof(ti.serialNumber);
-    while (n > 0 && (ti.serialNumber[n - 1] == ' ' || ti.serialNumber[n - 1] == 0))
-        n--;
-    return strlen(t->serial) == n && memcmp(t->serial, ti.serialNumber, n) == 0;
+    _cleanup_free_ char *serial = tk_p11_string(ti.serialNumber, sizeof(ti.serialNumber));
+    return serial && streq(serial, t->serial);
 }
 
 int tk_token_slot(TkToken *t, PKCS11_SLOT **ret_slot, TkError *error)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "p11-error.h"
 #include "p11-internal.h"
@@ -194,21 +195,23 @@ int tk_token_initialize(TkToken *t, const TkSecret *so_pin, const char *label,
     r = tk_token_slot(t, &slot, error);
     if (r < 0)
         return r;
-    if (PKCS11_init_token(slot->token, so_pin->data, label) < 0) {
-        unsigned long rv = tk_p11_last_ckr();
-        if (rv == CKR_PIN_INCORRECT)
-            return pin_incorrect(t, TK_SO, -ENOLCK, error);
+    /* C_InitToken reads a 32-byte blank-padded label; libp11 0.4.12 hands it the caller's
+     * string as it is, so the call is made here. */
+    CK_UTF8CHAR padded[32];
+    memset(padded, ' ', sizeof(padded));
+    memcpy(padded, label, strlen(label));
+    CK_RV rv =
+        t->module->fl->C_InitToken(t->slot_id, (CK_UTF8CHAR_PTR)so_pin->data, so_pin->len, padded);
+    if (rv == CKR_PIN_INCORRECT)
+        return pin_incorrect(t, TK_SO, -ENOLCK, error);
+    if (rv != CKR_OK)
         return tk_error_from_ckr(error, rv, "initialise the token");
-    }
 
     /* Some modules (SoftHSM2) give an initialised token a new serial and slot; follow it by
      * the slot it was in before the slot list is read again. */
     CK_TOKEN_INFO ti;
     if (t->module->fl->C_GetTokenInfo(t->slot_id, &ti) == CKR_OK) {
-        size_t n = sizeof(ti.serialNumber);
-        while (n > 0 && ti.serialNumber[n - 1] == ' ')
-            n--;
-        char *serial = strndup((const char *)ti.serialNumber, n);
+        char *serial = tk_p11_string(ti.serialNumber, sizeof(ti.serialNumber));
         if (!serial)
             return -ENOMEM;
         free(t->serial);
