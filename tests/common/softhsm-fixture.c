@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <check.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +10,31 @@
 #include "softhsm-fixture.h"
 #include "tk-run.h"
 
+static int fail(SofthsmFixture *f, const char *what, const TkError *error)
+{
+    fprintf(stderr, "softhsm fixture: %s: %s\n", what, error ? error->message : strerror(errno));
+    softhsm_fixture_teardown(f);
+    return -1;
+}
+
+static int write_config(SofthsmFixture *f)
+{
+    _cleanup_free_ char *tokens = NULL, *conf = NULL, *text = NULL;
+
+    if (asprintf(&tokens, "%s/tokens", f->dir) < 0 || mkdir(tokens, 0700) < 0 ||
+        asprintf(&conf, "%s/softhsm2.conf", f->dir) < 0 ||
+        asprintf(&text,
+                 "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n"
+                 "slots.removable = false\n",
+                 tokens) < 0 ||
+        tk_write_file(conf, text, strlen(text)) < 0)
+        return -1;
+    return setenv("SOFTHSM2_CONF", conf, 1);
+}
+
 int softhsm_fixture_setup(SofthsmFixture *f, const char *label, const char *so_pin,
                           const char *user_pin)
 {
-    char *conf, *tokens, *text;
     TkError error = {};
     TkTokenInfo *infos;
     size_t n;
@@ -22,40 +43,33 @@ int softhsm_fixture_setup(SofthsmFixture *f, const char *label, const char *so_p
     if (access(SOFTHSM_MODULE, R_OK) < 0)
         return 77;
     f->dir = tk_make_temp_dir("tokend-softhsm");
-    ck_assert_ptr_nonnull(f->dir);
-    ck_assert_int_ge(asprintf(&tokens, "%s/tokens", f->dir), 0);
-    ck_assert_int_eq(mkdir(tokens, 0700), 0);
-    ck_assert_int_ge(asprintf(&conf, "%s/softhsm2.conf", f->dir), 0);
-    ck_assert_int_ge(asprintf(&text,
-                              "directories.tokendir = %s\nobjectstore.backend = file\n"
-                              "log.level = ERROR\nslots.removable = false\n",
-                              tokens),
-                     0);
-    ck_assert_int_eq(tk_write_file(conf, text, strlen(text)), 0);
-    setenv("SOFTHSM2_CONF", conf, 1);
-    free(text);
-    free(conf);
-    free(tokens);
+    if (!f->dir || write_config(f) < 0)
+        return fail(f, "token store", NULL);
 
-    ck_assert_int_eq(tk_module_load(SOFTHSM_MODULE, &f->module, &error), 0);
-    ck_assert_int_eq(tk_module_list_tokens(f->module, &infos, &n, &error), 0);
-    ck_assert_uint_eq(n, 1); /* SoftHSM2's free slot */
-    ck_assert(!infos[0].initialized);
-    unsigned long slot_id = infos[0].slot_id;
+    if (tk_module_load(SOFTHSM_MODULE, &f->module, &error) < 0 ||
+        tk_module_list_tokens(f->module, &infos, &n, &error) < 0)
+        return fail(f, "loading SoftHSM2", &error);
+    /* A new store has exactly one slot: SoftHSM2's free one. */
+    unsigned long slot_id = n > 0 ? infos[0].slot_id : 0;
+    bool free_slot = n == 1 && !infos[0].initialized;
     tk_token_info_array_free(infos, n);
+    if (!free_slot)
+        return fail(f, "expected one free slot", NULL);
 
     _cleanup_secret_ TkSecret *so = NULL, *user = NULL;
-    ck_assert_int_eq(tk_secret_new_string(so_pin, &so), 0);
-    ck_assert_int_eq(tk_secret_new_string(user_pin, &user), 0);
-    ck_assert_int_eq(tk_token_open_slot(f->module, slot_id, &f->token, &error), 0);
-    int r = tk_token_initialize(f->token, so, label, user, &error);
-    ck_assert_msg(r == 0, "initialize: %s", error.message);
+    if (tk_secret_new_string(so_pin, &so) < 0 || tk_secret_new_string(user_pin, &user) < 0)
+        return fail(f, "PINs", NULL);
+    if (tk_token_open_slot(f->module, slot_id, &f->token, &error) < 0 ||
+        tk_token_initialize(f->token, so, label, user, &error) < 0)
+        return fail(f, "initialising the token", &error);
 
     TkTokenInfo info = {};
-    ck_assert_int_eq(tk_token_get_info(f->token, &info, &error), 0);
-    f->serial = strdup(info.serial);
+    if (tk_token_get_info(f->token, &info, &error) < 0)
+        return fail(f, "reading the token", &error);
+    f->serial = TAKE_PTR(info.serial);
     tk_token_info_done(&info);
-    ck_assert_str_ne(f->serial, "");
+    if (isempty(f->serial))
+        return fail(f, "the initialised token has no serial", NULL);
     return 0;
 }
 
@@ -76,7 +90,8 @@ int softhsm_pkcs11_tool(SofthsmFixture *f, char **ret, ...)
     size_t n = 4;
     va_list ap;
 
-    ck_assert_int_eq(tk_token_get_info(f->token, &info, NULL), 0);
+    if (tk_token_get_info(f->token, &info, NULL) < 0)
+        return -1;
     argv[n++] = info.label;
     va_start(ap, ret);
     for (char *a; (a = va_arg(ap, char *)) && n < ELEMENTSOF(argv) - 1;)

@@ -19,8 +19,10 @@ static SofthsmFixture fx;
 
 static void setup(void)
 {
-    if (softhsm_fixture_setup(&fx, LABEL, SO_PIN, USER_PIN) == 77)
+    int r = softhsm_fixture_setup(&fx, LABEL, SO_PIN, USER_PIN);
+    if (r == 77)
         exit(TK_TEST_SKIP);
+    ck_assert_int_eq(r, 0);
 }
 
 static void teardown(void)
