@@ -50,8 +50,7 @@ static int read_last_line(int fd, const char *path, char **ret, TkError *error)
 {
     struct stat st;
     if (fstat(fd, &st) < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot stat audit file %s: %m",
-                            path);
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot stat audit file %s: %m", path);
     if (st.st_size == 0) {
         *ret = NULL;
         return 0;
@@ -89,12 +88,10 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, TkError *error)
 
     _cleanup_close_ int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
     if (fd < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot open audit file %s: %m",
-                            path);
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot open audit file %s: %m", path);
     /* The lock goes with the descriptor and is released when it is closed. */
     if (flock(fd, LOCK_EX) < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m",
-                            path);
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
 
     _cleanup_free_ char *last = NULL;
     int r = read_last_line(fd, path, &last, error);
@@ -109,7 +106,8 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, TkError *error)
     if (last) {
         _cleanup_json_ json_object *o = json_tokener_parse(last);
         json_object *s = NULL;
-        if (!o || !json_object_object_get_ex(o, "seq", &s) || !json_object_is_type(s, json_type_int))
+        if (!o || !json_object_object_get_ex(o, "seq", &s) ||
+            !json_object_is_type(s, json_type_int))
             return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
                                 "The last line of audit file %s is not a valid record; check it "
                                 "with 'tokenctl audit verify'.",
@@ -162,13 +160,12 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, TkError *error)
         done += (size_t)k;
     }
     if (fsync(fd) < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot sync audit file %s: %m",
-                            path);
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot sync audit file %s: %m", path);
     return 0;
 }
 
 static const char *const required_fields[] = {
-    "seq", "time", "time_usec", "operation", "serial", "uid",
+    "seq", "time",    "time_usec", "operation", "serial", "uid",
     "pid", "request", "result",    "error",     "prev",
 };
 
@@ -194,8 +191,8 @@ static int check_line(const char *line, ssize_t len, size_t lineno, json_object 
     for (size_t i = 0; i < ELEMENTSOF(required_fields); i++)
         if (!json_object_object_get_ex(o, required_fields[i], NULL)) {
             json_object_put(o);
-            return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                                "Line %zu has no field '%s'.", lineno, required_fields[i]);
+            return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED, "Line %zu has no field '%s'.",
+                                lineno, required_fields[i]);
         }
     json_object *seq = json_object_object_get(o, "seq");
     json_object *prev = json_object_object_get(o, "prev");
@@ -208,11 +205,11 @@ static int check_line(const char *line, ssize_t len, size_t lineno, json_object 
     int64_t s = json_object_get_int64(seq);
     if (s != (int64_t)lineno) {
         json_object_put(o);
-        return tk_error_set(
-            error, -EBADMSG, TK_ERROR_FAILED,
-            "Line %zu has sequence number %" PRId64 " where %zu was expected: %s.", lineno, s,
-            lineno,
-            s > (int64_t)lineno ? "a line before it was deleted, or lines were reordered"
+        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
+                            "Line %zu has sequence number %" PRId64 " where %zu was expected: %s.",
+                            lineno, s, lineno,
+                            s > (int64_t)lineno
+                                ? "a line before it was deleted, or lines were reordered"
                                 : "a line was inserted or duplicated, or lines were reordered");
     }
     *ret = o;
@@ -226,12 +223,10 @@ int tk_audit_verify(const char *path, size_t *ret_lines, size_t *ret_bad_line, T
 
     _cleanup_(fclosep) FILE *f = fopen(path, "re");
     if (!f)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot open audit file %s: %m",
-                            path);
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot open audit file %s: %m", path);
     /* Shared lock: a writer never leaves us a half-written last line. */
     if (flock(fileno(f), LOCK_SH) < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m",
-                            path);
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
 
     _cleanup_free_ char *line = NULL, *next = NULL;
     size_t cap = 0, next_cap = 0;
@@ -303,11 +298,9 @@ int tk_audit_head(const char *path, uint64_t *ret_seq, char **ret_hash_hex, TkEr
         return -EINVAL;
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot open audit file %s: %m",
-                            path);
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot open audit file %s: %m", path);
     if (flock(fd, LOCK_SH) < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m",
-                            path);
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
     _cleanup_free_ char *last = NULL;
     int r = read_last_line(fd, path, &last, error);
     if (r < 0)
@@ -317,7 +310,8 @@ int tk_audit_head(const char *path, uint64_t *ret_seq, char **ret_hash_hex, TkEr
     if (last) {
         _cleanup_json_ json_object *o = json_tokener_parse(last);
         json_object *s = NULL;
-        if (!o || !json_object_object_get_ex(o, "seq", &s) || !json_object_is_type(s, json_type_int))
+        if (!o || !json_object_object_get_ex(o, "seq", &s) ||
+            !json_object_is_type(s, json_type_int))
             return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
                                 "The last line of audit file %s is not a valid record.", path);
         seq = (uint64_t)json_object_get_int64(s);

@@ -146,8 +146,8 @@ int tk_site_key_load(const char *path, TkSecret **ret, TkError *error)
     }
     if (r == 0 && n < TK_SITE_KEY_MIN)
         r = tk_error_set(error, -EINVAL, TK_ERROR_FAILED,
-                         "Site key file %s holds %zu bytes; a site key needs at least %d.", path,
-                         n, TK_SITE_KEY_MIN);
+                         "Site key file %s holds %zu bytes; a site key needs at least %d.", path, n,
+                         TK_SITE_KEY_MIN);
     if (r == 0 && n > TK_SITE_KEY_MAX)
         r = tk_error_set(error, -EINVAL, TK_ERROR_FAILED,
                          "Site key file %s is larger than %d bytes.", path, TK_SITE_KEY_MAX);
