@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <openssl/bio.h>
 #include <openssl/objects.h>
 
 #include "dn.h"
@@ -63,6 +64,20 @@ START_TEST(dn_decodes_hex_pairs_as_utf8)
 {
     assert_round_trip("CN=J\\C3\\BCrgen M\\C3\\BCller", "CN=J\xc3\xbcrgen M\xc3\xbcller");
     assert_round_trip("CN=J\xc3\xbcrgen", "CN=J\xc3\xbcrgen");
+
+    /* Stored as UTF8String bytes: OpenSSL's own escaping form shows them as hex pairs. */
+    _cleanup_name_ X509_NAME *n = NULL;
+    ck_assert_int_eq(tk_dn_parse("CN=J\xc3\xbcrgen,O=Org", &n, NULL), 0);
+    BIO *bio = BIO_new(BIO_s_mem());
+    ck_assert_ptr_nonnull(bio);
+    ck_assert_int_ge(X509_NAME_print_ex(bio, n, 0, XN_FLAG_RFC2253), 0);
+    char *data = NULL;
+    long len = BIO_get_mem_data(bio, &data);
+    ck_assert_int_eq(len, (long)strlen("CN=J\\C3\\BCrgen,O=Org"));
+    ck_assert_int_eq(memcmp(data, "CN=J\\C3\\BCrgen,O=Org", len), 0);
+    BIO_free(bio);
+    X509_NAME_ENTRY *cn = X509_NAME_get_entry(n, 1);
+    ck_assert_int_eq(ASN1_STRING_type(X509_NAME_ENTRY_get_data(cn)), V_ASN1_UTF8STRING);
 }
 END_TEST
 
