@@ -313,8 +313,10 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         else {
             /* The worker died, hung or broke the protocol: fail this call only, and start a
              * fresh worker for the next one. */
+            uint64_t now = 0;
+            sd_event_now(t->context->event, CLOCK_MONOTONIC, &now);
             bool timeout = sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) &&
-                           worker_pid(t->worker) > 0 && !t->timed_out;
+                           now >= t->started_usec + t->context->worker_timeout_usec;
             if (timeout)
                 sd_bus_reply_method_errorf(call->message, TK_ERROR_PREFIX TK_ERROR_FAILED,
                                            "The token did not finish the operation within %" PRIu64
@@ -374,6 +376,7 @@ static void token_dispatch(Token *t)
         return;
     }
     t->running = true;
+    sd_event_now(t->context->event, CLOCK_MONOTONIC, &t->started_usec);
     emit_busy(t);
     emit_progress(t, call->operation, "started");
 }

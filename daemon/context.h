@@ -38,6 +38,7 @@ typedef struct Token {
     bool running;
     sd_bus_slot *running_slot;
     bool timed_out;
+    uint64_t started_usec;
     struct Token *next;
 } Token;
 

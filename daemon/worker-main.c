@@ -424,13 +424,19 @@ static int serve(sd_bus *bus)
     }
 }
 
-static int send_tokens(sd_bus *bus, TkModule *module)
+/* Loads the module afresh for every poll: SoftHSM2 (like other file-backed modules) reads
+ * its token directory only in C_Initialize, so a token made by another process would never
+ * appear in a module instance that stays loaded. */
+static int send_tokens(sd_bus *bus, const char *module_path)
 {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+    _cleanup_(tk_module_freep) TkModule *module = NULL;
     TkTokenInfo *infos = NULL;
     size_t n = 0;
     TkError e = {};
-    int r = tk_module_list_tokens(module, &infos, &n, &e);
+    int r = tk_module_load(module_path, &module, &e);
+    if (r >= 0)
+        r = tk_module_list_tokens(module, &infos, &n, &e);
     if (r < 0) {
         fprintf(stderr, "tokend-worker: listing tokens failed: %s\n", e.message);
         n = 0;
@@ -457,13 +463,13 @@ static uint64_t now_usec(void)
 
 /* Polls the module's slot list every interval and reports what it found, until the main
  * process goes away. */
-static int scan(sd_bus *bus, TkModule *module, uint64_t interval_usec)
+static int scan(sd_bus *bus, const char *module_path, uint64_t interval_usec)
 {
     uint64_t next = 0;
     for (;;) {
         int r;
         if (now_usec() >= next) {
-            r = send_tokens(bus, module);
+            r = send_tokens(bus, module_path);
             if (r < 0)
                 return r == -ECONNRESET || r == -ENOTCONN ? 0 : r;
             next = now_usec() + interval_usec;
@@ -535,7 +541,7 @@ int main(int argc, char **argv)
     }
 
     TkError e = {};
-    r = tk_module_load(module_path, &w.module, &e);
+    r = scanner ? 0 : tk_module_load(module_path, &w.module, &e);
     if (r < 0) {
         fprintf(stderr, "tokend-worker: %s\n", e.message);
         return EXIT_FAILURE;
@@ -548,7 +554,7 @@ int main(int argc, char **argv)
     }
 
     if (scanner)
-        r = scan(w.bus, w.module, interval_usec);
+        r = scan(w.bus, module_path, interval_usec);
     else {
         r = tk_token_open(w.module, w.serial, &w.token, &e);
         if (r < 0)
