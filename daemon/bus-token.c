@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
+#include "authorize.h"
 #include "context.h"
+#include "pin-policy.h"
 #include "options.h"
 #include "worker-protocol.h"
 
@@ -20,8 +23,8 @@ static Token *token_find(Context *c, const char *path)
     return NULL;
 }
 
-static int token_object_find(sd_bus *bus, const char *path, const char *interface,
-                             void *userdata, void **found, sd_bus_error *error)
+static int token_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                             void **found, sd_bus_error *error)
 {
     Token *t = token_find(userdata, path);
     if (!t)
@@ -54,10 +57,10 @@ static int token_node_enumerator(sd_bus *bus, const char *path, void *userdata, 
 }
 
 #define STRING_PROPERTY(fn, expr)                                                             \
-    static int fn(sd_bus *bus, const char *path, const char *interface, const char *property,  \
-                  sd_bus_message *reply, void *userdata, sd_bus_error *error)                  \
-    {                                                                                          \
-        Token *t = userdata;                                                                   \
+    static int fn(sd_bus *bus, const char *path, const char *interface, const char *property, \
+                  sd_bus_message *reply, void *userdata, sd_bus_error *error)                 \
+    {                                                                                         \
+        Token *t = userdata;                                                                  \
         return sd_bus_message_append(reply, "s", strempty(expr));                             \
     }
 
@@ -72,9 +75,8 @@ STRING_PROPERTY(property_so_pin_state, tk_pin_state_to_string(t->info.so_pin_sta
 STRING_PROPERTY(property_user_source, tk_retries_source_to_string(t->info.user_pin_retries_source))
 STRING_PROPERTY(property_so_source, tk_retries_source_to_string(t->info.so_pin_retries_source))
 
-static int property_busy(sd_bus *bus, const char *path, const char *interface,
-                         const char *property, sd_bus_message *reply, void *userdata,
-                         sd_bus_error *error)
+static int property_busy(sd_bus *bus, const char *path, const char *interface, const char *property,
+                         sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
     Token *t = userdata;
     return sd_bus_message_append(reply, "b", (int)t->running);
@@ -231,10 +233,9 @@ static const sd_bus_vtable token_vtable[] = {
                             SD_BUS_RESULT("aa{sv}", objects), method_list_objects,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("GenerateKeyPair", SD_BUS_ARGS("s", type, "a{sv}", options),
-                            SD_BUS_RESULT("ay", id, "s", public_key_pem),
-                            method_generate_key_pair, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_ARGS("CreateRequest",
-                            SD_BUS_ARGS("ay", id, "s", subject, "a{sv}", options),
+                            SD_BUS_RESULT("ay", id, "s", public_key_pem), method_generate_key_pair,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("CreateRequest", SD_BUS_ARGS("ay", id, "s", subject, "a{sv}", options),
                             SD_BUS_RESULT("s", pem), method_create_request,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("ImportCertificate", SD_BUS_ARGS("ay", certificate, "a{sv}", options),
@@ -275,6 +276,8 @@ static Call *call_free(Call *call)
 {
     if (call) {
         sd_bus_message_unref(call->message);
+        free(call->token_path);
+        free(call->request);
         free(call);
     }
     return NULL;
@@ -298,6 +301,37 @@ static void token_call_done(Token *t)
     token_dispatch(t);
 }
 
+/* One line in the audit trail for every act that would change a token, allowed or not. */
+static void audit_call(Token *t, sd_bus_message *m, const char *operation, const char *request,
+                       const char *result, const char *error_name)
+{
+    _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+    uid_t uid = (uid_t)-1;
+    pid_t pid = 0;
+    TkError e = {};
+
+    if (streq(operation, "list-objects"))
+        return;
+    if (sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds) >= 0) {
+        (void)sd_bus_creds_get_euid(creds, &uid);
+        (void)sd_bus_creds_get_pid(creds, &pid);
+    }
+    uint64_t now = 0;
+    sd_event_now(t->context->event, CLOCK_REALTIME, &now);
+    TkAuditRecord record = {
+        .time_usec = now,
+        .operation = operation,
+        .serial = t->info.serial,
+        .uid = (uint32_t)uid,
+        .pid = (uint32_t)pid,
+        .request = request,
+        .result = result,
+        .error = error_name,
+    };
+    if (audit_record(t->context->config.audit_file, &record, &e) < 0)
+        fprintf(stderr, "%s\n", e.message);
+}
+
 static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
 {
     Token *t = userdata;
@@ -306,6 +340,15 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
 
     if (!call)
         return 0;
+    /* The line is on disk before the caller hears the outcome. */
+    const sd_bus_error *failed = sd_bus_message_get_error(reply);
+    const char *error_name =
+        !failed ? NULL
+        : strncmp(strempty(failed->name), TK_ERROR_PREFIX, strlen(TK_ERROR_PREFIX)) == 0
+            ? failed->name + strlen(TK_ERROR_PREFIX)
+            : TK_ERROR_FAILED;
+    audit_call(t, call->message, call->operation, call->request, failed ? "failed" : "ok",
+               error_name);
     if (sd_bus_message_is_method_error(reply, NULL)) {
         const sd_bus_error *e = sd_bus_message_get_error(reply);
         if (e->name && strncmp(e->name, TK_ERROR_PREFIX, strlen(TK_ERROR_PREFIX)) == 0)
@@ -381,13 +424,43 @@ static void token_dispatch(Token *t)
     emit_progress(t, call->operation, "started");
 }
 
+static void on_authorized(sd_bus_message *m, int r, const sd_bus_error *error, void *userdata)
+{
+    Call *call = userdata;
+    Token *t = token_find(call->context, call->token_path);
+    TkError e = {};
+
+    if (!t) {
+        sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_TOKEN_REMOVED,
+                                   "The token was removed. Insert it again and repeat.");
+        call_free(call);
+        return;
+    }
+    if (r < 0) {
+        audit_call(t, m, call->operation, call->request, "refused", error->name);
+        sd_bus_reply_method_error(m, error);
+        call_free(call);
+        return;
+    }
+    /* No act without a trace: a trail that cannot be written stops the call here. */
+    if (!streq(call->operation, "list-objects") &&
+        audit_check_writable(t->context->config.audit_file, &e) < 0) {
+        reply_error(m, &e);
+        call_free(call);
+        return;
+    }
+    Call **tail = &t->queue;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = call;
+    token_dispatch(t);
+}
+
 static int token_enqueue(sd_bus_message *m, Token *t, const char *operation,
                          const char *const *allowed, sd_bus_error *error)
 {
-    _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
     Options o = {};
     TkError e = {};
-    uid_t uid;
     int r;
 
     sd_bus_message_sensitive(m);
@@ -408,38 +481,36 @@ static int token_enqueue(sd_bus_message *m, Token *t, const char *operation,
             r = tk_error_set(&e, -EPERM, TK_ERROR_PIN_LOCKED,
                              "The SO PIN/PUK of this token is locked; it cannot be unblocked.");
     }
-    if (r >= 0 && o.new_pin && t->info.min_pin_length > 0 &&
-        (o.new_pin->len < t->info.min_pin_length ||
-         (t->info.max_pin_length > 0 && o.new_pin->len > t->info.max_pin_length)))
-        r = tk_error_set(&e, -EKEYREJECTED, TK_ERROR_PIN_POLICY,
-                         "The new PIN must have %u to %u characters.", t->info.min_pin_length,
-                         t->info.max_pin_length);
+    if (r >= 0 && o.new_pin) {
+        TkPinPolicy policy = {t->context->config.pin_min_length,
+                              t->context->config.pin_reject_trivial};
+        r = tk_pin_policy_check(&policy, t->info.min_pin_length, t->info.max_pin_length, o.new_pin,
+                                o.pin, &e);
+    }
+    _cleanup_free_ char *request = o.request ? strdup(o.request) : NULL;
     options_done(&o);
-    if (r < 0)
+    if (r < 0) {
+        audit_call(t, m, operation, request, "refused", e.name);
         return reply_error(m, &e);
-
-    /* Until polkit decides, only root may act on a token; reading is open. */
-    if (!streq(operation, "list-objects")) {
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
-        if (r >= 0)
-            r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0)
-            return r;
-        if (uid != 0)
-            return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_ACCESS_DENIED,
-                                              "Only root may do this on a token.");
     }
 
     Call *call = calloc(1, sizeof(Call));
     if (!call)
         return -ENOMEM;
+    call->context = t->context;
     call->message = sd_bus_message_ref(m);
     call->operation = operation;
-    Call **tail = &t->queue;
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = call;
-    token_dispatch(t);
+    call->token_path = strdup(t->path);
+    call->request = TAKE_PTR(request);
+    if (!call->token_path) {
+        call_free(call);
+        return -ENOMEM;
+    }
+    r = authorize_check(m, sd_bus_message_get_member(m), on_authorized, call);
+    if (r < 0) {
+        call_free(call);
+        return r;
+    }
     return 1;
 }
 
@@ -483,9 +554,8 @@ static void on_worker_exit(Worker *w, const siginfo_t *si, void *userdata)
         token_call_done(t);
     }
     if (!t->timed_out)
-        fprintf(stderr, "Worker %d for token %s stopped (%s %d)\n", (int)si->si_pid,
-                t->info.serial, si->si_code == CLD_EXITED ? "exit status" : "signal",
-                si->si_status);
+        fprintf(stderr, "Worker %d for token %s stopped (%s %d)\n", (int)si->si_pid, t->info.serial,
+                si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
     t->running_slot = sd_bus_slot_unref(t->running_slot);
     t->running = false;
     t->worker = worker_free(t->worker);
@@ -564,8 +634,12 @@ int token_spawn_worker(Token *t)
         if (asprintf(&env0, "OPENSC_CONF=%s", conf) < 0)
             return -ENOMEM;
     }
-    char *argv[] = {"--module", t->module->path, "--serial", t->info.serial,
-                    t->module->pcsc_backed ? "--unblock-with-puk" : NULL, NULL};
+    char *argv[] = {"--module",
+                    t->module->path,
+                    "--serial",
+                    t->info.serial,
+                    t->module->pcsc_backed ? "--unblock-with-puk" : NULL,
+                    NULL};
     char *env[] = {env0, NULL};
     r = worker_spawn(c->event, c->worker_path, argv, env, on_worker_exit, t, &t->worker);
     if (r < 0)
