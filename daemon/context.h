@@ -39,6 +39,7 @@ typedef struct Token {
     sd_bus_slot *running_slot;
     bool timed_out;
     uint64_t started_usec;
+    unsigned missed; /* polls in a row that did not list it */
     struct Token *next;
 } Token;
 
