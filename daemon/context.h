@@ -23,6 +23,9 @@ typedef struct Module Module;
 typedef struct Call {
     sd_bus_message *message;
     const char *operation;
+    uid_t uid;
+    pid_t pid;
+    char *request; /* the unlock application's reference, for the audit trail */
     struct Call *next;
 } Call;
 
