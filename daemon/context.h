@@ -8,24 +8,24 @@
 #include "tokend-config.h"
 #include "worker.h"
 
-#define BUS_NAME      "org.tokend.Tokend1"
-#define ROOT_PATH     "/org/tokend/Tokend1"
-#define TOKEN_PREFIX  ROOT_PATH "/token"
-#define READER_PREFIX ROOT_PATH "/reader"
-#define MANAGER_IFACE "org.tokend.Tokend1.Manager"
-#define TOKEN_IFACE   "org.tokend.Tokend1.Token"
-#define READER_IFACE  "org.tokend.Tokend1.Reader"
+#define BUS_NAME        "org.tokend.Tokend1"
+#define ROOT_PATH       "/org/tokend/Tokend1"
+#define TOKEN_PREFIX    ROOT_PATH "/token"
+#define READER_PREFIX   ROOT_PATH "/reader"
+#define MANAGER_IFACE   "org.tokend.Tokend1.Manager"
+#define TOKEN_IFACE     "org.tokend.Tokend1.Token"
+#define READER_IFACE    "org.tokend.Tokend1.Reader"
 
 typedef struct Context Context;
 typedef struct Module Module;
 
 /* A method call waiting for, or running in, a token's worker. */
 typedef struct Call {
-    Context *context;
     sd_bus_message *message;
     const char *operation;
-    char *token_path; /* the token is looked up again once polkit has answered */
-    char *request;    /* the unlock application's reference, for the audit trail */
+    uid_t uid;
+    pid_t pid;
+    char *request; /* the unlock application's reference, for the audit trail */
     struct Call *next;
 } Call;
 
@@ -42,6 +42,7 @@ typedef struct Token {
     sd_bus_slot *running_slot;
     bool timed_out;
     uint64_t started_usec;
+    unsigned missed; /* polls in a row that did not list it */
     struct Token *next;
 } Token;
 
