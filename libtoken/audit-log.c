@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "audit-log.h"
+
+/* Longer lines are refused: a record is a few hundred bytes, so anything bigger is damage. */
+#define AUDIT_LINE_MAX 65536
+
+static int sha256_hex(const void *data, size_t len, char out[TK_AUDIT_HASH_HEX_LEN + 1])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != sizeof(md))
+        return -EIO;
+    for (size_t i = 0; i < sizeof(md); i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
+static void json_putp(json_object **o)
+{
+    json_object_put(*o);
+}
+#define _cleanup_json_ _cleanup_(json_putp)
+
+static void fclosep(FILE **f)
+{
+    if (*f)
+        fclose(*f);
+}
+
+static json_object *json_string_or_null(const char *s)
+{
+    return s ? json_object_new_string(s) : NULL;
+}
+
+/* Reads the last line (without its newline) of the open file, or NULL for an empty file. */
+static int read_last_line(int fd, const char *path, char **ret, TkError *error)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot stat audit file %s: %m", path);
+    if (st.st_size == 0) {
+        *ret = NULL;
+        return 0;
+    }
+    off_t size = st.st_size;
+    size_t want = size > AUDIT_LINE_MAX + 1 ? AUDIT_LINE_MAX + 1 : (size_t)size;
+    _cleanup_free_ char *buf = malloc(want + 1);
+    if (!buf)
+        return -ENOMEM;
+    ssize_t k = pread(fd, buf, want, size - (off_t)want);
+    if (k != (ssize_t)want)
+        return tk_error_set(error, k < 0 ? -errno : -EIO, TK_ERROR_FAILED,
+                            "Cannot read audit file %s.", path);
+    if (buf[want - 1] != '\n')
+        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
+                            "The last line of audit file %s is incomplete (a write was cut "
+                            "short); check it with 'tokenctl audit verify' before appending.",
+                            path);
+    buf[want - 1] = 0;
+    char *nl = strrchr(buf, '\n');
+    if (!nl && (off_t)want < size)
+        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
+                            "The last line of audit file %s is too long.", path);
+    char *line = strdup(nl ? nl + 1 : buf);
+    if (!line)
+        return -ENOMEM;
+    *ret = line;
+    return 0;
+}
+
+int tk_audit_append(const char *path, const TkAuditRecord *rec, TkError *error)
+{
+    if (isempty(path) || !rec || isempty(rec->operation) || isempty(rec->result))
+        return -EINVAL;
+
+    _cleanup_close_ int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0)
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot open audit file %s: %m", path);
+    /* The lock goes with the descriptor and is released when it is closed. */
+    if (flock(fd, LOCK_EX) < 0)
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
+
+    _cleanup_free_ char *last = NULL;
+    int r = read_last_line(fd, path, &last, error);
+    if (r < 0)
+        return r;
+
+    int64_t seq = 1;
+    char prev[TK_AUDIT_HASH_HEX_LEN + 1];
+    r = sha256_hex(last ? last : "", last ? strlen(last) : 0, prev);
+    if (r < 0)
+        return r;
+    if (last) {
+        _cleanup_json_ json_object *o = json_tokener_parse(last);
+        json_object *s = NULL;
+        if (!o || !json_object_object_get_ex(o, "seq", &s) ||
+            !json_object_is_type(s, json_type_int))
+            return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
+                                "The last line of audit file %s is not a valid record; check it "
+                                "with 'tokenctl audit verify'.",
+                                path);
+        seq = json_object_get_int64(s) + 1;
+    }
+
+    char when[32];
+    time_t t = (time_t)(rec->time_usec / 1000000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+        return -EINVAL;
+    char iso[48];
+    snprintf(iso, sizeof(iso), "%s.%06" PRIu64 "Z", when, rec->time_usec % 1000000);
+
+    _cleanup_json_ json_object *o = json_object_new_object();
+    if (!o)
+        return -ENOMEM;
+    json_object_object_add(o, "seq", json_object_new_int64(seq));
+    json_object_object_add(o, "time", json_object_new_string(iso));
+    json_object_object_add(o, "time_usec", json_object_new_int64((int64_t)rec->time_usec));
+    json_object_object_add(o, "operation", json_object_new_string(rec->operation));
+    json_object_object_add(o, "serial", json_string_or_null(rec->serial));
+    json_object_object_add(o, "uid", json_object_new_int64(rec->uid));
+    json_object_object_add(o, "pid", json_object_new_int64(rec->pid));
+    json_object_object_add(o, "request", json_string_or_null(rec->request));
+    json_object_object_add(o, "result", json_object_new_string(rec->result));
+    json_object_object_add(o, "error", json_string_or_null(rec->error));
+    json_object_object_add(o, "prev", json_object_new_string(prev));
+
+    const char *text =
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (!text)
+        return -ENOMEM;
+    size_t len = strlen(text);
+    _cleanup_free_ char *line = malloc(len + 2);
+    if (!line)
+        return -ENOMEM;
+    memcpy(line, text, len);
+    line[len++] = '\n';
+    line[len] = 0;
+
+    for (size_t done = 0; done < len;) {
+        ssize_t k = write(fd, line + done, len - done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return tk_error_set(error, k < 0 ? -errno : -EIO, TK_ERROR_FAILED,
+                                "Cannot write audit file %s: %m", path);
+        done += (size_t)k;
+    }
+    if (fsync(fd) < 0)
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot sync audit file %s: %m", path);
+    return 0;
+}
+
+static const char *const required_fields[] = {
+    "seq", "time",    "time_usec", "operation", "serial", "uid",
+    "pid", "request", "result",    "error",     "prev",
+};
+
+/* Checks one line on its own: complete, JSON, every field there with the right type, the right
+ * seq. On failure fills error and returns -EBADMSG. */
+static int check_line(const char *line, ssize_t len, size_t lineno, json_object **ret,
+                      TkError *error)
+{
+    if (len <= 0 || line[len - 1] != '\n')
+        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
+                            "Line %zu is incomplete: the file ends without a newline, so a "
+                            "write was cut short (a crash) or the file was truncated.",
+                            lineno);
+    if ((size_t)len > AUDIT_LINE_MAX)
+        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED, "Line %zu is too long.", lineno);
+
+    json_object *o = json_tokener_parse(line);
+    if (!o || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED, "Line %zu is not a JSON object.",
+                            lineno);
+    }
+    for (size_t i = 0; i < ELEMENTSOF(required_fields); i++)
+        if (!json_object_object_get_ex(o, required_fields[i], NULL)) {
+            json_object_put(o);
+            return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED, "Line %zu has no field '%s'.",
+                                lineno, required_fields[i]);
+        }
+    json_object *seq = json_object_object_get(o, "seq");
+    json_object *prev = json_object_object_get(o, "prev");
+    if (!json_object_is_type(seq, json_type_int) || !json_object_is_type(prev, json_type_string) ||
+        json_object_get_string_len(prev) != TK_AUDIT_HASH_HEX_LEN) {
+        json_object_put(o);
+        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
+                            "Line %zu has a malformed 'seq' or 'prev' field.", lineno);
+    }
+    int64_t s = json_object_get_int64(seq);
+    if (s != (int64_t)lineno) {
+        json_object_put(o);
+        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
+                            "Line %zu has sequence number %" PRId64 " where %zu was expected: %s.",
+                            lineno, s, lineno,
+                            s > (int64_t)lineno
+                                ? "a line before it was deleted, or lines were reordered"
+                                : "a line was inserted or duplicated, or lines were reordered");
+    }
+    *ret = o;
+    return 0;
+}
+
+int tk_audit_verify(const char *path, size_t *ret_lines, size_t *ret_bad_line, TkError *error)
+{
+    if (isempty(path))
+        return -EINVAL;
+
+    _cleanup_(fclosep) FILE *f = fopen(path, "re");
+    if (!f)
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot open audit file %s: %m", path);
+    /* Shared lock: a writer never leaves us a half-written last line. */
+    if (flock(fileno(f), LOCK_SH) < 0)
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
+
+    _cleanup_free_ char *line = NULL, *next = NULL;
+    size_t cap = 0, next_cap = 0;
+    char hash[TK_AUDIT_HASH_HEX_LEN + 1];
+    int r = sha256_hex("", 0, hash);
+    if (r < 0)
+        return r;
+
+    size_t lineno = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        json_object *o = NULL;
+        r = check_line(line, len, lineno, &o, error);
+        if (r < 0) {
+            if (ret_bad_line)
+                *ret_bad_line = lineno;
+            return r;
+        }
+        bool linked = streq(json_object_get_string(json_object_object_get(o, "prev")), hash);
+        json_object_put(o);
+        r = sha256_hex(line, (size_t)len - 1, hash);
+        if (r < 0)
+            return r;
+        if (linked)
+            continue;
+
+        /* The link into this line is broken: either the line before was changed, or this one
+         * was forged. If this line links correctly to the next one, it is genuine and the one
+         * before was changed; otherwise this one is the odd one out. */
+        size_t bad = lineno;
+        if (lineno > 1) {
+            ssize_t nlen = getline(&next, &next_cap, f);
+            json_object *no = NULL;
+            TkError ignored = {};
+            if (nlen >= 0 && check_line(next, nlen, lineno + 1, &no, &ignored) == 0) {
+                if (streq(json_object_get_string(json_object_object_get(no, "prev")), hash))
+                    bad = lineno - 1;
+                json_object_put(no);
+            } else if (nlen < 0)
+                bad = lineno - 1;
+        }
+        if (ret_bad_line)
+            *ret_bad_line = bad;
+        if (bad == lineno && lineno == 1)
+            return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
+                                "Line 1 does not start the chain (its 'prev' is not the genesis "
+                                "hash): lines before it were removed, or it was forged.");
+        if (bad == lineno)
+            return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
+                                "Line %zu does not carry the hash of line %zu: it was forged or "
+                                "changed.",
+                                lineno, lineno - 1);
+        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
+                            "Line %zu does not match the hash recorded in line %zu: it was "
+                            "changed.",
+                            lineno - 1, lineno);
+    }
+    if (ferror(f))
+        return tk_error_set(error, -EIO, TK_ERROR_FAILED, "Cannot read audit file %s.", path);
+    if (ret_lines)
+        *ret_lines = lineno;
+    return 0;
+}
+
+int tk_audit_head(const char *path, uint64_t *ret_seq, char **ret_hash_hex, TkError *error)
+{
+    if (isempty(path) || !ret_seq || !ret_hash_hex)
+        return -EINVAL;
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot open audit file %s: %m", path);
+    if (flock(fd, LOCK_SH) < 0)
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
+    _cleanup_free_ char *last = NULL;
+    int r = read_last_line(fd, path, &last, error);
+    if (r < 0)
+        return r;
+
+    uint64_t seq = 0;
+    if (last) {
+        _cleanup_json_ json_object *o = json_tokener_parse(last);
+        json_object *s = NULL;
+        if (!o || !json_object_object_get_ex(o, "seq", &s) ||
+            !json_object_is_type(s, json_type_int))
+            return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
+                                "The last line of audit file %s is not a valid record.", path);
+        seq = (uint64_t)json_object_get_int64(s);
+    }
+    char *hex = malloc(TK_AUDIT_HASH_HEX_LEN + 1);
+    if (!hex)
+        return -ENOMEM;
+    r = sha256_hex(last ? last : "", last ? strlen(last) : 0, hex);
+    if (r < 0) {
+        free(hex);
+        return r;
+    }
+    *ret_seq = seq;
+    *ret_hash_hex = hex;
+    return 0;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "token-error.h"
+
+/* One audited operation. Strings may be NULL (written as JSON null) except operation and
+ * result. Never put a PIN, PUK or key in here. */
+typedef struct TkAuditRecord {
+    uint64_t time_usec;
+    const char *operation;
+    const char *serial;
+    uint32_t uid;
+    uint32_t pid;
+    const char *request;
+    const char *result;
+    const char *error;
+} TkAuditRecord;
+
+/* SHA-256 in hex is 64 characters. */
+#define TK_AUDIT_HASH_HEX_LEN 64
+
+/* Appends one JSON line to the audit file (created 0600): fields seq (1 for the first line,
+ * then +1), time (ISO 8601 UTC), time_usec, operation, serial, uid, pid, request, result,
+ * error, prev. prev is the hex SHA-256 of the previous line's bytes without its newline; for
+ * the first line it is the SHA-256 of zero bytes. Holds an exclusive flock() while it reads
+ * the last line and writes, and fsync()s before returning. A file whose last line is cut short
+ * is refused (-EBADMSG) rather than chained onto. */
+int tk_audit_append(const char *path, const TkAuditRecord *r, TkError *error);
+
+/* Verifies the whole chain. Returns 0 when intact (*ret_lines = number of lines), or -EBADMSG
+ * with *ret_bad_line = the 1-based line found bad and error saying why. An edited, deleted,
+ * reordered or inserted line is found; removing lines from the end is not, which is what
+ * tk_audit_head() is for. */
+int tk_audit_verify(const char *path, size_t *ret_lines, size_t *ret_bad_line, TkError *error);
+
+/* The seq and hex hash of the last line (0 and the genesis hash for an empty file), for an
+ * operator to record elsewhere and compare later. *ret_hash_hex is to be free()d. */
+int tk_audit_head(const char *path, uint64_t *ret_seq, char **ret_hash_hex, TkError *error);

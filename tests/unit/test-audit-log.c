@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <json-c/json.h>
+
+#include "audit-log.h"
+#include "tk-test.h"
+
+#define N_RECORDS 6
+#define MAX_LINES 64
+
+static char tmpdir[64];
+static char path[128];
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/tk-audit-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    snprintf(path, sizeof(path), "%s/audit.jsonl", tmpdir);
+}
+
+static void teardown(void)
+{
+    unlink(path);
+    ck_assert_int_eq(rmdir(tmpdir), 0);
+}
+
+static void append(unsigned i)
+{
+    char op[32], serial[32];
+    snprintf(op, sizeof(op), "op-%u", i);
+    snprintf(serial, sizeof(serial), "SER%u", i);
+    TkAuditRecord r = {
+        .time_usec = 1764000000000000ULL + i * 1000001ULL,
+        .operation = op,
+        .serial = serial,
+        .uid = 1000 + i,
+        .pid = 4000 + i,
+        .request = i % 2 ? "REQ-1" : NULL,
+        .result = i % 3 ? "ok" : "refused",
+        .error = i % 3 ? NULL : "PinPolicy",
+    };
+    TkError e = {};
+    ck_assert_msg(tk_audit_append(path, &r, &e) == 0, "append: %s", e.message);
+}
+
+static void append_n(unsigned n)
+{
+    for (unsigned i = 1; i <= n; i++)
+        append(i);
+}
+
+/* Reads the file as lines, each with its newline (if it had one). */
+static size_t read_lines(char *lines[MAX_LINES])
+{
+    FILE *f = fopen(path, "re");
+    ck_assert_ptr_nonnull(f);
+    size_t n = 0;
+    char *l = NULL;
+    size_t cap = 0;
+    while (getline(&l, &cap, f) >= 0) {
+        ck_assert_uint_lt(n, MAX_LINES);
+        lines[n++] = strdup(l);
+    }
+    free(l);
+    fclose(f);
+    return n;
+}
+
+static void write_lines(char *lines[], size_t n)
+{
+    FILE *f = fopen(path, "we");
+    ck_assert_ptr_nonnull(f);
+    for (size_t i = 0; i < n; i++)
+        if (lines[i])
+            fputs(lines[i], f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void free_lines(char *lines[], size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(lines[i]);
+}
+
+static void assert_bad_line(size_t want, const char *message_part)
+{
+    size_t lines = 0, bad = 0;
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_verify(path, &lines, &bad, &e), -EBADMSG);
+    ck_assert_msg(bad == want, "reported line %zu, expected %zu (%s)", bad, want, e.message);
+    ck_assert_msg(strstr(e.message, message_part), "message '%s' lacks '%s'", e.message,
+                  message_part);
+}
+
+/* Replaces the first occurrence of from with to in line. */
+static char *replaced(const char *line, const char *from, const char *to)
+{
+    const char *at = strstr(line, from);
+    ck_assert_ptr_nonnull(at);
+    char *out = malloc(strlen(line) + strlen(to) + 1);
+    ck_assert_ptr_nonnull(out);
+    sprintf(out, "%.*s%s%s", (int)(at - line), line, to, at + strlen(from));
+    return out;
+}
+
+START_TEST(audit_chain_of_appends_verifies)
+{
+    append_n(N_RECORDS);
+    size_t lines = 0, bad = 0;
+    TkError e = {};
+    ck_assert_msg(tk_audit_verify(path, &lines, &bad, &e) == 0, "%s", e.message);
+    ck_assert_uint_eq(lines, N_RECORDS);
+
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0600);
+}
+END_TEST
+
+START_TEST(audit_line_has_every_field)
+{
+    append_n(3);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    ck_assert_uint_eq(n, 3);
+    json_object *o = json_tokener_parse(lines[2]);
+    ck_assert_ptr_nonnull(o);
+    json_object *v;
+    ck_assert(json_object_object_get_ex(o, "seq", &v));
+    ck_assert_int_eq(json_object_get_int64(v), 3);
+    ck_assert(json_object_object_get_ex(o, "time", &v));
+    ck_assert_str_eq(json_object_get_string(v), "2025-11-24T16:00:03.000003Z");
+    ck_assert(json_object_object_get_ex(o, "operation", &v));
+    ck_assert_str_eq(json_object_get_string(v), "op-3");
+    ck_assert(json_object_object_get_ex(o, "serial", &v));
+    ck_assert_str_eq(json_object_get_string(v), "SER3");
+    ck_assert(json_object_object_get_ex(o, "uid", &v));
+    ck_assert_int_eq(json_object_get_int64(v), 1003);
+    ck_assert(json_object_object_get_ex(o, "pid", &v));
+    ck_assert_int_eq(json_object_get_int64(v), 4003);
+    ck_assert(json_object_object_get_ex(o, "request", &v));
+    ck_assert_str_eq(json_object_get_string(v), "REQ-1");
+    ck_assert(json_object_object_get_ex(o, "result", &v));
+    ck_assert_str_eq(json_object_get_string(v), "refused");
+    ck_assert(json_object_object_get_ex(o, "error", &v));
+    ck_assert_str_eq(json_object_get_string(v), "PinPolicy");
+    ck_assert(json_object_object_get_ex(o, "prev", &v));
+    ck_assert_int_eq(json_object_get_string_len(v), 64);
+    json_object_put(o);
+    free_lines(lines, n);
+}
+END_TEST
+
+START_TEST(audit_first_line_chains_from_empty_hash)
+{
+    append_n(1);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    /* SHA-256 of zero bytes (FIPS 180-2 example). */
+    ck_assert_ptr_nonnull(strstr(
+        lines[0], "\"prev\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\""));
+    free_lines(lines, n);
+}
+END_TEST
+
+START_TEST(audit_detects_edited_field)
+{
+    append_n(N_RECORDS);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    char *edited = replaced(lines[2], "\"uid\":1003", "\"uid\":0");
+    free(lines[2]);
+    lines[2] = edited;
+    write_lines(lines, n);
+    free_lines(lines, n);
+    assert_bad_line(3, "changed");
+}
+END_TEST
+
+START_TEST(audit_detects_edit_of_second_to_last_line)
+{
+    append_n(N_RECORDS);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    char *edited = replaced(lines[N_RECORDS - 2], "\"result\":\"", "\"result\":\"x");
+    free(lines[N_RECORDS - 2]);
+    lines[N_RECORDS - 2] = edited;
+    write_lines(lines, n);
+    free_lines(lines, n);
+    assert_bad_line(N_RECORDS - 1, "changed");
+}
+END_TEST
+
+START_TEST(audit_detects_deleted_line)
+{
+    append_n(N_RECORDS);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    free(lines[3]);
+    lines[3] = NULL;
+    write_lines(lines, n);
+    free_lines(lines, n);
+    assert_bad_line(4, "deleted");
+}
+END_TEST
+
+START_TEST(audit_detects_deleted_first_line)
+{
+    append_n(N_RECORDS);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    free(lines[0]);
+    lines[0] = NULL;
+    write_lines(lines, n);
+    free_lines(lines, n);
+    assert_bad_line(1, "deleted");
+}
+END_TEST
+
+START_TEST(audit_detects_forged_inserted_line)
+{
+    append_n(N_RECORDS);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    /* A forger who copies line 2, gives it the next seq and renumbers nothing else. */
+    char *forged = replaced(lines[1], "\"seq\":2", "\"seq\":3");
+    char *out[MAX_LINES];
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        out[m++] = lines[i];
+        if (i == 1)
+            out[m++] = forged;
+    }
+    write_lines(out, m);
+    free_lines(out, m);
+    assert_bad_line(3, "forged");
+}
+END_TEST
+
+START_TEST(audit_detects_swapped_lines)
+{
+    append_n(N_RECORDS);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    char *t = lines[2];
+    lines[2] = lines[3];
+    lines[3] = t;
+    write_lines(lines, n);
+    free_lines(lines, n);
+    assert_bad_line(3, "reordered");
+}
+END_TEST
+
+START_TEST(audit_detects_forged_first_line)
+{
+    append_n(N_RECORDS);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    char *edited = replaced(lines[0], "\"prev\":\"e3", "\"prev\":\"f3");
+    free(lines[0]);
+    lines[0] = edited;
+    write_lines(lines, n);
+    free_lines(lines, n);
+    assert_bad_line(1, "genesis");
+}
+END_TEST
+
+START_TEST(audit_reports_truncated_last_line)
+{
+    append_n(N_RECORDS);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    lines[n - 1][strlen(lines[n - 1]) / 2] = 0;
+    write_lines(lines, n);
+    free_lines(lines, n);
+    assert_bad_line(N_RECORDS, "incomplete");
+
+    TkAuditRecord r = {.operation = "op", .result = "ok"};
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_append(path, &r, &e), -EBADMSG);
+    ck_assert_ptr_nonnull(strstr(e.message, "incomplete"));
+}
+END_TEST
+
+START_TEST(audit_reports_line_that_is_not_json)
+{
+    append_n(N_RECORDS);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    free(lines[1]);
+    lines[1] = strdup("this is not json\n");
+    write_lines(lines, n);
+    free_lines(lines, n);
+    assert_bad_line(2, "not a JSON object");
+}
+END_TEST
+
+START_TEST(audit_reports_missing_field)
+{
+    append_n(N_RECORDS);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    char *edited = replaced(lines[4], "\"operation\"", "\"op\"");
+    free(lines[4]);
+    lines[4] = edited;
+    write_lines(lines, n);
+    free_lines(lines, n);
+    assert_bad_line(5, "no field 'operation'");
+}
+END_TEST
+
+START_TEST(audit_head_anchors_the_tail)
+{
+    uint64_t seq = 99;
+    _cleanup_free_ char *empty_hash = NULL, *head = NULL, *after = NULL;
+    append_n(N_RECORDS);
+    ck_assert_int_eq(tk_audit_head(path, &seq, &head, NULL), 0);
+    ck_assert_uint_eq(seq, N_RECORDS);
+
+    /* The recorded head is what the next line links to. */
+    append(N_RECORDS + 1);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    char want[80];
+    snprintf(want, sizeof(want), "\"prev\":\"%s\"", head);
+    ck_assert_ptr_nonnull(strstr(lines[n - 1], want));
+
+    /* Dropping the tail leaves a valid chain; only the recorded head shows it. */
+    write_lines(lines, n - 1);
+    free_lines(lines, n);
+    size_t count = 0;
+    ck_assert_int_eq(tk_audit_verify(path, &count, NULL, NULL), 0);
+    ck_assert_uint_eq(count, N_RECORDS);
+    ck_assert_int_eq(tk_audit_head(path, &seq, &after, NULL), 0);
+    ck_assert_uint_eq(seq, N_RECORDS);
+    ck_assert_str_eq(after, head);
+}
+END_TEST
+
+START_TEST(audit_concurrent_writers_do_not_interleave)
+{
+    pid_t pids[2];
+    for (size_t c = 0; c < ELEMENTSOF(pids); c++) {
+        pids[c] = fork();
+        ck_assert_int_ge(pids[c], 0);
+        if (pids[c] == 0) {
+            for (unsigned i = 0; i < 25; i++) {
+                TkAuditRecord r = {.operation = c ? "b" : "a", .result = "ok", .pid = getpid()};
+                if (tk_audit_append(path, &r, NULL) < 0)
+                    _exit(1);
+            }
+            _exit(0);
+        }
+    }
+    for (size_t c = 0; c < ELEMENTSOF(pids); c++) {
+        int status;
+        ck_assert_int_eq(waitpid(pids[c], &status, 0), pids[c]);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    size_t lines = 0, bad = 0;
+    TkError e = {};
+    ck_assert_msg(tk_audit_verify(path, &lines, &bad, &e) == 0, "line %zu: %s", bad, e.message);
+    ck_assert_uint_eq(lines, 50);
+}
+END_TEST
+
+START_TEST(audit_verify_reports_missing_file)
+{
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_verify(path, NULL, NULL, &e), -ENOENT);
+    ck_assert_ptr_nonnull(strstr(e.message, path));
+}
+END_TEST
+
+static Suite *audit_suite(void)
+{
+    Suite *s = suite_create("audit-log");
+    TCase *tc = tcase_create("chain");
+    tcase_set_timeout(tc, 20);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, audit_chain_of_appends_verifies);
+    tcase_add_test(tc, audit_line_has_every_field);
+    tcase_add_test(tc, audit_first_line_chains_from_empty_hash);
+    tcase_add_test(tc, audit_detects_edited_field);
+    tcase_add_test(tc, audit_detects_edit_of_second_to_last_line);
+    tcase_add_test(tc, audit_detects_deleted_line);
+    tcase_add_test(tc, audit_detects_deleted_first_line);
+    tcase_add_test(tc, audit_detects_forged_inserted_line);
+    tcase_add_test(tc, audit_detects_swapped_lines);
+    tcase_add_test(tc, audit_detects_forged_first_line);
+    tcase_add_test(tc, audit_reports_truncated_last_line);
+    tcase_add_test(tc, audit_reports_line_that_is_not_json);
+    tcase_add_test(tc, audit_reports_missing_field);
+    tcase_add_test(tc, audit_head_anchors_the_tail);
+    tcase_add_test(tc, audit_concurrent_writers_do_not_interleave);
+    tcase_add_test(tc, audit_verify_reports_missing_file);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TK_TEST_MAIN(audit_suite())

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <openssl/bio.h>
+#include <openssl/objects.h>
+
+#include "dn.h"
+#include "tk-test.h"
+
+static void name_freep(X509_NAME **n)
+{
+    X509_NAME_free(*n);
+}
+#define _cleanup_name_ _cleanup_(name_freep)
+
+/* Parses in and checks that formatting gives want back. */
+static void assert_round_trip(const char *in, const char *want)
+{
+    _cleanup_name_ X509_NAME *n = NULL;
+    TkError e = {};
+    ck_assert_msg(tk_dn_parse(in, &n, &e) == 0, "parsing '%s' failed: %s", in, e.message);
+    _cleanup_free_ char *out = tk_dn_format(n);
+    ck_assert_ptr_nonnull(out);
+    ck_assert_str_eq(out, want);
+}
+
+static void assert_refused(const char *in, const char *message_part)
+{
+    X509_NAME *n = NULL;
+    TkError e = {};
+    ck_assert_int_eq(tk_dn_parse(in, &n, &e), -EINVAL);
+    ck_assert_ptr_null(n);
+    ck_assert_str_eq(e.name, TK_ERROR_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(e.message, message_part), "message '%s' lacks '%s'", e.message,
+                  message_part);
+}
+
+START_TEST(dn_round_trips_simple_name)
+{
+    assert_round_trip("CN=Jane Doe,OU=IT,O=Example Corp,L=Berlin,ST=Berlin,C=DE",
+                      "CN=Jane Doe,OU=IT,O=Example Corp,L=Berlin,ST=Berlin,C=DE");
+}
+END_TEST
+
+START_TEST(dn_order_is_reversed_in_x509_name)
+{
+    _cleanup_name_ X509_NAME *n = NULL;
+    ck_assert_int_eq(tk_dn_parse("CN=leaf,O=Org,C=DE", &n, NULL), 0);
+    ck_assert_int_eq(X509_NAME_entry_count(n), 3);
+    ck_assert_int_eq(OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(n, 0))),
+                     NID_countryName);
+    ck_assert_int_eq(OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(n, 2))),
+                     NID_commonName);
+}
+END_TEST
+
+START_TEST(dn_handles_escaped_specials)
+{
+    assert_round_trip("CN=Doe\\, Jane,O=A\\+B\\;C", "CN=Doe\\, Jane,O=A\\+B\\;C");
+    assert_round_trip("CN=say \\\"hi\\\" \\<x\\> a\\\\b", "CN=say \\\"hi\\\" \\<x\\> a\\\\b");
+    assert_round_trip("CN=a\\=b\\#c", "CN=a=b#c");
+}
+END_TEST
+
+START_TEST(dn_decodes_hex_pairs_as_utf8)
+{
+    assert_round_trip("CN=J\\C3\\BCrgen M\\C3\\BCller", "CN=J\xc3\xbcrgen M\xc3\xbcller");
+    assert_round_trip("CN=J\xc3\xbcrgen", "CN=J\xc3\xbcrgen");
+
+    /* Stored as UTF8String bytes: OpenSSL's own escaping form shows them as hex pairs. */
+    _cleanup_name_ X509_NAME *n = NULL;
+    ck_assert_int_eq(tk_dn_parse("CN=J\xc3\xbcrgen,O=Org", &n, NULL), 0);
+    BIO *bio = BIO_new(BIO_s_mem());
+    ck_assert_ptr_nonnull(bio);
+    ck_assert_int_ge(X509_NAME_print_ex(bio, n, 0, XN_FLAG_RFC2253), 0);
+    char *data = NULL;
+    long len = BIO_get_mem_data(bio, &data);
+    ck_assert_int_eq(len, (long)strlen("CN=J\\C3\\BCrgen,O=Org"));
+    ck_assert_int_eq(memcmp(data, "CN=J\\C3\\BCrgen,O=Org", len), 0);
+    BIO_free(bio);
+    X509_NAME_ENTRY *cn = X509_NAME_get_entry(n, 1);
+    ck_assert_int_eq(ASN1_STRING_type(X509_NAME_ENTRY_get_data(cn)), V_ASN1_UTF8STRING);
+}
+END_TEST
+
+START_TEST(dn_trims_unescaped_spaces_keeps_escaped)
+{
+    assert_round_trip("CN = Jane Doe , O = Example", "CN=Jane Doe,O=Example");
+    assert_round_trip("CN=\\ padded\\ ", "CN=\\ padded\\ ");
+}
+END_TEST
+
+START_TEST(dn_leading_hash_must_be_escaped)
+{
+    assert_round_trip("CN=\\#1", "CN=\\#1");
+    assert_refused("CN=#0403616263", "'#' form");
+}
+END_TEST
+
+START_TEST(dn_accepts_types_in_any_case_and_oids)
+{
+    assert_round_trip("cn=x,serialNumber=42,emailAddress=a@example.org,DC=example,DC=org,UID=jd",
+                      "CN=x,serialNumber=42,emailAddress=a@example.org,DC=example,DC=org,UID=jd");
+    assert_round_trip("2.5.4.3=by oid,o=lower", "CN=by oid,O=lower");
+}
+END_TEST
+
+START_TEST(dn_multi_valued_rdn)
+{
+    _cleanup_name_ X509_NAME *n = NULL;
+    ck_assert_int_eq(tk_dn_parse("CN=Jane+UID=jd,O=Example", &n, NULL), 0);
+    ck_assert_int_eq(X509_NAME_entry_count(n), 3);
+    /* Two RDNs: O alone, then CN and UID sharing one set. */
+    int o = X509_NAME_ENTRY_set(X509_NAME_get_entry(n, 0));
+    int a = X509_NAME_ENTRY_set(X509_NAME_get_entry(n, 1));
+    int b = X509_NAME_ENTRY_set(X509_NAME_get_entry(n, 2));
+    ck_assert_int_ne(o, a);
+    ck_assert_int_eq(a, b);
+    _cleanup_free_ char *out = tk_dn_format(n);
+    ck_assert_str_eq(out, "CN=Jane+UID=jd,O=Example");
+}
+END_TEST
+
+START_TEST(dn_refuses_unknown_type)
+{
+    assert_refused("XX=1,O=Example", "Unknown attribute type 'XX'");
+}
+END_TEST
+
+START_TEST(dn_refuses_bad_country)
+{
+    assert_refused("CN=x,C=DEU", "two-letter");
+    assert_refused("CN=x,C=1A", "two-letter");
+}
+END_TEST
+
+START_TEST(dn_refuses_malformed_input)
+{
+    assert_refused("", "empty");
+    assert_refused("CN=x,", "ends with a separator");
+    assert_refused("CN", "Missing '='");
+    assert_refused("=x", "Missing attribute type");
+    assert_refused("CN=", "Empty value");
+    assert_refused("CN=a\\q", "Bad escape");
+    assert_refused("CN=a\\4", "Bad escape");
+    assert_refused("CN=a;b", "must be escaped");
+    assert_refused("CN=a\\00b", "NUL");
+    assert_refused("CN=\\FF\\FE", "not acceptable");
+}
+END_TEST
+
+START_TEST(dn_format_of_null_is_null)
+{
+    ck_assert_ptr_null(tk_dn_format(NULL));
+}
+END_TEST
+
+static Suite *dn_suite(void)
+{
+    Suite *s = suite_create("dn");
+    TCase *tc = tcase_create("rfc4514");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, dn_round_trips_simple_name);
+    tcase_add_test(tc, dn_order_is_reversed_in_x509_name);
+    tcase_add_test(tc, dn_handles_escaped_specials);
+    tcase_add_test(tc, dn_decodes_hex_pairs_as_utf8);
+    tcase_add_test(tc, dn_trims_unescaped_spaces_keeps_escaped);
+    tcase_add_test(tc, dn_leading_hash_must_be_escaped);
+    tcase_add_test(tc, dn_accepts_types_in_any_case_and_oids);
+    tcase_add_test(tc, dn_multi_valued_rdn);
+    tcase_add_test(tc, dn_refuses_unknown_type);
+    tcase_add_test(tc, dn_refuses_bad_country);
+    tcase_add_test(tc, dn_refuses_malformed_input);
+    tcase_add_test(tc, dn_format_of_null_is_null);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TK_TEST_MAIN(dn_suite())

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "tk-test.h"
+#include "token-error.h"
+
+static const char *const all_names[] = {
+    TK_ERROR_PIN_INCORRECT,    TK_ERROR_PIN_LOCKED,          TK_ERROR_PIN_POLICY,
+    TK_ERROR_SO_PIN_FINAL_TRY, TK_ERROR_TOKEN_REMOVED,       TK_ERROR_TOKEN_NOT_FOUND,
+    TK_ERROR_NO_MATCHING_KEY,  TK_ERROR_INVALID_CERTIFICATE, TK_ERROR_DUPLICATE,
+    TK_ERROR_UNSUPPORTED,      TK_ERROR_INVALID_ARGUMENT,    TK_ERROR_FAILED,
+};
+
+START_TEST(every_error_name_maps_to_errno_and_back)
+{
+    for (size_t i = 0; i < ELEMENTSOF(all_names); i++) {
+        int err = tk_error_name_to_errno(all_names[i]);
+        ck_assert_int_lt(err, 0);
+        ck_assert_str_eq(tk_error_errno_to_name(err), all_names[i]);
+        ck_assert_str_eq(tk_error_errno_to_name(-err), all_names[i]);
+    }
+}
+END_TEST
+
+START_TEST(error_names_have_distinct_errnos)
+{
+    for (size_t i = 0; i < ELEMENTSOF(all_names); i++)
+        for (size_t j = i + 1; j < ELEMENTSOF(all_names); j++)
+            ck_assert_int_ne(tk_error_name_to_errno(all_names[i]),
+                             tk_error_name_to_errno(all_names[j]));
+}
+END_TEST
+
+START_TEST(known_errnos_map_to_documented_names)
+{
+    ck_assert_str_eq(tk_error_errno_to_name(-ENOLCK), TK_ERROR_PIN_INCORRECT);
+    ck_assert_str_eq(tk_error_errno_to_name(-EPERM), TK_ERROR_PIN_LOCKED);
+    ck_assert_str_eq(tk_error_errno_to_name(-ENODEV), TK_ERROR_TOKEN_REMOVED);
+    ck_assert_str_eq(tk_error_errno_to_name(-EKEYREJECTED), TK_ERROR_PIN_POLICY);
+}
+END_TEST
+
+START_TEST(unknown_name_and_errno_fall_back_to_failed)
+{
+    ck_assert_int_eq(tk_error_name_to_errno("NoSuchError"), -EIO);
+    ck_assert_int_eq(tk_error_name_to_errno(NULL), -EIO);
+    ck_assert_str_eq(tk_error_errno_to_name(-ETIMEDOUT), TK_ERROR_FAILED);
+    ck_assert_str_eq(tk_error_errno_to_name(-ENOENT), TK_ERROR_INVALID_ARGUMENT);
+}
+END_TEST
+
+START_TEST(error_set_fills_name_message_and_returns_errno)
+{
+    TkError e = {};
+    ck_assert(!tk_error_is_set(&e));
+    ck_assert_int_eq(tk_error_set(&e, -ENODEV, NULL, "token %s gone", "X1"), -ENODEV);
+    ck_assert(tk_error_is_set(&e));
+    ck_assert_str_eq(e.name, TK_ERROR_TOKEN_REMOVED);
+    ck_assert_str_eq(e.message, "token X1 gone");
+    ck_assert_int_eq(tk_error_set(NULL, -EINVAL, TK_ERROR_INVALID_ARGUMENT, "x"), -EINVAL);
+}
+END_TEST
+
+static Suite *token_error_suite(void)
+{
+    Suite *s = suite_create("token-error");
+    TCase *tc = tcase_create("mapping");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, every_error_name_maps_to_errno_and_back);
+    tcase_add_test(tc, error_names_have_distinct_errnos);
+    tcase_add_test(tc, known_errnos_map_to_documented_names);
+    tcase_add_test(tc, unknown_name_and_errno_fall_back_to_failed);
+    tcase_add_test(tc, error_set_fills_name_message_and_returns_errno);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TK_TEST_MAIN(token_error_suite())
