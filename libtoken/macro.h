@@ -6,36 +6,37 @@
 #include <string.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_     __attribute__((unused))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _unused_       __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _nonnull_(...) __attribute__((nonnull(__VA_ARGS__)))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
-#define FOREACH_ARRAY(i, array, num) for (typeof(array[0]) *i = (array); i && i < (array) + (num); i++)
+#define FOREACH_ARRAY(i, array, num) \
+    for (typeof(array[0]) *i = (array); i && i < (array) + (num); i++)
 
 /* Takes ownership out of a cleanup variable: the variable is left NULL. */
-#define TAKE_PTR(p)                                                                                \
-    ({                                                                                             \
-        typeof(p) _p_ = (p);                                                                       \
-        (p) = NULL;                                                                                \
-        _p_;                                                                                       \
+#define TAKE_PTR(p)          \
+    ({                       \
+        typeof(p) _p_ = (p); \
+        (p) = NULL;          \
+        _p_;                 \
     })
 
-#define TAKE_FD(fd)                                                                                \
-    ({                                                                                             \
-        int _fd_ = (fd);                                                                           \
-        (fd) = -1;                                                                                 \
-        _fd_;                                                                                      \
+#define TAKE_FD(fd)      \
+    ({                   \
+        int _fd_ = (fd); \
+        (fd) = -1;       \
+        _fd_;            \
     })
 
 /* Declares a cleanup helper "name##p" that calls func on a non-NULL pointer. */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                    \
-    static inline void func##p(type *p)                                                            \
-    {                                                                                              \
-        if (*p)                                                                                    \
-            func(*p);                                                                              \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+    static inline void func##p(type *p)         \
+    {                                           \
+        if (*p)                                 \
+            func(*p);                           \
     }
 
 static inline void freep(void *p)

@@ -131,6 +131,9 @@ int tk_module_list_tokens(TkModule *m, TkTokenInfo **ret, size_t *ret_n, TkError
 
 /* Finds a present token by serial number. -ENXIO / TokenNotFound when none matches. */
 int tk_token_open(TkModule *m, const char *serial, TkToken **ret, TkError *error);
+/* Opens the token in a slot by slot id: for a token that has no serial yet (an uninitialised
+ * SoftHSM2 slot). */
+int tk_token_open_slot(TkModule *m, unsigned long slot_id, TkToken **ret, TkError *error);
 TkToken *tk_token_free(TkToken *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(TkToken *, tk_token_free)
 
@@ -168,14 +171,12 @@ int tk_token_change_pin(TkToken *t, TkUserType who, const TkSecret *old_pin,
 
 /* Sets a new user PIN with the SO PIN: C_Login(SO) + C_InitPIN. The unblock on tokens whose
  * SO PIN resets the user PIN (SoftHSM2, many HSMs). */
-int tk_token_init_pin(TkToken *t, const TkSecret *so_pin, const TkSecret *new_pin,
-                      TkError *error);
+int tk_token_init_pin(TkToken *t, const TkSecret *so_pin, const TkSecret *new_pin, TkError *error);
 
 /* Unblocks the user PIN with its PUK: C_SetPIN(PUK, new) in a session that is not logged in,
  * which OpenSC turns into RESET RETRY COUNTER when configured with
  * user_pin_unblock_style = set_pin_in_unlogged_session. */
-int tk_token_unblock_pin(TkToken *t, const TkSecret *puk, const TkSecret *new_pin,
-                         TkError *error);
+int tk_token_unblock_pin(TkToken *t, const TkSecret *puk, const TkSecret *new_pin, TkError *error);
 
 /* Destroys everything on the token: C_InitToken with so_pin and label, then, when user_pin is
  * given, sets the user PIN with C_InitPIN. */

@@ -20,9 +20,9 @@ static inline int tk_test_run(Suite **suites, size_t n)
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
-#define TK_TEST_MAIN(...)                                                                          \
-    int main(void)                                                                                 \
-    {                                                                                              \
-        Suite *suites[] = {__VA_ARGS__};                                                           \
-        return tk_test_run(suites, sizeof(suites) / sizeof(suites[0]));                            \
+#define TK_TEST_MAIN(...)                                               \
+    int main(void)                                                      \
+    {                                                                   \
+        Suite *suites[] = {__VA_ARGS__};                                \
+        return tk_test_run(suites, sizeof(suites) / sizeof(suites[0])); \
     }

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+
+#include "dn.h"
+#include "p11-error.h"
+#include "p11-internal.h"
+#include "p11-objects.h"
+
+static void object_done(TkObject *o)
+{
+    free(o->id);
+    free(o->label);
+    free(o->curve);
+    free(o->subject);
+    free(o->issuer);
+    free(o->serial);
+}
+
+void tk_object_array_free(TkObject *objects, size_t n)
+{
+    for (size_t i = 0; objects && i < n; i++)
+        object_done(&objects[i]);
+    free(objects);
+}
+
+int tk_describe_public_key(EVP_PKEY *pkey, TkKeyType *ret_type, unsigned *ret_bits,
+                           char **ret_curve)
+{
+    char group[64];
+    char *curve = NULL;
+
+    switch (EVP_PKEY_get_base_id(pkey)) {
+    case EVP_PKEY_RSA:
+        *ret_type = TK_KEY_TYPE_RSA;
+        break;
+    case EVP_PKEY_EC:
+        *ret_type = TK_KEY_TYPE_EC;
+        if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                           NULL) == 1) {
+            const char *nist = EC_curve_nid2nist(OBJ_sn2nid(group));
+            curve = strdup(nist ? nist : group);
+            if (!curve)
+                return -ENOMEM;
+        }
+        break;
+    default:
+        *ret_type = TK_KEY_TYPE_NONE;
+        break;
+    }
+    *ret_bits = EVP_PKEY_get_bits(pkey) > 0 ? (unsigned)EVP_PKEY_get_bits(pkey) : 0;
+    *ret_curve = curve;
+    return 0;
+}
+
+static int copy_id_label(TkObject *o, const unsigned char *id, size_t id_len, const char *label)
+{
+    o->id = malloc(id_len ? id_len : 1);
+    o->label = strdup(strempty(label));
+    if (!o->id || !o->label)
+        return -ENOMEM;
+    if (id_len)
+        memcpy(o->id, id, id_len);
+    o->id_len = id_len;
+    return 0;
+}
+
+static int describe_key(PKCS11_KEY *key, TkObject *o)
+{
+    int r = copy_id_label(o, key->id, key->id_len, key->label);
+    if (r < 0)
+        return r;
+    o->object_class = key->isPrivate ? TK_OBJECT_PRIVATE_KEY : TK_OBJECT_PUBLIC_KEY;
+    o->key_type = PKCS11_get_key_type(key) == EVP_PKEY_EC ? TK_KEY_TYPE_EC : TK_KEY_TYPE_RSA;
+
+    /* A private key's size and curve come from its public half, which libp11 finds or builds
+     * from the private key's public attributes. */
+    EVP_PKEY *pub = PKCS11_get_public_key(key);
+    if (pub) {
+        r = tk_describe_public_key(pub, &o->key_type, &o->bits, &o->curve);
+        EVP_PKEY_free(pub);
+    }
+    (void)tk_p11_last_ckr();
+    return r;
+}
+
+static uint64_t asn1_time_to_epoch(const ASN1_TIME *t)
+{
+    struct tm tm;
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+        return 0;
+    return (uint64_t)timegm(&tm);
+}
+
+int tk_describe_certificate(X509 *x509, TkObject *o)
+{
+    o->object_class = TK_OBJECT_CERTIFICATE;
+    o->subject = tk_dn_format(X509_get_subject_name(x509));
+    o->issuer = tk_dn_format(X509_get_issuer_name(x509));
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x509), NULL);
+    if (bn) {
+        char *hex = BN_bn2hex(bn);
+        o->serial = hex ? strdup(hex) : NULL;
+        OPENSSL_free(hex);
+        BN_free(bn);
+    }
+    if (!o->subject || !o->issuer || !o->serial)
+        return -ENOMEM;
+    o->not_before = asn1_time_to_epoch(X509_get0_notBefore(x509));
+    o->not_after = asn1_time_to_epoch(X509_get0_notAfter(x509));
+
+    EVP_PKEY *pub = X509_get0_pubkey(x509);
+    if (pub)
+        return tk_describe_public_key(pub, &o->key_type, &o->bits, &o->curve);
+    return 0;
+}
+
+typedef struct ObjectList {
+    TkObject *items;
+    size_t n;
+    size_t allocated;
+} ObjectList;
+
+static TkObject *list_add(ObjectList *l)
+{
+    if (l->n == l->allocated) {
+        size_t a = l->allocated ? l->allocated * 2 : 8;
+        TkObject *items = realloc(l->items, a * sizeof(TkObject));
+        if (!items)
+            return NULL;
+        l->items = items;
+        l->allocated = a;
+    }
+    TkObject *o = &l->items[l->n++];
+    memset(o, 0, sizeof(*o));
+    return o;
+}
+
+static int add_keys(ObjectList *l, PKCS11_KEY *keys, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        TkObject *o = list_add(l);
+        if (!o)
+            return -ENOMEM;
+        int r = describe_key(&keys[i], o);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int tk_token_list_objects(TkToken *t, const TkSecret *pin, TkObject **ret, size_t *ret_n,
+                          TkError *error)
+{
+    PKCS11_SLOT *slot;
+    PKCS11_KEY *keys;
+    PKCS11_CERT *certs;
+    unsigned n;
+    ObjectList l = {};
+    int r;
+
+    if (pin)
+        r = tk_token_login(t, TK_USER, pin, error);
+    else
+        r = tk_token_slot(t, &slot, error);
+    if (r < 0)
+        return r;
+    PKCS11_TOKEN *tok = t->slot->token;
+
+    if (pin) {
+        if (PKCS11_enumerate_keys(tok, &keys, &n) < 0) {
+            r = tk_error_from_libp11(error, "list the private keys");
+            goto out;
+        }
+        r = add_keys(&l, keys, n);
+        if (r < 0)
+            goto out;
+    }
+    if (PKCS11_enumerate_public_keys(tok, &keys, &n) < 0) {
+        r = tk_error_from_libp11(error, "list the public keys");
+        goto out;
+    }
+    r = add_keys(&l, keys, n);
+    if (r < 0)
+        goto out;
+    if (PKCS11_enumerate_certs(tok, &certs, &n) < 0) {
+        r = tk_error_from_libp11(error, "list the certificates");
+        goto out;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        TkObject *o = list_add(&l);
+        if (!o) {
+            r = -ENOMEM;
+            goto out;
+        }
+        r = copy_id_label(o, certs[i].id, certs[i].id_len, certs[i].label);
+        if (r >= 0 && certs[i].x509)
+            r = tk_describe_certificate(certs[i].x509, o);
+        if (r < 0)
+            goto out;
+    }
+
+    *ret = TAKE_PTR(l.items);
+    *ret_n = l.n;
+    r = 0;
+out:
+    if (pin)
+        tk_token_logout(t);
+    tk_object_array_free(l.items, l.n);
+    return r;
+}
+
+int tk_token_find_key(TkToken *t, bool private_key, const uint8_t *id, size_t id_len,
+                      PKCS11_KEY **ret, TkError *error)
+{
+    PKCS11_KEY *keys;
+    unsigned n;
+    PKCS11_TOKEN *tok = t->slot->token;
+    int r = private_key ? PKCS11_enumerate_keys(tok, &keys, &n)
+                        : PKCS11_enumerate_public_keys(tok, &keys, &n);
+    if (r < 0)
+        return tk_error_from_libp11(error, "list the keys");
+    for (unsigned i = 0; i < n; i++)
+        if (tk_id_equal(keys[i].id, keys[i].id_len, id, id_len)) {
+            *ret = &keys[i];
+            return 0;
+        }
+    return -ENOENT;
+}

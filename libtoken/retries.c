@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "retries.h"
+
+static void set_count(int count, TkRetriesSource source, int *ret_retries,
+                      TkRetriesSource *ret_source, TkPinState *state)
+{
+    *ret_retries = count;
+    *ret_source = source;
+    if (count == 0)
+        *state = TK_PIN_LOCKED;
+    else if (count == 1)
+        *state = TK_PIN_FINAL_TRY;
+    else if (*state == TK_PIN_LOCKED || *state == TK_PIN_FINAL_TRY)
+        /* The count is the fresher word: the flags lag behind on some modules. */
+        *state = TK_PIN_COUNT_LOW;
+}
+
+void tk_token_info_apply_retries(TkTokenInfo *info, const TkCardRetries *card, bool so_is_puk,
+                                 int ledger_failed, unsigned max_tries)
+{
+    if (card && card->user >= 0)
+        set_count(card->user, TK_RETRIES_CARD, &info->user_pin_retries,
+                  &info->user_pin_retries_source, &info->user_pin_state);
+
+    int so = card ? (so_is_puk ? card->puk : card->so) : -1;
+    if (so >= 0) {
+        set_count(so, TK_RETRIES_CARD, &info->so_pin_retries, &info->so_pin_retries_source,
+                  &info->so_pin_state);
+        return;
+    }
+    /* The SO flags describe the SO PIN object, never a PUK (OpenSC maps no PUK to them). */
+    if (so_is_puk) {
+        info->so_pin_retries = -1;
+        info->so_pin_retries_source = TK_RETRIES_UNKNOWN;
+    } else if (info->so_pin_retries_source == TK_RETRIES_FLAGS)
+        return; /* exact: locked or final try */
+    /* Where nothing else gives a count, tokend's own record of its failed attempts is the best
+     * there is. */
+    if (ledger_failed < 0 || max_tries == 0)
+        return;
+    int left = (int)max_tries - ledger_failed;
+    set_count(left > 0 ? left : 0, TK_RETRIES_LEDGER, &info->so_pin_retries,
+              &info->so_pin_retries_source, &info->so_pin_state);
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "token.h"
+
+/* What the card itself said about its retry counters over PC/SC, without spending a try;
+ * -1 where it said nothing. */
+typedef struct TkCardRetries {
+    int user;
+    int so;
+    int puk;
+} TkCardRetries;
+
+#define TK_CARD_RETRIES_UNKNOWN ((TkCardRetries){-1, -1, -1})
+
+/* Puts the best-known retry counts into info, naming where each came from: the card's own
+ * answer first, then the PKCS#11 flags (already in info), then tokend's ledger of failed SO
+ * PIN/PUK attempts. so_is_puk: the token unblocks with a PUK (OpenSC cards), so the SO
+ * counter shown is the PUK's. ledger_failed is the number of failed attempts tokend made since
+ * the last success (-1: no record); max_tries the counter's start value (0: unknown), needed to
+ * turn failures into tries left. A count also sharpens the state: 0 is locked, 1 final try. */
+void tk_token_info_apply_retries(TkTokenInfo *info, const TkCardRetries *card, bool so_is_puk,
+                                 int ledger_failed, unsigned max_tries);
