@@ -28,6 +28,7 @@ int exit_code_for_error(const char *name)
         {CLI_ERROR_AMBIGUOUS, EXIT_USAGE},
         {CLI_ERROR_NO_PIN, EXIT_USAGE},
         {CLI_ERROR_NO_TOKEN, EXIT_NO_TOKEN},
+        {CLI_ERROR_AUDIT_BROKEN, EXIT_AUDIT_BROKEN},
     };
 
     if (!name)

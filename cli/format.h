@@ -16,6 +16,7 @@ enum {
     EXIT_PIN_INCORRECT = 5,
     EXIT_PIN_LOCKED = 6,
     EXIT_POLICY = 7,
+    EXIT_AUDIT_BROKEN = 8,
 };
 
 /* Error names tokenctl reports for failures found before the daemon is asked. */
