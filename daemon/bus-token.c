@@ -1,0 +1,635 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* org.tokend.Tokend1.Token: one object per present token. Property reads answer from the
+ * inventory cache; methods are validated here, queued per token and run in the token's
+ * worker, and answered when the worker replies. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+#include "options.h"
+#include "worker-protocol.h"
+
+static Token *token_find(Context *c, const char *path)
+{
+    for (Token *t = c->tokens; t; t = t->next)
+        if (streq(t->path, path))
+            return t;
+    return NULL;
+}
+
+static int token_object_find(sd_bus *bus, const char *path, const char *interface,
+                             void *userdata, void **found, sd_bus_error *error)
+{
+    Token *t = token_find(userdata, path);
+    if (!t)
+        return 0;
+    *found = t;
+    return 1;
+}
+
+static int token_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                                 sd_bus_error *error)
+{
+    Context *c = userdata;
+    size_t n = 0;
+    for (Token *t = c->tokens; t; t = t->next)
+        n++;
+    char **l = calloc(n + 1, sizeof(char *));
+    if (!l)
+        return -ENOMEM;
+    n = 0;
+    for (Token *t = c->tokens; t; t = t->next) {
+        l[n] = strdup(t->path);
+        if (!l[n]) {
+            strv_free(l);
+            return -ENOMEM;
+        }
+        n++;
+    }
+    *nodes = l;
+    return 1;
+}
+
+#define STRING_PROPERTY(fn, expr)                                                             \
+    static int fn(sd_bus *bus, const char *path, const char *interface, const char *property,  \
+                  sd_bus_message *reply, void *userdata, sd_bus_error *error)                  \
+    {                                                                                          \
+        Token *t = userdata;                                                                   \
+        return sd_bus_message_append(reply, "s", strempty(expr));                             \
+    }
+
+STRING_PROPERTY(property_serial, t->info.serial)
+STRING_PROPERTY(property_label, t->info.label)
+STRING_PROPERTY(property_manufacturer, t->info.manufacturer)
+STRING_PROPERTY(property_model, t->info.model)
+STRING_PROPERTY(property_module, t->module->path)
+STRING_PROPERTY(property_reader, t->module->pcsc_backed ? t->info.slot_description : "")
+STRING_PROPERTY(property_user_pin_state, tk_pin_state_to_string(t->info.user_pin_state))
+STRING_PROPERTY(property_so_pin_state, tk_pin_state_to_string(t->info.so_pin_state))
+STRING_PROPERTY(property_user_source, tk_retries_source_to_string(t->info.user_pin_retries_source))
+STRING_PROPERTY(property_so_source, tk_retries_source_to_string(t->info.so_pin_retries_source))
+
+static int property_busy(sd_bus *bus, const char *path, const char *interface,
+                         const char *property, sd_bus_message *reply, void *userdata,
+                         sd_bus_error *error)
+{
+    Token *t = userdata;
+    return sd_bus_message_append(reply, "b", (int)t->running);
+}
+
+static const sd_bus_vtable token_vtable[];
+
+/* Every method goes through here: validate the options, check the caller, queue. */
+static int token_enqueue(sd_bus_message *m, Token *t, const char *operation,
+                         const char *const *allowed, sd_bus_error *error);
+
+static int reply_error(sd_bus_message *m, const TkError *e)
+{
+    char name[128];
+    snprintf(name, sizeof(name), TK_ERROR_PREFIX "%s", e->name);
+    return sd_bus_reply_method_errorf(m, name, "%s", e->message);
+}
+
+static int method_list_objects(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    static const char *const allowed[] = {"pin", NULL};
+    return token_enqueue(m, userdata, "list-objects", allowed, error);
+}
+
+static int method_generate_key_pair(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    static const char *const allowed[] = {"pin", "label", "id", NULL};
+    const char *type;
+    TkKeySpec spec;
+    int r = sd_bus_message_read(m, "s", &type);
+    if (r < 0)
+        return r;
+    if (tk_key_spec_from_string(type, &spec) < 0)
+        return sd_bus_reply_method_errorf(
+            m, TK_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
+            "Unknown key type \"%s\": use rsa2048, rsa3072, rsa4096, ec-p256 or ec-p384.", type);
+    return token_enqueue(m, userdata, "generate-key", allowed, error);
+}
+
+static int method_create_request(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    static const char *const allowed[] = {"pin", "email", "dns", NULL};
+    const void *id;
+    size_t n;
+    const char *subject;
+    int r = sd_bus_message_read_array(m, 'y', &id, &n);
+    if (r >= 0)
+        r = sd_bus_message_read(m, "s", &subject);
+    if (r < 0)
+        return r;
+    if (n == 0)
+        return sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
+                                          "Give the id of the key that signs the request.");
+    if (isempty(subject))
+        return sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
+                                          "Give the request's subject (RFC 4514, e.g. CN=Name).");
+    return token_enqueue(m, userdata, "create-request", allowed, error);
+}
+
+static int method_import_certificate(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    static const char *const allowed[] = {"pin", "chain", NULL};
+    int r = sd_bus_message_skip(m, "ay");
+    if (r < 0)
+        return r;
+    return token_enqueue(m, userdata, "import-certificate", allowed, error);
+}
+
+static int method_change_pin(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    static const char *const allowed[] = {"pin", "new-pin", NULL};
+    const char *who;
+    int r = sd_bus_message_read(m, "s", &who);
+    if (r < 0)
+        return r;
+    if (!streq(who, "user") && !streq(who, "so"))
+        return sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
+                                          "Say whose PIN to change: \"user\" or \"so\".");
+    return token_enqueue(m, userdata, "change-pin", allowed, error);
+}
+
+static int method_unblock_pin(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    static const char *const allowed[] = {"so-pin", "new-pin", "request", "force", NULL};
+    return token_enqueue(m, userdata, "unblock-pin", allowed, error);
+}
+
+static int method_initialize(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    static const char *const allowed[] = {"so-pin", "new-pin", NULL};
+    const char *label;
+    int r = sd_bus_message_read(m, "s", &label);
+    if (r < 0)
+        return r;
+    if (isempty(label) || strlen(label) > 32)
+        return sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
+                                          "Give a token label of 1 to 32 characters.");
+    return token_enqueue(m, userdata, "initialize", allowed, error);
+}
+
+static int method_delete_object(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+    static const char *const allowed[] = {"pin", NULL};
+    const char *class;
+    const void *id;
+    size_t n;
+    int r = sd_bus_message_read(m, "s", &class);
+    if (r >= 0)
+        r = sd_bus_message_read_array(m, 'y', &id, &n);
+    if (r < 0)
+        return r;
+    if (!streq(class, "key") && !streq(class, "certificate"))
+        return sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
+                                          "Say what to delete: \"key\" or \"certificate\".");
+    if (n == 0)
+        return sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
+                                          "Give the id of the object to delete.");
+    return token_enqueue(m, userdata, "delete-object", allowed, error);
+}
+
+static const sd_bus_vtable token_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_PROPERTY("Serial", "s", property_serial, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Label", "s", property_label, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Manufacturer", "s", property_manufacturer, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Model", "s", property_model, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Module", "s", property_module, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Reader", "s", property_reader, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Initialized", "b", NULL, offsetof(Token, info.initialized),
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("UserPinInitialized", "b", NULL, offsetof(Token, info.user_pin_initialized),
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("ProtectedAuthenticationPath", "b", NULL,
+                    offsetof(Token, info.protected_authentication_path),
+                    SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Busy", "b", property_busy, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("UserPinState", "s", property_user_pin_state, 0,
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("SoPinState", "s", property_so_pin_state, 0,
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("UserPinRetries", "i", NULL, offsetof(Token, info.user_pin_retries),
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("SoPinRetries", "i", NULL, offsetof(Token, info.so_pin_retries),
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("UserPinRetriesSource", "s", property_user_source, 0,
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("SoPinRetriesSource", "s", property_so_source, 0,
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("MinPinLength", "u", NULL, offsetof(Token, info.min_pin_length),
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("MaxPinLength", "u", NULL, offsetof(Token, info.max_pin_length),
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_METHOD_WITH_ARGS("ListObjects", SD_BUS_ARGS("a{sv}", options),
+                            SD_BUS_RESULT("aa{sv}", objects), method_list_objects,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("GenerateKeyPair", SD_BUS_ARGS("s", type, "a{sv}", options),
+                            SD_BUS_RESULT("ay", id, "s", public_key_pem),
+                            method_generate_key_pair, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("CreateRequest",
+                            SD_BUS_ARGS("ay", id, "s", subject, "a{sv}", options),
+                            SD_BUS_RESULT("s", pem), method_create_request,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("ImportCertificate", SD_BUS_ARGS("ay", certificate, "a{sv}", options),
+                            SD_BUS_RESULT("ay", id), method_import_certificate,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("ChangePin", SD_BUS_ARGS("s", who, "a{sv}", options), SD_BUS_NO_RESULT,
+                            method_change_pin, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("UnblockPin", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
+                            method_unblock_pin, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Initialize", SD_BUS_ARGS("s", label, "a{sv}", options),
+                            SD_BUS_NO_RESULT, method_initialize, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("DeleteObject", SD_BUS_ARGS("s", class, "ay", id, "a{sv}", options),
+                            SD_BUS_NO_RESULT, method_delete_object, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_SIGNAL_WITH_ARGS("Progress", SD_BUS_ARGS("s", operation, "s", stage), 0),
+    SD_BUS_VTABLE_END,
+};
+
+int token_register(Context *c)
+{
+    int r = sd_bus_add_fallback_vtable(c->bus, NULL, TOKEN_PREFIX, TOKEN_IFACE, token_vtable,
+                                       token_object_find, c);
+    if (r < 0)
+        return r;
+    return sd_bus_add_node_enumerator(c->bus, NULL, TOKEN_PREFIX, token_node_enumerator, c);
+}
+
+static void emit_busy(Token *t)
+{
+    sd_bus_emit_properties_changed(t->context->bus, t->path, TOKEN_IFACE, "Busy", NULL);
+}
+
+static void emit_progress(Token *t, const char *operation, const char *stage)
+{
+    sd_bus_emit_signal(t->context->bus, t->path, TOKEN_IFACE, "Progress", "ss", operation, stage);
+}
+
+static Call *call_free(Call *call)
+{
+    if (call) {
+        sd_bus_message_unref(call->message);
+        free(call);
+    }
+    return NULL;
+}
+
+static void token_dispatch(Token *t);
+
+/* The running call is over (replied to or failed): take it off the queue, run the next. */
+static void token_call_done(Token *t)
+{
+    Call *call = t->queue;
+    t->running_slot = sd_bus_slot_unref(t->running_slot);
+    t->running = false;
+    t->timed_out = false;
+    if (call) {
+        t->queue = call->next;
+        emit_progress(t, call->operation, "done");
+        call_free(call);
+    }
+    emit_busy(t);
+    token_dispatch(t);
+}
+
+static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    Token *t = userdata;
+    Call *call = t->queue;
+    int r;
+
+    if (!call)
+        return 0;
+    if (sd_bus_message_is_method_error(reply, NULL)) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        if (e->name && strncmp(e->name, TK_ERROR_PREFIX, strlen(TK_ERROR_PREFIX)) == 0)
+            sd_bus_reply_method_error(call->message, e);
+        else {
+            /* The worker died, hung or broke the protocol: fail this call only, and start a
+             * fresh worker for the next one. */
+            uint64_t now = 0;
+            sd_event_now(t->context->event, CLOCK_MONOTONIC, &now);
+            bool timeout = sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) &&
+                           now >= t->started_usec + t->context->worker_timeout_usec;
+            if (timeout)
+                sd_bus_reply_method_errorf(call->message, TK_ERROR_PREFIX TK_ERROR_FAILED,
+                                           "The token did not finish the operation within %" PRIu64
+                                           " seconds and was reset. Check the token and try "
+                                           "again.",
+                                           t->context->worker_timeout_usec / 1000000);
+            else
+                sd_bus_reply_method_errorf(call->message, TK_ERROR_PREFIX TK_ERROR_FAILED,
+                                           "The token's worker process stopped during the "
+                                           "operation; it may not have completed. Check the "
+                                           "token and try again.");
+            fprintf(stderr, "Worker for token %s failed: %s\n", t->info.serial,
+                    e->message ? e->message : e->name);
+            t->timed_out = true;
+            worker_kill(t->worker);
+        }
+    } else {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *out = NULL;
+        r = sd_bus_message_new_method_return(call->message, &out);
+        if (r >= 0)
+            r = sd_bus_message_copy(out, reply, true);
+        if (r >= 0)
+            r = sd_bus_send(NULL, out, NULL);
+        if (r < 0)
+            fprintf(stderr, "Cannot forward reply for token %s: %s\n", t->info.serial,
+                    strerror(-r));
+    }
+    token_call_done(t);
+    return 0;
+}
+
+static void token_dispatch(Token *t)
+{
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *fwd = NULL;
+    Call *call = t->queue;
+    int r;
+
+    if (t->running || !call || !t->worker)
+        return;
+
+    r = sd_bus_message_new_method_call(worker_bus(t->worker), &fwd, NULL, WORKER_PATH,
+                                       WORKER_INTERFACE, sd_bus_message_get_member(call->message));
+    if (r >= 0)
+        r = sd_bus_message_sensitive(fwd);
+    if (r >= 0)
+        r = sd_bus_message_rewind(call->message, true);
+    if (r >= 0)
+        r = sd_bus_message_copy(fwd, call->message, true);
+    if (r >= 0)
+        r = sd_bus_call_async(worker_bus(t->worker), &t->running_slot, fwd, on_worker_reply, t,
+                              t->context->worker_timeout_usec);
+    if (r < 0) {
+        sd_bus_reply_method_errorf(call->message, TK_ERROR_PREFIX TK_ERROR_FAILED,
+                                   "Cannot reach the token's worker: %s", strerror(-r));
+        t->running = true;
+        token_call_done(t);
+        return;
+    }
+    t->running = true;
+    sd_event_now(t->context->event, CLOCK_MONOTONIC, &t->started_usec);
+    emit_busy(t);
+    emit_progress(t, call->operation, "started");
+}
+
+static int token_enqueue(sd_bus_message *m, Token *t, const char *operation,
+                         const char *const *allowed, sd_bus_error *error)
+{
+    _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+    Options o = {};
+    TkError e = {};
+    uid_t uid;
+    int r;
+
+    sd_bus_message_sensitive(m);
+    r = options_read(m, allowed, &o, &e);
+    if (r < 0)
+        return reply_error(m, &e);
+
+    if (streq(operation, "unblock-pin")) {
+        if (t->context->config.unblock_require_request && isempty(o.request))
+            r = tk_error_set(&e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
+                             "An unblock needs the unlock application's reference (option "
+                             "request).");
+        else if (t->info.so_pin_state == TK_PIN_FINAL_TRY && !o.force)
+            r = tk_error_set(&e, -EDEADLK, TK_ERROR_SO_PIN_FINAL_TRY,
+                             "The SO PIN/PUK of this token has one try left; a wrong one would "
+                             "block the token for good. Check it, then repeat with force.");
+        else if (t->info.so_pin_state == TK_PIN_LOCKED)
+            r = tk_error_set(&e, -EPERM, TK_ERROR_PIN_LOCKED,
+                             "The SO PIN/PUK of this token is locked; it cannot be unblocked.");
+    }
+    if (r >= 0 && o.new_pin && t->info.min_pin_length > 0 &&
+        (o.new_pin->len < t->info.min_pin_length ||
+         (t->info.max_pin_length > 0 && o.new_pin->len > t->info.max_pin_length)))
+        r = tk_error_set(&e, -EKEYREJECTED, TK_ERROR_PIN_POLICY,
+                         "The new PIN must have %u to %u characters.", t->info.min_pin_length,
+                         t->info.max_pin_length);
+    options_done(&o);
+    if (r < 0)
+        return reply_error(m, &e);
+
+    /* Until polkit decides, only root may act on a token; reading is open. */
+    if (!streq(operation, "list-objects")) {
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
+        if (r >= 0)
+            r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+            return r;
+        if (uid != 0)
+            return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_ACCESS_DENIED,
+                                              "Only root may do this on a token.");
+    }
+
+    Call *call = calloc(1, sizeof(Call));
+    if (!call)
+        return -ENOMEM;
+    call->message = sd_bus_message_ref(m);
+    call->operation = operation;
+    Call **tail = &t->queue;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = call;
+    token_dispatch(t);
+    return 1;
+}
+
+/* Relays the worker's progress and keeps the cache current. */
+static int on_worker_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    Token *t = userdata;
+    if (sd_bus_message_is_signal(m, WORKER_INTERFACE, "Progress")) {
+        const char *op, *stage;
+        if (sd_bus_message_read(m, "ss", &op, &stage) >= 0)
+            emit_progress(t, op, stage);
+    } else if (sd_bus_message_is_signal(m, WORKER_INTERFACE, "Info")) {
+        TkTokenInfo info;
+        if (worker_read_info(m, &info) >= 0)
+            token_update_info(t, &info);
+    }
+    return 0;
+}
+
+static int on_respawn(sd_event_source *s, uint64_t usec, void *userdata)
+{
+    Token *t = userdata;
+    t->respawn = sd_event_source_disable_unref(t->respawn);
+    if (t->present && !t->worker && token_spawn_worker(t) < 0)
+        fprintf(stderr, "Cannot start a worker for token %s\n", t->info.serial);
+    token_dispatch(t);
+    return 0;
+}
+
+static void on_worker_exit(Worker *w, const siginfo_t *si, void *userdata)
+{
+    Token *t = userdata;
+    if (t->running && t->queue) {
+        sd_bus_reply_method_errorf(
+            t->queue->message, TK_ERROR_PREFIX TK_ERROR_FAILED,
+            t->timed_out ? "The token did not finish the operation in time and was reset. "
+                           "Check the token and try again."
+                         : "The token's worker process stopped during the operation (%s %d); "
+                           "it may not have completed. Check the token and try again.",
+            si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
+        token_call_done(t);
+    }
+    if (!t->timed_out)
+        fprintf(stderr, "Worker %d for token %s stopped (%s %d)\n", (int)si->si_pid,
+                t->info.serial, si->si_code == CLD_EXITED ? "exit status" : "signal",
+                si->si_status);
+    t->running_slot = sd_bus_slot_unref(t->running_slot);
+    t->running = false;
+    t->worker = worker_free(t->worker);
+    if (t->present && !t->respawn)
+        sd_event_add_time_relative(t->context->event, &t->respawn, CLOCK_MONOTONIC, 200000, 0,
+                                   on_respawn, t);
+}
+
+static char *escape_reader(const char *s)
+{
+    /* OpenSC's configuration syntax: a quoted string, so quotes and backslashes go. */
+    char *out = malloc(strlen(s) + 1), *p = out;
+    if (!out)
+        return NULL;
+    for (; *s; s++)
+        if (*s != '"' && *s != '\\')
+            *p++ = *s;
+    *p = 0;
+    return out;
+}
+
+/* OpenSC binds every card it sees: a worker's private configuration hides every other reader
+ * (whole names) and makes C_SetPIN in an unlogged session send RESET RETRY COUNTER. */
+static int write_opensc_conf(Token *t, char **ret_path)
+{
+    Context *c = t->context;
+    _cleanup_free_ char *path = NULL, *escaped = NULL;
+    int r = sd_bus_path_encode("opensc", t->info.serial, &escaped);
+    if (r < 0)
+        return r;
+    if (asprintf(&path, "%s/%s.conf", c->runtime_dir, strrchr(escaped, '/') + 1) < 0)
+        return -ENOMEM;
+    FILE *f = fopen(path, "we");
+    if (!f)
+        return -errno;
+    fputs("app default {\n", f);
+    bool first = true;
+    for (Reader *rd = c->readers; rd; rd = rd->next) {
+        if (streq_ptr(rd->name, t->info.slot_description))
+            continue;
+        _cleanup_free_ char *n = escape_reader(rd->name);
+        fprintf(f, "%s\"%s\"", first ? "    ignored_readers = " : ", ", strempty(n));
+        first = false;
+    }
+    for (Token *o = c->tokens; o; o = o->next) {
+        if (o == t || !o->module->pcsc_backed || isempty(o->info.slot_description) ||
+            streq_ptr(o->info.slot_description, t->info.slot_description))
+            continue;
+        _cleanup_free_ char *n = escape_reader(o->info.slot_description);
+        fprintf(f, "%s\"%s\"", first ? "    ignored_readers = " : ", ", strempty(n));
+        first = false;
+    }
+    if (!first)
+        fputs(";\n", f);
+    fputs("    framework pkcs15 {\n    }\n    pkcs11 {\n"
+          "        user_pin_unblock_style = set_pin_in_unlogged_session;\n    }\n}\n",
+          f);
+    r = fflush(f) == 0 ? 0 : -errno;
+    fclose(f);
+    if (r < 0)
+        return r;
+    *ret_path = TAKE_PTR(path);
+    return 0;
+}
+
+int token_spawn_worker(Token *t)
+{
+    Context *c = t->context;
+    _cleanup_free_ char *conf = NULL, *env0 = NULL;
+    int r;
+
+    if (t->module->pcsc_backed) {
+        r = write_opensc_conf(t, &conf);
+        if (r < 0)
+            return r;
+        if (asprintf(&env0, "OPENSC_CONF=%s", conf) < 0)
+            return -ENOMEM;
+    }
+    char *argv[] = {"--module", t->module->path, "--serial", t->info.serial,
+                    t->module->pcsc_backed ? "--unblock-with-puk" : NULL, NULL};
+    char *env[] = {env0, NULL};
+    r = worker_spawn(c->event, c->worker_path, argv, env, on_worker_exit, t, &t->worker);
+    if (r < 0)
+        return r;
+    return sd_bus_match_signal(worker_bus(t->worker), NULL, NULL, WORKER_PATH, WORKER_INTERFACE,
+                               NULL, on_worker_signal, t);
+}
+
+int token_new(Context *c, Module *m, const TkTokenInfo *info, Token **ret)
+{
+    Token *t = calloc(1, sizeof(Token));
+    if (!t)
+        return -ENOMEM;
+    t->context = c;
+    t->module = m;
+    t->present = true;
+    t->info = *info;
+    int r = sd_bus_path_encode(TOKEN_PREFIX, info->serial, &t->path);
+    if (r < 0) {
+        free(t);
+        return r;
+    }
+    *ret = t;
+    return 0;
+}
+
+void token_update_info(Token *t, TkTokenInfo *info)
+{
+    /* The serial is the object's name: a token that got a new one is a new token, and the
+     * scanner reports it as such. */
+    if (!streq_ptr(info->serial, t->info.serial) || worker_info_equal(info, &t->info)) {
+        tk_token_info_done(info);
+        return;
+    }
+    tk_token_info_done(&t->info);
+    t->info = *info;
+    sd_bus_emit_properties_changed_strv(t->context->bus, t->path, TOKEN_IFACE, NULL);
+}
+
+/* The token is gone: every waiting call fails, the worker stops. */
+void token_remove(Token *t)
+{
+    t->present = false;
+    while (t->queue) {
+        Call *call = t->queue;
+        sd_bus_reply_method_errorf(call->message, TK_ERROR_PREFIX TK_ERROR_TOKEN_REMOVED,
+                                   "The token %s was removed. Insert it again and repeat.",
+                                   t->info.serial);
+        t->queue = call->next;
+        call_free(call);
+    }
+    t->running_slot = sd_bus_slot_unref(t->running_slot);
+    t->running = false;
+}
+
+Token *token_free(Token *t)
+{
+    if (!t)
+        return NULL;
+    token_remove(t);
+    t->respawn = sd_event_source_disable_unref(t->respawn);
+    t->worker = worker_free(t->worker);
+    tk_token_info_done(&t->info);
+    free(t->path);
+    free(t);
+    return NULL;
+}

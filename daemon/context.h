@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "token.h"
+#include "tokend-config.h"
+#include "worker.h"
+
+#define BUS_NAME        "org.tokend.Tokend1"
+#define ROOT_PATH       "/org/tokend/Tokend1"
+#define TOKEN_PREFIX    ROOT_PATH "/token"
+#define READER_PREFIX   ROOT_PATH "/reader"
+#define MANAGER_IFACE   "org.tokend.Tokend1.Manager"
+#define TOKEN_IFACE     "org.tokend.Tokend1.Token"
+#define READER_IFACE    "org.tokend.Tokend1.Reader"
+
+typedef struct Context Context;
+typedef struct Module Module;
+
+/* A method call waiting for, or running in, a token's worker. */
+typedef struct Call {
+    sd_bus_message *message;
+    const char *operation;
+    struct Call *next;
+} Call;
+
+typedef struct Token {
+    Context *context;
+    Module *module;
+    char *path;
+    TkTokenInfo info; /* the cache that property reads answer from */
+    bool present;
+    Worker *worker;
+    sd_event_source *respawn;
+    Call *queue; /* queue->message is the running call when running is set */
+    bool running;
+    sd_bus_slot *running_slot;
+    bool timed_out;
+    uint64_t started_usec;
+    struct Token *next;
+} Token;
+
+typedef struct Reader {
+    Context *context;
+    char *name;
+    char *path;
+    bool card_present;
+    uint8_t atr[33];
+    size_t atr_len;
+    struct Reader *next;
+} Reader;
+
+/* A configured PKCS#11 module and the scanner worker that polls its slots. */
+struct Module {
+    Context *context;
+    char *path;
+    bool pcsc_backed; /* OpenSC: the card's reader decides, and an unblock uses the PUK */
+    Worker *scanner;
+    sd_event_source *respawn;
+    struct Module *next;
+};
+
+struct Context {
+    Config config;
+    sd_event *event;
+    sd_bus *bus;
+    char *worker_path;
+    char *runtime_dir; /* per-worker OpenSC configurations */
+    uint64_t worker_timeout_usec;
+    unsigned scan_interval_ms;
+    Module *modules;
+    Token *tokens;
+    Reader *readers;
+};
+
+/* bus-manager.c */
+int manager_register(Context *c);
+int manager_emit_tokens_changed(Context *c);
+
+/* bus-token.c */
+int token_register(Context *c);
+int token_new(Context *c, Module *m, const TkTokenInfo *info, Token **ret);
+void token_remove(Token *t);
+void token_update_info(Token *t, TkTokenInfo *info);
+Token *token_free(Token *t);
+
+/* bus-reader.c */
+int reader_register(Context *c);
+
+/* inventory.c */
+int inventory_start(Context *c);
+void inventory_stop(Context *c);
+int token_spawn_worker(Token *t);

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The token inventory: a scanner worker per module polls its slots and reports what it
+ * found; tokens come and go here, each with its own worker. The main process never loads a
+ * module itself. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+#include "worker-protocol.h"
+
+static void announce(Token *t, bool added)
+{
+    Context *c = t->context;
+    if (added)
+        sd_bus_emit_object_added(c->bus, t->path);
+    else
+        sd_bus_emit_object_removed(c->bus, t->path);
+    sd_bus_emit_signal(c->bus, ROOT_PATH, MANAGER_IFACE, added ? "TokenAdded" : "TokenRemoved",
+                       "o", t->path);
+    manager_emit_tokens_changed(c);
+}
+
+static Token *find_serial(Context *c, const char *serial)
+{
+    for (Token *t = c->tokens; t; t = t->next)
+        if (streq_ptr(t->info.serial, serial))
+            return t;
+    return NULL;
+}
+
+static void token_add(Module *m, TkTokenInfo *info)
+{
+    Context *c = m->context;
+    Token *t;
+    if (token_new(c, m, info, &t) < 0) {
+        tk_token_info_done(info);
+        return;
+    }
+    t->next = c->tokens;
+    c->tokens = t;
+    if (token_spawn_worker(t) < 0)
+        fprintf(stderr, "Cannot start a worker for token %s\n", t->info.serial);
+    announce(t, true);
+}
+
+static void token_drop(Token *t)
+{
+    Context *c = t->context;
+    for (Token **p = &c->tokens; *p; p = &(*p)->next)
+        if (*p == t) {
+            *p = t->next;
+            break;
+        }
+    token_remove(t);
+    sd_bus_emit_object_removed(c->bus, t->path);
+    sd_bus_emit_signal(c->bus, ROOT_PATH, MANAGER_IFACE, "TokenRemoved", "o", t->path);
+    manager_emit_tokens_changed(c);
+    token_free(t);
+}
+
+static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    Module *mod = userdata;
+    Context *c = mod->context;
+    _cleanup_strv_free_ char **seen = calloc(1, sizeof(char *));
+    size_t n_seen = 0;
+    int r;
+
+    if (!seen)
+        return -ENOMEM;
+    r = sd_bus_message_enter_container(m, 'a', "a{sv}");
+    if (r < 0)
+        return 0;
+    for (;;) {
+        TkTokenInfo info;
+        r = sd_bus_message_at_end(m, false);
+        if (r != 0)
+            break;
+        r = worker_read_info(m, &info);
+        if (r < 0)
+            return 0;
+        /* A slot with no initialised token (SoftHSM2's free slot) has no serial to name an
+         * object by; it appears once initialised. */
+        if (isempty(info.serial) || !info.initialized) {
+            tk_token_info_done(&info);
+            continue;
+        }
+        char **ns = realloc(seen, sizeof(char *) * (n_seen + 2));
+        if (!ns) {
+            tk_token_info_done(&info);
+            return -ENOMEM;
+        }
+        seen = ns;
+        seen[n_seen] = strdup(info.serial);
+        seen[++n_seen] = NULL;
+
+        Token *t = find_serial(c, info.serial);
+        if (!t)
+            token_add(mod, &info);
+        else if (t->module == mod)
+            token_update_info(t, &info);
+        else
+            tk_token_info_done(&info);
+    }
+
+    for (Token *t = c->tokens, *next; t; t = next) {
+        next = t->next;
+        if (t->module != mod)
+            continue;
+        bool found = false;
+        STRV_FOREACH (s, seen)
+            if (streq_ptr(*s, t->info.serial))
+                found = true;
+        if (!found)
+            token_drop(t);
+    }
+    return 0;
+}
+
+static int module_spawn_scanner(Module *m);
+
+static int on_scanner_respawn(sd_event_source *s, uint64_t usec, void *userdata)
+{
+    Module *m = userdata;
+    m->respawn = sd_event_source_disable_unref(m->respawn);
+    if (module_spawn_scanner(m) < 0)
+        fprintf(stderr, "Cannot start the scanner for %s\n", m->path);
+    return 0;
+}
+
+static void on_scanner_exit(Worker *w, const siginfo_t *si, void *userdata)
+{
+    Module *m = userdata;
+    fprintf(stderr, "Scanner for %s stopped (%s %d); restarting it\n", m->path,
+            si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
+    m->scanner = worker_free(m->scanner);
+    sd_event_add_time_relative(m->context->event, &m->respawn, CLOCK_MONOTONIC, 2000000, 0,
+                               on_scanner_respawn, m);
+}
+
+static int module_spawn_scanner(Module *m)
+{
+    Context *c = m->context;
+    char interval[32];
+    snprintf(interval, sizeof(interval), "%u", c->scan_interval_ms);
+    char *argv[] = {"--module", m->path, "--scan", "--interval-ms", interval, NULL};
+    int r = worker_spawn(c->event, c->worker_path, argv, NULL, on_scanner_exit, m, &m->scanner);
+    if (r < 0)
+        return r;
+    return sd_bus_match_signal(worker_bus(m->scanner), NULL, NULL, WORKER_PATH, WORKER_INTERFACE,
+                               "Tokens", on_tokens, m);
+}
+
+int inventory_start(Context *c)
+{
+    Module **tail = &c->modules;
+    STRV_FOREACH (p, c->config.modules) {
+        Module *m = calloc(1, sizeof(Module));
+        if (!m)
+            return -ENOMEM;
+        m->context = c;
+        m->path = strdup(*p);
+        if (!m->path) {
+            free(m);
+            return -ENOMEM;
+        }
+        /* OpenSC drives smart cards through PC/SC: the card's reader names the token's worker
+         * and its PUK unblocks the PIN. Any other module is polled and unblocks with the SO
+         * PIN (C_InitPIN). */
+        m->pcsc_backed = strstr(m->path, "opensc-pkcs11") != NULL;
+        *tail = m;
+        tail = &m->next;
+        int r = module_spawn_scanner(m);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+void inventory_stop(Context *c)
+{
+    while (c->tokens) {
+        Token *t = c->tokens;
+        c->tokens = t->next;
+        token_free(t);
+    }
+    while (c->modules) {
+        Module *m = c->modules;
+        c->modules = m->next;
+        m->respawn = sd_event_source_disable_unref(m->respawn);
+        worker_free(m->scanner);
+        free(m->path);
+        free(m);
+    }
+    while (c->readers) {
+        Reader *rd = c->readers;
+        c->readers = rd->next;
+        free(rd->name);
+        free(rd->path);
+        free(rd);
+    }
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+#include "token-error.h"
+
+/* /etc/tokend/tokend.conf as DESIGN.md gives it. Every key is optional. */
+typedef struct Config {
+    char **modules; /* NULL-terminated; the default module when the file names none */
+    unsigned pin_min_length;
+    bool pin_reject_trivial;
+    bool unblock_require_request;
+    char *site_key_file; /* NULL: the caller gives the SO PIN */
+    char *audit_file;
+} Config;
+
+/* Fills c with the defaults. */
+int config_init(Config *c);
+void config_done(Config *c);
+
+/* Reads path over the defaults. A missing file is fine when missing_ok (the stock
+ * configuration file need not exist); an unknown section or key or a bad value fails with
+ * -EINVAL and a message naming the file, line and key in error. */
+int config_load(Config *c, const char *path, bool missing_ok, TkError *error);

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* tokend: owns org.tokend.Tokend1, keeps the token inventory and hands token operations to
+ * one worker process per token. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "context.h"
+
+static void help(void)
+{
+    printf("Usage: tokend [OPTIONS]\n\n"
+           "Manages smart-card tokens and offers them on the system bus as org.tokend.Tokend1.\n\n"
+           "  -h --help               Show this help\n"
+           "     --version            Show the version\n"
+           "     --config FILE        Read FILE instead of %s\n"
+           "     --worker-path PATH   Run PATH as the token worker (default %s)\n"
+           "     --worker-timeout SEC Fail an operation that takes longer (default 600)\n"
+           "     --scan-interval MS   Poll non-PC/SC modules' slots this often (default 2000)\n",
+           TOKEND_CONFIG_FILE, TOKEND_LIBEXECDIR "/tokend/tokend-worker");
+}
+
+static int parse_number(const char *s, unsigned long max, unsigned long *ret)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || !*s || *end || v == 0 || v > max)
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+    sd_notify(0, "STOPPING=1");
+    return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int make_runtime_dir(Context *c)
+{
+    const char *d = getenv("RUNTIME_DIRECTORY");
+    if (d && *d) {
+        c->runtime_dir = strdup(d);
+        return c->runtime_dir ? 0 : -ENOMEM;
+    }
+    const char *tmp = getenv("TMPDIR");
+    if (asprintf(&c->runtime_dir, "%s/tokend.XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0)
+        return -ENOMEM;
+    if (!mkdtemp(c->runtime_dir))
+        return -errno;
+    return 0;
+}
+
+static void remove_runtime_dir(Context *c)
+{
+    if (!c->runtime_dir || getenv("RUNTIME_DIRECTORY"))
+        return;
+    _cleanup_free_ char *cmd = NULL;
+    /* Only the per-worker OpenSC configurations live here. */
+    char *argv[] = {"rm", "-rf", "--", c->runtime_dir, NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+}
+
+static void status(Context *c)
+{
+    size_t n = 0;
+    for (Token *t = c->tokens; t; t = t->next)
+        n++;
+    sd_notifyf(0, "STATUS=Managing %zu token(s).", n);
+}
+
+static int on_status(sd_event_source *s, uint64_t usec, void *userdata)
+{
+    status(userdata);
+    return sd_event_source_set_time_relative(s, 5000000);
+}
+
+int main(int argc, char **argv)
+{
+    enum { ARG_VERSION = 0x100, ARG_CONFIG, ARG_WORKER_PATH, ARG_WORKER_TIMEOUT, ARG_SCAN };
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, ARG_VERSION},
+        {"config", required_argument, NULL, ARG_CONFIG},
+        {"worker-path", required_argument, NULL, ARG_WORKER_PATH},
+        {"worker-timeout", required_argument, NULL, ARG_WORKER_TIMEOUT},
+        {"scan-interval", required_argument, NULL, ARG_SCAN},
+        {},
+    };
+    Context c = {
+        .worker_timeout_usec = 600 * 1000000ull,
+        .scan_interval_ms = 2000,
+    };
+    const char *config_file = TOKEND_CONFIG_FILE, *worker_path = NULL;
+    bool config_given = false;
+    unsigned long v;
+    TkError e = {};
+    int opt, r;
+
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) >= 0)
+        switch (opt) {
+        case 'h':
+            help();
+            return EXIT_SUCCESS;
+        case ARG_VERSION:
+            printf("tokend %s\n", TOKEND_VERSION);
+            return EXIT_SUCCESS;
+        case ARG_CONFIG:
+            config_file = optarg;
+            config_given = true;
+            break;
+        case ARG_WORKER_PATH:
+            worker_path = optarg;
+            break;
+        case ARG_WORKER_TIMEOUT:
+            if (parse_number(optarg, 86400, &v) < 0) {
+                fprintf(stderr, "tokend: --worker-timeout: expected seconds, got %s\n", optarg);
+                return 2;
+            }
+            c.worker_timeout_usec = v * 1000000ull;
+            break;
+        case ARG_SCAN:
+            if (parse_number(optarg, 3600000, &v) < 0) {
+                fprintf(stderr, "tokend: --scan-interval: expected milliseconds, got %s\n",
+                        optarg);
+                return 2;
+            }
+            c.scan_interval_ms = v;
+            break;
+        default:
+            return 2;
+        }
+    if (optind < argc) {
+        fprintf(stderr, "tokend: unexpected argument %s\n", argv[optind]);
+        return 2;
+    }
+
+    r = config_init(&c.config);
+    if (r >= 0)
+        r = config_load(&c.config, config_file, !config_given, &e);
+    if (r < 0) {
+        fprintf(stderr, "tokend: %s\n", e.message[0] ? e.message : strerror(-r));
+        config_done(&c.config);
+        return EXIT_FAILURE;
+    }
+    c.worker_path = strdup(worker_path ? worker_path : TOKEND_LIBEXECDIR "/tokend/tokend-worker");
+    if (!c.worker_path || access(c.worker_path, X_OK) < 0) {
+        fprintf(stderr, "tokend: cannot run the worker %s: %m\n", strempty(c.worker_path));
+        r = -ENOENT;
+        goto finish;
+    }
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+
+    r = make_runtime_dir(&c);
+    if (r < 0) {
+        fprintf(stderr, "tokend: cannot make a runtime directory: %s\n", strerror(-r));
+        goto finish;
+    }
+    r = sd_event_default(&c.event);
+    if (r >= 0)
+        r = sd_event_add_signal(c.event, NULL, SIGTERM, on_exit_signal, &c);
+    if (r >= 0)
+        r = sd_event_add_signal(c.event, NULL, SIGINT, on_exit_signal, &c);
+    if (r >= 0)
+        r = sd_event_set_watchdog(c.event, true);
+    if (r >= 0)
+        r = sd_event_add_time_relative(c.event, NULL, CLOCK_MONOTONIC, 5000000, 0, on_status,
+                                       &c);
+    if (r < 0) {
+        fprintf(stderr, "tokend: cannot set up the event loop: %s\n", strerror(-r));
+        goto finish;
+    }
+    r = sd_bus_open_system(&c.bus);
+    if (r >= 0)
+        r = manager_register(&c);
+    if (r >= 0)
+        r = sd_bus_attach_event(c.bus, c.event, SD_EVENT_PRIORITY_NORMAL);
+    if (r >= 0)
+        r = sd_bus_request_name(c.bus, BUS_NAME, 0);
+    if (r < 0) {
+        fprintf(stderr, "tokend: cannot offer %s on the system bus: %s\n", BUS_NAME,
+                strerror(-r));
+        goto finish;
+    }
+    r = inventory_start(&c);
+    if (r < 0) {
+        fprintf(stderr, "tokend: cannot start the token scanners: %s\n", strerror(-r));
+        goto finish;
+    }
+
+    sd_notify(0, "READY=1");
+    status(&c);
+    r = sd_event_loop(c.event);
+
+finish:
+    inventory_stop(&c);
+    c.bus = sd_bus_flush_close_unref(c.bus);
+    c.event = sd_event_unref(c.event);
+    remove_runtime_dir(&c);
+    free(c.runtime_dir);
+    free(c.worker_path);
+    config_done(&c.config);
+    return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

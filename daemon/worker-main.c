@@ -1,0 +1,572 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* tokend-worker: runs the PKCS#11 side of tokend for one token (or, with --scan, polls one
+ * module's slots), in its own process with its own module instance. It serves
+ * org.tokend.Worker1 to the main process over the socketpair on fd 3. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "options.h"
+#include "worker-protocol.h"
+
+typedef struct WorkerContext {
+    TkModule *module;
+    TkToken *token;
+    char *serial;
+    bool unblock_with_puk;
+    sd_bus *bus;
+} WorkerContext;
+
+static int reply_tk_error(sd_bus_message *m, const TkError *e, int r)
+{
+    char name[128];
+    snprintf(name, sizeof(name), TK_ERROR_PREFIX "%s",
+             e->name[0] ? e->name : tk_error_errno_to_name(r));
+    return sd_bus_reply_method_errorf(m, name, "%s",
+                                      e->message[0] ? e->message : "The operation failed.");
+}
+
+static int emit_progress(WorkerContext *w, const char *operation, const char *stage)
+{
+    int r = sd_bus_emit_signal(w->bus, WORKER_PATH, WORKER_INTERFACE, "Progress", "ss",
+                               operation, stage);
+    if (r >= 0)
+        r = sd_bus_flush(w->bus);
+    return r;
+}
+
+/* Sends the token's current info; done before every reply, so that a wrong PIN's new retry
+ * state reaches the main process before the caller hears of it. */
+static int emit_info(WorkerContext *w)
+{
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+    TkTokenInfo info = {};
+    TkError e = {};
+    int r = tk_token_get_info(w->token, &info, &e);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_new_signal(w->bus, &s, WORKER_PATH, WORKER_INTERFACE, "Info");
+    if (r >= 0)
+        r = worker_append_info(s, &info);
+    if (r >= 0)
+        r = sd_bus_send(w->bus, s, NULL);
+    tk_token_info_done(&info);
+    return r;
+}
+
+static int begin(sd_bus_message *m, WorkerContext *w, const char *operation,
+                 const char *const *allowed, Options *o, TkError *e)
+{
+    sd_bus_message_sensitive(m);
+    int r = options_read(m, allowed, o, e);
+    if (r < 0)
+        return r;
+    emit_progress(w, operation, "running");
+    return 0;
+}
+
+static int finish(sd_bus_message *m, WorkerContext *w, int r, const TkError *e)
+{
+    emit_info(w);
+    if (r < 0)
+        return reply_tk_error(m, e, r);
+    return 0;
+}
+
+static int method_info(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    WorkerContext *w = userdata;
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    TkTokenInfo info = {};
+    TkError e = {};
+    int r = tk_token_get_info(w->token, &info, &e);
+    if (r < 0)
+        return reply_tk_error(m, &e, r);
+    r = sd_bus_message_new_method_return(m, &reply);
+    if (r >= 0)
+        r = worker_append_info(reply, &info);
+    tk_token_info_done(&info);
+    if (r < 0)
+        return r;
+    return sd_bus_send(NULL, reply, NULL);
+}
+
+static int append_object(sd_bus_message *m, const TkObject *o)
+{
+    int r = sd_bus_message_open_container(m, 'a', "{sv}");
+    if (r < 0)
+        return r;
+    r = sd_bus_message_append(m, "{sv}", "class", "s", tk_object_class_to_string(o->object_class));
+    if (r >= 0) {
+        r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r >= 0)
+            r = sd_bus_message_append(m, "s", "id");
+        if (r >= 0)
+            r = sd_bus_message_open_container(m, 'v', "ay");
+        if (r >= 0)
+            r = sd_bus_message_append_array(m, 'y', o->id, o->id_len);
+        if (r >= 0)
+            r = sd_bus_message_close_container(m);
+        if (r >= 0)
+            r = sd_bus_message_close_container(m);
+    }
+    if (r >= 0 && o->label)
+        r = sd_bus_message_append(m, "{sv}", "label", "s", o->label);
+    if (r >= 0 && tk_key_type_to_string(o->key_type))
+        r = sd_bus_message_append(m, "{sv}", "key-type", "s", tk_key_type_to_string(o->key_type));
+    if (r >= 0 && o->bits > 0)
+        r = sd_bus_message_append(m, "{sv}", "bits", "u", (uint32_t)o->bits);
+    if (r >= 0 && o->curve)
+        r = sd_bus_message_append(m, "{sv}", "curve", "s", o->curve);
+    if (r >= 0 && o->object_class == TK_OBJECT_CERTIFICATE) {
+        if (o->subject)
+            r = sd_bus_message_append(m, "{sv}", "subject", "s", o->subject);
+        if (r >= 0 && o->issuer)
+            r = sd_bus_message_append(m, "{sv}", "issuer", "s", o->issuer);
+        if (r >= 0 && o->serial)
+            r = sd_bus_message_append(m, "{sv}", "serial", "s", o->serial);
+        if (r >= 0)
+            r = sd_bus_message_append(m, "{sv}{sv}", "not-before", "t", o->not_before,
+                                      "not-after", "t", o->not_after);
+    }
+    if (r < 0)
+        return r;
+    return sd_bus_message_close_container(m);
+}
+
+static int method_list_objects(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    static const char *const allowed[] = {"pin", NULL};
+    WorkerContext *w = userdata;
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    Options o = {};
+    TkError e = {};
+    TkObject *objects = NULL;
+    size_t n = 0;
+
+    int r = begin(m, w, "list-objects", allowed, &o, &e);
+    if (r >= 0)
+        r = tk_token_list_objects(w->token, o.pin, &objects, &n, &e);
+    options_done(&o);
+    if (r < 0)
+        return finish(m, w, r, &e);
+    emit_info(w);
+    r = sd_bus_message_new_method_return(m, &reply);
+    if (r >= 0)
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+    for (size_t i = 0; r >= 0 && i < n; i++)
+        r = append_object(reply, &objects[i]);
+    if (r >= 0)
+        r = sd_bus_message_close_container(reply);
+    tk_object_array_free(objects, n);
+    if (r < 0)
+        return r;
+    return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_generate_key_pair(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    static const char *const allowed[] = {"pin", "label", "id", NULL};
+    WorkerContext *w = userdata;
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    _cleanup_free_ uint8_t *id = NULL;
+    _cleanup_free_ char *pem = NULL;
+    size_t id_len = 0;
+    Options o = {};
+    TkError e = {};
+    TkKeySpec spec;
+    const char *type;
+
+    int r = sd_bus_message_read(m, "s", &type);
+    if (r < 0)
+        return r;
+    if (tk_key_spec_from_string(type, &spec) < 0)
+        return sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
+                                          "Unknown key type \"%s\".", type);
+    r = begin(m, w, "generate-key", allowed, &o, &e);
+    if (r >= 0)
+        r = tk_token_generate_key(w->token, o.pin, spec, o.label, o.id, o.id_len, &id, &id_len,
+                                  &pem, &e);
+    options_done(&o);
+    finish(m, w, r, &e);
+    if (r < 0)
+        return 0;
+    r = sd_bus_message_new_method_return(m, &reply);
+    if (r >= 0)
+        r = sd_bus_message_append_array(reply, 'y', id, id_len);
+    if (r >= 0)
+        r = sd_bus_message_append(reply, "s", pem);
+    if (r < 0)
+        return r;
+    return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_create_request(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    static const char *const allowed[] = {"pin", "email", "dns", NULL};
+    WorkerContext *w = userdata;
+    _cleanup_free_ char *pem = NULL;
+    _cleanup_free_ uint8_t *id = NULL;
+    const void *p;
+    size_t id_len;
+    const char *subject;
+    Options o = {};
+    TkError e = {};
+
+    int r = sd_bus_message_read_array(m, 'y', &p, &id_len);
+    if (r < 0)
+        return r;
+    id = malloc(id_len ? id_len : 1);
+    if (!id)
+        return -ENOMEM;
+    memcpy(id, p, id_len);
+    r = sd_bus_message_read(m, "s", &subject);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *subj = strdup(subject);
+    if (!subj)
+        return -ENOMEM;
+    r = begin(m, w, "create-request", allowed, &o, &e);
+    if (r >= 0)
+        r = tk_token_create_request(w->token, o.pin, id, id_len, subj, o.email, o.dns, &pem, &e);
+    options_done(&o);
+    finish(m, w, r, &e);
+    if (r < 0)
+        return 0;
+    return sd_bus_reply_method_return(m, "s", pem);
+}
+
+static int method_import_certificate(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    static const char *const allowed[] = {"pin", "chain", NULL};
+    WorkerContext *w = userdata;
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    _cleanup_free_ uint8_t *cert = NULL, *id = NULL;
+    const void *p;
+    size_t len, id_len = 0;
+    Options o = {};
+    TkError e = {};
+
+    int r = sd_bus_message_read_array(m, 'y', &p, &len);
+    if (r < 0)
+        return r;
+    cert = malloc(len ? len : 1);
+    if (!cert)
+        return -ENOMEM;
+    memcpy(cert, p, len);
+    r = begin(m, w, "import-certificate", allowed, &o, &e);
+    if (r >= 0)
+        r = tk_token_import_certificate(w->token, o.pin, cert, len, o.chain, o.n_chain, &id,
+                                        &id_len, &e);
+    options_done(&o);
+    finish(m, w, r, &e);
+    if (r < 0)
+        return 0;
+    r = sd_bus_message_new_method_return(m, &reply);
+    if (r >= 0)
+        r = sd_bus_message_append_array(reply, 'y', id, id_len);
+    if (r < 0)
+        return r;
+    return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_change_pin(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    static const char *const allowed[] = {"pin", "new-pin", NULL};
+    WorkerContext *w = userdata;
+    const char *who;
+    Options o = {};
+    TkError e = {};
+
+    int r = sd_bus_message_read(m, "s", &who);
+    if (r < 0)
+        return r;
+    TkUserType type = streq(who, "so") ? TK_SO : TK_USER;
+    r = begin(m, w, "change-pin", allowed, &o, &e);
+    if (r >= 0 && (!o.pin || !o.new_pin))
+        r = tk_error_set(&e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
+                         "Give the current PIN (option pin) and the new one (option new-pin).");
+    if (r >= 0)
+        r = tk_token_change_pin(w->token, type, o.pin, o.new_pin, &e);
+    options_done(&o);
+    finish(m, w, r, &e);
+    return r < 0 ? 0 : sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_unblock_pin(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    static const char *const allowed[] = {"so-pin", "new-pin", "request", "force", NULL};
+    WorkerContext *w = userdata;
+    Options o = {};
+    TkError e = {};
+
+    int r = begin(m, w, "unblock-pin", allowed, &o, &e);
+    if (r >= 0 && (!o.so_pin || !o.new_pin))
+        r = tk_error_set(&e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
+                         "Give the SO PIN or PUK (option so-pin) and the new PIN (new-pin).");
+    if (r >= 0)
+        r = w->unblock_with_puk ? tk_token_unblock_pin(w->token, o.so_pin, o.new_pin, &e)
+                                : tk_token_init_pin(w->token, o.so_pin, o.new_pin, &e);
+    options_done(&o);
+    finish(m, w, r, &e);
+    return r < 0 ? 0 : sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_initialize(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    static const char *const allowed[] = {"so-pin", "new-pin", NULL};
+    WorkerContext *w = userdata;
+    const char *label;
+    Options o = {};
+    TkError e = {};
+
+    int r = sd_bus_message_read(m, "s", &label);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *l = strdup(label);
+    if (!l)
+        return -ENOMEM;
+    r = begin(m, w, "initialize", allowed, &o, &e);
+    if (r >= 0 && !o.so_pin)
+        r = tk_error_set(&e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
+                         "Give the SO PIN (option so-pin).");
+    if (r >= 0)
+        r = tk_token_initialize(w->token, o.so_pin, l, o.new_pin, &e);
+    options_done(&o);
+    finish(m, w, r, &e);
+    return r < 0 ? 0 : sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_delete_object(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    static const char *const allowed[] = {"pin", NULL};
+    WorkerContext *w = userdata;
+    _cleanup_free_ uint8_t *id = NULL;
+    const char *class;
+    const void *p;
+    size_t id_len;
+    Options o = {};
+    TkError e = {};
+
+    int r = sd_bus_message_read(m, "s", &class);
+    if (r < 0)
+        return r;
+    TkObjectClass c = streq(class, "certificate") ? TK_OBJECT_CERTIFICATE : TK_OBJECT_PRIVATE_KEY;
+    r = sd_bus_message_read_array(m, 'y', &p, &id_len);
+    if (r < 0)
+        return r;
+    id = malloc(id_len ? id_len : 1);
+    if (!id)
+        return -ENOMEM;
+    memcpy(id, p, id_len);
+    r = begin(m, w, "delete-object", allowed, &o, &e);
+    if (r >= 0)
+        r = tk_token_delete_object(w->token, o.pin, c, id, id_len, &e);
+    options_done(&o);
+    finish(m, w, r, &e);
+    return r < 0 ? 0 : sd_bus_reply_method_return(m, NULL);
+}
+
+static const sd_bus_vtable worker_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD("Info", "", "a{sv}", method_info, 0),
+    SD_BUS_METHOD("ListObjects", "a{sv}", "aa{sv}", method_list_objects, 0),
+    SD_BUS_METHOD("GenerateKeyPair", "sa{sv}", "ays", method_generate_key_pair, 0),
+    SD_BUS_METHOD("CreateRequest", "aysa{sv}", "s", method_create_request, 0),
+    SD_BUS_METHOD("ImportCertificate", "aya{sv}", "ay", method_import_certificate, 0),
+    SD_BUS_METHOD("ChangePin", "sa{sv}", "", method_change_pin, 0),
+    SD_BUS_METHOD("UnblockPin", "a{sv}", "", method_unblock_pin, 0),
+    SD_BUS_METHOD("Initialize", "sa{sv}", "", method_initialize, 0),
+    SD_BUS_METHOD("DeleteObject", "saya{sv}", "", method_delete_object, 0),
+    SD_BUS_SIGNAL("Progress", "ss", 0),
+    SD_BUS_SIGNAL("Info", "a{sv}", 0),
+    SD_BUS_SIGNAL("Tokens", "aa{sv}", 0),
+    SD_BUS_VTABLE_END,
+};
+
+static int open_bus(sd_bus **ret)
+{
+    _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
+    sd_id128_t id;
+    int r = sd_bus_new(&bus);
+    if (r < 0)
+        return r;
+    r = sd_bus_set_fd(bus, WORKER_FD, WORKER_FD);
+    if (r < 0)
+        return r;
+    r = sd_id128_randomize(&id);
+    if (r < 0)
+        return r;
+    r = sd_bus_set_server(bus, 1, id);
+    if (r < 0)
+        return r;
+    r = sd_bus_start(bus);
+    if (r < 0)
+        return r;
+    *ret = TAKE_PTR(bus);
+    return 0;
+}
+
+static int serve(sd_bus *bus)
+{
+    for (;;) {
+        int r = sd_bus_process(bus, NULL);
+        if (r < 0)
+            return r == -ECONNRESET || r == -ENOTCONN ? 0 : r;
+        if (r > 0)
+            continue;
+        r = sd_bus_wait(bus, UINT64_MAX);
+        if (r < 0)
+            return r;
+    }
+}
+
+/* Loads the module afresh for every poll: SoftHSM2 (like other file-backed modules) reads
+ * its token directory only in C_Initialize, so a token made by another process would never
+ * appear in a module instance that stays loaded. */
+static int send_tokens(sd_bus *bus, const char *module_path)
+{
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+    _cleanup_(tk_module_freep) TkModule *module = NULL;
+    TkTokenInfo *infos = NULL;
+    size_t n = 0;
+    TkError e = {};
+    int r = tk_module_load(module_path, &module, &e);
+    if (r >= 0)
+        r = tk_module_list_tokens(module, &infos, &n, &e);
+    if (r < 0) {
+        fprintf(stderr, "tokend-worker: listing tokens failed: %s\n", e.message);
+        n = 0;
+    }
+    r = sd_bus_message_new_signal(bus, &s, WORKER_PATH, WORKER_INTERFACE, "Tokens");
+    if (r >= 0)
+        r = sd_bus_message_open_container(s, 'a', "a{sv}");
+    for (size_t i = 0; r >= 0 && i < n; i++)
+        r = worker_append_info(s, &infos[i]);
+    if (r >= 0)
+        r = sd_bus_message_close_container(s);
+    if (r >= 0)
+        r = sd_bus_send(bus, s, NULL);
+    tk_token_info_array_free(infos, n);
+    return r;
+}
+
+static uint64_t now_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Polls the module's slot list every interval and reports what it found, until the main
+ * process goes away. */
+static int scan(sd_bus *bus, const char *module_path, uint64_t interval_usec)
+{
+    uint64_t next = 0;
+    for (;;) {
+        int r;
+        if (now_usec() >= next) {
+            r = send_tokens(bus, module_path);
+            if (r < 0)
+                return r == -ECONNRESET || r == -ENOTCONN ? 0 : r;
+            next = now_usec() + interval_usec;
+        }
+        r = sd_bus_process(bus, NULL);
+        if (r < 0)
+            return r == -ECONNRESET || r == -ENOTCONN ? 0 : r;
+        if (r > 0)
+            continue;
+        uint64_t n = now_usec();
+        r = sd_bus_wait(bus, next > n ? next - n : 0);
+        if (r < 0)
+            return r;
+    }
+}
+
+static void help(void)
+{
+    printf("Usage: tokend-worker --module PATH (--scan [--interval-ms N] | --serial SERIAL "
+           "[--unblock-with-puk])\n\n"
+           "The PKCS#11 side of tokend, started by tokend with a socketpair on fd 3.\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"module", required_argument, NULL, 'm'},
+        {"scan", no_argument, NULL, 's'},
+        {"interval-ms", required_argument, NULL, 'i'},
+        {"serial", required_argument, NULL, 'S'},
+        {"unblock-with-puk", no_argument, NULL, 'p'},
+        {},
+    };
+    WorkerContext w = {};
+    const char *module_path = NULL;
+    bool scanner = false;
+    uint64_t interval_usec = 2000000;
+    int c, r;
+
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) >= 0)
+        switch (c) {
+        case 'h':
+            help();
+            return EXIT_SUCCESS;
+        case 'm':
+            module_path = optarg;
+            break;
+        case 's':
+            scanner = true;
+            break;
+        case 'i':
+            interval_usec = strtoull(optarg, NULL, 10) * 1000u;
+            if (interval_usec == 0)
+                interval_usec = 1000;
+            break;
+        case 'S':
+            w.serial = optarg;
+            break;
+        case 'p':
+            w.unblock_with_puk = true;
+            break;
+        default:
+            return 2;
+        }
+    if (!module_path || (!scanner && !w.serial)) {
+        help();
+        return 2;
+    }
+
+    TkError e = {};
+    r = scanner ? 0 : tk_module_load(module_path, &w.module, &e);
+    if (r < 0) {
+        fprintf(stderr, "tokend-worker: %s\n", e.message);
+        return EXIT_FAILURE;
+    }
+    r = open_bus(&w.bus);
+    if (r < 0) {
+        fprintf(stderr, "tokend-worker: cannot talk to tokend: %s\n", strerror(-r));
+        tk_module_free(w.module);
+        return EXIT_FAILURE;
+    }
+
+    if (scanner)
+        r = scan(w.bus, module_path, interval_usec);
+    else {
+        r = tk_token_open(w.module, w.serial, &w.token, &e);
+        if (r < 0)
+            fprintf(stderr, "tokend-worker: %s\n", e.message);
+        else
+            r = sd_bus_add_object_vtable(w.bus, NULL, WORKER_PATH, WORKER_INTERFACE,
+                                         worker_vtable, &w);
+        if (r >= 0)
+            r = serve(w.bus);
+    }
+    sd_bus_flush_close_unref(w.bus);
+    tk_token_free(w.token);
+    tk_module_free(w.module);
+    return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

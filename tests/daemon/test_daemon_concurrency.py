@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Workers: operations on two tokens run in parallel, the bus stays responsive meanwhile, a
+killed worker fails only its own call, and a caller that goes away leaves no busy token."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tokend_env import (BUS_NAME, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, Tap, ay,
+                        gvariant_options, need, options)
+
+need("dbus-daemon", "busctl", "gdbus", "softhsm2-util", SOFTHSM_MODULE)
+
+env = Env(labels=("conc-a", "conc-b"))
+a = env.token_by_label("conc-a")
+b = env.token_by_label("conc-b")
+
+
+def keygen_argv(path, spec="rsa4096"):
+    return ["busctl", f"--address={env.address}", "call", BUS_NAME, path, TOKEN,
+            "GenerateKeyPair", "sa{sv}", spec, *options(pin=USER_PIN.encode())]
+
+
+def timed(argv, out, key):
+    start = time.monotonic()
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    out[key] = (start, time.monotonic(), p.returncode, p.stderr)
+
+
+def keygen_on_two_tokens_runs_concurrently_and_bus_stays_responsive():
+    # Several RSA-4096 keys in a row per token, so both workers are busy for a while.
+    results = {}
+    threads = [threading.Thread(target=lambda p=p, k=k: [timed(keygen_argv(p), results, (k, i))
+                                                          for i in range(3)])
+               for p, k in ((a, "a"), (b, "b"))]
+    for t in threads:
+        t.start()
+    latencies = []
+    time.sleep(0.05)
+    while any(t.is_alive() for t in threads):
+        start = time.monotonic()
+        env.busctl("call", BUS_NAME, "/org/tokend/Tokend1",
+                   "org.freedesktop.DBus.ObjectManager", "GetManagedObjects")
+        latencies.append(time.monotonic() - start)
+        time.sleep(0.02)
+    for t in threads:
+        t.join()
+    for k, (s, e, rc, err) in results.items():
+        assert rc == 0, f"{k}: {err}"
+    span = {k: (min(results[(k, i)][0] for i in range(3)), max(results[(k, i)][1] for i in range(3)))
+            for k in ("a", "b")}
+    overlap = min(span["a"][1], span["b"][1]) - max(span["a"][0], span["b"][0])
+    shorter = min(e - s for s, e in span.values())
+    latencies.sort()
+    print(f"# keygen a {span['a'][1] - span['a'][0]:.2f} s, b {span['b'][1] - span['b'][0]:.2f} s,"
+          f" overlap {overlap:.2f} s ({100 * overlap / shorter:.0f}% of the shorter)")
+    print(f"# GetManagedObjects during keygen via busctl: n={len(latencies)} "
+          f"median {1000 * latencies[len(latencies) // 2]:.1f} ms max {1000 * latencies[-1]:.1f} ms")
+    assert overlap > 0.8 * shorter, (span, overlap)
+    assert latencies, "no GetManagedObjects call completed during the key generation"
+    assert latencies[-1] < 0.05, latencies[-1]
+
+
+def token_is_busy_while_working_and_calls_on_one_token_queue():
+    results = {}
+    keygen = threading.Thread(target=timed, args=(keygen_argv(a), results, "keygen"))
+    keygen.start()
+    env.wait_for(lambda: env.get(a, TOKEN, "Busy") is True, 10, "Busy")
+    listing = ["busctl", f"--address={env.address}", "call", BUS_NAME, a, TOKEN, "ListObjects",
+               "a{sv}", "0"]
+    timed(listing, results, "list")
+    keygen.join()
+    assert results["keygen"][2] == 0 and results["list"][2] == 0, results
+    # The listing waited behind the key generation on the same token.
+    assert results["list"][1] >= results["keygen"][1] - 0.01, results
+    assert env.get(a, TOKEN, "Busy") is False
+
+
+def killed_worker_fails_only_its_call_and_is_replaced():
+    results = {}
+    t = threading.Thread(target=timed, args=(keygen_argv(a), results, "a"))
+    t.start()
+    env.wait_for(lambda: env.get(a, TOKEN, "Busy") is True, 10, "Busy")
+    serial = env.get(a, TOKEN, "Serial")
+    victims = [pid for pid, s in env.worker_pids() if s == serial]
+    assert len(victims) == 1, env.worker_pids()
+    os.kill(victims[0], signal.SIGKILL)
+    t.join()
+    start, end, rc, err = results["a"]
+    assert rc != 0 and "worker" in err, err
+    assert env.tokend.poll() is None, "tokend died"
+    # The other token was never affected, and the first gets a new worker.
+    env.call(b, "ListObjects", "a{sv}", *options())
+    env.wait_for(lambda: env.call(a, "ListObjects", "a{sv}", *options(pin=USER_PIN.encode()))
+                 is not None, 10, "a working token after the worker was killed")
+    assert env.get(a, TOKEN, "Busy") is False
+    new = [pid for pid, s in env.worker_pids() if s == serial]
+    assert len(new) == 1 and new[0] != victims[0], new
+
+
+def caller_that_disconnects_leaves_no_busy_token():
+    p = subprocess.Popen(keygen_argv(b), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env.wait_for(lambda: env.get(b, TOKEN, "Busy") is True, 10, "Busy")
+    p.kill()
+    p.wait()
+    env.wait_for(lambda: env.get(b, TOKEN, "Busy") is False, 60, "the token to be idle again")
+    env.call(b, "ListObjects", "a{sv}", *options())
+
+
+try:
+    rc = Tap([keygen_on_two_tokens_runs_concurrently_and_bus_stays_responsive,
+              token_is_busy_while_working_and_calls_on_one_token_queue,
+              killed_worker_fails_only_its_call_and_is_replaced,
+              caller_that_disconnects_leaves_no_busy_token]).run()
+finally:
+    env.close()
+sys.exit(rc)

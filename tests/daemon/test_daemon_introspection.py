@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The running daemon's org.tokend.* interfaces match docs/org.tokend.Tokend1.xml."""
+
+import os
+import sys
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tokend_env import BUS_NAME, ROOT, SOFTHSM_MODULE, Env, Tap, need
+
+need("dbus-daemon", "busctl", "softhsm2-util", SOFTHSM_MODULE)
+
+
+def canonical(interface):
+    """An interface as a comparable structure: members in order, with args and annotations."""
+    out = []
+    for member in interface:
+        if member.tag not in ("method", "signal", "property", "annotation"):
+            continue
+        args = tuple((a.get("type"), a.get("name"), a.get("direction", "out" if member.tag ==
+                      "method" else None)) for a in member.findall("arg"))
+        notes = tuple((n.get("name"), n.get("value")) for n in member.findall("annotation"))
+        out.append((member.tag, member.get("name"), member.get("type"), member.get("access"),
+                    args, notes))
+    return out
+
+
+def interfaces(xml):
+    root = ET.fromstring(xml)
+    return {i.get("name"): canonical(i) for i in root.findall("interface")
+            if i.get("name").startswith("org.tokend.")}
+
+
+with open(os.path.join(os.environ["TOKEND_SOURCE_DIR"], "docs", "org.tokend.Tokend1.xml")) as f:
+    documented = interfaces(f.read())
+
+env = Env(labels=("intro",))
+
+
+def live(path):
+    return interfaces(env.call(path, "Introspect", "", interface="org.freedesktop.DBus.Introspectable")[0])
+
+
+def documented_interfaces_are_manager_token_reader():
+    assert sorted(documented) == ["org.tokend.Tokend1.Manager", "org.tokend.Tokend1.Reader",
+                                  "org.tokend.Tokend1.Token"], sorted(documented)
+
+
+def manager_introspection_matches_the_documented_xml():
+    got = live(ROOT)
+    assert list(got) == ["org.tokend.Tokend1.Manager"], list(got)
+    assert got["org.tokend.Tokend1.Manager"] == documented["org.tokend.Tokend1.Manager"], got
+
+
+def token_introspection_matches_the_documented_xml():
+    got = live(env.tokens()[0])
+    assert list(got) == ["org.tokend.Tokend1.Token"], list(got)
+    want = documented["org.tokend.Tokend1.Token"]
+    for g, w in zip(got["org.tokend.Tokend1.Token"], want):
+        assert g == w, f"daemon {g} != documented {w}"
+    assert len(got["org.tokend.Tokend1.Token"]) == len(want)
+
+
+def reader_introspection_matches_the_documented_xml():
+    readers = env.get(ROOT, "org.tokend.Tokend1.Manager", "Readers")
+    if not readers:
+        print("# no reader on this bus (SoftHSM2 only): Reader checked where PC/SC runs")
+        return
+    got = live(readers[0])
+    assert got["org.tokend.Tokend1.Reader"] == documented["org.tokend.Tokend1.Reader"], got
+
+
+try:
+    rc = Tap([documented_interfaces_are_manager_token_reader,
+              manager_introspection_matches_the_documented_xml,
+              token_introspection_matches_the_documented_xml,
+              reader_introspection_matches_the_documented_xml]).run()
+finally:
+    env.close()
+sys.exit(rc)

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Every Token method on SoftHSM2 tokens through tokend, called with busctl and gdbus and
+cross-checked with pkcs11-tool and openssl."""
+
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tokend_env import (SO_PIN, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, Tap, gvariant_options,
+                        need, options)
+
+need("dbus-daemon", "busctl", "gdbus", "softhsm2-util", "pkcs11-tool", "openssl", SOFTHSM_MODULE)
+
+env = Env(labels=("methods-a",))
+path = env.token_by_label("methods-a")
+state = {"pin": USER_PIN}
+
+
+def pin():
+    return state["pin"].encode()
+
+
+def listed(*extra):
+    rc, out = env.pkcs11_tool("--token-label", "methods-a", "--login", "--pin", state["pin"],
+                              "--list-objects", *extra)
+    assert rc == 0, out
+    return out
+
+
+def objects(with_pin=True):
+    kw = {"pin": pin()} if with_pin else {}
+    return env.call(path, "ListObjects", "a{sv}", *options(**kw))[0]
+
+
+def value(o, key):
+    return o[key]["data"]
+
+
+def generate_rsa_and_ec_key_pairs_on_the_token():
+    rsa_id, rsa_pem = env.call(path, "GenerateKeyPair", "sa{sv}", "rsa2048",
+                               *options(pin=pin(), label="rsa-key"))
+    ec_id, ec_pem = env.call(path, "GenerateKeyPair", "sa{sv}", "ec-p256",
+                             *options(pin=pin(), label="ec-key", id=b"\x01\x02"))
+    assert rsa_pem.startswith("-----BEGIN PUBLIC KEY-----"), rsa_pem
+    assert ec_id == [1, 2], ec_id
+    state["rsa_id"], state["ec_id"] = rsa_id, ec_id
+    out = listed()
+    assert "rsa-key" in out and "ec-key" in out, out
+    assert "ID:         0102" in out, out
+    keys = [o for o in objects() if value(o, "class") == "private-key"]
+    types = sorted((value(o, "label"), value(o, "key-type"), value(o, "bits")) for o in keys)
+    assert types == [("ec-key", "ec", 256), ("rsa-key", "rsa", 2048)], types
+    public_only = objects(with_pin=False)
+    assert all(value(o, "class") != "private-key" for o in public_only), public_only
+
+
+def create_request_verifies_with_openssl():
+    pem = env.call(path, "CreateRequest", "aysa{sv}", len(state["ec_id"]),
+                   *state["ec_id"], "CN=Test Holder,O=Agency", *options(pin=pin(), email=["holder@example.org"]))[0]
+    with open(f"{env.dir}/req.pem", "w") as f:
+        f.write(pem)
+    p = subprocess.run(["openssl", "req", "-in", f"{env.dir}/req.pem", "-verify", "-noout",
+                        "-subject"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "verify OK" in p.stdout + p.stderr, p.stdout + p.stderr
+    assert "CN = Test Holder" in p.stdout, p.stdout
+
+
+def run(*args):
+    p = subprocess.run(args, capture_output=True, text=True, cwd=env.dir)
+    assert p.returncode == 0, f"{args}: {p.stderr}"
+
+
+def import_certificate_with_ca_chain():
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=Test CA", "-days", "30")
+    run("openssl", "x509", "-req", "-in", "req.pem", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "holder.pem", "-days", "30")
+    run("openssl", "x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der")
+    with open(f"{env.dir}/holder.pem", "rb") as f:
+        cert = f.read()
+    with open(f"{env.dir}/ca.der", "rb") as f:
+        ca = f.read()
+    cert_id = env.call(path, "ImportCertificate", "aya{sv}", len(cert), *cert,
+                       *options(pin=pin(), chain=[ca]))[0]
+    assert cert_id == state["ec_id"], cert_id
+    certs = [o for o in objects() if value(o, "class") == "certificate"]
+    subjects = sorted(value(o, "subject") for o in certs)
+    assert subjects == ["CN=Test CA", "CN=Test Holder,O=Agency"], subjects
+    holder = [o for o in certs if value(o, "subject").startswith("CN=Test Holder")][0]
+    assert value(holder, "issuer") == "CN=Test CA"
+    assert value(holder, "not-after") > value(holder, "not-before")
+    assert listed("--type", "cert").count("Certificate Object") == 2
+    again = env.call_error(path, "ImportCertificate", "@ay [%s]" % ", ".join(map(str, cert)),
+                           gvariant_options(pin=pin()))
+    assert again and again[0] == "org.tokend.Tokend1.Error.Duplicate", again
+    nokey = env.call_error(path, "ImportCertificate", "@ay [%s]" % ", ".join(map(str, ca)),
+                           gvariant_options(pin=pin()))
+    assert nokey and nokey[0] == "org.tokend.Tokend1.Error.NoMatchingKey", nokey
+
+
+def wrong_pin_is_pin_incorrect_and_changes_nothing():
+    before = listed()
+    err = env.call_error(path, "GenerateKeyPair", "ec-p256", gvariant_options(pin=b"999999"))
+    assert err and err[0] == "org.tokend.Tokend1.Error.PinIncorrect", err
+    assert listed() == before
+
+
+def unknown_option_is_invalid_argument_naming_it():
+    err = env.call_error(path, "ListObjects", gvariant_options(colour="blue"))
+    assert err and err[0] == "org.tokend.Tokend1.Error.InvalidArgument", err
+    assert "colour" in err[1], err
+
+
+def change_user_pin():
+    env.call(path, "ChangePin", "sa{sv}", "user", *options(pin=pin(), new_pin=b"602718"))
+    state["pin"] = "602718"
+    listed()
+    rc, _ = env.pkcs11_tool("--token-label", "methods-a", "--login", "--pin", USER_PIN,
+                            "--list-objects")
+    assert rc != 0, "the old PIN still works"
+
+
+def unblock_refused_without_request_reference():
+    err = env.call_error(path, "UnblockPin", gvariant_options(so_pin=SO_PIN.encode(),
+                                                              new_pin=b"481516"))
+    assert err and err[0] == "org.tokend.Tokend1.Error.InvalidArgument", err
+    assert "request" in err[1], err
+    listed()  # the PIN is unchanged
+
+
+def unblock_with_so_pin_sets_a_new_user_pin():
+    env.call(path, "UnblockPin", "a{sv}", *options(so_pin=SO_PIN.encode(), new_pin=b"481516",
+                                                   request="UNLOCK-2026-0042"))
+    state["pin"] = "481516"
+    listed()
+
+
+def delete_certificate_and_key():
+    env.call(path, "DeleteObject", "saya{sv}", "certificate", len(state["ec_id"]),
+             *state["ec_id"], *options(pin=pin()))
+    assert listed("--type", "cert").count("Certificate Object") == 1  # the CA stays
+    env.call(path, "DeleteObject", "saya{sv}", "key", len(state["ec_id"]), *state["ec_id"],
+             *options(pin=pin()))
+    out = listed()
+    assert "ec-key" not in out and "rsa-key" in out, out
+    err = env.call_error(path, "DeleteObject", "key", "@ay [1, 2]", gvariant_options(pin=pin()))
+    assert err and err[0] == "org.tokend.Tokend1.Error.InvalidArgument", err
+
+
+def initialize_destroys_everything():
+    env.call(path, "Initialize", "sa{sv}", "methods-a", *options(so_pin=SO_PIN.encode(),
+                                                                  new_pin=b"735190"))
+    state["pin"] = "735190"
+    out = listed()
+    assert "rsa-key" not in out and "Certificate Object" not in out, out
+
+
+def properties_follow_the_token():
+    assert env.get(path, TOKEN, "Module") == SOFTHSM_MODULE
+    assert env.get(path, TOKEN, "Busy") is False
+    assert env.get(path, TOKEN, "UserPinState") == "ok"
+    assert env.get(path, TOKEN, "Initialized") is True
+
+
+try:
+    rc = Tap([generate_rsa_and_ec_key_pairs_on_the_token, create_request_verifies_with_openssl,
+              import_certificate_with_ca_chain, wrong_pin_is_pin_incorrect_and_changes_nothing,
+              unknown_option_is_invalid_argument_naming_it, change_user_pin,
+              unblock_refused_without_request_reference,
+              unblock_with_so_pin_sets_a_new_user_pin, delete_certificate_and_key,
+              initialize_destroys_everything, properties_follow_the_token]).run()
+finally:
+    env.close()
+sys.exit(rc)

@@ -1,0 +1,271 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""A private system bus, SoftHSM2 tokens and a tokend on them, for the daemon's tests.
+
+Everything lives in a temp dir and every process started here is stopped by its PID."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+BUS_NAME = "org.tokend.Tokend1"
+ROOT = "/org/tokend/Tokend1"
+MANAGER = "org.tokend.Tokend1.Manager"
+TOKEN = "org.tokend.Tokend1.Token"
+USER_PIN = "318274"
+SO_PIN = "so-pin-5512"
+
+SKIP = 77
+
+
+def skip(why):
+    print(f"1..0 # SKIP {why}")
+    sys.exit(SKIP)
+
+
+def need(*programs):
+    if os.geteuid() != 0:
+        skip("needs root (tokend allows token changes to root only without polkit)")
+    for p in programs:
+        if not shutil.which(p) and not os.path.exists(p):
+            skip(f"{p} is not installed")
+
+
+def ay(s):
+    """A string as busctl's ay arguments."""
+    b = s.encode() if isinstance(s, str) else bytes(s)
+    return ["ay", str(len(b))] + [str(x) for x in b]
+
+
+def options(**kw):
+    """An a{sv} for busctl: secrets and ids (bytes) as ay, str as s, bool as b, list as as."""
+    args = [str(len(kw))]
+    for k, v in kw.items():
+        k = k.replace("_", "-")
+        if isinstance(v, bool):
+            args += [k, "b", "true" if v else "false"]
+        elif isinstance(v, (bytes, bytearray)):
+            args += [k] + ay(v)
+        elif isinstance(v, list) and v and isinstance(v[0], (bytes, bytearray)):
+            args += [k, "aay", str(len(v))]
+            for blob in v:
+                args += [str(len(blob))] + [str(x) for x in blob]
+        elif isinstance(v, list):
+            args += [k, "as", str(len(v))] + v
+        else:
+            args += [k, "s", v]
+    return args
+
+
+def gvariant_options(**kw):
+    """The same dict in GVariant text, for gdbus."""
+    items = []
+    for k, v in kw.items():
+        k = k.replace("_", "-")
+        if isinstance(v, bool):
+            items.append(f"'{k}': <{'true' if v else 'false'}>")
+        elif isinstance(v, (bytes, bytearray)):
+            items.append(f"'{k}': <@ay [{', '.join('0x%02x' % x for x in v) or ''}]>")
+        else:
+            items.append(f"'{k}': <'{v}'>")
+    return "@a{sv} {" + ", ".join(items) + "}"
+
+
+class CallError(Exception):
+    def __init__(self, name, message):
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+
+
+class Env:
+    def __init__(self, labels=("token-a",), scan_interval_ms=200, worker_timeout=None):
+        self.dir = tempfile.mkdtemp(prefix="tokend-daemon-test.")
+        self.pids = []
+        self.build = os.environ.get("TOKEND_BUILD_DIR")
+        self.source = os.environ.get("TOKEND_SOURCE_DIR")
+        self.address = f"unix:path={self.dir}/bus"
+        os.makedirs(f"{self.dir}/tokens")
+        os.makedirs(f"{self.dir}/policy")
+        shutil.copy(f"{self.source}/systemd/org.tokend.Tokend1.conf", f"{self.dir}/policy/")
+        with open(f"{self.dir}/softhsm2.conf", "w") as f:
+            f.write(f"directories.tokendir = {self.dir}/tokens\nobjectstore.backend = file\n")
+        self.env = dict(os.environ, SOFTHSM2_CONF=f"{self.dir}/softhsm2.conf",
+                        DBUS_SYSTEM_BUS_ADDRESS=self.address)
+        for label in labels:
+            self.init_token(label)
+        self.start_bus()
+        with open(f"{self.dir}/tokend.conf", "w") as f:
+            f.write(f"[Modules]\nModule={SOFTHSM_MODULE}\n[Audit]\nFile={self.dir}/audit.jsonl\n")
+        args = [f"{self.build}/daemon/tokend", "--config", f"{self.dir}/tokend.conf",
+                "--worker-path", f"{self.build}/daemon/tokend-worker",
+                "--scan-interval", str(scan_interval_ms)]
+        if worker_timeout:
+            args += ["--worker-timeout", str(worker_timeout)]
+        self.tokend_log = open(f"{self.dir}/tokend.log", "w")
+        self.tokend = subprocess.Popen(args, env=self.env, stdout=self.tokend_log,
+                                       stderr=subprocess.STDOUT)
+        self.pids.append(self.tokend.pid)
+        self.wait_for(lambda: len(self.tokens()) == len(labels), 10,
+                      f"{len(labels)} token(s) on the bus")
+
+    def init_token(self, label):
+        subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label,
+                        "--pin", USER_PIN, "--so-pin", SO_PIN], env=self.env, check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def start_bus(self):
+        conf = f"""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={self.dir}/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus"/>
+  </policy>
+  <includedir>{self.dir}/policy</includedir>
+</busconfig>
+"""
+        with open(f"{self.dir}/bus.conf", "w") as f:
+            f.write(conf)
+        self.bus = subprocess.Popen(["dbus-daemon", f"--config-file={self.dir}/bus.conf",
+                                     "--nofork", "--nopidfile"], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        self.pids.append(self.bus.pid)
+        self.wait_for(lambda: os.path.exists(f"{self.dir}/bus"), 5, "the private bus")
+
+    def wait_for(self, predicate, timeout, what):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                if predicate():
+                    return
+            except (CallError, subprocess.CalledProcessError):
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}; tokend log:\n{self.log()}")
+
+    def log(self):
+        with open(f"{self.dir}/tokend.log") as f:
+            return f.read()
+
+    def busctl(self, *args, check=True):
+        p = subprocess.run(["busctl", f"--address={self.address}", "--json=short", *args],
+                           capture_output=True, text=True, env=self.env)
+        if check and p.returncode != 0:
+            raise CallError("busctl", p.stderr.strip())
+        return json.loads(p.stdout) if p.stdout.strip() else None
+
+    def call(self, path, method, signature, *args, interface=TOKEN):
+        """Calls through busctl; returns the reply's data list."""
+        r = self.busctl("call", BUS_NAME, path, interface, method, signature,
+                        *[str(a) for a in args])
+        return r["data"] if r else []
+
+    def call_error(self, path, method, *gvariant_args, interface=TOKEN):
+        """Calls through gdbus, which names the error; returns (name, message) or None."""
+        p = subprocess.run(["gdbus", "call", "--address", self.address, "--dest", BUS_NAME,
+                            "--object-path", path, "--method", f"{interface}.{method}",
+                            "--", *gvariant_args], capture_output=True, text=True, env=self.env)
+        if p.returncode == 0:
+            return None
+        err = p.stderr.strip()
+        marker = "GDBus.Error:"
+        if marker not in err:
+            return ("unknown", err)
+        rest = err[err.index(marker) + len(marker):]
+        name, _, message = rest.partition(": ")
+        return (name, message)
+
+    def get(self, path, interface, prop):
+        return self.busctl("get-property", BUS_NAME, path, interface, prop)["data"]
+
+    def tokens(self):
+        return self.get(ROOT, MANAGER, "Tokens")
+
+    def token_by_label(self, label):
+        for t in self.tokens():
+            if self.get(t, TOKEN, "Label") == label:
+                return t
+        raise AssertionError(f"no token labelled {label}")
+
+    def pkcs11_tool(self, *args):
+        p = subprocess.run(["pkcs11-tool", "--module", SOFTHSM_MODULE, *args],
+                           capture_output=True, text=True, env=self.env)
+        return p.returncode, p.stdout + p.stderr
+
+    def worker_pids(self):
+        """The token workers: tokend's children started with --serial."""
+        out = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().split(b"\0")
+            except OSError:
+                continue
+            if ppid == self.tokend.pid and b"--serial" in cmd:
+                out.append((int(pid), cmd[cmd.index(b"--serial") + 1].decode()))
+        return out
+
+    def close(self):
+        for pid in reversed(self.pids):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+        for p in (self.tokend, self.bus):
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.tokend_log.close()
+        if os.environ.get("TOKEND_TEST_KEEP"):
+            print(f"# kept {self.dir}")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Tap:
+    """Runs test functions and prints TAP."""
+
+    def __init__(self, tests):
+        self.tests = tests
+
+    def run(self):
+        print(f"1..{len(self.tests)}")
+        failed = 0
+        for i, t in enumerate(self.tests, 1):
+            start = time.monotonic()
+            try:
+                t()
+                print(f"ok {i} - {t.__name__} ({time.monotonic() - start:.2f} s)")
+            except SystemExit:
+                raise
+            except BaseException as e:  # report and go on with the next test
+                failed += 1
+                print(f"not ok {i} - {t.__name__}")
+                for line in f"{type(e).__name__}: {e}".splitlines():
+                    print(f"# {line}")
+            sys.stdout.flush()
+        return 1 if failed else 0
