@@ -151,8 +151,9 @@ int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *
 
     /* Subscribe before sending, so no Progress signal is missed. A failure here costs only
      * the progress line. */
-    (void)sd_bus_match_signal(bus, &match, TOKEND_BUS_NAME, path, TOKEND_TOKEN_IFACE, "Progress",
-                              on_progress, &s);
+    if (!streq_ptr(sd_bus_message_get_member(m), "ListObjects"))
+        (void)sd_bus_match_signal(bus, &match, TOKEND_BUS_NAME, path, TOKEND_TOKEN_IFACE,
+                                  "Progress", on_progress, &s);
 
     r = sd_bus_call_async(bus, &call, m, on_reply, &s, TOKEN_CALL_TIMEOUT_USEC);
     if (r < 0)

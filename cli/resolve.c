@@ -98,9 +98,11 @@ static char *describe_candidates(json_object *tokens, const char *name)
         if (name && !streq_ptr(json_get_string(t, "Label"), name) &&
             !streq_ptr(json_get_string(t, "Reader"), name))
             continue;
-        fprintf(f, "\n  serial %s, label \"%s\", in reader \"%s\"",
-                strempty(json_get_string(t, "Serial")), strempty(json_get_string(t, "Label")),
-                strempty(json_get_string(t, "Reader")));
+        const char *reader = json_get_string(t, "Reader");
+        fprintf(f, "\n  serial %s, label \"%s\"", strempty(json_get_string(t, "Serial")),
+                strempty(json_get_string(t, "Label")));
+        if (!isempty(reader))
+            fprintf(f, ", in reader \"%s\"", reader);
     }
     fclose(f);
     return buf;

@@ -113,7 +113,7 @@ int verb_keygen(Context *ctx)
         json_object_object_add(ctx->result, "public-key", json_object_new_string(pem));
         return 0;
     }
-    fprintf(stderr, "Generated a %s key pair on token %s, id %s.\n", ctx->type,
+    fprintf(stderr, "Generated an %s key pair on token %s, id %s.\n", ctx->type,
             json_get_string(token, "Serial"), id_hex);
     fputs(pem, stdout);
     return 0;

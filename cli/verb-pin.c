@@ -15,7 +15,9 @@ static int one_token(Context *ctx, const char *verb, json_object **ret)
     return resolve_token(ctx, ctx->n_args > 0 ? ctx->args[0] : NULL, ret);
 }
 
-static int done(Context *ctx, json_object *token, const char *action, const char *text)
+/* Says "<before><serial><after>" to a person. */
+static int done(Context *ctx, json_object *token, const char *action, const char *before,
+                const char *after)
 {
     if (ctx->json) {
         ctx->result = json_object_new_object();
@@ -24,7 +26,7 @@ static int done(Context *ctx, json_object *token, const char *action, const char
         json_object_object_add(ctx->result, "done", json_object_new_string(action));
         return 0;
     }
-    printf("%s on token %s.\n", text, json_get_string(token, "Serial"));
+    printf("%s%s%s\n", before, json_get_string(token, "Serial"), after);
     return 0;
 }
 
@@ -71,7 +73,7 @@ int verb_change_pin(Context *ctx)
     if (r < 0)
         return fail_bus(ctx, "Changing the PIN failed", &error);
     return done(ctx, token, ctx->so ? "change-so-pin" : "change-pin",
-                ctx->so ? "SO PIN changed" : "PIN changed");
+                ctx->so ? "SO PIN changed on token " : "PIN changed on token ", ".");
 }
 
 int verb_unblock(Context *ctx)
@@ -115,7 +117,7 @@ int verb_unblock(Context *ctx)
     r = token_call(ctx, m, "unblock", &error, &reply);
     if (r < 0)
         return fail_bus(ctx, "Unblocking failed", &error);
-    return done(ctx, token, "unblock", "PIN unblocked and set");
+    return done(ctx, token, "unblock", "PIN of token ", " unblocked and set.");
 }
 
 int verb_init(Context *ctx)
@@ -157,5 +159,5 @@ int verb_init(Context *ctx)
     r = token_call(ctx, m, "initialise", &error, &reply);
     if (r < 0)
         return fail_bus(ctx, "Initialising the token failed", &error);
-    return done(ctx, token, "init", "Token initialised");
+    return done(ctx, token, "init", "Token ", " initialised.");
 }
