@@ -5,6 +5,7 @@ and --json form, with the exit code of each failure class. Reuses the daemon tes
 
 import json
 import os
+import pty
 import re
 import select
 import signal
@@ -175,6 +176,53 @@ def no_pin_and_no_terminal_fails_at_once():
     tokenctl("--no-ask-password", "change-pin", "cli-a", expect=2)
 
 
+def change_pin_on_a_terminal_without_echo():
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(TOKENCTL, [TOKENCTL, "--no-ask-password", "change-pin", "cli-b"], env.env)
+    out, pos = b"", 0
+
+    def expect(text):
+        nonlocal out, pos
+        end = time.monotonic() + 20
+        while text not in out[pos:]:
+            assert time.monotonic() < end, f"no {text!r} in {out!r}"
+            r, _, _ = select.select([fd], [], [], 0.5)
+            if r:
+                try:
+                    chunk = os.read(fd, 1024)
+                except OSError:
+                    chunk = b""
+                assert chunk, f"EOF before {text!r} in {out!r}"
+                out += chunk
+        pos = out.index(text, pos) + len(text)
+
+    try:
+        # --no-ask-password would refuse to prompt; without it the prompts must appear.
+        expect(b"A PIN is needed")
+        os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(TOKENCTL, [TOKENCTL, "change-pin", "cli-b"], env.env)
+    out, pos = b"", 0
+    try:
+        expect(b"Current user PIN: ")
+        os.write(fd, b"715926\n")
+        expect(b"New user PIN: ")
+        os.write(fd, b"639172\n")
+        expect(b"Repeat new user PIN: ")
+        os.write(fd, b"639172\n")
+        expect(b"PIN changed on token")
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, out
+    finally:
+        os.close(fd)
+    assert b"715926" not in out and b"639172" not in out, out
+    tj("objects", "cli-b", "--login", "--pin-file", "-", stdin="639172\n")
+
+
 def change_pin_and_policy_refusal():
     doc = tj("change-pin", "cli-a", "--pin-file", "-", "--new-pin-file", "-",
              stdin=pin() + "582914\n")
@@ -200,7 +248,7 @@ def unblock_with_request_and_so_pin():
 
 
 def not_authorised_exits_3():
-    err = tj("keygen", "cli-b", "--type", "ec-p256", "--pin-file", "-", stdin="715926\n",
+    err = tj("keygen", "cli-b", "--type", "ec-p256", "--pin-file", "-", stdin="639172\n",
              expect=3, as_user="65534")["error"]
     assert err["name"].startswith("org.freedesktop.DBus.Error."), err
 
@@ -252,7 +300,8 @@ tests = [list_shows_both_tokens, token_names_resolve_or_fail_clearly,
          status_shows_pin_state_in_words, keygen_human_and_json, objects_public_and_with_login,
          csr_to_file_verifies_with_openssl, import_cert_with_chain_and_expiry_shown,
          wrong_pin_exits_5, no_pin_and_no_terminal_fails_at_once,
-         change_pin_and_policy_refusal, unblock_with_request_and_so_pin, not_authorised_exits_3,
+         change_pin_and_policy_refusal, unblock_with_request_and_so_pin,
+         change_pin_on_a_terminal_without_echo, not_authorised_exits_3,
          delete_certificate_then_key, monitor_reports_progress_as_json_lines,
          init_destroys_and_relabels]
 
