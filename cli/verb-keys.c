@@ -94,9 +94,6 @@ int verb_keygen(Context *ctx)
     r = token_call(ctx, m, "generate key", &error, &reply);
     if (r < 0)
         return fail_bus(ctx, "Key generation failed", &error);
-    r = sd_bus_message_enter_container(reply, 'r', "ays");
-    if (r < 0)
-        r = 0; /* the reply may come as two plain values instead of one struct */
     r = sd_bus_message_read_array(reply, 'y', &out_id, &out_len);
     if (r >= 0)
         r = sd_bus_message_read(reply, "s", &pem);
