@@ -4,12 +4,19 @@
  * worker, and answered when the worker replies. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define UID_INVALID ((uid_t)-1)
+
+#include "audit.h"
+#include "authorize.h"
 #include "context.h"
 #include "options.h"
+#include "pin-policy.h"
 #include "worker-protocol.h"
 
 static Token *token_find(Context *c, const char *path)
@@ -275,9 +282,58 @@ static Call *call_free(Call *call)
 {
     if (call) {
         sd_bus_message_unref(call->message);
+        free(call->request);
         free(call);
     }
     return NULL;
+}
+
+static bool changes_token(const char *operation)
+{
+    return !streq(operation, "list-objects");
+}
+
+/* Records the outcome of a call that changes a token, once, before the caller hears of it.
+ * Returns < 0 when the audit line could not be written. */
+static int audit_call(Token *t, const Call *call, const char *result, const char *error_name)
+{
+    if (!changes_token(call->operation))
+        return 0;
+    TkError e = {};
+    TkAuditRecord rec = {
+        .time_usec = 0,
+        .operation = call->operation,
+        .serial = strempty(t->info.serial),
+        .uid = call->uid,
+        .pid = call->pid,
+        .request = call->request,
+        .result = result,
+        .error = error_name,
+    };
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    rec.time_usec = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    int r = audit_record(t->context->config.audit_file, &rec, &e);
+    if (r < 0)
+        fprintf(stderr, "Cannot write the audit trail: %s\n", e.message);
+    return r;
+}
+
+/* Replies with an error after recording the failure. */
+static void fail_call(Token *t, Call *call, const char *name, const char *fmt, ...)
+    _printf_(4, 5);
+static void fail_call(Token *t, Call *call, const char *name, const char *fmt, ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    const char *short_name = strncmp(name, TK_ERROR_PREFIX, strlen(TK_ERROR_PREFIX)) == 0
+                                 ? name + strlen(TK_ERROR_PREFIX)
+                                 : name;
+    audit_call(t, call, "failed", short_name);
+    sd_bus_reply_method_errorf(call->message, name, "%s", message);
 }
 
 static void token_dispatch(Token *t);
@@ -308,9 +364,10 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         return 0;
     if (sd_bus_message_is_method_error(reply, NULL)) {
         const sd_bus_error *e = sd_bus_message_get_error(reply);
-        if (e->name && strncmp(e->name, TK_ERROR_PREFIX, strlen(TK_ERROR_PREFIX)) == 0)
+        if (e->name && strncmp(e->name, TK_ERROR_PREFIX, strlen(TK_ERROR_PREFIX)) == 0) {
+            audit_call(t, call, "failed", e->name + strlen(TK_ERROR_PREFIX));
             sd_bus_reply_method_error(call->message, e);
-        else {
+        } else {
             /* The worker died, hung or broke the protocol: fail this call only, and start a
              * fresh worker for the next one. */
             uint64_t now = 0;
@@ -318,13 +375,13 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
             bool timeout = sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) &&
                            now >= t->started_usec + t->context->worker_timeout_usec;
             if (timeout)
-                sd_bus_reply_method_errorf(call->message, TK_ERROR_PREFIX TK_ERROR_FAILED,
+                fail_call(t, call, TK_ERROR_PREFIX TK_ERROR_FAILED,
                                            "The token did not finish the operation within %" PRIu64
                                            " seconds and was reset. Check the token and try "
                                            "again.",
                                            t->context->worker_timeout_usec / 1000000);
             else
-                sd_bus_reply_method_errorf(call->message, TK_ERROR_PREFIX TK_ERROR_FAILED,
+                fail_call(t, call, TK_ERROR_PREFIX TK_ERROR_FAILED,
                                            "The token's worker process stopped during the "
                                            "operation; it may not have completed. Check the "
                                            "token and try again.");
@@ -335,6 +392,13 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         }
     } else {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *out = NULL;
+        if (audit_call(t, call, "ok", NULL) < 0) {
+            sd_bus_reply_method_errorf(call->message, TK_ERROR_PREFIX TK_ERROR_FAILED,
+                                       "The operation was done, but the audit trail could not "
+                                       "be written. Tell the administrator.");
+            token_call_done(t);
+            return 0;
+        }
         r = sd_bus_message_new_method_return(call->message, &out);
         if (r >= 0)
             r = sd_bus_message_copy(out, reply, true);
@@ -369,8 +433,8 @@ static void token_dispatch(Token *t)
         r = sd_bus_call_async(worker_bus(t->worker), &t->running_slot, fwd, on_worker_reply, t,
                               t->context->worker_timeout_usec);
     if (r < 0) {
-        sd_bus_reply_method_errorf(call->message, TK_ERROR_PREFIX TK_ERROR_FAILED,
-                                   "Cannot reach the token's worker: %s", strerror(-r));
+        fail_call(t, call, TK_ERROR_PREFIX TK_ERROR_FAILED,
+                  "Cannot reach the token's worker: %s", strerror(-r));
         t->running = true;
         token_call_done(t);
         return;
@@ -381,13 +445,80 @@ static void token_dispatch(Token *t)
     emit_progress(t, call->operation, "started");
 }
 
+/* What a call waits with while polkit is asked: the token may go meanwhile, so it is found
+ * again by path. */
+typedef struct Pending {
+    Context *context;
+    char *path;
+    const char *operation;
+    char *request;
+} Pending;
+
+static void pending_free(Pending *p)
+{
+    free(p->path);
+    free(p->request);
+    free(p);
+}
+
+static void on_authorized(sd_bus_message *m, int r, const sd_bus_error *error, void *userdata)
+{
+    _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+    Pending *p = userdata;
+    Token *t = token_find(p->context, p->path);
+    uid_t uid = UID_INVALID;
+    pid_t pid = 0;
+    TkError e = {};
+
+    if (sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds) >= 0) {
+        (void)sd_bus_creds_get_euid(creds, &uid);
+        (void)sd_bus_creds_get_pid(creds, &pid);
+    }
+    Call *call = calloc(1, sizeof(Call));
+    if (!call) {
+        sd_bus_reply_method_errno(m, ENOMEM, NULL);
+        pending_free(p);
+        return;
+    }
+    *call = (Call){sd_bus_message_ref(m), p->operation, uid, pid, TAKE_PTR(p->request), NULL};
+    pending_free(p);
+
+    if (!t) {
+        sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_TOKEN_REMOVED,
+                                   "The token was removed. Insert it again and repeat.");
+        call_free(call);
+        return;
+    }
+    if (r < 0) {
+        if (changes_token(call->operation))
+            audit_call(t, call, "refused", error->name);
+        sd_bus_reply_method_error(m, error);
+        call_free(call);
+        return;
+    }
+    if (changes_token(call->operation) &&
+        audit_check_writable(t->context->config.audit_file, &e) < 0) {
+        sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_FAILED,
+                                   "audit trail not writable: %s Nothing was done.", e.message);
+        call_free(call);
+        return;
+    }
+
+    Call **tail = &t->queue;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = call;
+    token_dispatch(t);
+}
+
+/* Checks what can be checked without the token (options, the unblock rules, the PIN policy),
+ * then asks polkit, then queues the call for the token's worker. */
 static int token_enqueue(sd_bus_message *m, Token *t, const char *operation,
                          const char *const *allowed, sd_bus_error *error)
 {
-    _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+    Context *c = t->context;
     Options o = {};
     TkError e = {};
-    uid_t uid;
     int r;
 
     sd_bus_message_sensitive(m);
@@ -396,7 +527,7 @@ static int token_enqueue(sd_bus_message *m, Token *t, const char *operation,
         return reply_error(m, &e);
 
     if (streq(operation, "unblock-pin")) {
-        if (t->context->config.unblock_require_request && isempty(o.request))
+        if (c->config.unblock_require_request && isempty(o.request))
             r = tk_error_set(&e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
                              "An unblock needs the unlock application's reference (option "
                              "request).");
@@ -408,38 +539,46 @@ static int token_enqueue(sd_bus_message *m, Token *t, const char *operation,
             r = tk_error_set(&e, -EPERM, TK_ERROR_PIN_LOCKED,
                              "The SO PIN/PUK of this token is locked; it cannot be unblocked.");
     }
-    if (r >= 0 && o.new_pin && t->info.min_pin_length > 0 &&
-        (o.new_pin->len < t->info.min_pin_length ||
-         (t->info.max_pin_length > 0 && o.new_pin->len > t->info.max_pin_length)))
-        r = tk_error_set(&e, -EKEYREJECTED, TK_ERROR_PIN_POLICY,
-                         "The new PIN must have %u to %u characters.", t->info.min_pin_length,
-                         t->info.max_pin_length);
+    if (r >= 0 && o.new_pin) {
+        TkPinPolicy policy = {
+            .site_min_length = c->config.pin_min_length,
+            .reject_trivial = c->config.pin_reject_trivial,
+        };
+        r = tk_pin_policy_check(&policy, t->info.min_pin_length, t->info.max_pin_length,
+                                o.new_pin, streq(operation, "change-pin") ? o.pin : NULL, &e);
+    }
+    _cleanup_free_ char *request = o.request ? strdup(o.request) : NULL;
     options_done(&o);
-    if (r < 0)
+    if (r < 0) {
+        /* A refused call that would have changed the token is on the record too. */
+        if (changes_token(operation)) {
+            _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+            Call call = {.operation = operation, .uid = UID_INVALID, .request = request};
+            if (sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds) >= 0) {
+                (void)sd_bus_creds_get_euid(creds, &call.uid);
+                (void)sd_bus_creds_get_pid(creds, &call.pid);
+            }
+            audit_call(t, &call, "refused", e.name);
+        }
         return reply_error(m, &e);
-
-    /* Until polkit decides, only root may act on a token; reading is open. */
-    if (!streq(operation, "list-objects")) {
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
-        if (r >= 0)
-            r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0)
-            return r;
-        if (uid != 0)
-            return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_ACCESS_DENIED,
-                                              "Only root may do this on a token.");
     }
 
-    Call *call = calloc(1, sizeof(Call));
-    if (!call)
+    Pending *p = calloc(1, sizeof(Pending));
+    if (!p)
         return -ENOMEM;
-    call->message = sd_bus_message_ref(m);
-    call->operation = operation;
-    Call **tail = &t->queue;
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = call;
-    token_dispatch(t);
+    p->context = c;
+    p->operation = operation;
+    p->request = TAKE_PTR(request);
+    p->path = strdup(t->path);
+    if (!p->path) {
+        pending_free(p);
+        return -ENOMEM;
+    }
+    r = authorize_check(m, sd_bus_message_get_member(m), on_authorized, p);
+    if (r < 0) {
+        pending_free(p);
+        return r;
+    }
     return 1;
 }
 
@@ -473,8 +612,8 @@ static void on_worker_exit(Worker *w, const siginfo_t *si, void *userdata)
 {
     Token *t = userdata;
     if (t->running && t->queue) {
-        sd_bus_reply_method_errorf(
-            t->queue->message, TK_ERROR_PREFIX TK_ERROR_FAILED,
+        fail_call(
+            t, t->queue, TK_ERROR_PREFIX TK_ERROR_FAILED,
             t->timed_out ? "The token did not finish the operation in time and was reset. "
                            "Check the token and try again."
                          : "The token's worker process stopped during the operation (%s %d); "
@@ -611,9 +750,8 @@ void token_remove(Token *t)
     t->present = false;
     while (t->queue) {
         Call *call = t->queue;
-        sd_bus_reply_method_errorf(call->message, TK_ERROR_PREFIX TK_ERROR_TOKEN_REMOVED,
-                                   "The token %s was removed. Insert it again and repeat.",
-                                   t->info.serial);
+        fail_call(t, call, TK_ERROR_PREFIX TK_ERROR_TOKEN_REMOVED,
+                  "The token %s was removed. Insert it again and repeat.", t->info.serial);
         t->queue = call->next;
         call_free(call);
     }

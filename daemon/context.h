@@ -23,6 +23,9 @@ typedef struct Module Module;
 typedef struct Call {
     sd_bus_message *message;
     const char *operation;
+    uid_t uid;
+    pid_t pid;
+    char *request; /* the unlock application's reference, for the audit trail */
     struct Call *next;
 } Call;
 
@@ -39,6 +42,7 @@ typedef struct Token {
     sd_bus_slot *running_slot;
     bool timed_out;
     uint64_t started_usec;
+    unsigned missed; /* polls in a row that did not list it */
     struct Token *next;
 } Token;
 

@@ -97,6 +97,8 @@ static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         seen[++n_seen] = NULL;
 
         Token *t = find_serial(c, info.serial);
+        if (t && t->module == mod)
+            t->missed = 0;
         if (!t)
             token_add(mod, &info);
         else if (t->module == mod)
@@ -113,7 +115,10 @@ static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         STRV_FOREACH (s, seen)
             if (streq_ptr(*s, t->info.serial))
                 found = true;
-        if (!found)
+        /* A file-backed module can miss a token that another process is writing at that moment
+         * (SoftHSM2 while a worker changes it): a token goes only when two polls in a row miss
+         * it and no call is running on it. */
+        if (!found && ++t->missed >= 2 && !t->running)
             token_drop(t);
     }
     return 0;

@@ -16,9 +16,14 @@ void tk_wipe(void *p, size_t len)
 
 int tk_secret_new(const void *data, size_t len, TkSecret **ret)
 {
-    if (!ret || (!data && len > 0))
+    if (data && len > 0 && memchr(data, 0, len))
         return -EINVAL;
-    if (len > 0 && memchr(data, 0, len))
+    return tk_secret_new_binary(data, len, ret);
+}
+
+int tk_secret_new_binary(const void *data, size_t len, TkSecret **ret)
+{
+    if (!ret || (!data && len > 0))
         return -EINVAL;
 
     TkSecret *s = calloc(1, sizeof(*s));

@@ -19,6 +19,8 @@ typedef struct TkSecret {
  * PKCS#11 PINs are passed as C strings further down. */
 int tk_secret_new(const void *data, size_t len, TkSecret **ret);
 int tk_secret_new_string(const char *s, TkSecret **ret);
+/* The same for keys, which may hold NUL bytes; still NUL-terminated, never a PIN. */
+int tk_secret_new_binary(const void *data, size_t len, TkSecret **ret);
 TkSecret *tk_secret_free(TkSecret *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(TkSecret *, tk_secret_free)
 #define _cleanup_secret_ _cleanup_(tk_secret_freep)

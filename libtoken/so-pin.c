@@ -86,26 +86,6 @@ int tk_so_pin_derive(const TkSecret *site_key, const char *serial, size_t digits
     return r;
 }
 
-/* tk_secret_new() refuses NUL bytes, which a raw key may hold; the layout (data NUL-terminated,
- * len without it) is kept so tk_secret_free() wipes it all. */
-static int secret_new_binary(const unsigned char *data, size_t len, TkSecret **ret)
-{
-    TkSecret *s = calloc(1, sizeof(*s));
-    if (!s)
-        return -ENOMEM;
-    s->data = malloc(len + 1);
-    if (!s->data) {
-        free(s);
-        return -ENOMEM;
-    }
-    memcpy(s->data, data, len);
-    s->data[len] = 0;
-    (void)mlock(s->data, len + 1);
-    s->len = len;
-    *ret = s;
-    return 0;
-}
-
 int tk_site_key_load(const char *path, TkSecret **ret, TkError *error)
 {
     if (isempty(path) || !ret)
@@ -152,7 +132,7 @@ int tk_site_key_load(const char *path, TkSecret **ret, TkError *error)
         r = tk_error_set(error, -EINVAL, TK_ERROR_FAILED,
                          "Site key file %s is larger than %d bytes.", path, TK_SITE_KEY_MAX);
     if (r == 0)
-        r = secret_new_binary(buf, n, ret);
+        r = tk_secret_new_binary(buf, n, ret);
     OPENSSL_cleanse(buf, sizeof(buf));
     return r;
 }

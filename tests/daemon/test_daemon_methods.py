@@ -165,13 +165,33 @@ def properties_follow_the_token():
     assert env.get(path, TOKEN, "Initialized") is True
 
 
+def audit_trail_records_each_change_without_secrets():
+    import json
+    with open(f"{env.dir}/audit.jsonl") as f:
+        text = f.read()
+    lines = [json.loads(l) for l in text.splitlines()]
+    ops = [(l["operation"], l["result"], l.get("error")) for l in lines]
+    for want in [("generate-key", "ok", None), ("create-request", "ok", None),
+                 ("import-certificate", "ok", None), ("generate-key", "failed", "PinIncorrect"),
+                 ("change-pin", "ok", None), ("unblock-pin", "refused", "InvalidArgument"),
+                 ("unblock-pin", "ok", None), ("delete-object", "ok", None),
+                 ("initialize", "ok", None)]:
+        assert want in ops, (want, ops)
+    unblock = [l for l in lines if l["operation"] == "unblock-pin" and l["result"] == "ok"][0]
+    assert unblock["request"] == "UNLOCK-2026-0042", unblock
+    assert unblock["uid"] == 0 and unblock["serial"] == env.get(path, TOKEN, "Serial")
+    for secret in (USER_PIN, SO_PIN, "602718", "481516", "735190"):
+        assert secret not in text, "a PIN reached the audit trail"
+
+
 try:
     rc = Tap([generate_rsa_and_ec_key_pairs_on_the_token, create_request_verifies_with_openssl,
               import_certificate_with_ca_chain, wrong_pin_is_pin_incorrect_and_changes_nothing,
               unknown_option_is_invalid_argument_naming_it, change_user_pin,
               unblock_refused_without_request_reference,
               unblock_with_so_pin_sets_a_new_user_pin, delete_certificate_and_key,
-              initialize_destroys_everything, properties_follow_the_token]).run()
+              initialize_destroys_everything, properties_follow_the_token,
+              audit_trail_records_each_change_without_secrets]).run()
 finally:
     env.close()
 sys.exit(rc)

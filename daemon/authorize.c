@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authorize.h"
+#include "macro.h"
+
+static const struct {
+    const char *method;
+    const char *action; /* "" for none */
+    const char *what;   /* for messages: "Not authorised to ..." */
+} table[] = {
+    {"ListObjects", "", "list a token's objects"},
+    {"GenerateKeyPair", "org.tokend.generate-key", "generate keys on tokens"},
+    {"CreateRequest", "org.tokend.generate-key", "create certificate requests"},
+    {"ImportCertificate", "org.tokend.import-certificate", "import certificates"},
+    {"ChangePin", "org.tokend.change-pin", "change PINs"},
+    {"UnblockPin", "org.tokend.unblock-pin", "unblock PINs"},
+    {"Initialize", "org.tokend.initialize", "initialise tokens"},
+    {"DeleteObject", "org.tokend.delete-object", "delete keys and certificates"},
+};
+
+/* Interactive authentication waits for a person at the counter. */
+#define POLKIT_TIMEOUT_USEC (5ULL * 60 * 1000 * 1000)
+
+static int lookup(const char *method)
+{
+    for (size_t i = 0; method && i < ELEMENTSOF(table); i++)
+        if (streq(table[i].method, method))
+            return (int)i;
+    return -1;
+}
+
+const char *authorize_action(const char *method)
+{
+    int i = lookup(method);
+    return i < 0 ? NULL : table[i].action;
+}
+
+typedef struct Pending {
+    sd_bus_message *message;
+    int index;
+    authorize_cb_t cb;
+    void *userdata;
+} Pending;
+
+static void pending_free(void *userdata)
+{
+    Pending *p = userdata;
+    sd_bus_message_unref(p->message);
+    free(p);
+}
+
+static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    Pending *p = userdata;
+    sd_bus_error e = SD_BUS_ERROR_NULL;
+    int authorized = 0, challenge = 0;
+    const sd_bus_error *failed = sd_bus_message_get_error(reply);
+    int r;
+
+    if (failed)
+        sd_bus_error_setf(&e, SD_BUS_ERROR_ACCESS_DENIED,
+                          "Could not ask polkit whether you may %s (%s). Nothing was done.",
+                          table[p->index].what, failed->message);
+    else if ((r = sd_bus_message_enter_container(reply, 'r', "bba{ss}")) < 0 ||
+             (r = sd_bus_message_read(reply, "bb", &authorized, &challenge)) < 0)
+        sd_bus_error_setf(&e, SD_BUS_ERROR_ACCESS_DENIED,
+                          "polkit gave an answer that cannot be read. Nothing was done.");
+    else if (!authorized && challenge)
+        sd_bus_error_setf(&e, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+                          "Authentication is required to %s (%s).", table[p->index].what,
+                          table[p->index].action);
+    else if (!authorized)
+        sd_bus_error_setf(&e, SD_BUS_ERROR_ACCESS_DENIED, "Not authorised to %s (%s).",
+                          table[p->index].what, table[p->index].action);
+
+    p->cb(p->message, authorized ? 0 : -EACCES, &e, p->userdata);
+    sd_bus_error_free(&e);
+    return 0;
+}
+
+static void deny_now(sd_bus_message *m, const char *method, authorize_cb_t cb, void *userdata)
+{
+    sd_bus_error e = SD_BUS_ERROR_NULL;
+    sd_bus_error_setf(&e, SD_BUS_ERROR_ACCESS_DENIED, "%s is not allowed through tokend.",
+                      strempty(method));
+    cb(m, -EACCES, &e, userdata);
+    sd_bus_error_free(&e);
+}
+
+int authorize_check(sd_bus_message *m, const char *method, authorize_cb_t cb, void *userdata)
+{
+    _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *q = NULL;
+    sd_bus_slot *slot;
+    uid_t uid;
+
+    int i = lookup(method);
+    if (i < 0) {
+        deny_now(m, method, cb, userdata);
+        return 0;
+    }
+    int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
+    if (r < 0)
+        return r;
+    r = sd_bus_creds_get_euid(creds, &uid);
+    if (r < 0)
+        return r;
+    if (uid == 0 || isempty(table[i].action)) {
+        cb(m, 0, NULL, userdata);
+        return 0;
+    }
+
+    sd_bus *bus = sd_bus_message_get_bus(m);
+    uint32_t flags = sd_bus_message_get_allow_interactive_authorization(m) ? 1 : 0;
+    r = sd_bus_message_new_method_call(
+        bus, &q, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+        "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
+    if (r < 0)
+        return r;
+    r = sd_bus_message_append(q, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s",
+                              sd_bus_message_get_sender(m), table[i].action, 0, flags, "");
+    if (r < 0)
+        return r;
+
+    Pending *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    *p = (Pending){sd_bus_message_ref(m), i, cb, userdata};
+    r = sd_bus_call_async(bus, &slot, q, on_polkit_reply, p, POLKIT_TIMEOUT_USEC);
+    if (r < 0) {
+        pending_free(p);
+        return r;
+    }
+    /* The slot lives until the reply (or the bus) goes, and frees the state with it. */
+    (void)sd_bus_slot_set_destroy_callback(slot, pending_free);
+    (void)sd_bus_slot_set_floating(slot, 1);
+    sd_bus_slot_unref(slot);
+    return 0;
+}
