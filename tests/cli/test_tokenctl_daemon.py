@@ -296,6 +296,22 @@ def init_destroys_and_relabels():
     assert tj("objects", "fresh", "--login", "--pin-file", "-", stdin=pin())["objects"] == []
 
 
+def audit_trail_of_this_run_verifies():
+    path = os.path.join(env.dir, "audit.jsonl")
+    doc = tj("audit", "verify", path)
+    assert doc["intact"] and doc["lines"] > 5, doc
+    with open(path) as f:
+        records = [json.loads(line) for line in f]
+    assert any(r["request"] == "UNLOCK-2026-0001" for r in records), records
+    assert doc["head"]["seq"] == records[-1]["seq"], (doc, records[-1])
+
+
+def trivial_new_pin_refused_by_site_policy():
+    err = tj("change-pin", "cli-a", "--pin-file", "-", "--new-pin-file", "-",
+             stdin=pin() + "111111\n", expect=7)["error"]
+    assert err["name"] == "org.tokend.Tokend1.Error.PinPolicy", err
+
+
 tests = [list_shows_both_tokens, token_names_resolve_or_fail_clearly,
          status_shows_pin_state_in_words, keygen_human_and_json, objects_public_and_with_login,
          csr_to_file_verifies_with_openssl, import_cert_with_chain_and_expiry_shown,
@@ -303,7 +319,8 @@ tests = [list_shows_both_tokens, token_names_resolve_or_fail_clearly,
          change_pin_and_policy_refusal, unblock_with_request_and_so_pin,
          change_pin_on_a_terminal_without_echo, not_authorised_exits_3,
          delete_certificate_then_key, monitor_reports_progress_as_json_lines,
-         init_destroys_and_relabels]
+         trivial_new_pin_refused_by_site_policy, init_destroys_and_relabels,
+         audit_trail_of_this_run_verifies]
 
 try:
     rc = Tap(tests).run()
