@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "retry-ledger.h"
+#include "tk-test.h"
+
+static char dir[64];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/tk-ledger-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "we");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(ledger_without_file_has_no_record)
+{
+    int failed = 42;
+    ck_assert_int_eq(tk_ledger_get(dir, "0001", &failed), 0);
+    ck_assert_int_eq(failed, -1);
+}
+END_TEST
+
+START_TEST(ledger_counts_failures_per_serial)
+{
+    int failed;
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "BBBB", false), 0);
+
+    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), 0);
+    ck_assert_int_eq(failed, 2);
+    ck_assert_int_eq(tk_ledger_get(dir, "BBBB", &failed), 0);
+    ck_assert_int_eq(failed, 1);
+    ck_assert_int_eq(tk_ledger_get(dir, "CCCC", &failed), 0);
+    ck_assert_int_eq(failed, -1);
+}
+END_TEST
+
+START_TEST(ledger_success_resets_only_that_serial)
+{
+    int failed;
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "BBBB", false), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", true), 0);
+
+    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), 0);
+    ck_assert_int_eq(failed, 0);
+    ck_assert_int_eq(tk_ledger_get(dir, "BBBB", &failed), 0);
+    ck_assert_int_eq(failed, 1);
+
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
+    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), 0);
+    ck_assert_int_eq(failed, 1);
+}
+END_TEST
+
+START_TEST(ledger_file_is_private_json_and_no_temp_left)
+{
+    ck_assert_int_eq(tk_ledger_record(dir, "SER\"IAL/1", false), 0);
+
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", dir, TK_LEDGER_FILE);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0600);
+
+    json_object *root = json_object_from_file(path);
+    ck_assert_ptr_nonnull(root);
+    json_object *tokens, *entry, *failed;
+    ck_assert(json_object_object_get_ex(root, "tokens", &tokens));
+    ck_assert(json_object_object_get_ex(tokens, "SER\"IAL/1", &entry));
+    ck_assert(json_object_object_get_ex(entry, "failed", &failed));
+    ck_assert_int_eq(json_object_get_int(failed), 1);
+    json_object_put(root);
+
+    /* Only the ledger and its lock file: no temp file survives a write. */
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 2", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(ledger_rejects_a_file_that_is_not_a_ledger_then_starts_anew)
+{
+    int failed;
+    write_file(TK_LEDGER_FILE, "this is not json");
+    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), -EBADMSG);
+
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
+    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), 0);
+    ck_assert_int_eq(failed, 1);
+
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s.corrupt", dir, TK_LEDGER_FILE);
+    ck_assert_int_eq(access(path, F_OK), 0);
+}
+END_TEST
+
+START_TEST(ledger_rejects_bad_counts)
+{
+    int failed;
+    write_file(TK_LEDGER_FILE, "{\"version\":1,\"tokens\":{\"AAAA\":{\"failed\":-3}}}");
+    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), -EBADMSG);
+    write_file(TK_LEDGER_FILE, "{\"version\":2,\"tokens\":{}}");
+    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), -EBADMSG);
+}
+END_TEST
+
+START_TEST(ledger_refuses_bad_arguments)
+{
+    int failed;
+    ck_assert_int_eq(tk_ledger_get(dir, "", &failed), -EINVAL);
+    ck_assert_int_eq(tk_ledger_record(NULL, "A", false), -EINVAL);
+    ck_assert_int_eq(tk_ledger_get("/nonexistent/dir", "A", &failed), -ENOENT);
+    ck_assert_int_eq(tk_ledger_record("/nonexistent/dir", "A", false), -ENOENT);
+}
+END_TEST
+
+START_TEST(ledger_concurrent_writers_lose_no_failure)
+{
+    enum { WRITERS = 4, EACH = 25 };
+    pid_t pids[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        pids[i] = fork();
+        ck_assert_int_ge(pids[i], 0);
+        if (pids[i] == 0) {
+            for (int k = 0; k < EACH; k++)
+                if (tk_ledger_record(dir, "SHARED", false) < 0)
+                    _exit(1);
+            _exit(0);
+        }
+    }
+    for (int i = 0; i < WRITERS; i++) {
+        int status;
+        ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    int failed;
+    ck_assert_int_eq(tk_ledger_get(dir, "SHARED", &failed), 0);
+    ck_assert_int_eq(failed, WRITERS * EACH);
+}
+END_TEST
+
+static Suite *ledger_suite(void)
+{
+    Suite *s = suite_create("retry-ledger");
+    TCase *tc = tcase_create("ledger");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, ledger_without_file_has_no_record);
+    tcase_add_test(tc, ledger_counts_failures_per_serial);
+    tcase_add_test(tc, ledger_success_resets_only_that_serial);
+    tcase_add_test(tc, ledger_file_is_private_json_and_no_temp_left);
+    tcase_add_test(tc, ledger_rejects_a_file_that_is_not_a_ledger_then_starts_anew);
+    tcase_add_test(tc, ledger_rejects_bad_counts);
+    tcase_add_test(tc, ledger_refuses_bad_arguments);
+    tcase_add_test(tc, ledger_concurrent_writers_lose_no_failure);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TK_TEST_MAIN(ledger_suite())
