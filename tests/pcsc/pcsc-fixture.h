@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A private pcscd (own mount namespace, /run replaced by a temp dir) with one vpcd entry, so
+ * two readers "Virtual PCD 00 00" and "Virtual PCD 00 01". Sets PCSCLITE_CSOCK_NAME. */
+typedef struct PcscFixture {
+    char dir[64];
+    char sock[128];
+    int port;
+    pid_t pid;
+} PcscFixture;
+
+/* 0 on success, 77 when it cannot run here (not root, pcscd or vpcd missing), -errno else. */
+int pcsc_fixture_start(PcscFixture *f);
+int pcsc_fixture_stop_pcscd(PcscFixture *f);
+int pcsc_fixture_restart_pcscd(PcscFixture *f);
+void pcsc_fixture_done(PcscFixture *f);
+
+/* A minimal ISO 7816 card with MyEID's ATR played to a vpcd reader from a thread: SELECT by
+ * AID, VERIFY with and without data on references 1 and 3 with 3-try counters. Enough to
+ * exercise the PC/SC layer; the full card lives in the simulator. */
+typedef struct MiniCard {
+    int port;
+    int fd;
+    pthread_t thread;
+    bool running;
+    pthread_mutex_t lock;
+    int tries[4];
+    bool verified[4];
+    char pin[4][16];
+    unsigned verify_empty_count;
+} MiniCard;
+
+void mini_card_init(MiniCard *c, int port);
+int mini_card_insert(MiniCard *c);
+void mini_card_remove(MiniCard *c);
