@@ -92,6 +92,11 @@ static int spawn_pcscd(PcscFixture *f)
 
 int pcsc_fixture_start(PcscFixture *f)
 {
+    /* The client library reads PCSCLITE_CSOCK_NAME once per process: when tests share a
+     * process (CK_FORK=no) every pcscd they start must use the same directory and socket. */
+    if (f->dir[0])
+        return spawn_pcscd(f);
+
     memset(f, 0, sizeof(*f));
     if (geteuid() != 0 || access(VPCD_DRIVER, R_OK) < 0 || access("/usr/sbin/pcscd", X_OK) < 0)
         return 77;
@@ -158,6 +163,11 @@ int pcsc_fixture_restart_pcscd(PcscFixture *f)
 }
 
 void pcsc_fixture_done(PcscFixture *f)
+{
+    (void)pcsc_fixture_stop_pcscd(f);
+}
+
+void pcsc_fixture_cleanup(PcscFixture *f)
 {
     (void)pcsc_fixture_stop_pcscd(f);
     if (f->dir[0]) {

@@ -15,11 +15,16 @@ typedef struct PcscFixture {
     pid_t pid;
 } PcscFixture;
 
-/* 0 on success, 77 when it cannot run here (not root, pcscd or vpcd missing), -errno else. */
+/* Starts pcscd; the first call also makes the directory and picks the port, later calls on
+ * the same f reuse them. 0 on success, 77 when it cannot run here (not root, pcscd or vpcd
+ * missing), -errno else. */
 int pcsc_fixture_start(PcscFixture *f);
 int pcsc_fixture_stop_pcscd(PcscFixture *f);
 int pcsc_fixture_restart_pcscd(PcscFixture *f);
+/* Stops pcscd, keeping the directory for the next start. */
 void pcsc_fixture_done(PcscFixture *f);
+/* Stops pcscd and removes the directory. */
+void pcsc_fixture_cleanup(PcscFixture *f);
 
 /* A minimal ISO 7816 card with MyEID's ATR played to a vpcd reader from a thread: SELECT by
  * AID, VERIFY with and without data on references 1 and 3 with 3-try counters. Enough to

@@ -18,8 +18,18 @@
 static PcscFixture fx;
 static MiniCard card;
 
+static void cleanup_at_exit(void)
+{
+    pcsc_fixture_cleanup(&fx);
+}
+
 static void setup(void)
 {
+    static bool registered = false;
+    if (!registered) {
+        atexit(cleanup_at_exit);
+        registered = true;
+    }
     int r = pcsc_fixture_start(&fx);
     if (r == 77)
         exit(TK_TEST_SKIP);
