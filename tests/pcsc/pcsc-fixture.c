@@ -256,7 +256,7 @@ static void *mini_card_thread(void *userdata)
         if (n == 0 || n > sizeof(buf) || read_full(c->fd, buf, n) < 0)
             break;
         if (n == 1) {
-            if (buf[0] == 4 && send_frame(c->fd, mini_atr, sizeof(mini_atr)) < 0)
+            if (buf[0] == 4 && send_frame(c->fd, c->atr, c->atr_len) < 0)
                 break;
             if (buf[0] == 0 || buf[0] == 2) {
                 /* Power off or reset ends the card session: verified state is lost. */
@@ -279,6 +279,8 @@ void mini_card_init(MiniCard *c, int port)
     c->port = port;
     c->fd = -1;
     pthread_mutex_init(&c->lock, NULL);
+    c->atr = mini_atr;
+    c->atr_len = sizeof(mini_atr);
     c->tries[1] = c->tries[3] = 3;
     snprintf(c->pin[1], sizeof(c->pin[1]), "123456");
     snprintf(c->pin[3], sizeof(c->pin[3]), "87654321");

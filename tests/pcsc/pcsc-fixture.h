@@ -39,6 +39,8 @@ typedef struct MiniCard {
     bool verified[4];
     char pin[4][16];
     unsigned verify_empty_count;
+    const uint8_t *atr; /* MyEID's unless set before insert */
+    size_t atr_len;
 } MiniCard;
 
 void mini_card_init(MiniCard *c, int port);

@@ -334,6 +334,25 @@ START_TEST(probe_on_empty_reader_is_token_removed)
 }
 END_TEST
 
+START_TEST(probe_declines_unknown_card)
+{
+    /* A card that is not a MyEID: the caller must fall back to flags and the ledger. */
+    static const uint8_t other_atr[] = {0x3B, 0x8A, 0x80, 0x01, 0x00, 0x31, 0xC1, 0x73,
+                                        0xC8, 0x40, 0x00, 0x00, 0x90, 0x00, 0x90};
+    card.atr = other_atr;
+    card.atr_len = sizeof(other_atr);
+    ck_assert_int_eq(mini_card_insert(&card), 0);
+    wait_card_state(READER0, true);
+
+    int user = 7, so = 7, puk = 7;
+    TkError e = {};
+    ck_assert_int_eq(tk_pcsc_probe_retries(READER0, &user, &so, &puk, &e), -EOPNOTSUPP);
+    ck_assert_str_eq(e.name, TK_ERROR_UNSUPPORTED);
+    ck_assert_int_eq(user, 7);
+    ck_assert_uint_eq(card.verify_empty_count, 0);
+}
+END_TEST
+
 static Suite *live_suite(void)
 {
     Suite *s = suite_create("pcsc-live");
@@ -359,6 +378,7 @@ static Suite *live_suite(void)
     tcase_add_test(tc, probe_reads_user_tries_without_spending_them);
     tcase_add_test(tc, probe_reports_blocked_pin_as_zero);
     tcase_add_test(tc, probe_on_empty_reader_is_token_removed);
+    tcase_add_test(tc, probe_declines_unknown_card);
     suite_add_tcase(s, tc);
     return s;
 }
