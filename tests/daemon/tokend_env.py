@@ -84,7 +84,8 @@ class CallError(Exception):
 
 
 class Env:
-    def __init__(self, labels=("token-a",), scan_interval_ms=200, worker_timeout=None):
+    def __init__(self, labels=("token-a",), scan_interval_ms=200, worker_timeout=None,
+                 extra_policies=()):
         self.dir = tempfile.mkdtemp(prefix="tokend-daemon-test.")
         self.pids = []
         self.build = os.environ.get("TOKEND_BUILD_DIR")
@@ -93,6 +94,8 @@ class Env:
         os.makedirs(f"{self.dir}/tokens")
         os.makedirs(f"{self.dir}/policy")
         shutil.copy(f"{self.source}/systemd/org.tokend.Tokend1.conf", f"{self.dir}/policy/")
+        for policy in extra_policies:
+            shutil.copy(policy, f"{self.dir}/policy/")
         with open(f"{self.dir}/softhsm2.conf", "w") as f:
             f.write(f"directories.tokendir = {self.dir}/tokens\nobjectstore.backend = file\n")
         self.env = dict(os.environ, SOFTHSM2_CONF=f"{self.dir}/softhsm2.conf",
