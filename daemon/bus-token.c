@@ -17,6 +17,7 @@
 #include "context.h"
 #include "options.h"
 #include "pin-policy.h"
+#include "so-pin.h"
 #include "worker-protocol.h"
 
 static Token *token_find(Context *c, const char *path)
@@ -283,6 +284,7 @@ static Call *call_free(Call *call)
     if (call) {
         sd_bus_message_unref(call->message);
         free(call->request);
+        tk_secret_free(call->derived_so_pin);
         free(call);
     }
     return NULL;
@@ -412,6 +414,37 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
     return 0;
 }
 
+/* Copies the call's arguments, adding the derived SO PIN to its options. */
+static int copy_with_so_pin(sd_bus_message *fwd, Call *call)
+{
+    sd_bus_message *m = call->message;
+    unsigned leading = streq(call->operation, "initialize") ? 1 : 0;
+    int r = 0;
+
+    for (unsigned i = 0; r >= 0 && i < leading; i++)
+        r = sd_bus_message_copy(fwd, m, false);
+    if (r >= 0)
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+    if (r >= 0)
+        r = sd_bus_message_open_container(fwd, 'a', "{sv}");
+    while (r >= 0 && (r = sd_bus_message_at_end(m, false)) == 0)
+        r = sd_bus_message_copy(fwd, m, false);
+    if (r >= 0)
+        r = sd_bus_message_open_container(fwd, 'e', "sv");
+    if (r >= 0)
+        r = sd_bus_message_append(fwd, "s", "so-pin");
+    if (r >= 0)
+        r = sd_bus_message_open_container(fwd, 'v', "ay");
+    if (r >= 0)
+        r = sd_bus_message_append_array(fwd, 'y', call->derived_so_pin->data,
+                                        call->derived_so_pin->len);
+    for (int i = 0; r >= 0 && i < 3; i++)
+        r = sd_bus_message_close_container(fwd);
+    if (r >= 0)
+        r = sd_bus_message_exit_container(m);
+    return r;
+}
+
 static void token_dispatch(Token *t)
 {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *fwd = NULL;
@@ -428,7 +461,7 @@ static void token_dispatch(Token *t)
     if (r >= 0)
         r = sd_bus_message_rewind(call->message, true);
     if (r >= 0)
-        r = sd_bus_message_copy(fwd, call->message, true);
+        r = call->derived_so_pin ? copy_with_so_pin(fwd, call) : sd_bus_message_copy(fwd, call->message, true);
     if (r >= 0)
         r = sd_bus_call_async(worker_bus(t->worker), &t->running_slot, fwd, on_worker_reply, t,
                               t->context->worker_timeout_usec);
@@ -452,10 +485,12 @@ typedef struct Pending {
     char *path;
     const char *operation;
     char *request;
+    TkSecret *derived_so_pin;
 } Pending;
 
 static void pending_free(Pending *p)
 {
+    tk_secret_free(p->derived_so_pin);
     free(p->path);
     free(p->request);
     free(p);
@@ -480,7 +515,8 @@ static void on_authorized(sd_bus_message *m, int r, const sd_bus_error *error, v
         pending_free(p);
         return;
     }
-    *call = (Call){sd_bus_message_ref(m), p->operation, uid, pid, TAKE_PTR(p->request), NULL};
+    *call = (Call){sd_bus_message_ref(m), p->operation, uid,
+                   pid, TAKE_PTR(p->request), TAKE_PTR(p->derived_so_pin), NULL};
     pending_free(p);
 
     if (!t) {
@@ -509,6 +545,30 @@ static void on_authorized(sd_bus_message *m, int r, const sd_bus_error *error, v
         tail = &(*tail)->next;
     *tail = call;
     token_dispatch(t);
+}
+
+/* The token's SO PIN from the site key: HMAC-SHA256 of the serial, as digits. The SO PIN's
+ * length is not in PKCS#11, so it is 8 digits (the usual SO PIN/PUK length), kept within the
+ * token's PIN length limits. */
+static int derive_so_pin(Token *t, TkSecret **ret, TkError *e)
+{
+    _cleanup_secret_ TkSecret *key = NULL;
+    size_t digits = 8;
+    int r = tk_site_key_load(t->context->config.site_key_file, &key, e);
+    if (r < 0)
+        return r;
+    if (t->info.min_pin_length > digits)
+        digits = t->info.min_pin_length;
+    if (t->info.max_pin_length > 0 && t->info.max_pin_length < digits)
+        digits = t->info.max_pin_length;
+    if (digits < TK_SO_PIN_DIGITS_MIN)
+        digits = TK_SO_PIN_DIGITS_MIN;
+    if (digits > TK_SO_PIN_DIGITS_MAX)
+        digits = TK_SO_PIN_DIGITS_MAX;
+    r = tk_so_pin_derive(key, t->info.serial, digits, ret);
+    if (r < 0)
+        return tk_error_set(e, r, TK_ERROR_FAILED, "Cannot derive the token's SO PIN.");
+    return 0;
 }
 
 /* Checks what can be checked without the token (options, the unblock rules, the PIN policy),
@@ -547,6 +607,10 @@ static int token_enqueue(sd_bus_message *m, Token *t, const char *operation,
         r = tk_pin_policy_check(&policy, t->info.min_pin_length, t->info.max_pin_length,
                                 o.new_pin, streq(operation, "change-pin") ? o.pin : NULL, &e);
     }
+    _cleanup_secret_ TkSecret *derived = NULL;
+    if (r >= 0 && !o.so_pin && c->config.site_key_file &&
+        (streq(operation, "unblock-pin") || streq(operation, "initialize")))
+        r = derive_so_pin(t, &derived, &e);
     _cleanup_free_ char *request = o.request ? strdup(o.request) : NULL;
     options_done(&o);
     if (r < 0) {
@@ -569,6 +633,7 @@ static int token_enqueue(sd_bus_message *m, Token *t, const char *operation,
     p->context = c;
     p->operation = operation;
     p->request = TAKE_PTR(request);
+    p->derived_so_pin = TAKE_PTR(derived);
     p->path = strdup(t->path);
     if (!p->path) {
         pending_free(p);

@@ -26,6 +26,7 @@ typedef struct Call {
     uid_t uid;
     pid_t pid;
     char *request; /* the unlock application's reference, for the audit trail */
+    TkSecret *derived_so_pin; /* from the site key, added to the call's options */
     struct Call *next;
 } Call;
 

@@ -84,7 +84,8 @@ class CallError(Exception):
 
 
 class Env:
-    def __init__(self, labels=("token-a",), scan_interval_ms=200, worker_timeout=None):
+    def __init__(self, labels=("token-a",), scan_interval_ms=200, worker_timeout=None,
+                 extra_config=""):
         self.dir = tempfile.mkdtemp(prefix="tokend-daemon-test.")
         self.pids = []
         self.build = os.environ.get("TOKEND_BUILD_DIR")
@@ -92,6 +93,9 @@ class Env:
         self.address = f"unix:path={self.dir}/bus"
         os.makedirs(f"{self.dir}/tokens")
         os.makedirs(f"{self.dir}/policy")
+        with open(f"{self.dir}/site.key", "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(os.urandom(32))
         shutil.copy(f"{self.source}/systemd/org.tokend.Tokend1.conf", f"{self.dir}/policy/")
         with open(f"{self.dir}/softhsm2.conf", "w") as f:
             f.write(f"directories.tokendir = {self.dir}/tokens\nobjectstore.backend = file\n")
@@ -102,6 +106,7 @@ class Env:
         self.start_bus()
         with open(f"{self.dir}/tokend.conf", "w") as f:
             f.write(f"[Modules]\nModule={SOFTHSM_MODULE}\n[Audit]\nFile={self.dir}/audit.jsonl\n")
+            f.write(extra_config.replace("@DIR@", self.dir))
         args = [f"{self.build}/daemon/tokend", "--config", f"{self.dir}/tokend.conf",
                 "--worker-path", f"{self.build}/daemon/tokend-worker",
                 "--scan-interval", str(scan_interval_ms)]
