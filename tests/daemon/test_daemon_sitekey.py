@@ -64,4 +64,4 @@ try:
               initialize_without_so_pin_keeps_the_derived_one]).run()
 finally:
     env.close()
-sys.exit(rc)
+sys.exit(1 if env.failed_shutdown else rc)

@@ -88,6 +88,7 @@ class Env:
                  extra_config=""):
         self.dir = tempfile.mkdtemp(prefix="tokend-daemon-test.")
         self.pids = []
+        self.failed_shutdown = False
         self.build = os.environ.get("TOKEND_BUILD_DIR")
         self.source = os.environ.get("TOKEND_SOURCE_DIR")
         self.address = f"unix:path={self.dir}/bus"
@@ -245,6 +246,15 @@ class Env:
                 p.kill()
                 p.wait()
         self.tokend_log.close()
+        # A clean shutdown on SIGTERM, and nothing from the sanitizers in an ASan build.
+        log = self.log()
+        problems = [m for m in ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+                    if m in log]
+        if self.tokend.returncode != 0 or problems:
+            print(f"# tokend exited with {self.tokend.returncode} {problems}:")
+            for line in log.splitlines()[-60:]:
+                print(f"# {line}")
+            self.failed_shutdown = True
         if os.environ.get("TOKEND_TEST_KEEP"):
             print(f"# kept {self.dir}")
         else:
