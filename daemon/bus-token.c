@@ -28,8 +28,8 @@ static Token *token_find(Context *c, const char *path)
     return NULL;
 }
 
-static int token_object_find(sd_bus *bus, const char *path, const char *interface,
-                             void *userdata, void **found, sd_bus_error *error)
+static int token_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                             void **found, sd_bus_error *error)
 {
     Token *t = token_find(userdata, path);
     if (!t)
@@ -62,10 +62,10 @@ static int token_node_enumerator(sd_bus *bus, const char *path, void *userdata, 
 }
 
 #define STRING_PROPERTY(fn, expr)                                                             \
-    static int fn(sd_bus *bus, const char *path, const char *interface, const char *property,  \
-                  sd_bus_message *reply, void *userdata, sd_bus_error *error)                  \
-    {                                                                                          \
-        Token *t = userdata;                                                                   \
+    static int fn(sd_bus *bus, const char *path, const char *interface, const char *property, \
+                  sd_bus_message *reply, void *userdata, sd_bus_error *error)                 \
+    {                                                                                         \
+        Token *t = userdata;                                                                  \
         return sd_bus_message_append(reply, "s", strempty(expr));                             \
     }
 
@@ -80,9 +80,8 @@ STRING_PROPERTY(property_so_pin_state, tk_pin_state_to_string(t->info.so_pin_sta
 STRING_PROPERTY(property_user_source, tk_retries_source_to_string(t->info.user_pin_retries_source))
 STRING_PROPERTY(property_so_source, tk_retries_source_to_string(t->info.so_pin_retries_source))
 
-static int property_busy(sd_bus *bus, const char *path, const char *interface,
-                         const char *property, sd_bus_message *reply, void *userdata,
-                         sd_bus_error *error)
+static int property_busy(sd_bus *bus, const char *path, const char *interface, const char *property,
+                         sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
     Token *t = userdata;
     return sd_bus_message_append(reply, "b", (int)t->running);
@@ -239,10 +238,9 @@ static const sd_bus_vtable token_vtable[] = {
                             SD_BUS_RESULT("aa{sv}", objects), method_list_objects,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("GenerateKeyPair", SD_BUS_ARGS("s", type, "a{sv}", options),
-                            SD_BUS_RESULT("ay", id, "s", public_key_pem),
-                            method_generate_key_pair, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_ARGS("CreateRequest",
-                            SD_BUS_ARGS("ay", id, "s", subject, "a{sv}", options),
+                            SD_BUS_RESULT("ay", id, "s", public_key_pem), method_generate_key_pair,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("CreateRequest", SD_BUS_ARGS("ay", id, "s", subject, "a{sv}", options),
                             SD_BUS_RESULT("s", pem), method_create_request,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("ImportCertificate", SD_BUS_ARGS("ay", certificate, "a{sv}", options),
@@ -322,8 +320,7 @@ static int audit_call(Token *t, const Call *call, const char *result, const char
 }
 
 /* Replies with an error after recording the failure. */
-static void fail_call(Token *t, Call *call, const char *name, const char *fmt, ...)
-    _printf_(4, 5);
+static void fail_call(Token *t, Call *call, const char *name, const char *fmt, ...) _printf_(4, 5);
 static void fail_call(Token *t, Call *call, const char *name, const char *fmt, ...)
 {
     char message[512];
@@ -378,15 +375,15 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                            now >= t->started_usec + t->context->worker_timeout_usec;
             if (timeout)
                 fail_call(t, call, TK_ERROR_PREFIX TK_ERROR_FAILED,
-                                           "The token did not finish the operation within %" PRIu64
-                                           " seconds and was reset. Check the token and try "
-                                           "again.",
-                                           t->context->worker_timeout_usec / 1000000);
+                          "The token did not finish the operation within %" PRIu64
+                          " seconds and was reset. Check the token and try "
+                          "again.",
+                          t->context->worker_timeout_usec / 1000000);
             else
                 fail_call(t, call, TK_ERROR_PREFIX TK_ERROR_FAILED,
-                                           "The token's worker process stopped during the "
-                                           "operation; it may not have completed. Check the "
-                                           "token and try again.");
+                          "The token's worker process stopped during the "
+                          "operation; it may not have completed. Check the "
+                          "token and try again.");
             fprintf(stderr, "Worker for token %s failed: %s\n", t->info.serial,
                     e->message ? e->message : e->name);
             t->timed_out = true;
@@ -461,13 +458,14 @@ static void token_dispatch(Token *t)
     if (r >= 0)
         r = sd_bus_message_rewind(call->message, true);
     if (r >= 0)
-        r = call->derived_so_pin ? copy_with_so_pin(fwd, call) : sd_bus_message_copy(fwd, call->message, true);
+        r = call->derived_so_pin ? copy_with_so_pin(fwd, call)
+                                 : sd_bus_message_copy(fwd, call->message, true);
     if (r >= 0)
         r = sd_bus_call_async(worker_bus(t->worker), &t->running_slot, fwd, on_worker_reply, t,
                               t->context->worker_timeout_usec);
     if (r < 0) {
-        fail_call(t, call, TK_ERROR_PREFIX TK_ERROR_FAILED,
-                  "Cannot reach the token's worker: %s", strerror(-r));
+        fail_call(t, call, TK_ERROR_PREFIX TK_ERROR_FAILED, "Cannot reach the token's worker: %s",
+                  strerror(-r));
         t->running = true;
         token_call_done(t);
         return;
@@ -515,8 +513,8 @@ static void on_authorized(sd_bus_message *m, int r, const sd_bus_error *error, v
         pending_free(p);
         return;
     }
-    *call = (Call){sd_bus_message_ref(m), p->operation, uid,
-                   pid, TAKE_PTR(p->request), TAKE_PTR(p->derived_so_pin), NULL};
+    *call = (Call){sd_bus_message_ref(m),       p->operation, uid, pid, TAKE_PTR(p->request),
+                   TAKE_PTR(p->derived_so_pin), NULL};
     pending_free(p);
 
     if (!t) {
@@ -604,8 +602,8 @@ static int token_enqueue(sd_bus_message *m, Token *t, const char *operation,
             .site_min_length = c->config.pin_min_length,
             .reject_trivial = c->config.pin_reject_trivial,
         };
-        r = tk_pin_policy_check(&policy, t->info.min_pin_length, t->info.max_pin_length,
-                                o.new_pin, streq(operation, "change-pin") ? o.pin : NULL, &e);
+        r = tk_pin_policy_check(&policy, t->info.min_pin_length, t->info.max_pin_length, o.new_pin,
+                                streq(operation, "change-pin") ? o.pin : NULL, &e);
     }
     _cleanup_secret_ TkSecret *derived = NULL;
     if (r >= 0 && !o.so_pin && c->config.site_key_file &&
@@ -677,19 +675,17 @@ static void on_worker_exit(Worker *w, const siginfo_t *si, void *userdata)
 {
     Token *t = userdata;
     if (t->running && t->queue) {
-        fail_call(
-            t, t->queue, TK_ERROR_PREFIX TK_ERROR_FAILED,
-            t->timed_out ? "The token did not finish the operation in time and was reset. "
-                           "Check the token and try again."
-                         : "The token's worker process stopped during the operation (%s %d); "
-                           "it may not have completed. Check the token and try again.",
-            si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
+        fail_call(t, t->queue, TK_ERROR_PREFIX TK_ERROR_FAILED,
+                  t->timed_out ? "The token did not finish the operation in time and was reset. "
+                                 "Check the token and try again."
+                               : "The token's worker process stopped during the operation (%s %d); "
+                                 "it may not have completed. Check the token and try again.",
+                  si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
         token_call_done(t);
     }
     if (!t->timed_out)
-        fprintf(stderr, "Worker %d for token %s stopped (%s %d)\n", (int)si->si_pid,
-                t->info.serial, si->si_code == CLD_EXITED ? "exit status" : "signal",
-                si->si_status);
+        fprintf(stderr, "Worker %d for token %s stopped (%s %d)\n", (int)si->si_pid, t->info.serial,
+                si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
     t->running_slot = sd_bus_slot_unref(t->running_slot);
     t->running = false;
     t->worker = worker_free(t->worker);
@@ -768,8 +764,12 @@ int token_spawn_worker(Token *t)
         if (asprintf(&env0, "OPENSC_CONF=%s", conf) < 0)
             return -ENOMEM;
     }
-    char *argv[] = {"--module", t->module->path, "--serial", t->info.serial,
-                    t->module->pcsc_backed ? "--unblock-with-puk" : NULL, NULL};
+    char *argv[] = {"--module",
+                    t->module->path,
+                    "--serial",
+                    t->info.serial,
+                    t->module->pcsc_backed ? "--unblock-with-puk" : NULL,
+                    NULL};
     char *env[] = {env0, NULL};
     r = worker_spawn(c->event, c->worker_path, argv, env, on_worker_exit, t, &t->worker);
     if (r < 0)
