@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "secret.h"
+#include "tokenctl.h"
+
+/* A method call on a token object. Starts with the arguments appended by the caller, then
+ * the options dict built with the helpers below, then call_token_method(). */
+int token_call_new(Context *ctx, const char *path, const char *method, sd_bus_message **ret);
+
+/* Secrets go as "ay"; the message is marked sensitive so sd-bus wipes it when freed. */
+int options_add_secret(sd_bus_message *m, const char *key, const TkSecret *s);
+int options_add_string(sd_bus_message *m, const char *key, const char *value);
+int options_add_strv(sd_bus_message *m, const char *key, char **l);
+int options_add_bool(sd_bus_message *m, const char *key, bool b);
+int options_add_bytes(sd_bus_message *m, const char *key, const void *p, size_t n);
+
+/* Sends the call, shows the token's Progress signals on stderr while it runs, and waits for
+ * the reply (however long the token takes). On a bus error, fills error and returns < 0. */
+int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *error,
+               sd_bus_message **ret_reply);

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format.h"
+#include "tokenctl.h"
+
+int fail(Context *ctx, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (ctx->error_name)
+        return ctx->exit_code;
+    ctx->error_name = strdup(name);
+    va_start(ap, fmt);
+    if (vasprintf(&ctx->error_message, fmt, ap) < 0)
+        ctx->error_message = NULL;
+    va_end(ap);
+    ctx->exit_code = exit_code_for_error(name);
+    return ctx->exit_code;
+}
+
+int fail_bus(Context *ctx, const char *what, const sd_bus_error *error)
+{
+    const char *name = error && error->name ? error->name : CLI_ERROR_FAILED;
+    const char *message = error && error->message ? error->message : "unknown error";
+
+    if (streq(name, "org.freedesktop.DBus.Error.ServiceUnknown") ||
+        streq(name, "org.freedesktop.DBus.Error.NameHasNoOwner"))
+        return fail(ctx, name, "%s: tokend is not running (start tokend.service).", what);
+    if (streq(name, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"))
+        return fail(ctx, name, "%s: %s%s", what, message,
+                    ctx->ask_password ? " (run on a terminal to authenticate)"
+                                      : " (drop --no-ask-password to authenticate)");
+    return fail(ctx, name, "%s: %s", what, message);
+}
+
+int fail_errno(Context *ctx, int err, const char *fmt, ...)
+{
+    _cleanup_free_ char *what = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (vasprintf(&what, fmt, ap) < 0)
+        what = NULL;
+    va_end(ap);
+    return fail(ctx, CLI_ERROR_FAILED, "%s: %s", strempty(what), strerror(err < 0 ? -err : err));
+}
+
+int context_bus(Context *ctx, sd_bus **ret)
+{
+    int r;
+
+    if (!ctx->bus) {
+        r = sd_bus_open_system(&ctx->bus);
+        if (r < 0)
+            return fail(ctx, CLI_ERROR_FAILED,
+                        "Cannot connect to the system bus: %s. Is D-Bus running?", strerror(-r));
+    }
+    *ret = ctx->bus;
+    return 0;
+}

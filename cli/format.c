@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format.h"
+#include "macro.h"
+#include "token-error.h"
+
+int exit_code_for_error(const char *name)
+{
+    static const struct {
+        const char *name;
+        int code;
+    } table[] = {
+        {"org.freedesktop.DBus.Error.AccessDenied", EXIT_NOT_AUTHORISED},
+        {"org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", EXIT_NOT_AUTHORISED},
+        {"org.freedesktop.DBus.Error.AuthFailed", EXIT_NOT_AUTHORISED},
+        {TK_ERROR_PREFIX TK_ERROR_TOKEN_NOT_FOUND, EXIT_NO_TOKEN},
+        {TK_ERROR_PREFIX TK_ERROR_TOKEN_REMOVED, EXIT_NO_TOKEN},
+        {"org.freedesktop.DBus.Error.UnknownObject", EXIT_NO_TOKEN},
+        {TK_ERROR_PREFIX TK_ERROR_PIN_INCORRECT, EXIT_PIN_INCORRECT},
+        {TK_ERROR_PREFIX TK_ERROR_PIN_LOCKED, EXIT_PIN_LOCKED},
+        {TK_ERROR_PREFIX TK_ERROR_PIN_POLICY, EXIT_POLICY},
+        {TK_ERROR_PREFIX TK_ERROR_SO_PIN_FINAL_TRY, EXIT_POLICY},
+        {CLI_ERROR_USAGE, EXIT_USAGE},
+        {CLI_ERROR_AMBIGUOUS, EXIT_USAGE},
+        {CLI_ERROR_NO_PIN, EXIT_USAGE},
+        {CLI_ERROR_NO_TOKEN, EXIT_NO_TOKEN},
+        {CLI_ERROR_AUDIT_BROKEN, EXIT_AUDIT_BROKEN},
+    };
+
+    if (!name)
+        return EXIT_FAILED;
+    FOREACH_ARRAY (t, table, ELEMENTSOF(table))
+        if (streq(t->name, name))
+            return t->code;
+    return EXIT_FAILED;
+}
+
+static const char *source_note(const char *source)
+{
+    if (isempty(source) || streq(source, "card"))
+        return "";
+    if (streq(source, "flags"))
+        return " (count from PKCS#11 flags)";
+    if (streq(source, "ledger"))
+        return " (count from tokend's record of failed attempts)";
+    if (streq(source, "unknown"))
+        return " (tries left unknown)";
+    return "";
+}
+
+int format_pin_state(const char *state, int retries, const char *source, char *buf, size_t size)
+{
+    const char *note = source_note(source);
+    int n;
+
+    if (!buf || size == 0)
+        return -EINVAL;
+
+    if (isempty(state))
+        n = snprintf(buf, size, "unknown");
+    else if (streq(state, "locked"))
+        n = snprintf(buf, size, "LOCKED — needs unblock at the helpdesk%s",
+                     streq_ptr(source, "unknown") ? "" : note);
+    else if (streq(state, "final-try"))
+        n = snprintf(buf, size, "final try%s", note);
+    else if (streq(state, "count-low")) {
+        if (retries == 1)
+            n = snprintf(buf, size, "final try%s", note);
+        else if (retries > 1)
+            n = snprintf(buf, size, "%d tries left%s", retries, note);
+        else
+            n = snprintf(buf, size, "few tries left%s", note);
+    } else if (streq(state, "to-be-changed"))
+        n = snprintf(buf, size, "must be changed before use");
+    else if (streq(state, "ok")) {
+        if (retries > 0)
+            n = snprintf(buf, size, "ok, %d %s left%s", retries, retries == 1 ? "try" : "tries",
+                         note);
+        else
+            n = snprintf(buf, size, "ok");
+    } else
+        n = snprintf(buf, size, "%s", state);
+
+    if (n < 0)
+        return -EIO;
+    if ((size_t)n >= size)
+        return -ENOBUFS;
+    return 0;
+}
+
+int pin_state_severity(const char *state)
+{
+    if (streq_ptr(state, "locked"))
+        return 2;
+    if (streq_ptr(state, "final-try") || streq_ptr(state, "count-low") ||
+        streq_ptr(state, "to-be-changed"))
+        return 1;
+    return 0;
+}
+
+bool expiry_is_past(uint64_t not_after, time_t now)
+{
+    return now >= 0 && not_after <= (uint64_t)now;
+}
+
+int format_expiry(uint64_t not_after, time_t now, char *buf, size_t size)
+{
+    const uint64_t day = 24 * 60 * 60;
+    char date[32];
+    struct tm tm;
+    time_t t = (time_t)not_after;
+    int n;
+
+    if (!buf || size == 0)
+        return -EINVAL;
+    if (!gmtime_r(&t, &tm) || strftime(date, sizeof(date), "%Y-%m-%d", &tm) == 0)
+        return -ERANGE;
+
+    if (expiry_is_past(not_after, now)) {
+        uint64_t ago = ((uint64_t)now - not_after) / day;
+        if (ago == 0)
+            n = snprintf(buf, size, "EXPIRED today (%s)", date);
+        else
+            n = snprintf(buf, size, "EXPIRED %llu %s ago (%s)", (unsigned long long)ago,
+                         ago == 1 ? "day" : "days", date);
+    } else {
+        uint64_t left = (not_after - (uint64_t)now) / day;
+        if (left == 0)
+            n = snprintf(buf, size, "expires %s, today", date);
+        else
+            n = snprintf(buf, size, "expires %s, in %llu %s", date, (unsigned long long)left,
+                         left == 1 ? "day" : "days");
+    }
+    if (n < 0)
+        return -EIO;
+    if ((size_t)n >= size)
+        return -ENOBUFS;
+    return 0;
+}
+
+static int unhex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int parse_hex(const char *s, uint8_t **ret, size_t *ret_len)
+{
+    _cleanup_free_ uint8_t *out = NULL;
+    size_t n = 0;
+
+    if (!s || !ret || !ret_len)
+        return -EINVAL;
+    if (strncmp(s, "0x", 2) == 0 || strncmp(s, "0X", 2) == 0)
+        s += 2;
+    out = malloc(strlen(s) / 2 + 1);
+    if (!out)
+        return -ENOMEM;
+    while (*s) {
+        if (*s == ':') {
+            s++;
+            continue;
+        }
+        int hi = unhex(s[0]);
+        int lo = hi < 0 ? -1 : unhex(s[1]);
+        if (hi < 0 || lo < 0)
+            return -EINVAL;
+        out[n++] = (uint8_t)(hi << 4 | lo);
+        s += 2;
+    }
+    if (n == 0)
+        return -EINVAL;
+    *ret = TAKE_PTR(out);
+    *ret_len = n;
+    return 0;
+}
+
+char *hex_string(const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = malloc(n * 2 + 1);
+
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        s[2 * i] = digits[p[i] >> 4];
+        s[2 * i + 1] = digits[p[i] & 0xf];
+    }
+    s[2 * n] = 0;
+    return s;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Exit codes of tokenctl, documented in tokenctl(1). Keep them stable: scripts test them. */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAILED = 1,
+    EXIT_USAGE = 2,
+    EXIT_NOT_AUTHORISED = 3,
+    EXIT_NO_TOKEN = 4,
+    EXIT_PIN_INCORRECT = 5,
+    EXIT_PIN_LOCKED = 6,
+    EXIT_POLICY = 7,
+    EXIT_AUDIT_BROKEN = 8,
+};
+
+/* Error names tokenctl reports for failures found before the daemon is asked. */
+#define CLI_ERROR_PREFIX       "org.tokend.tokenctl.Error."
+#define CLI_ERROR_USAGE        CLI_ERROR_PREFIX "Usage"
+#define CLI_ERROR_NO_TOKEN     CLI_ERROR_PREFIX "NoSuchToken"
+#define CLI_ERROR_AMBIGUOUS    CLI_ERROR_PREFIX "AmbiguousToken"
+#define CLI_ERROR_NO_PIN       CLI_ERROR_PREFIX "NoPin"
+#define CLI_ERROR_FAILED       CLI_ERROR_PREFIX "Failed"
+#define CLI_ERROR_AUDIT_BROKEN CLI_ERROR_PREFIX "AuditChainBroken"
+
+/* The exit code for an error name, from the daemon or from tokenctl itself. */
+int exit_code_for_error(const char *name);
+
+/* "ok", "2 tries left", "final try", "LOCKED — needs unblock at the helpdesk", with a note
+ * on where the count came from when it is not from the card. state and source are the
+ * daemon's property values (NULL when absent); retries is -1 when unknown. */
+int format_pin_state(const char *state, int retries, const char *source, char *buf, size_t size);
+
+/* Severity of a PIN state, for colour: 0 fine, 1 warn, 2 bad. */
+int pin_state_severity(const char *state);
+
+/* "expires 2027-03-01, in 96 days", "expires 2026-11-25, today", "EXPIRED 3 days ago". */
+int format_expiry(uint64_t not_after, time_t now, char *buf, size_t size);
+bool expiry_is_past(uint64_t not_after, time_t now);
+
+/* Hex text (with optional ':' separators) to bytes; -EINVAL on bad input or empty. */
+int parse_hex(const char *s, uint8_t **ret, size_t *ret_len);
+/* Bytes to lower-case hex without separators. */
+char *hex_string(const uint8_t *p, size_t n);

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+#include "secret.h"
+
+/* Reads a PIN from the first line of a file: a path, "-" for standard input, or /dev/fd/N.
+ * The trailing newline (and a carriage return before it) is stripped. An empty first line
+ * is refused with -ENODATA. */
+int pin_read_file(const char *path, TkSecret **ret);
+
+/* Reads a PIN from the controlling terminal with echo off. Returns -ENXIO when there is no
+ * terminal. An empty answer gives an empty secret (callers decide what that means). */
+int pin_read_tty(const char *prompt, TkSecret **ret);
+
+/* Asks twice for a new PIN; on a mismatch it says so and asks again, up to three rounds,
+ * then fails with -EBADMSG. */
+int pin_read_tty_new(const char *prompt, const char *again, TkSecret **ret);
+
+/* Whether a terminal is there to ask on. */
+bool pin_tty_available(void);

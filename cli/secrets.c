@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "format.h"
+#include "pin-input.h"
+#include "secrets.h"
+
+int get_secret(Context *ctx, const char *file, const char *option, const char *prompt, bool is_new,
+               SecretAsk ask, TkSecret **ret)
+{
+    _cleanup_secret_ TkSecret *s = NULL;
+    int r;
+
+    if (file) {
+        r = pin_read_file(file, &s);
+        if (r == -ENODATA)
+            return fail(ctx, CLI_ERROR_NO_PIN, "%s %s: the first line is empty", option,
+                        streq(file, "-") ? "(standard input)" : file);
+        if (r == -E2BIG)
+            return fail(ctx, CLI_ERROR_NO_PIN, "%s %s: the first line is too long for a PIN",
+                        option, streq(file, "-") ? "(standard input)" : file);
+        if (r < 0)
+            return fail_errno(ctx, r, "Cannot read %s %s", option,
+                              streq(file, "-") ? "(standard input)" : file);
+        *ret = TAKE_PTR(s);
+        return 0;
+    }
+
+    if (ctx->ask_password && pin_tty_available()) {
+        _cleanup_free_ char *ask_text = NULL;
+        if (asprintf(&ask_text, "%s: ", prompt) < 0)
+            return fail_errno(ctx, -ENOMEM, "Cannot ask for the PIN");
+        if (is_new) {
+            _cleanup_free_ char *again = NULL;
+            if (asprintf(&again, "Repeat %c%s: ", prompt[0] == 'N' ? 'n' : prompt[0], prompt + 1) <
+                0)
+                return fail_errno(ctx, -ENOMEM, "Cannot ask for the PIN");
+            r = pin_read_tty_new(ask_text, again, &s);
+            if (r == -EBADMSG)
+                return fail(ctx, CLI_ERROR_NO_PIN,
+                            "The new PINs typed did not match; nothing "
+                            "was changed.");
+        } else
+            r = pin_read_tty(ask_text, &s);
+        if (r < 0)
+            return fail_errno(ctx, r, "Cannot read the PIN from the terminal");
+        if (s->len == 0) {
+            if (ask == SECRET_OPTIONAL) {
+                *ret = NULL;
+                return 0;
+            }
+            return fail(ctx, CLI_ERROR_NO_PIN, "No PIN typed; nothing was done.");
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+    }
+
+    if (ask == SECRET_OPTIONAL) {
+        *ret = NULL;
+        return 0;
+    }
+    return fail(ctx, CLI_ERROR_NO_PIN,
+                "A PIN is needed (%s) but there is no terminal to ask on%s: pass %s FILE "
+                "(\"-\" reads standard input).",
+                prompt, ctx->ask_password ? "" : " (--no-ask-password)", option);
+}

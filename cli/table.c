@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "table.h"
+
+typedef struct Cell {
+    char *text;
+    const char *color;
+} Cell;
+
+struct Table {
+    size_t n_columns;
+    Cell *cells;
+    size_t n_cells;
+};
+
+size_t utf8_width(const char *s)
+{
+    size_t n = 0;
+    for (; s && *s; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80)
+            n++;
+    return n;
+}
+
+Table *table_new(size_t n_columns, const char *const *headers)
+{
+    Table *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->n_columns = n_columns;
+    for (size_t i = 0; i < n_columns; i++)
+        if (table_add(t, headers[i]) < 0)
+            return table_free(t);
+    return t;
+}
+
+Table *table_free(Table *t)
+{
+    if (!t)
+        return NULL;
+    for (size_t i = 0; i < t->n_cells; i++)
+        free(t->cells[i].text);
+    free(t->cells);
+    free(t);
+    return NULL;
+}
+
+int table_add_colored(Table *t, const char *cell, const char *color)
+{
+    Cell *c = realloc(t->cells, (t->n_cells + 1) * sizeof(Cell));
+    if (!c)
+        return -ENOMEM;
+    t->cells = c;
+    c[t->n_cells].text = strdup(strempty(cell));
+    if (!c[t->n_cells].text)
+        return -ENOMEM;
+    c[t->n_cells].color = color;
+    t->n_cells++;
+    return 0;
+}
+
+int table_add(Table *t, const char *cell)
+{
+    return table_add_colored(t, cell, NULL);
+}
+
+size_t table_rows(const Table *t)
+{
+    return t->n_cells / t->n_columns - 1;
+}
+
+int table_print(const Table *t, FILE *f, bool color)
+{
+    _cleanup_free_ size_t *width = calloc(t->n_columns, sizeof(size_t));
+
+    if (!width)
+        return -ENOMEM;
+    for (size_t i = 0; i < t->n_cells; i++) {
+        size_t w = utf8_width(t->cells[i].text);
+        if (w > width[i % t->n_columns])
+            width[i % t->n_columns] = w;
+    }
+    for (size_t i = 0; i < t->n_cells; i++) {
+        size_t col = i % t->n_columns;
+        const Cell *c = &t->cells[i];
+        bool last = col == t->n_columns - 1 || i == t->n_cells - 1;
+        const char *on = i < t->n_columns ? ANSI_BOLD : c->color;
+
+        if (color && on)
+            fputs(on, f);
+        fputs(c->text, f);
+        if (color && on)
+            fputs(ANSI_RESET, f);
+        if (last)
+            fputc('\n', f);
+        else
+            fprintf(f, "%*s", (int)(width[col] - utf8_width(c->text) + 2), "");
+    }
+    return ferror(f) ? -EIO : 0;
+}

@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <getopt.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus-json.h"
+#include "config.h"
+#include "format.h"
+#include "polkit-agent.h"
+#include "tokenctl.h"
+
+enum {
+    V_LIST = 1 << 0,
+    V_STATUS = 1 << 1,
+    V_OBJECTS = 1 << 2,
+    V_KEYGEN = 1 << 3,
+    V_CSR = 1 << 4,
+    V_IMPORT = 1 << 5,
+    V_CHANGE_PIN = 1 << 6,
+    V_UNBLOCK = 1 << 7,
+    V_INIT = 1 << 8,
+    V_DELETE = 1 << 9,
+    V_MONITOR = 1 << 10,
+    V_AUDIT = 1 << 11,
+    V_ALL = (1 << 12) - 1,
+};
+
+typedef struct Verb {
+    const char *name;
+    unsigned bit;
+    int (*run)(Context *ctx);
+    bool changes_token; /* needs authorisation: start a polkit agent on a terminal */
+    const char *synopsis;
+    const char *summary;
+} Verb;
+
+static const Verb verbs[] = {
+    {"list", V_LIST, verb_list, false, "list", "List the tokens and readers present."},
+    {"status", V_STATUS, verb_status, false, "status [TOKEN]",
+     "Show a token's state: PIN tries left, certificates and when they expire."},
+    {"objects", V_OBJECTS, verb_objects, false, "objects TOKEN [--login]",
+     "List the keys and certificates on a token (private objects too with --login)."},
+    {"keygen", V_KEYGEN, verb_keygen, true, "keygen TOKEN --type TYPE [--label L] [--id HEX]",
+     "Generate a key pair on the token; prints the public key."},
+    {"csr", V_CSR, verb_csr, true,
+     "csr TOKEN --key ID --subject DN [--email E]... [--dns D]... [-o FILE]",
+     "Create a PKCS#10 certificate request signed by a key on the token."},
+    {"import-cert", V_IMPORT, verb_import_cert, true, "import-cert TOKEN FILE [--chain FILE]",
+     "Store an issued certificate (and its CA chain) next to its key."},
+    {"change-pin", V_CHANGE_PIN, verb_change_pin, true, "change-pin TOKEN [--so]",
+     "Change the user PIN (or the SO PIN with --so)."},
+    {"unblock", V_UNBLOCK, verb_unblock, true, "unblock TOKEN --request REF [--force]",
+     "Unblock the user PIN with the SO PIN/PUK and set a new one."},
+    {"init", V_INIT, verb_init, true, "init TOKEN --label LABEL",
+     "Initialise a token: destroys everything on it."},
+    {"delete", V_DELETE, verb_delete, true, "delete TOKEN --key ID | --cert ID",
+     "Delete a key pair or a certificate from the token."},
+    {"monitor", V_MONITOR, verb_monitor, false, "monitor",
+     "Show tokens coming and going, state changes and progress as they happen."},
+    {"audit", V_AUDIT, verb_audit, false, "audit verify [FILE]",
+     "Check the audit file's hash chain for removed or edited lines."},
+};
+
+enum {
+    ARG_JSON = 0x100,
+    ARG_NO_ASK_PASSWORD,
+    ARG_PIN_FILE,
+    ARG_NEW_PIN_FILE,
+    ARG_SO_PIN_FILE,
+    ARG_VERSION,
+    ARG_LOGIN,
+    ARG_TYPE,
+    ARG_LABEL,
+    ARG_ID,
+    ARG_KEY,
+    ARG_CERT,
+    ARG_SUBJECT,
+    ARG_EMAIL,
+    ARG_DNS,
+    ARG_CHAIN,
+    ARG_SO,
+    ARG_REQUEST,
+    ARG_FORCE,
+};
+
+typedef struct OptionDoc {
+    const char *name;
+    int val;
+    const char *arg; /* NULL: takes no argument */
+    unsigned verbs;  /* which verbs take it; V_ALL for global ones */
+    const char *help;
+} OptionDoc;
+
+static const OptionDoc option_docs[] = {
+    {"json", ARG_JSON, NULL, V_ALL, "print one JSON document on standard output"},
+    {"no-ask-password", ARG_NO_ASK_PASSWORD, NULL, V_ALL,
+     "never ask for a PIN or for authorisation on the terminal"},
+    {"help", 'h', NULL, V_ALL, "show this help"},
+    {"version", ARG_VERSION, NULL, V_ALL, "show the version"},
+    {"pin-file", ARG_PIN_FILE, "FILE",
+     V_OBJECTS | V_KEYGEN | V_CSR | V_IMPORT | V_DELETE | V_CHANGE_PIN,
+     "read the user PIN from FILE (first line; \"-\": stdin)"},
+    {"new-pin-file", ARG_NEW_PIN_FILE, "FILE", V_CHANGE_PIN | V_UNBLOCK | V_INIT,
+     "read the new PIN from FILE (first line)"},
+    {"so-pin-file", ARG_SO_PIN_FILE, "FILE", V_CHANGE_PIN | V_UNBLOCK | V_INIT,
+     "read the SO PIN/PUK from FILE (first line)"},
+    {"login", ARG_LOGIN, NULL, V_OBJECTS, "log in with the user PIN to list private objects"},
+    {"type", ARG_TYPE, "TYPE", V_KEYGEN, "rsa2048, rsa3072, rsa4096, ec-p256 or ec-p384"},
+    {"label", ARG_LABEL, "LABEL", V_KEYGEN | V_INIT, "label of the new key or token"},
+    {"id", ARG_ID, "HEX", V_KEYGEN, "object id for the new key (default: chosen by the token)"},
+    {"key", ARG_KEY, "ID", V_CSR | V_DELETE, "the key pair's id, in hex"},
+    {"cert", ARG_CERT, "ID", V_DELETE, "the certificate's id, in hex"},
+    {"subject", ARG_SUBJECT, "DN", V_CSR,
+     "subject as RFC 4514 text, e.g. \"CN=Jane Doe,O=Agency\""},
+    {"email", ARG_EMAIL, "ADDRESS", V_CSR, "e-mail subjectAltName (repeatable)"},
+    {"dns", ARG_DNS, "NAME", V_CSR, "DNS subjectAltName (repeatable)"},
+    {"output", 'o', "FILE", V_CSR, "write the request to FILE instead of standard output"},
+    {"chain", ARG_CHAIN, "FILE", V_IMPORT, "PEM file with CA certificates to store too"},
+    {"so", ARG_SO, NULL, V_CHANGE_PIN, "change the SO PIN instead of the user PIN"},
+    {"request", ARG_REQUEST, "REF", V_UNBLOCK, "the unlock application form's reference"},
+    {"force", ARG_FORCE, NULL, V_UNBLOCK, "go on even when the SO PIN/PUK is on its final try"},
+};
+
+static const Verb *find_verb(const char *name)
+{
+    FOREACH_ARRAY (v, verbs, ELEMENTSOF(verbs))
+        if (streq(v->name, name))
+            return v;
+    return NULL;
+}
+
+static const OptionDoc *find_option(int val)
+{
+    FOREACH_ARRAY (o, option_docs, ELEMENTSOF(option_docs))
+        if (o->val == val)
+            return o;
+    return NULL;
+}
+
+static void print_option(const OptionDoc *o)
+{
+    char left[64];
+    if (o->val == 'h' || o->val == 'o')
+        snprintf(left, sizeof(left), "-%c, --%s%s%s", o->val, o->name, o->arg ? " " : "",
+                 o->arg ?: "");
+    else
+        snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg ? " " : "", o->arg ?: "");
+    printf("  %-26s %s\n", left, o->help);
+}
+
+static void help(void)
+{
+    printf("tokenctl [OPTIONS...] COMMAND ...\n\n"
+           "Manage smart-card tokens through tokend.\n\nCommands:\n");
+    FOREACH_ARRAY (v, verbs, ELEMENTSOF(verbs))
+        printf("  %s\n      %s\n", v->synopsis, v->summary);
+    printf("\nOptions:\n");
+    FOREACH_ARRAY (o, option_docs, ELEMENTSOF(option_docs))
+        if (o->verbs == V_ALL || o->val == ARG_PIN_FILE || o->val == ARG_NEW_PIN_FILE ||
+            o->val == ARG_SO_PIN_FILE)
+            print_option(o);
+    printf("\nTOKEN is a serial, a label, a reader name or an object path; it may be left out\n"
+           "when one token is present. FILE \"-\" is standard input. PINs are never taken\n"
+           "from the command line. \"tokenctl COMMAND --help\" shows a command's options;\n"
+           "see tokenctl(1) for exit codes and JSON fields.\n");
+}
+
+static void help_verb(const Verb *v)
+{
+    printf("tokenctl %s\n\n%s\n\nOptions:\n", v->synopsis, v->summary);
+    FOREACH_ARRAY (o, option_docs, ELEMENTSOF(option_docs))
+        if (o->verbs != V_ALL && (o->verbs & v->bit))
+            print_option(o);
+    FOREACH_ARRAY (o, option_docs, ELEMENTSOF(option_docs))
+        if (o->verbs == V_ALL)
+            print_option(o);
+}
+
+static int strv_push(char ***l, const char *s)
+{
+    size_t n = strv_length(*l);
+    char **m = realloc(*l, (n + 2) * sizeof(char *));
+    if (!m)
+        return -ENOMEM;
+    *l = m;
+    m[n] = strdup(s);
+    if (!m[n])
+        return -ENOMEM;
+    m[n + 1] = NULL;
+    return 0;
+}
+
+static int parse_args(Context *ctx, int argc, char *argv[], const Verb **ret_verb, bool *ret_help)
+{
+    struct option longopts[ELEMENTSOF(option_docs) + 1] = {};
+    unsigned seen[ELEMENTSOF(option_docs)] = {};
+    bool want_help = false;
+    const Verb *verb = NULL;
+    int c;
+
+    for (size_t i = 0; i < ELEMENTSOF(option_docs); i++)
+        longopts[i] = (struct option){option_docs[i].name,
+                                      option_docs[i].arg ? required_argument : no_argument, NULL,
+                                      option_docs[i].val};
+
+    /* getopt_long takes any unique prefix of a long option, so "--pin 1234" would be read as
+     * "--pin-file 1234". Accept only whole option names: a PIN typed as an option is then
+     * refused instead of quietly taken for a file name. */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (streq(a, "--"))
+            break;
+        if (strncmp(a, "--", 2) != 0)
+            continue;
+        size_t len = strcspn(a + 2, "=");
+        const OptionDoc *match = NULL;
+        FOREACH_ARRAY (o, option_docs, ELEMENTSOF(option_docs))
+            if (strlen(o->name) == len && strncmp(o->name, a + 2, len) == 0)
+                match = o;
+        if (!match)
+            return fail(ctx, CLI_ERROR_USAGE,
+                        "Unknown option %.*s; see tokenctl --help (PINs are read from the "
+                        "terminal or from --pin-file, never from the command line)",
+                        (int)len + 2, a);
+        if (match->arg && a[2 + len] != '=')
+            i++;
+    }
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) >= 0) {
+        switch (c) {
+        case 'h':
+            want_help = true;
+            break;
+        case ARG_VERSION:
+            printf("tokenctl %s\n", TOKEND_VERSION);
+            return -1;
+        case ARG_JSON:
+            ctx->json = true;
+            break;
+        case ARG_NO_ASK_PASSWORD:
+            ctx->ask_password = false;
+            break;
+        case ARG_PIN_FILE:
+            ctx->pin_file = optarg;
+            break;
+        case ARG_NEW_PIN_FILE:
+            ctx->new_pin_file = optarg;
+            break;
+        case ARG_SO_PIN_FILE:
+            ctx->so_pin_file = optarg;
+            break;
+        case ARG_LOGIN:
+            ctx->login = true;
+            break;
+        case ARG_TYPE:
+            ctx->type = optarg;
+            break;
+        case ARG_LABEL:
+            ctx->label = optarg;
+            break;
+        case ARG_ID:
+            ctx->id_hex = optarg;
+            break;
+        case ARG_KEY:
+            ctx->key_id = optarg;
+            break;
+        case ARG_CERT:
+            ctx->cert_id = optarg;
+            break;
+        case ARG_SUBJECT:
+            ctx->subject = optarg;
+            break;
+        case ARG_EMAIL:
+            if (strv_push(&ctx->emails, optarg) < 0)
+                return fail_errno(ctx, -ENOMEM, "Cannot parse the options");
+            break;
+        case ARG_DNS:
+            if (strv_push(&ctx->dns, optarg) < 0)
+                return fail_errno(ctx, -ENOMEM, "Cannot parse the options");
+            break;
+        case 'o':
+            ctx->output = optarg;
+            break;
+        case ARG_CHAIN:
+            ctx->chain = optarg;
+            break;
+        case ARG_SO:
+            ctx->so = true;
+            break;
+        case ARG_REQUEST:
+            ctx->request = optarg;
+            break;
+        case ARG_FORCE:
+            ctx->force = true;
+            break;
+        case ':': {
+            const OptionDoc *o = find_option(optopt);
+            return fail(ctx, CLI_ERROR_USAGE, "Option %s%s needs an argument", o ? "--" : "-",
+                        o ? o->name : (char[]){(char)optopt, 0});
+        }
+        default: {
+            /* Name the option but never echo what follows '=': a mistyped "--pin=1234"
+             * must not put a PIN on the screen or into a log. */
+            const char *bad = argv[optind - 1];
+            size_t len = strcspn(bad, "=");
+            if (optopt && optopt < 0x100 && !(bad[0] == '-' && bad[1] == '-'))
+                return fail(ctx, CLI_ERROR_USAGE, "Unknown option -%c; see tokenctl --help",
+                            optopt);
+            return fail(ctx, CLI_ERROR_USAGE,
+                        "Unknown option %.*s; see tokenctl --help (PINs are read from the "
+                        "terminal or from --pin-file, never from the command line)",
+                        (int)len, bad);
+        }
+        }
+        const OptionDoc *o = find_option(c);
+        if (o)
+            seen[o - option_docs]++;
+    }
+
+    if (optind < argc) {
+        verb = find_verb(argv[optind]);
+        if (!verb)
+            return fail(ctx, CLI_ERROR_USAGE, "Unknown command \"%s\"; see tokenctl --help",
+                        argv[optind]);
+        ctx->args = argv + optind + 1;
+        ctx->n_args = (size_t)(argc - optind - 1);
+    }
+    if (want_help) {
+        *ret_help = true;
+        *ret_verb = verb;
+        return 0;
+    }
+    if (!verb)
+        return fail(ctx, CLI_ERROR_USAGE, "No command given; see tokenctl --help");
+    for (size_t i = 0; i < ELEMENTSOF(option_docs); i++)
+        if (seen[i] && !(option_docs[i].verbs & verb->bit))
+            return fail(ctx, CLI_ERROR_USAGE, "%s does not take --%s; see tokenctl %s --help",
+                        verb->name, option_docs[i].name, verb->name);
+    *ret_help = false;
+    *ret_verb = verb;
+    return 0;
+}
+
+static void print_result(Context *ctx, const Verb *verb)
+{
+    if (ctx->json) {
+        _cleanup_json_ json_object *doc = NULL;
+        if (ctx->error_name) {
+            json_object *e = json_object_new_object();
+            doc = json_object_new_object();
+            json_object_object_add(e, "name", json_object_new_string(ctx->error_name));
+            json_object_object_add(e, "message",
+                                   json_object_new_string(strempty(ctx->error_message)));
+            json_object_object_add(e, "exit-code", json_object_new_int(ctx->exit_code));
+            json_object_object_add(doc, "error", e);
+        } else if (verb && verb->bit == V_MONITOR)
+            return; /* monitor prints one object per event as it goes */
+        else
+            doc = ctx->result ? json_object_get(ctx->result) : json_object_new_object();
+        puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+        return;
+    }
+    if (ctx->error_name) {
+        bool color = isatty(STDERR_FILENO) && !getenv("NO_COLOR");
+        fprintf(stderr, "%stokenctl: %s%s\n", color ? "\033[1;31m" : "",
+                strempty(ctx->error_message), color ? "\033[0m" : "");
+        if (ctx->exit_code == EXIT_USAGE && streq(ctx->error_name, CLI_ERROR_USAGE))
+            fputs("Try \"tokenctl --help\".\n", stderr);
+    }
+}
+
+int main(int argc, char *argv[])
+{
+    Context ctx = {.ask_password = true};
+    const Verb *verb = NULL;
+    bool want_help = false;
+    int r;
+
+    setlocale(LC_ALL, "");
+    r = parse_args(&ctx, argc, argv, &verb, &want_help);
+    if (r < 0) {
+        r = 0; /* --version */
+        goto finish;
+    }
+    if (r > 0)
+        goto finish;
+    if (want_help) {
+        if (verb)
+            help_verb(verb);
+        else
+            help();
+        goto finish;
+    }
+
+    ctx.color = !ctx.json && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+    ctx.interactive = ctx.ask_password && isatty(STDIN_FILENO);
+    if (verb->changes_token && ctx.interactive)
+        (void)polkit_agent_start(&ctx.agent_pid);
+
+    r = verb->run(&ctx);
+
+finish:
+    polkit_agent_stop(ctx.agent_pid);
+    print_result(&ctx, verb);
+    sd_bus_flush_close_unref(ctx.bus);
+    json_object_put(ctx.result);
+    strv_free(ctx.emails);
+    strv_free(ctx.dns);
+    free(ctx.error_name);
+    free(ctx.error_message);
+    return ctx.error_name ? ctx.exit_code : r;
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+#include <systemd/sd-bus.h>
+
+#include "macro.h"
+
+#define TOKEND_BUS_NAME      "org.tokend.Tokend1"
+#define TOKEND_ROOT_PATH     "/org/tokend/Tokend1"
+#define TOKEND_MANAGER_IFACE "org.tokend.Tokend1.Manager"
+#define TOKEND_TOKEN_IFACE   "org.tokend.Tokend1.Token"
+#define TOKEND_READER_IFACE  "org.tokend.Tokend1.Reader"
+
+/* Everything one run of tokenctl knows: parsed options, the bus, the result being built for
+ * --json and the first error met. Verbs fill it in; main() prints it. */
+typedef struct Context {
+    /* global options */
+    bool json;
+    bool ask_password;
+    const char *pin_file;
+    const char *new_pin_file;
+    const char *so_pin_file;
+
+    /* verb options */
+    bool login;
+    bool so;
+    bool force;
+    const char *type;
+    const char *label;
+    const char *id_hex;
+    const char *key_id;
+    const char *cert_id;
+    const char *subject;
+    const char *output;
+    const char *chain;
+    const char *request;
+    char **emails;
+    char **dns;
+
+    /* positional arguments after the verb */
+    char **args;
+    size_t n_args;
+
+    bool color;
+    bool interactive;
+    sd_bus *bus;
+    pid_t agent_pid;
+
+    json_object *result;
+    char *error_name;
+    char *error_message;
+    int exit_code;
+} Context;
+
+/* Records the first failure (name and a message a person can act on) and returns the exit
+ * code for it, so a verb can write "return fail(ctx, ...);". */
+int fail(Context *ctx, const char *name, const char *fmt, ...) _printf_(3, 4);
+/* Same for a bus error: the message is "<what>: <daemon's message>". */
+int fail_bus(Context *ctx, const char *what, const sd_bus_error *error);
+/* For a local errno failure. */
+int fail_errno(Context *ctx, int err, const char *fmt, ...) _printf_(3, 4);
+
+/* Opens the system bus (honouring DBUS_SYSTEM_BUS_ADDRESS) once. */
+int context_bus(Context *ctx, sd_bus **ret);
+
+int verb_list(Context *ctx);
+int verb_status(Context *ctx);
+int verb_objects(Context *ctx);
+int verb_keygen(Context *ctx);
+int verb_csr(Context *ctx);
+int verb_import_cert(Context *ctx);
+int verb_delete(Context *ctx);
+int verb_change_pin(Context *ctx);
+int verb_unblock(Context *ctx);
+int verb_init(Context *ctx);
+int verb_monitor(Context *ctx);
+int verb_audit(Context *ctx);

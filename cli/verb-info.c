@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "bus-call.h"
+#include "bus-json.h"
+#include "format.h"
+#include "resolve.h"
+#include "secrets.h"
+#include "table.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free)
+
+static void add_string(json_object *o, const char *key, const char *value)
+{
+    json_object_object_add(o, key, value ? json_object_new_string(value) : NULL);
+}
+
+static json_object *pin_json(json_object *t, const char *prefix)
+{
+    char state[32], retries[32], source[40];
+    json_object *o = json_object_new_object();
+
+    snprintf(state, sizeof(state), "%sPinState", prefix);
+    snprintf(retries, sizeof(retries), "%sPinRetries", prefix);
+    snprintf(source, sizeof(source), "%sPinRetriesSource", prefix);
+    add_string(o, "state", json_get_string(t, state));
+    json_object_object_add(o, "retries", json_object_new_int((int)json_get_int(t, retries, -1)));
+    add_string(o, "retries-source", json_get_string(t, source));
+    return o;
+}
+
+/* The token as scripts see it: documented field names, not the bus property names, so the
+ * bus API can grow without breaking a script. */
+static json_object *token_json(json_object *t)
+{
+    json_object *o = json_object_new_object();
+
+    add_string(o, "path", json_get_string(t, "path"));
+    add_string(o, "serial", json_get_string(t, "Serial"));
+    add_string(o, "label", json_get_string(t, "Label"));
+    add_string(o, "manufacturer", json_get_string(t, "Manufacturer"));
+    add_string(o, "model", json_get_string(t, "Model"));
+    add_string(o, "reader", json_get_string(t, "Reader"));
+    add_string(o, "module", json_get_string(t, "Module"));
+    json_object_object_add(o, "initialized",
+                           json_object_new_boolean(json_get_bool(t, "Initialized", 0)));
+    json_object_object_add(o, "user-pin-initialized",
+                           json_object_new_boolean(json_get_bool(t, "UserPinInitialized", 0)));
+    json_object_object_add(
+        o, "protected-authentication-path",
+        json_object_new_boolean(json_get_bool(t, "ProtectedAuthenticationPath", 0)));
+    json_object_object_add(o, "busy", json_object_new_boolean(json_get_bool(t, "Busy", 0)));
+    json_object_object_add(o, "user-pin", pin_json(t, "User"));
+    json_object_object_add(o, "so-pin", pin_json(t, "So"));
+    json_object_object_add(o, "min-pin-length",
+                           json_object_new_int64(json_get_int(t, "MinPinLength", 0)));
+    json_object_object_add(o, "max-pin-length",
+                           json_object_new_int64(json_get_int(t, "MaxPinLength", 0)));
+    return o;
+}
+
+static void pin_text(json_object *t, const char *prefix, char *buf, size_t size, int *severity)
+{
+    char state[32], retries[32], source[40];
+    snprintf(state, sizeof(state), "%sPinState", prefix);
+    snprintf(retries, sizeof(retries), "%sPinRetries", prefix);
+    snprintf(source, sizeof(source), "%sPinRetriesSource", prefix);
+    if (format_pin_state(json_get_string(t, state), (int)json_get_int(t, retries, -1),
+                         json_get_string(t, source), buf, size) < 0)
+        snprintf(buf, size, "?");
+    *severity = pin_state_severity(json_get_string(t, state));
+}
+
+static const char *severity_color(int severity)
+{
+    return severity >= 2 ? ANSI_RED : severity == 1 ? ANSI_YELLOW : NULL;
+}
+
+int verb_list(Context *ctx)
+{
+    _cleanup_json_ json_object *objects = NULL, *tokens = NULL;
+    int r;
+
+    if (ctx->n_args > 0)
+        return fail(ctx, CLI_ERROR_USAGE, "list takes no arguments");
+    r = fetch_objects(ctx, &objects);
+    if (r != 0)
+        return r;
+    r = tokens_from_objects(objects, &tokens);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot read the token list");
+
+    if (ctx->json) {
+        json_object *a = json_object_new_array(), *readers = json_object_new_array();
+        for (size_t i = 0; i < json_object_array_length(tokens); i++)
+            json_object_array_add(a, token_json(json_object_array_get_idx(tokens, i)));
+        json_object_object_foreach(objects, path, ifaces)
+        {
+            json_object *p;
+            if (!json_object_object_get_ex(ifaces, TOKEND_READER_IFACE, &p))
+                continue;
+            json_object *o = json_object_new_object();
+            add_string(o, "path", path);
+            add_string(o, "name", json_get_string(p, "Name"));
+            json_object_object_add(o, "card-present",
+                                   json_object_new_boolean(json_get_bool(p, "CardPresent", 0)));
+            add_string(o, "atr", json_get_string(p, "Atr"));
+            const char *tok = json_get_string(p, "Token");
+            add_string(o, "token", streq_ptr(tok, "/") ? NULL : tok);
+            json_object_array_add(readers, o);
+        }
+        ctx->result = json_object_new_object();
+        json_object_object_add(ctx->result, "tokens", a);
+        json_object_object_add(ctx->result, "readers", readers);
+        return 0;
+    }
+
+    if (json_object_array_length(tokens) == 0) {
+        puts("No tokens present.");
+        return 0;
+    }
+    static const char *const headers[] = {"SERIAL", "LABEL", "MODEL", "READER", "USER PIN"};
+    _cleanup_(table_freep) Table *table = table_new(ELEMENTSOF(headers), headers);
+    if (!table)
+        return fail_errno(ctx, -ENOMEM, "Cannot show the token list");
+    for (size_t i = 0; i < json_object_array_length(tokens); i++) {
+        json_object *t = json_object_array_get_idx(tokens, i);
+        char pin[160];
+        int sev;
+        pin_text(t, "User", pin, sizeof(pin), &sev);
+        table_add(table, json_get_string(t, "Serial"));
+        table_add(table, json_get_string(t, "Label"));
+        table_add(table, json_get_string(t, "Model"));
+        table_add(table,
+                  isempty(json_get_string(t, "Reader")) ? "-" : json_get_string(t, "Reader"));
+        table_add_colored(table, pin, severity_color(sev));
+    }
+    table_print(table, stdout, ctx->color);
+    return 0;
+}
+
+static int list_objects(Context *ctx, json_object *token, const TkSecret *pin, json_object **ret,
+                        sd_bus_error *error)
+{
+    _cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
+    int r;
+
+    r = token_call_new(ctx, json_get_string(token, "path"), "ListObjects", &m);
+    if (r < 0)
+        return sd_bus_error_set_errno(error, r);
+    r = sd_bus_message_open_container(m, 'a', "{sv}");
+    if (r >= 0 && pin)
+        r = options_add_secret(m, "pin", pin);
+    if (r >= 0)
+        r = sd_bus_message_close_container(m);
+    if (r < 0)
+        return sd_bus_error_set_errno(error, r);
+    r = token_call(ctx, m, "list objects", error, &reply);
+    if (r < 0)
+        return r;
+    return bus_message_read_json(reply, ret);
+}
+
+static const char *class_text(const char *class)
+{
+    if (streq_ptr(class, "private-key"))
+        return "private key";
+    if (streq_ptr(class, "public-key"))
+        return "public key";
+    if (streq_ptr(class, "certificate"))
+        return "certificate";
+    return strempty(class);
+}
+
+static void object_details(json_object *o, char *buf, size_t size)
+{
+    const char *type = json_get_string(o, "key-type");
+    const char *subject = json_get_string(o, "subject");
+
+    if (subject)
+        snprintf(buf, size, "%s", subject);
+    else if (streq_ptr(type, "rsa"))
+        snprintf(buf, size, "RSA %lld bits", (long long)json_get_int(o, "bits", 0));
+    else if (streq_ptr(type, "ec"))
+        snprintf(buf, size, "EC %s", strempty(json_get_string(o, "curve")));
+    else
+        snprintf(buf, size, "%s", strempty(type));
+}
+
+/* Adds the expiry fields scripts want, computed the same way as the text people read. */
+static void add_expiry(json_object *objects, time_t now)
+{
+    for (size_t i = 0; i < json_object_array_length(objects); i++) {
+        json_object *o = json_object_array_get_idx(objects, i);
+        int64_t not_after = json_get_int(o, "not-after", -1);
+        if (not_after < 0)
+            continue;
+        bool past = expiry_is_past((uint64_t)not_after, now);
+        int64_t days = past ? -(int64_t)(((uint64_t)now - (uint64_t)not_after) / 86400)
+                            : (int64_t)(((uint64_t)not_after - (uint64_t)now) / 86400);
+        json_object_object_add(o, "expired", json_object_new_boolean(past));
+        json_object_object_add(o, "days-left", json_object_new_int64(days));
+    }
+}
+
+static void print_objects(Context *ctx, json_object *objects, time_t now)
+{
+    static const char *const headers[] = {"CLASS", "ID", "LABEL", "DETAILS", "EXPIRY"};
+    _cleanup_(table_freep) Table *table = table_new(ELEMENTSOF(headers), headers);
+
+    if (!table)
+        return;
+    for (size_t i = 0; i < json_object_array_length(objects); i++) {
+        json_object *o = json_object_array_get_idx(objects, i);
+        char details[512], expiry[96] = "";
+        int64_t not_after = json_get_int(o, "not-after", -1);
+        const char *color = NULL;
+
+        object_details(o, details, sizeof(details));
+        if (not_after >= 0) {
+            if (format_expiry((uint64_t)not_after, now, expiry, sizeof(expiry)) < 0)
+                snprintf(expiry, sizeof(expiry), "?");
+            else if (expiry_is_past((uint64_t)not_after, now))
+                color = ANSI_RED;
+            else if ((uint64_t)not_after - (uint64_t)now < 30 * 86400)
+                color = ANSI_YELLOW;
+        }
+        table_add(table, class_text(json_get_string(o, "class")));
+        table_add(table, json_get_string(o, "id"));
+        table_add(table, json_get_string(o, "label"));
+        table_add(table, details);
+        table_add_colored(table, expiry, color);
+    }
+    if (table_rows(table) == 0)
+        puts("No objects on this token.");
+    else
+        table_print(table, stdout, ctx->color);
+}
+
+int verb_objects(Context *ctx)
+{
+    _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+    _cleanup_json_ json_object *token = NULL, *objects = NULL;
+    _cleanup_secret_ TkSecret *pin = NULL;
+    time_t now = time(NULL);
+    int r;
+
+    if (ctx->n_args > 1)
+        return fail(ctx, CLI_ERROR_USAGE, "objects takes one TOKEN");
+    r = resolve_token(ctx, ctx->n_args > 0 ? ctx->args[0] : NULL, &token);
+    if (r != 0)
+        return r;
+    if (ctx->login || ctx->pin_file) {
+        r = get_secret(ctx, ctx->pin_file, "--pin-file", "User PIN", false, SECRET_REQUIRED, &pin);
+        if (r != 0)
+            return r;
+    }
+    r = list_objects(ctx, token, pin, &objects, &error);
+    if (r < 0)
+        return fail_bus(ctx, "Cannot list the objects on the token", &error);
+    add_expiry(objects, now);
+
+    if (ctx->json) {
+        ctx->result = json_object_new_object();
+        add_string(ctx->result, "token", json_get_string(token, "Serial"));
+        json_object_object_add(ctx->result, "objects", TAKE_PTR(objects));
+        return 0;
+    }
+    print_objects(ctx, objects, now);
+    return 0;
+}
+
+static void print_field(Context *ctx, const char *name, const char *value, const char *color)
+{
+    printf("%14s: ", name);
+    if (ctx->color && color)
+        printf("%s%s%s\n", color, value, ANSI_RESET);
+    else
+        printf("%s\n", value);
+}
+
+int verb_status(Context *ctx)
+{
+    _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+    _cleanup_json_ json_object *token = NULL, *objects = NULL;
+    time_t now = time(NULL);
+    char buf[256];
+    int r, sev;
+
+    if (ctx->n_args > 1)
+        return fail(ctx, CLI_ERROR_USAGE, "status takes at most one TOKEN");
+    r = resolve_token(ctx, ctx->n_args > 0 ? ctx->args[0] : NULL, &token);
+    if (r != 0)
+        return r;
+
+    /* Certificates are public objects: reading them needs no PIN and no authorisation. A
+     * token that cannot be read right now still has a state worth showing. */
+    r = list_objects(ctx, token, NULL, &objects, &error);
+    if (r >= 0)
+        add_expiry(objects, now);
+
+    if (ctx->json) {
+        json_object *certs = json_object_new_array();
+        for (size_t i = 0; objects && i < json_object_array_length(objects); i++) {
+            json_object *o = json_object_array_get_idx(objects, i);
+            if (streq_ptr(json_get_string(o, "class"), "certificate"))
+                json_object_array_add(certs, json_object_get(o));
+        }
+        ctx->result = json_object_new_object();
+        json_object_object_add(ctx->result, "token", token_json(token));
+        json_object_object_add(ctx->result, "certificates", certs);
+        if (r < 0) {
+            json_object *e = json_object_new_object();
+            add_string(e, "name", error.name);
+            add_string(e, "message", error.message);
+            json_object_object_add(ctx->result, "certificates-error", e);
+        }
+        return 0;
+    }
+
+    print_field(ctx, "Token", strempty(json_get_string(token, "Label")), ANSI_BOLD);
+    print_field(ctx, "Serial", strempty(json_get_string(token, "Serial")), NULL);
+    snprintf(buf, sizeof(buf), "%s %s", strempty(json_get_string(token, "Manufacturer")),
+             strempty(json_get_string(token, "Model")));
+    print_field(ctx, "Model", buf, NULL);
+    print_field(ctx, "Reader",
+                isempty(json_get_string(token, "Reader")) ? "(none)"
+                                                          : json_get_string(token, "Reader"),
+                NULL);
+    print_field(ctx, "Initialized", json_get_bool(token, "Initialized", 0) ? "yes" : "no", NULL);
+    pin_text(token, "User", buf, sizeof(buf), &sev);
+    if (!json_get_bool(token, "UserPinInitialized", 1))
+        snprintf(buf, sizeof(buf), "not set — the token needs initialising");
+    print_field(ctx, "User PIN", buf, severity_color(sev));
+    pin_text(token, "So", buf, sizeof(buf), &sev);
+    print_field(ctx, "SO PIN (PUK)", buf, severity_color(sev));
+    snprintf(buf, sizeof(buf), "%lld to %lld characters",
+             (long long)json_get_int(token, "MinPinLength", 0),
+             (long long)json_get_int(token, "MaxPinLength", 0));
+    print_field(ctx, "PIN length", buf, NULL);
+    if (json_get_bool(token, "ProtectedAuthenticationPath", 0))
+        print_field(ctx, "PIN entry", "on the reader's own keypad", NULL);
+    if (json_get_bool(token, "Busy", 0))
+        print_field(ctx, "Busy", "yes, an operation is running", ANSI_YELLOW);
+
+    if (r < 0) {
+        snprintf(buf, sizeof(buf), "cannot read: %s", strempty(error.message));
+        print_field(ctx, "Certificates", buf, ANSI_YELLOW);
+        return 0;
+    }
+    bool any = false;
+    for (size_t i = 0; i < json_object_array_length(objects); i++) {
+        json_object *o = json_object_array_get_idx(objects, i);
+        char expiry[96] = "";
+        int64_t not_after = json_get_int(o, "not-after", -1);
+        if (!streq_ptr(json_get_string(o, "class"), "certificate"))
+            continue;
+        if (not_after >= 0)
+            format_expiry((uint64_t)not_after, now, expiry, sizeof(expiry));
+        snprintf(buf, sizeof(buf), "%s", strempty(json_get_string(o, "subject")));
+        print_field(ctx, any ? "" : "Certificates", buf, NULL);
+        bool past = not_after >= 0 && expiry_is_past((uint64_t)not_after, now);
+        print_field(ctx, "", expiry, past ? ANSI_RED : NULL);
+        any = true;
+    }
+    if (!any)
+        print_field(ctx, "Certificates", "none", NULL);
+    return 0;
+}

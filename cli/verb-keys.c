@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "bus-call.h"
+#include "bus-json.h"
+#include "format.h"
+#include "resolve.h"
+#include "secrets.h"
+
+static const char *const key_types[] = {"rsa2048", "rsa3072", "rsa4096", "ec-p256", "ec-p384"};
+
+/* Resolves the token and reads the user PIN: the common start of every verb that changes
+ * keys or certificates. */
+static int token_and_pin(Context *ctx, const char *verb, json_object **ret_token,
+                         TkSecret **ret_pin)
+{
+    if (ctx->n_args > 1)
+        return fail(ctx, CLI_ERROR_USAGE, "%s takes one TOKEN; see tokenctl %s --help", verb, verb);
+    int r = resolve_token(ctx, ctx->n_args > 0 ? ctx->args[0] : NULL, ret_token);
+    if (r != 0)
+        return r;
+    return get_secret(ctx, ctx->pin_file, "--pin-file", "User PIN", false, SECRET_REQUIRED,
+                      ret_pin);
+}
+
+static int parse_id(Context *ctx, const char *option, const char *hex, uint8_t **ret,
+                    size_t *ret_len)
+{
+    if (parse_hex(hex, ret, ret_len) < 0)
+        return fail(ctx, CLI_ERROR_USAGE, "%s wants the object id in hex (like 0a1b), not \"%s\"",
+                    option, hex);
+    return 0;
+}
+
+int verb_keygen(Context *ctx)
+{
+    _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+    _cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
+    _cleanup_json_ json_object *token = NULL;
+    _cleanup_secret_ TkSecret *pin = NULL;
+    _cleanup_free_ uint8_t *id = NULL;
+    _cleanup_free_ char *id_hex = NULL;
+    size_t id_len = 0;
+    const void *out_id;
+    size_t out_len;
+    const char *pem;
+    bool known = false;
+    int r;
+
+    if (!ctx->type)
+        return fail(ctx, CLI_ERROR_USAGE,
+                    "keygen needs --type (rsa2048, rsa3072, rsa4096, "
+                    "ec-p256 or ec-p384)");
+    FOREACH_ARRAY (t, key_types, ELEMENTSOF(key_types))
+        known = known || streq(*t, ctx->type);
+    if (!known)
+        return fail(ctx, CLI_ERROR_USAGE,
+                    "Unknown key type \"%s\": use rsa2048, rsa3072, "
+                    "rsa4096, ec-p256 or ec-p384",
+                    ctx->type);
+    if (ctx->id_hex) {
+        r = parse_id(ctx, "--id", ctx->id_hex, &id, &id_len);
+        if (r != 0)
+            return r;
+    }
+    r = token_and_pin(ctx, "keygen", &token, &pin);
+    if (r != 0)
+        return r;
+
+    r = token_call_new(ctx, json_get_string(token, "path"), "GenerateKeyPair", &m);
+    if (r >= 0)
+        r = sd_bus_message_append(m, "s", ctx->type);
+    if (r >= 0)
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+    if (r >= 0)
+        r = options_add_secret(m, "pin", pin);
+    if (r >= 0 && ctx->label)
+        r = options_add_string(m, "label", ctx->label);
+    if (r >= 0 && id)
+        r = options_add_bytes(m, "id", id, id_len);
+    if (r >= 0)
+        r = sd_bus_message_close_container(m);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot build the request");
+
+    r = token_call(ctx, m, "generate key", &error, &reply);
+    if (r < 0)
+        return fail_bus(ctx, "Key generation failed", &error);
+    r = sd_bus_message_read_array(reply, 'y', &out_id, &out_len);
+    if (r >= 0)
+        r = sd_bus_message_read(reply, "s", &pem);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot read the daemon's answer");
+    id_hex = hex_string(out_id, out_len);
+
+    if (ctx->json) {
+        ctx->result = json_object_new_object();
+        json_object_object_add(ctx->result, "token",
+                               json_object_new_string(json_get_string(token, "Serial")));
+        json_object_object_add(ctx->result, "id", json_object_new_string(id_hex));
+        json_object_object_add(ctx->result, "type", json_object_new_string(ctx->type));
+        json_object_object_add(ctx->result, "public-key", json_object_new_string(pem));
+        return 0;
+    }
+    fprintf(stderr, "Generated an %s key pair on token %s, id %s.\n", ctx->type,
+            json_get_string(token, "Serial"), id_hex);
+    fputs(pem, stdout);
+    return 0;
+}
+
+static int write_file(const char *path, const char *text)
+{
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    size_t len = strlen(text);
+
+    if (fd < 0)
+        return -errno;
+    while (len > 0) {
+        ssize_t n = write(fd, text, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        text += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int verb_csr(Context *ctx)
+{
+    _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+    _cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
+    _cleanup_json_ json_object *token = NULL;
+    _cleanup_secret_ TkSecret *pin = NULL;
+    _cleanup_free_ uint8_t *id = NULL;
+    size_t id_len = 0;
+    const char *pem;
+    int r;
+
+    if (!ctx->key_id || !ctx->subject)
+        return fail(ctx, CLI_ERROR_USAGE, "csr needs --key ID and --subject DN");
+    r = parse_id(ctx, "--key", ctx->key_id, &id, &id_len);
+    if (r != 0)
+        return r;
+    r = token_and_pin(ctx, "csr", &token, &pin);
+    if (r != 0)
+        return r;
+
+    r = token_call_new(ctx, json_get_string(token, "path"), "CreateRequest", &m);
+    if (r >= 0)
+        r = sd_bus_message_append_array(m, 'y', id, id_len);
+    if (r >= 0)
+        r = sd_bus_message_append(m, "s", ctx->subject);
+    if (r >= 0)
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+    if (r >= 0)
+        r = options_add_secret(m, "pin", pin);
+    if (r >= 0 && ctx->emails)
+        r = options_add_strv(m, "email", ctx->emails);
+    if (r >= 0 && ctx->dns)
+        r = options_add_strv(m, "dns", ctx->dns);
+    if (r >= 0)
+        r = sd_bus_message_close_container(m);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot build the request");
+
+    r = token_call(ctx, m, "create request", &error, &reply);
+    if (r < 0)
+        return fail_bus(ctx, "Creating the certificate request failed", &error);
+    r = sd_bus_message_read(reply, "s", &pem);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot read the daemon's answer");
+
+    if (ctx->output) {
+        r = write_file(ctx->output, pem);
+        if (r < 0)
+            return fail_errno(ctx, r, "Cannot write the request to %s", ctx->output);
+    }
+    if (ctx->json) {
+        ctx->result = json_object_new_object();
+        json_object_object_add(ctx->result, "token",
+                               json_object_new_string(json_get_string(token, "Serial")));
+        json_object_object_add(ctx->result, "key", json_object_new_string(ctx->key_id));
+        json_object_object_add(ctx->result, "subject", json_object_new_string(ctx->subject));
+        json_object_object_add(ctx->result, "request", json_object_new_string(pem));
+        json_object_object_add(ctx->result, "file",
+                               ctx->output ? json_object_new_string(ctx->output) : NULL);
+        return 0;
+    }
+    if (ctx->output)
+        fprintf(stderr, "Certificate request written to %s.\n", ctx->output);
+    else
+        fputs(pem, stdout);
+    return 0;
+}
+
+typedef struct DerList {
+    uint8_t **items;
+    size_t *lens;
+    size_t n;
+} DerList;
+
+static void der_list_done(DerList *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        OPENSSL_free(l->items[i]);
+    free(l->items);
+    free(l->lens);
+    *l = (DerList){};
+}
+
+static int der_list_add(DerList *l, uint8_t *der, size_t len)
+{
+    uint8_t **items = realloc(l->items, (l->n + 1) * sizeof(*items));
+    if (!items)
+        return -ENOMEM;
+    l->items = items;
+    size_t *lens = realloc(l->lens, (l->n + 1) * sizeof(*lens));
+    if (!lens)
+        return -ENOMEM;
+    l->lens = lens;
+    l->items[l->n] = der;
+    l->lens[l->n] = len;
+    l->n++;
+    return 0;
+}
+
+/* Reads every certificate in a file (or standard input for "-"): PEM with any number of
+ * certificates, or one DER certificate. */
+static int read_certificates(const char *path, DerList *out)
+{
+    BIO *bio = streq(path, "-") ? BIO_new_fp(stdin, BIO_NOCLOSE) : BIO_new_file(path, "rb");
+    BIO *mem = NULL;
+    int r = 0;
+
+    if (!bio)
+        return -errno ?: -ENOENT;
+    /* Slurp first so PEM and DER can both be tried on the same bytes. */
+    mem = BIO_new(BIO_s_mem());
+    char buf[4096];
+    int n;
+    while ((n = BIO_read(bio, buf, sizeof(buf))) > 0)
+        BIO_write(mem, buf, n);
+    BIO_free(bio);
+
+    for (;;) {
+        X509 *x = PEM_read_bio_X509(mem, NULL, NULL, NULL);
+        if (!x)
+            break;
+        uint8_t *der = NULL;
+        int len = i2d_X509(x, &der);
+        X509_free(x);
+        if (len <= 0) {
+            r = -EBADMSG;
+            break;
+        }
+        r = der_list_add(out, der, (size_t)len);
+        if (r < 0) {
+            OPENSSL_free(der);
+            break;
+        }
+    }
+    ERR_clear_error();
+    if (r >= 0 && out->n == 0) {
+        /* Not PEM: take the bytes as one DER certificate and let the daemon judge it. */
+        (void)BIO_reset(mem);
+        const char *p;
+        long len = BIO_get_mem_data(mem, &p);
+        if (len <= 0)
+            r = -ENODATA;
+        else {
+            uint8_t *copy = OPENSSL_memdup(p, (size_t)len);
+            r = copy ? der_list_add(out, copy, (size_t)len) : -ENOMEM;
+        }
+    }
+    BIO_free(mem);
+    return r;
+}
+
+int verb_import_cert(Context *ctx)
+{
+    _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+    _cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
+    _cleanup_json_ json_object *token = NULL;
+    _cleanup_secret_ TkSecret *pin = NULL;
+    _cleanup_(der_list_done) DerList certs = {}, chain = {};
+    _cleanup_free_ char *id_hex = NULL;
+    const void *out_id;
+    size_t out_len;
+    int r;
+
+    if (ctx->n_args != 2)
+        return fail(ctx, CLI_ERROR_USAGE, "import-cert takes TOKEN and FILE");
+    r = read_certificates(ctx->args[1], &certs);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot read a certificate from %s", ctx->args[1]);
+    if (ctx->chain) {
+        r = read_certificates(ctx->chain, &chain);
+        if (r < 0)
+            return fail_errno(ctx, r, "Cannot read the CA chain from %s", ctx->chain);
+    }
+    ctx->n_args = 1;
+    r = token_and_pin(ctx, "import-cert", &token, &pin);
+    if (r != 0)
+        return r;
+
+    r = token_call_new(ctx, json_get_string(token, "path"), "ImportCertificate", &m);
+    if (r >= 0)
+        r = sd_bus_message_append_array(m, 'y', certs.items[0], certs.lens[0]);
+    if (r >= 0)
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+    if (r >= 0)
+        r = options_add_secret(m, "pin", pin);
+    if (r >= 0 && certs.n + chain.n > 1) {
+        r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r >= 0)
+            r = sd_bus_message_append_basic(m, 's', "chain");
+        if (r >= 0)
+            r = sd_bus_message_open_container(m, 'v', "aay");
+        if (r >= 0)
+            r = sd_bus_message_open_container(m, 'a', "ay");
+        for (size_t i = 1; r >= 0 && i < certs.n; i++)
+            r = sd_bus_message_append_array(m, 'y', certs.items[i], certs.lens[i]);
+        for (size_t i = 0; r >= 0 && i < chain.n; i++)
+            r = sd_bus_message_append_array(m, 'y', chain.items[i], chain.lens[i]);
+        for (int k = 0; r >= 0 && k < 3; k++)
+            r = sd_bus_message_close_container(m);
+    }
+    if (r >= 0)
+        r = sd_bus_message_close_container(m);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot build the request");
+
+    r = token_call(ctx, m, "import certificate", &error, &reply);
+    if (r < 0)
+        return fail_bus(ctx, "Importing the certificate failed", &error);
+    r = sd_bus_message_read_array(reply, 'y', &out_id, &out_len);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot read the daemon's answer");
+    id_hex = hex_string(out_id, out_len);
+
+    if (ctx->json) {
+        ctx->result = json_object_new_object();
+        json_object_object_add(ctx->result, "token",
+                               json_object_new_string(json_get_string(token, "Serial")));
+        json_object_object_add(ctx->result, "id", json_object_new_string(id_hex));
+        json_object_object_add(ctx->result, "chain-certificates",
+                               json_object_new_int((int)(certs.n - 1 + chain.n)));
+        return 0;
+    }
+    printf("Certificate stored on token %s with id %s", json_get_string(token, "Serial"), id_hex);
+    if (certs.n - 1 + chain.n > 0)
+        printf(", with %zu CA certificate%s", certs.n - 1 + chain.n,
+               certs.n - 1 + chain.n == 1 ? "" : "s");
+    puts(".");
+    return 0;
+}
+
+int verb_delete(Context *ctx)
+{
+    _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+    _cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
+    _cleanup_json_ json_object *token = NULL;
+    _cleanup_secret_ TkSecret *pin = NULL;
+    _cleanup_free_ uint8_t *id = NULL;
+    size_t id_len = 0;
+    int r;
+
+    if (!!ctx->key_id == !!ctx->cert_id)
+        return fail(ctx, CLI_ERROR_USAGE, "delete needs exactly one of --key ID or --cert ID");
+    const char *class = ctx->key_id ? "key" : "certificate";
+    r = parse_id(ctx, ctx->key_id ? "--key" : "--cert", ctx->key_id ?: ctx->cert_id, &id, &id_len);
+    if (r != 0)
+        return r;
+    r = token_and_pin(ctx, "delete", &token, &pin);
+    if (r != 0)
+        return r;
+
+    r = token_call_new(ctx, json_get_string(token, "path"), "DeleteObject", &m);
+    if (r >= 0)
+        r = sd_bus_message_append(m, "s", class);
+    if (r >= 0)
+        r = sd_bus_message_append_array(m, 'y', id, id_len);
+    if (r >= 0)
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+    if (r >= 0)
+        r = options_add_secret(m, "pin", pin);
+    if (r >= 0)
+        r = sd_bus_message_close_container(m);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot build the request");
+
+    r = token_call(ctx, m, "delete", &error, &reply);
+    if (r < 0)
+        return fail_bus(ctx, "Deleting failed", &error);
+
+    if (ctx->json) {
+        ctx->result = json_object_new_object();
+        json_object_object_add(ctx->result, "token",
+                               json_object_new_string(json_get_string(token, "Serial")));
+        json_object_object_add(ctx->result, "deleted", json_object_new_string(class));
+        json_object_object_add(ctx->result, "id",
+                               json_object_new_string(ctx->key_id ?: ctx->cert_id));
+        return 0;
+    }
+    printf("Deleted the %s with id %s from token %s.\n", class, ctx->key_id ?: ctx->cert_id,
+           json_get_string(token, "Serial"));
+    return 0;
+}

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+
+#include "bus-call.h"
+#include "bus-json.h"
+#include "format.h"
+#include "resolve.h"
+#include "secrets.h"
+
+static int one_token(Context *ctx, const char *verb, json_object **ret)
+{
+    if (ctx->n_args > 1)
+        return fail(ctx, CLI_ERROR_USAGE, "%s takes one TOKEN; see tokenctl %s --help", verb, verb);
+    return resolve_token(ctx, ctx->n_args > 0 ? ctx->args[0] : NULL, ret);
+}
+
+/* Says "<before><serial><after>" to a person. */
+static int done(Context *ctx, json_object *token, const char *action, const char *before,
+                const char *after)
+{
+    if (ctx->json) {
+        ctx->result = json_object_new_object();
+        json_object_object_add(ctx->result, "token",
+                               json_object_new_string(json_get_string(token, "Serial")));
+        json_object_object_add(ctx->result, "done", json_object_new_string(action));
+        return 0;
+    }
+    printf("%s%s%s\n", before, json_get_string(token, "Serial"), after);
+    return 0;
+}
+
+int verb_change_pin(Context *ctx)
+{
+    _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+    _cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
+    _cleanup_json_ json_object *token = NULL;
+    _cleanup_secret_ TkSecret *old = NULL, *new = NULL;
+    int r;
+
+    r = one_token(ctx, "change-pin", &token);
+    if (r != 0)
+        return r;
+    if (ctx->so)
+        r = get_secret(ctx, ctx->so_pin_file ?: ctx->pin_file,
+                       ctx->so_pin_file ? "--so-pin-file" : "--so-pin-file or --pin-file",
+                       "Current SO PIN", false, SECRET_REQUIRED, &old);
+    else
+        r = get_secret(ctx, ctx->pin_file, "--pin-file", "Current user PIN", false, SECRET_REQUIRED,
+                       &old);
+    if (r != 0)
+        return r;
+    r = get_secret(ctx, ctx->new_pin_file, "--new-pin-file",
+                   ctx->so ? "New SO PIN" : "New user PIN", true, SECRET_REQUIRED, &new);
+    if (r != 0)
+        return r;
+
+    r = token_call_new(ctx, json_get_string(token, "path"), "ChangePin", &m);
+    if (r >= 0)
+        r = sd_bus_message_append(m, "s", ctx->so ? "so" : "user");
+    if (r >= 0)
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+    if (r >= 0)
+        r = options_add_secret(m, "pin", old);
+    if (r >= 0)
+        r = options_add_secret(m, "new-pin", new);
+    if (r >= 0)
+        r = sd_bus_message_close_container(m);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot build the request");
+
+    r = token_call(ctx, m, "change PIN", &error, &reply);
+    if (r < 0)
+        return fail_bus(ctx, "Changing the PIN failed", &error);
+    return done(ctx, token, ctx->so ? "change-so-pin" : "change-pin",
+                ctx->so ? "SO PIN changed on token " : "PIN changed on token ", ".");
+}
+
+int verb_unblock(Context *ctx)
+{
+    _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+    _cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
+    _cleanup_json_ json_object *token = NULL;
+    _cleanup_secret_ TkSecret *so = NULL, *new = NULL;
+    int r;
+
+    r = one_token(ctx, "unblock", &token);
+    if (r != 0)
+        return r;
+    /* Where the site derives SO PINs staff do not know one: an empty answer (or no terminal
+     * and no file) sends none and the daemon says whether it needed one. */
+    r = get_secret(ctx, ctx->so_pin_file, "--so-pin-file",
+                   "SO PIN / PUK (empty if the site derives it)", false, SECRET_OPTIONAL, &so);
+    if (r != 0)
+        return r;
+    r = get_secret(ctx, ctx->new_pin_file, "--new-pin-file", "New user PIN", true, SECRET_REQUIRED,
+                   &new);
+    if (r != 0)
+        return r;
+
+    r = token_call_new(ctx, json_get_string(token, "path"), "UnblockPin", &m);
+    if (r >= 0)
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+    if (r >= 0 && so)
+        r = options_add_secret(m, "so-pin", so);
+    if (r >= 0)
+        r = options_add_secret(m, "new-pin", new);
+    if (r >= 0 && ctx->request)
+        r = options_add_string(m, "request", ctx->request);
+    if (r >= 0 && ctx->force)
+        r = options_add_bool(m, "force", true);
+    if (r >= 0)
+        r = sd_bus_message_close_container(m);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot build the request");
+
+    r = token_call(ctx, m, "unblock", &error, &reply);
+    if (r < 0)
+        return fail_bus(ctx, "Unblocking failed", &error);
+    return done(ctx, token, "unblock", "PIN of token ", " unblocked and set.");
+}
+
+int verb_init(Context *ctx)
+{
+    _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+    _cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
+    _cleanup_json_ json_object *token = NULL;
+    _cleanup_secret_ TkSecret *so = NULL, *new = NULL;
+    int r;
+
+    if (!ctx->label)
+        return fail(ctx, CLI_ERROR_USAGE, "init needs --label LABEL");
+    r = one_token(ctx, "init", &token);
+    if (r != 0)
+        return r;
+    r = get_secret(ctx, ctx->so_pin_file, "--so-pin-file", "SO PIN (empty if the site derives it)",
+                   false, SECRET_OPTIONAL, &so);
+    if (r != 0)
+        return r;
+    r = get_secret(ctx, ctx->new_pin_file, "--new-pin-file", "New user PIN", true, SECRET_REQUIRED,
+                   &new);
+    if (r != 0)
+        return r;
+
+    r = token_call_new(ctx, json_get_string(token, "path"), "Initialize", &m);
+    if (r >= 0)
+        r = sd_bus_message_append(m, "s", ctx->label);
+    if (r >= 0)
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+    if (r >= 0 && so)
+        r = options_add_secret(m, "so-pin", so);
+    if (r >= 0)
+        r = options_add_secret(m, "new-pin", new);
+    if (r >= 0)
+        r = sd_bus_message_close_container(m);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot build the request");
+
+    r = token_call(ctx, m, "initialise", &error, &reply);
+    if (r < 0)
+        return fail_bus(ctx, "Initialising the token failed", &error);
+    return done(ctx, token, "init", "Token ", " initialised.");
+}

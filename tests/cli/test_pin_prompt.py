@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Types PINs into tokenctl's prompt on a pseudo-terminal and checks none is echoed."""
+
+import os
+import pty
+import select
+import signal
+import sys
+import time
+import unittest
+
+HELPER = os.environ["PIN_PROMPT_HELPER"]
+
+
+class Session:
+    def __init__(self, *args):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.execv(HELPER, [HELPER, *args])
+        self.out = b""
+        self.pos = 0
+
+    def expect(self, text, timeout=10):
+        """Waits for text after what earlier calls matched; the prompt flushes typed-ahead
+        input, so a test must answer each prompt only once it is shown."""
+        deadline = time.monotonic() + timeout
+        while text.encode() not in self.out[self.pos:]:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no %r in %r" % (text, self.out))
+            r, _, _ = select.select([self.fd], [], [], left)
+            if r:
+                try:
+                    chunk = os.read(self.fd, 1024)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    raise AssertionError("EOF waiting for %r in %r" % (text, self.out))
+                self.out += chunk
+        self.pos = self.out.index(text.encode(), self.pos) + len(text)
+
+    def send(self, text):
+        os.write(self.fd, text.encode())
+
+    def finish(self):
+        while True:
+            r, _, _ = select.select([self.fd], [], [], 10)
+            if not r:
+                break
+            try:
+                chunk = os.read(self.fd, 1024)
+            except OSError:
+                break
+            if not chunk:
+                break
+            self.out += chunk
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        os.close(self.fd)
+        return os.waitstatus_to_exitcode(status)
+
+    def __del__(self):
+        if self.pid:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+
+
+class Prompt(unittest.TestCase):
+    def test_typed_pin_is_not_echoed(self):
+        s = Session()
+        s.expect("PIN: ")
+        s.send("735195\n")
+        self.assertEqual(s.finish(), 0)
+        self.assertIn(b"got " + b"735195".hex().encode(), s.out)
+        self.assertNotIn(b"735195", s.out)
+
+    def test_new_pin_asked_twice_and_again_on_mismatch(self):
+        s = Session("new")
+        s.expect("New PIN: ")
+        s.send("482915\n")
+        s.expect("Repeat new PIN: ")
+        s.send("482916\n")
+        s.expect("differ")
+        s.expect("New PIN: ")
+        s.send("615243\n")
+        s.expect("Repeat new PIN: ")
+        s.send("615243\n")
+        self.assertEqual(s.finish(), 0)
+        self.assertIn(b"got " + b"615243".hex().encode(), s.out)
+        for pin in (b"482915", b"482916", b"615243"):
+            self.assertNotIn(pin, s.out)
+
+    def test_three_mismatches_fail(self):
+        s = Session("new")
+        for i in range(3):
+            s.expect("New PIN: ", timeout=10)
+            s.send("11111%d\n" % i)
+            s.expect("Repeat new PIN: ")
+            s.send("22222%d\n" % i)
+            s.expect("differ")
+        self.assertEqual(s.finish(), 1)
+        self.assertNotIn(b"got", s.out)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Verifies an audit file with libtoken, for tests that have no tokenctl. */
+#include <stdio.h>
+
+#include "audit-log.h"
+
+int main(int argc, char **argv)
+{
+    size_t lines = 0, bad = 0;
+    TkError error = {};
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s FILE\n", argv[0]);
+        return 2;
+    }
+    if (tk_audit_verify(argv[1], &lines, &bad, &error) < 0) {
+        printf("line %zu: %s\n", bad, error.message);
+        return 1;
+    }
+    printf("%zu lines, chain intact\n", lines);
+    return 0;
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The audit trail that tokend writes for acts on a token: allowed, refused and failed acts
+each leave a chained line, the chain verifies, and no PIN reaches it."""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tokend_env import (SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, Tap, gvariant_options, need,
+                        options)
+
+need("dbus-daemon", "busctl", "gdbus", "softhsm2-util", SOFTHSM_MODULE)
+
+WRONG_PIN = "864209"
+NEW_PIN = "730518"
+env = Env(labels=("audit-a",))
+path = env.token_by_label("audit-a")
+trail = f"{env.dir}/audit.jsonl"
+
+
+def lines():
+    if not os.path.exists(trail):
+        return []
+    with open(trail) as f:
+        return [json.loads(line) for line in f]
+
+
+def acts_leave_one_line_each_with_their_result():
+    env.call(path, "GenerateKeyPair", "sa{sv}", "ec-p256", *options(pin=USER_PIN.encode()))
+    err = env.call_error(path, "GenerateKeyPair", "ec-p256",
+                         gvariant_options(pin=WRONG_PIN.encode()))
+    assert err and err[0].endswith("PinIncorrect"), err
+    err = env.call_error(path, "UnblockPin", gvariant_options(so_pin=SO_PIN.encode(),
+                                                              new_pin=NEW_PIN.encode()))
+    assert err and err[0].endswith("InvalidArgument"), err
+    err = env.call_error(path, "ChangePin", "user",
+                         gvariant_options(pin=USER_PIN.encode(), new_pin=b"111111"))
+    assert err and err[0].endswith("PinPolicy"), err
+    env.call(path, "UnblockPin", "a{sv}",
+             *options(so_pin=SO_PIN.encode(), new_pin=NEW_PIN.encode(), request="ULA-2026-0042"))
+
+    got = [(e["operation"], e["result"], e.get("error")) for e in lines()]
+    assert got == [("generate-key", "ok", None), ("generate-key", "failed", "PinIncorrect"),
+                   ("unblock-pin", "refused", "InvalidArgument"),
+                   ("change-pin", "refused", "PinPolicy"), ("unblock-pin", "ok", None)], got
+    last = lines()[-1]
+    assert last["request"] == "ULA-2026-0042", last
+    assert last["uid"] == os.geteuid(), last
+    serial = env.get(path, "org.tokend.Tokend1.Token", "Serial")
+    assert all(e["serial"] == serial for e in lines()), lines()
+
+
+def reading_leaves_no_line():
+    before = len(lines())
+    env.call(path, "ListObjects", "a{sv}", *options())
+    assert len(lines()) == before
+
+
+def no_pin_reaches_the_trail_or_the_log():
+    with open(trail) as f:
+        text = f.read()
+    with open(f"{env.dir}/tokend.log") as f:
+        text += f.read()
+    for secret in (USER_PIN, WRONG_PIN, SO_PIN, NEW_PIN):
+        assert secret not in text, f"a PIN is in the trail or the log"
+
+
+def the_chain_verifies_and_catches_an_edit():
+    import subprocess
+    verify = f"{env.build}/tests/daemon/audit-verify"
+    p = subprocess.run([verify, trail], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    with open(trail) as f:
+        content = f.read().splitlines()
+    content[1] = content[1].replace('"failed"', '"ok"')
+    with open(trail, "w") as f:
+        f.write("\n".join(content) + "\n")
+    p = subprocess.run([verify, trail], capture_output=True, text=True)
+    assert p.returncode != 0 and "line 2" in p.stdout + p.stderr, p.stdout + p.stderr
+
+
+try:
+    rc = Tap([acts_leave_one_line_each_with_their_result, reading_leaves_no_line,
+              no_pin_reaches_the_trail_or_the_log, the_chain_verifies_and_catches_an_edit]).run()
+finally:
+    env.close()
+sys.exit(rc)
