@@ -70,8 +70,8 @@ static Reader *reader_find(Context *c, const char *path)
     return NULL;
 }
 
-static int reader_object_find(sd_bus *bus, const char *path, const char *interface,
-                              void *userdata, void **found, sd_bus_error *error)
+static int reader_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                              void **found, sd_bus_error *error)
 {
     Reader *rd = reader_find(userdata, path);
     if (!rd)

@@ -17,6 +17,7 @@
 #include "context.h"
 #include "options.h"
 #include "pin-policy.h"
+#include "so-pin.h"
 #include "worker-protocol.h"
 
 static Token *token_find(Context *c, const char *path)
@@ -27,8 +28,8 @@ static Token *token_find(Context *c, const char *path)
     return NULL;
 }
 
-static int token_object_find(sd_bus *bus, const char *path, const char *interface,
-                             void *userdata, void **found, sd_bus_error *error)
+static int token_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                             void **found, sd_bus_error *error)
 {
     Token *t = token_find(userdata, path);
     if (!t)
@@ -61,10 +62,10 @@ static int token_node_enumerator(sd_bus *bus, const char *path, void *userdata, 
 }
 
 #define STRING_PROPERTY(fn, expr)                                                             \
-    static int fn(sd_bus *bus, const char *path, const char *interface, const char *property,  \
-                  sd_bus_message *reply, void *userdata, sd_bus_error *error)                  \
-    {                                                                                          \
-        Token *t = userdata;                                                                   \
+    static int fn(sd_bus *bus, const char *path, const char *interface, const char *property, \
+                  sd_bus_message *reply, void *userdata, sd_bus_error *error)                 \
+    {                                                                                         \
+        Token *t = userdata;                                                                  \
         return sd_bus_message_append(reply, "s", strempty(expr));                             \
     }
 
@@ -79,9 +80,8 @@ STRING_PROPERTY(property_so_pin_state, tk_pin_state_to_string(t->info.so_pin_sta
 STRING_PROPERTY(property_user_source, tk_retries_source_to_string(t->info.user_pin_retries_source))
 STRING_PROPERTY(property_so_source, tk_retries_source_to_string(t->info.so_pin_retries_source))
 
-static int property_busy(sd_bus *bus, const char *path, const char *interface,
-                         const char *property, sd_bus_message *reply, void *userdata,
-                         sd_bus_error *error)
+static int property_busy(sd_bus *bus, const char *path, const char *interface, const char *property,
+                         sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
     Token *t = userdata;
     return sd_bus_message_append(reply, "b", (int)t->running);
@@ -238,10 +238,9 @@ static const sd_bus_vtable token_vtable[] = {
                             SD_BUS_RESULT("aa{sv}", objects), method_list_objects,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("GenerateKeyPair", SD_BUS_ARGS("s", type, "a{sv}", options),
-                            SD_BUS_RESULT("ay", id, "s", public_key_pem),
-                            method_generate_key_pair, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_ARGS("CreateRequest",
-                            SD_BUS_ARGS("ay", id, "s", subject, "a{sv}", options),
+                            SD_BUS_RESULT("ay", id, "s", public_key_pem), method_generate_key_pair,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("CreateRequest", SD_BUS_ARGS("ay", id, "s", subject, "a{sv}", options),
                             SD_BUS_RESULT("s", pem), method_create_request,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("ImportCertificate", SD_BUS_ARGS("ay", certificate, "a{sv}", options),
@@ -283,6 +282,7 @@ static Call *call_free(Call *call)
     if (call) {
         sd_bus_message_unref(call->message);
         free(call->request);
+        tk_secret_free(call->derived_so_pin);
         free(call);
     }
     return NULL;
@@ -320,8 +320,7 @@ static int audit_call(Token *t, const Call *call, const char *result, const char
 }
 
 /* Replies with an error after recording the failure. */
-static void fail_call(Token *t, Call *call, const char *name, const char *fmt, ...)
-    _printf_(4, 5);
+static void fail_call(Token *t, Call *call, const char *name, const char *fmt, ...) _printf_(4, 5);
 static void fail_call(Token *t, Call *call, const char *name, const char *fmt, ...)
 {
     char message[512];
@@ -376,15 +375,15 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                            now >= t->started_usec + t->context->worker_timeout_usec;
             if (timeout)
                 fail_call(t, call, TK_ERROR_PREFIX TK_ERROR_FAILED,
-                                           "The token did not finish the operation within %" PRIu64
-                                           " seconds and was reset. Check the token and try "
-                                           "again.",
-                                           t->context->worker_timeout_usec / 1000000);
+                          "The token did not finish the operation within %" PRIu64
+                          " seconds and was reset. Check the token and try "
+                          "again.",
+                          t->context->worker_timeout_usec / 1000000);
             else
                 fail_call(t, call, TK_ERROR_PREFIX TK_ERROR_FAILED,
-                                           "The token's worker process stopped during the "
-                                           "operation; it may not have completed. Check the "
-                                           "token and try again.");
+                          "The token's worker process stopped during the "
+                          "operation; it may not have completed. Check the "
+                          "token and try again.");
             fprintf(stderr, "Worker for token %s failed: %s\n", t->info.serial,
                     e->message ? e->message : e->name);
             t->timed_out = true;
@@ -412,6 +411,37 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
     return 0;
 }
 
+/* Copies the call's arguments, adding the derived SO PIN to its options. */
+static int copy_with_so_pin(sd_bus_message *fwd, Call *call)
+{
+    sd_bus_message *m = call->message;
+    unsigned leading = streq(call->operation, "initialize") ? 1 : 0;
+    int r = 0;
+
+    for (unsigned i = 0; r >= 0 && i < leading; i++)
+        r = sd_bus_message_copy(fwd, m, false);
+    if (r >= 0)
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+    if (r >= 0)
+        r = sd_bus_message_open_container(fwd, 'a', "{sv}");
+    while (r >= 0 && (r = sd_bus_message_at_end(m, false)) == 0)
+        r = sd_bus_message_copy(fwd, m, false);
+    if (r >= 0)
+        r = sd_bus_message_open_container(fwd, 'e', "sv");
+    if (r >= 0)
+        r = sd_bus_message_append(fwd, "s", "so-pin");
+    if (r >= 0)
+        r = sd_bus_message_open_container(fwd, 'v', "ay");
+    if (r >= 0)
+        r = sd_bus_message_append_array(fwd, 'y', call->derived_so_pin->data,
+                                        call->derived_so_pin->len);
+    for (int i = 0; r >= 0 && i < 3; i++)
+        r = sd_bus_message_close_container(fwd);
+    if (r >= 0)
+        r = sd_bus_message_exit_container(m);
+    return r;
+}
+
 static void token_dispatch(Token *t)
 {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *fwd = NULL;
@@ -428,13 +458,14 @@ static void token_dispatch(Token *t)
     if (r >= 0)
         r = sd_bus_message_rewind(call->message, true);
     if (r >= 0)
-        r = sd_bus_message_copy(fwd, call->message, true);
+        r = call->derived_so_pin ? copy_with_so_pin(fwd, call)
+                                 : sd_bus_message_copy(fwd, call->message, true);
     if (r >= 0)
         r = sd_bus_call_async(worker_bus(t->worker), &t->running_slot, fwd, on_worker_reply, t,
                               t->context->worker_timeout_usec);
     if (r < 0) {
-        fail_call(t, call, TK_ERROR_PREFIX TK_ERROR_FAILED,
-                  "Cannot reach the token's worker: %s", strerror(-r));
+        fail_call(t, call, TK_ERROR_PREFIX TK_ERROR_FAILED, "Cannot reach the token's worker: %s",
+                  strerror(-r));
         t->running = true;
         token_call_done(t);
         return;
@@ -452,10 +483,12 @@ typedef struct Pending {
     char *path;
     const char *operation;
     char *request;
+    TkSecret *derived_so_pin;
 } Pending;
 
 static void pending_free(Pending *p)
 {
+    tk_secret_free(p->derived_so_pin);
     free(p->path);
     free(p->request);
     free(p);
@@ -480,7 +513,8 @@ static void on_authorized(sd_bus_message *m, int r, const sd_bus_error *error, v
         pending_free(p);
         return;
     }
-    *call = (Call){sd_bus_message_ref(m), p->operation, uid, pid, TAKE_PTR(p->request), NULL};
+    *call = (Call){sd_bus_message_ref(m),       p->operation, uid, pid, TAKE_PTR(p->request),
+                   TAKE_PTR(p->derived_so_pin), NULL};
     pending_free(p);
 
     if (!t) {
@@ -509,6 +543,30 @@ static void on_authorized(sd_bus_message *m, int r, const sd_bus_error *error, v
         tail = &(*tail)->next;
     *tail = call;
     token_dispatch(t);
+}
+
+/* The token's SO PIN from the site key: HMAC-SHA256 of the serial, as digits. The SO PIN's
+ * length is not in PKCS#11, so it is 8 digits (the usual SO PIN/PUK length), kept within the
+ * token's PIN length limits. */
+static int derive_so_pin(Token *t, TkSecret **ret, TkError *e)
+{
+    _cleanup_secret_ TkSecret *key = NULL;
+    size_t digits = 8;
+    int r = tk_site_key_load(t->context->config.site_key_file, &key, e);
+    if (r < 0)
+        return r;
+    if (t->info.min_pin_length > digits)
+        digits = t->info.min_pin_length;
+    if (t->info.max_pin_length > 0 && t->info.max_pin_length < digits)
+        digits = t->info.max_pin_length;
+    if (digits < TK_SO_PIN_DIGITS_MIN)
+        digits = TK_SO_PIN_DIGITS_MIN;
+    if (digits > TK_SO_PIN_DIGITS_MAX)
+        digits = TK_SO_PIN_DIGITS_MAX;
+    r = tk_so_pin_derive(key, t->info.serial, digits, ret);
+    if (r < 0)
+        return tk_error_set(e, r, TK_ERROR_FAILED, "Cannot derive the token's SO PIN.");
+    return 0;
 }
 
 /* Checks what can be checked without the token (options, the unblock rules, the PIN policy),
@@ -544,9 +602,13 @@ static int token_enqueue(sd_bus_message *m, Token *t, const char *operation,
             .site_min_length = c->config.pin_min_length,
             .reject_trivial = c->config.pin_reject_trivial,
         };
-        r = tk_pin_policy_check(&policy, t->info.min_pin_length, t->info.max_pin_length,
-                                o.new_pin, streq(operation, "change-pin") ? o.pin : NULL, &e);
+        r = tk_pin_policy_check(&policy, t->info.min_pin_length, t->info.max_pin_length, o.new_pin,
+                                streq(operation, "change-pin") ? o.pin : NULL, &e);
     }
+    _cleanup_secret_ TkSecret *derived = NULL;
+    if (r >= 0 && !o.so_pin && c->config.site_key_file &&
+        (streq(operation, "unblock-pin") || streq(operation, "initialize")))
+        r = derive_so_pin(t, &derived, &e);
     _cleanup_free_ char *request = o.request ? strdup(o.request) : NULL;
     options_done(&o);
     if (r < 0) {
@@ -569,6 +631,7 @@ static int token_enqueue(sd_bus_message *m, Token *t, const char *operation,
     p->context = c;
     p->operation = operation;
     p->request = TAKE_PTR(request);
+    p->derived_so_pin = TAKE_PTR(derived);
     p->path = strdup(t->path);
     if (!p->path) {
         pending_free(p);
@@ -612,19 +675,17 @@ static void on_worker_exit(Worker *w, const siginfo_t *si, void *userdata)
 {
     Token *t = userdata;
     if (t->running && t->queue) {
-        fail_call(
-            t, t->queue, TK_ERROR_PREFIX TK_ERROR_FAILED,
-            t->timed_out ? "The token did not finish the operation in time and was reset. "
-                           "Check the token and try again."
-                         : "The token's worker process stopped during the operation (%s %d); "
-                           "it may not have completed. Check the token and try again.",
-            si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
+        fail_call(t, t->queue, TK_ERROR_PREFIX TK_ERROR_FAILED,
+                  t->timed_out ? "The token did not finish the operation in time and was reset. "
+                                 "Check the token and try again."
+                               : "The token's worker process stopped during the operation (%s %d); "
+                                 "it may not have completed. Check the token and try again.",
+                  si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
         token_call_done(t);
     }
     if (!t->timed_out)
-        fprintf(stderr, "Worker %d for token %s stopped (%s %d)\n", (int)si->si_pid,
-                t->info.serial, si->si_code == CLD_EXITED ? "exit status" : "signal",
-                si->si_status);
+        fprintf(stderr, "Worker %d for token %s stopped (%s %d)\n", (int)si->si_pid, t->info.serial,
+                si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
     t->running_slot = sd_bus_slot_unref(t->running_slot);
     t->running = false;
     t->worker = worker_free(t->worker);
@@ -703,8 +764,12 @@ int token_spawn_worker(Token *t)
         if (asprintf(&env0, "OPENSC_CONF=%s", conf) < 0)
             return -ENOMEM;
     }
-    char *argv[] = {"--module", t->module->path, "--serial", t->info.serial,
-                    t->module->pcsc_backed ? "--unblock-with-puk" : NULL, NULL};
+    char *argv[] = {"--module",
+                    t->module->path,
+                    "--serial",
+                    t->info.serial,
+                    t->module->pcsc_backed ? "--unblock-with-puk" : NULL,
+                    NULL};
     char *env[] = {env0, NULL};
     r = worker_spawn(c->event, c->worker_path, argv, env, on_worker_exit, t, &t->worker);
     if (r < 0)

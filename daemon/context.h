@@ -8,13 +8,13 @@
 #include "tokend-config.h"
 #include "worker.h"
 
-#define BUS_NAME        "org.tokend.Tokend1"
-#define ROOT_PATH       "/org/tokend/Tokend1"
-#define TOKEN_PREFIX    ROOT_PATH "/token"
-#define READER_PREFIX   ROOT_PATH "/reader"
-#define MANAGER_IFACE   "org.tokend.Tokend1.Manager"
-#define TOKEN_IFACE     "org.tokend.Tokend1.Token"
-#define READER_IFACE    "org.tokend.Tokend1.Reader"
+#define BUS_NAME      "org.tokend.Tokend1"
+#define ROOT_PATH     "/org/tokend/Tokend1"
+#define TOKEN_PREFIX  ROOT_PATH "/token"
+#define READER_PREFIX ROOT_PATH "/reader"
+#define MANAGER_IFACE "org.tokend.Tokend1.Manager"
+#define TOKEN_IFACE   "org.tokend.Tokend1.Token"
+#define READER_IFACE  "org.tokend.Tokend1.Reader"
 
 typedef struct Context Context;
 typedef struct Module Module;
@@ -25,7 +25,8 @@ typedef struct Call {
     const char *operation;
     uid_t uid;
     pid_t pid;
-    char *request; /* the unlock application's reference, for the audit trail */
+    char *request;            /* the unlock application's reference, for the audit trail */
+    TkSecret *derived_so_pin; /* from the site key, added to the call's options */
     struct Call *next;
 } Call;
 

@@ -124,9 +124,8 @@ static const char *option_signature(const char *name)
     static const struct {
         const char *name, *sig;
     } table[] = {
-        {"pin", "ay"},     {"new-pin", "ay"}, {"so-pin", "ay"}, {"label", "s"},
-        {"request", "s"},  {"id", "ay"},      {"email", "as"},  {"dns", "as"},
-        {"force", "b"},    {"chain", "aay"},
+        {"pin", "ay"}, {"new-pin", "ay"}, {"so-pin", "ay"}, {"label", "s"}, {"request", "s"},
+        {"id", "ay"},  {"email", "as"},   {"dns", "as"},    {"force", "b"}, {"chain", "aay"},
     };
     for (size_t i = 0; i < ELEMENTSOF(table); i++)
         if (streq(table[i].name, name))
@@ -165,8 +164,7 @@ int options_read(sd_bus_message *m, const char *const *allowed, Options *ret, Tk
         if (!streq(contents, sig)) {
             options_done(&o);
             return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                                "Option \"%s\" must be of type %s, not %s.", name, sig,
-                                contents);
+                                "Option \"%s\" must be of type %s, not %s.", name, sig, contents);
         }
         r = sd_bus_message_enter_container(m, 'v', sig);
         if (r < 0)
@@ -196,6 +194,5 @@ int options_read(sd_bus_message *m, const char *const *allowed, Options *ret, Tk
 
 bad:
     options_done(&o);
-    return tk_error_set(error, r, TK_ERROR_INVALID_ARGUMENT, "Malformed options: %s",
-                        strerror(-r));
+    return tk_error_set(error, r, TK_ERROR_INVALID_ARGUMENT, "Malformed options: %s", strerror(-r));
 }

@@ -106,8 +106,8 @@ static int handle(void *userdata, const char *section, const char *key, const ch
 
     if (streq(section, "Modules") && streq(key, "Module")) {
         if (!*value || value[0] != '/')
-            return fail(s, -EINVAL, "%s=%s: expected an absolute path to a PKCS#11 module",
-                        key, value);
+            return fail(s, -EINVAL, "%s=%s: expected an absolute path to a PKCS#11 module", key,
+                        value);
         if (!s->modules_seen) {
             strv_free(c->modules);
             c->modules = calloc(1, sizeof(char *));
@@ -130,15 +130,14 @@ static int handle(void *userdata, const char *section, const char *key, const ch
             return fail(s, r, "%s=%s: expected yes or no", key, value);
     } else if (streq(section, "Unblock") && streq(key, "SiteKeyFile")) {
         if (*value && value[0] != '/')
-            return fail(s, -EINVAL, "%s=%s: expected an absolute path or nothing", key,
-                        value);
+            return fail(s, -EINVAL, "%s=%s: expected an absolute path or nothing", key, value);
         r = set_string(&c->site_key_file, value);
     } else if (streq(section, "Audit") && streq(key, "File")) {
         if (!*value || value[0] != '/')
             return fail(s, -EINVAL, "%s=%s: expected an absolute path", key, value);
         r = set_string(&c->audit_file, value);
-    } else if (!streq(section, "Modules") && !streq(section, "Pin") &&
-               !streq(section, "Unblock") && !streq(section, "Audit"))
+    } else if (!streq(section, "Modules") && !streq(section, "Pin") && !streq(section, "Unblock") &&
+               !streq(section, "Audit"))
         return fail(s, -EINVAL, "unknown section [%s] (key %s)", section, key);
     else
         return fail(s, -EINVAL, "unknown key %s in section [%s]", key, section);
@@ -186,8 +185,7 @@ int config_load(Config *c, const char *path, bool missing_ok, TkError *error)
     int line = ini_parse_file(f, handle, &s);
     fclose(f);
     if (s.r < 0)
-        return tk_error_set(error, s.r, TK_ERROR_INVALID_ARGUMENT, "%s:%d: %s", path, line,
-                            s.what);
+        return tk_error_set(error, s.r, TK_ERROR_INVALID_ARGUMENT, "%s:%d: %s", path, line, s.what);
     if (line > 0)
         return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
                             "%s:%d: syntax error (expected [Section] or Key=value)", path, line);

@@ -134,8 +134,7 @@ int main(int argc, char **argv)
             break;
         case ARG_SCAN:
             if (parse_number(optarg, 3600000, &v) < 0) {
-                fprintf(stderr, "tokend: --scan-interval: expected milliseconds, got %s\n",
-                        optarg);
+                fprintf(stderr, "tokend: --scan-interval: expected milliseconds, got %s\n", optarg);
                 return 2;
             }
             c.scan_interval_ms = v;
@@ -183,8 +182,7 @@ int main(int argc, char **argv)
     if (r >= 0)
         r = sd_event_set_watchdog(c.event, true);
     if (r >= 0)
-        r = sd_event_add_time_relative(c.event, NULL, CLOCK_MONOTONIC, 5000000, 0, on_status,
-                                       &c);
+        r = sd_event_add_time_relative(c.event, NULL, CLOCK_MONOTONIC, 5000000, 0, on_status, &c);
     if (r < 0) {
         fprintf(stderr, "tokend: cannot set up the event loop: %s\n", strerror(-r));
         goto finish;
@@ -197,8 +195,7 @@ int main(int argc, char **argv)
     if (r >= 0)
         r = sd_bus_request_name(c.bus, BUS_NAME, 0);
     if (r < 0) {
-        fprintf(stderr, "tokend: cannot offer %s on the system bus: %s\n", BUS_NAME,
-                strerror(-r));
+        fprintf(stderr, "tokend: cannot offer %s on the system bus: %s\n", BUS_NAME, strerror(-r));
         goto finish;
     }
     r = inventory_start(&c);

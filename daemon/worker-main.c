@@ -31,8 +31,8 @@ static int reply_tk_error(sd_bus_message *m, const TkError *e, int r)
 
 static int emit_progress(WorkerContext *w, const char *operation, const char *stage)
 {
-    int r = sd_bus_emit_signal(w->bus, WORKER_PATH, WORKER_INTERFACE, "Progress", "ss",
-                               operation, stage);
+    int r = sd_bus_emit_signal(w->bus, WORKER_PATH, WORKER_INTERFACE, "Progress", "ss", operation,
+                               stage);
     if (r >= 0)
         r = sd_bus_flush(w->bus);
     return r;
@@ -129,8 +129,8 @@ static int append_object(sd_bus_message *m, const TkObject *o)
         if (r >= 0 && o->serial)
             r = sd_bus_message_append(m, "{sv}", "serial", "s", o->serial);
         if (r >= 0)
-            r = sd_bus_message_append(m, "{sv}{sv}", "not-before", "t", o->not_before,
-                                      "not-after", "t", o->not_after);
+            r = sd_bus_message_append(m, "{sv}{sv}", "not-before", "t", o->not_before, "not-after",
+                                      "t", o->not_after);
     }
     if (r < 0)
         return r;
@@ -560,8 +560,8 @@ int main(int argc, char **argv)
         if (r < 0)
             fprintf(stderr, "tokend-worker: %s\n", e.message);
         else
-            r = sd_bus_add_object_vtable(w.bus, NULL, WORKER_PATH, WORKER_INTERFACE,
-                                         worker_vtable, &w);
+            r = sd_bus_add_object_vtable(w.bus, NULL, WORKER_PATH, WORKER_INTERFACE, worker_vtable,
+                                         &w);
         if (r >= 0)
             r = serve(w.bus);
     }

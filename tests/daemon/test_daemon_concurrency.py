@@ -119,4 +119,4 @@ try:
               caller_that_disconnects_leaves_no_busy_token]).run()
 finally:
     env.close()
-sys.exit(rc)
+sys.exit(1 if env.failed_shutdown else rc)

@@ -78,4 +78,4 @@ try:
               reader_introspection_matches_the_documented_xml]).run()
 finally:
     env.close()
-sys.exit(rc)
+sys.exit(1 if env.failed_shutdown else rc)

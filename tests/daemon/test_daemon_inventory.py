@@ -67,4 +67,4 @@ try:
 finally:
     env.close()
     monitor_log.close()
-sys.exit(rc)
+sys.exit(1 if env.failed_shutdown else rc)

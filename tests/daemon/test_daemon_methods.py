@@ -194,4 +194,4 @@ try:
               audit_trail_records_each_change_without_secrets]).run()
 finally:
     env.close()
-sys.exit(rc)
+sys.exit(1 if env.failed_shutdown else rc)

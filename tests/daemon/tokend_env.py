@@ -84,15 +84,22 @@ class CallError(Exception):
 
 
 class Env:
-    def __init__(self, labels=("token-a",), scan_interval_ms=200, worker_timeout=None):
+    def __init__(self, labels=("token-a",), scan_interval_ms=200, worker_timeout=None,
+                 extra_config="", extra_policies=()):
         self.dir = tempfile.mkdtemp(prefix="tokend-daemon-test.")
         self.pids = []
+        self.failed_shutdown = False
         self.build = os.environ.get("TOKEND_BUILD_DIR")
         self.source = os.environ.get("TOKEND_SOURCE_DIR")
         self.address = f"unix:path={self.dir}/bus"
         os.makedirs(f"{self.dir}/tokens")
         os.makedirs(f"{self.dir}/policy")
+        with open(f"{self.dir}/site.key", "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(os.urandom(32))
         shutil.copy(f"{self.source}/systemd/org.tokend.Tokend1.conf", f"{self.dir}/policy/")
+        for policy in extra_policies:
+            shutil.copy(policy, f"{self.dir}/policy/")
         with open(f"{self.dir}/softhsm2.conf", "w") as f:
             f.write(f"directories.tokendir = {self.dir}/tokens\nobjectstore.backend = file\n")
         self.env = dict(os.environ, SOFTHSM2_CONF=f"{self.dir}/softhsm2.conf",
@@ -102,6 +109,7 @@ class Env:
         self.start_bus()
         with open(f"{self.dir}/tokend.conf", "w") as f:
             f.write(f"[Modules]\nModule={SOFTHSM_MODULE}\n[Audit]\nFile={self.dir}/audit.jsonl\n")
+            f.write(extra_config.replace("@DIR@", self.dir))
         args = [f"{self.build}/daemon/tokend", "--config", f"{self.dir}/tokend.conf",
                 "--worker-path", f"{self.build}/daemon/tokend-worker",
                 "--scan-interval", str(scan_interval_ms)]
@@ -240,6 +248,15 @@ class Env:
                 p.kill()
                 p.wait()
         self.tokend_log.close()
+        # A clean shutdown on SIGTERM, and nothing from the sanitizers in an ASan build.
+        log = self.log()
+        problems = [m for m in ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+                    if m in log]
+        if self.tokend.returncode != 0 or problems:
+            print(f"# tokend exited with {self.tokend.returncode} {problems}:")
+            for line in log.splitlines()[-60:]:
+                print(f"# {line}")
+            self.failed_shutdown = True
         if os.environ.get("TOKEND_TEST_KEEP"):
             print(f"# kept {self.dir}")
         else:

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The quick-start demo: tokend on a private bus with a private SoftHSM2 token, driven by
+tokenctl as an issuing station and a helpdesk would drive it. Nothing system-wide is touched;
+everything lives in a temp dir that is removed at the end."""
+
+import os
+import subprocess
+import sys
+
+source = os.environ["TOKEND_SOURCE_DIR"]
+build = os.environ["TOKEND_BUILD_DIR"]
+sys.path.insert(0, os.path.join(source, "tests", "daemon"))
+from tokend_env import SO_PIN, USER_PIN, Env  # noqa: E402
+
+TOKENCTL = os.path.join(build, "cli", "tokenctl")
+env = Env(labels=("agency-0001",))
+
+
+def secret_file(name, value):
+    path = os.path.join(env.dir, name)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(value + "\n")
+    return path
+
+
+def step(title):
+    print(f"\n== {title}", flush=True)
+
+
+def tokenctl(*args, expect=0):
+    shown = " ".join(a if " " not in a else f"'{a}'" for a in args).replace(env.dir, "$DEMO")
+    print(f"$ tokenctl {shown}", flush=True)
+    p = subprocess.run([TOKENCTL, "--no-ask-password", *args], capture_output=True, text=True,
+                       env=env.env, start_new_session=True)
+    out = (p.stdout + p.stderr).replace(env.dir, "$DEMO")
+    print(out.rstrip())
+    if p.returncode != expect:
+        print(f"demo: tokenctl exited {p.returncode}, expected {expect}", file=sys.stderr)
+        sys.exit(1)
+    return p
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=env.dir)
+
+
+try:
+    pin = secret_file("pin", USER_PIN)
+    so = secret_file("so-pin", SO_PIN)
+    new = secret_file("new-pin", "529361")
+    wrong = secret_file("wrong-pin", "000147")
+    csr = os.path.join(env.dir, "jane.csr")
+
+    step("The tokens tokend sees (PINs come from files or the terminal, never the command line)")
+    tokenctl("list")
+
+    step("Issuing station: a key pair on the token, and a request signed there")
+    tokenctl("--pin-file", pin, "keygen", "agency-0001", "--type", "ec-p256",
+             "--label", "Jane Doe signing", "--id", "4501")
+    tokenctl("--pin-file", pin, "csr", "agency-0001", "--key", "4501",
+             "--subject", "CN=Jane Doe,OU=Registry,O=Agency,C=NL",
+             "--email", "jane.doe@agency.example", "-o", csr)
+
+    step("A demo CA issues the certificate (openssl)")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=Demo Agency CA/O=Registration Office",
+            "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE")
+    openssl("x509", "-req", "-in", "jane.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "365", "-copy_extensions", "copy", "-out", "jane.pem")
+    print("issued jane.pem, signed by 'Demo Agency CA'")
+
+    step("The certificate and its CA chain go onto the token, checked against the key")
+    tokenctl("--pin-file", pin, "import-cert", "agency-0001", os.path.join(env.dir, "jane.pem"),
+             "--chain", os.path.join(env.dir, "ca.pem"))
+    tokenctl("status", "agency-0001")
+
+    step("Helpdesk: the holder has forgotten the PIN and tries three times")
+    for _ in range(3):
+        tokenctl("--pin-file", wrong, "--new-pin-file", new, "change-pin", "agency-0001",
+                 expect=5)
+    print("(SoftHSM2 only marks the PIN count low; a real card is locked after the third try.)")
+    step("Staff check the ID and the signed unlock application, then unblock with the SO PIN")
+    tokenctl("--so-pin-file", so, "--new-pin-file", new, "unblock", "agency-0001",
+             "--request", "ULA-2026-0042")
+    tokenctl("--pin-file", new, "objects", "agency-0001", "--login")
+
+    step("Every act is in the tamper-evident audit trail")
+    tokenctl("audit", "verify", os.path.join(env.dir, "audit.jsonl"))
+    print("\nDemo finished.")
+finally:
+    env.close()
