@@ -113,6 +113,12 @@ class Env:
                 "--scan-interval", str(scan_interval_ms)]
         if worker_timeout:
             args += ["--worker-timeout", str(worker_timeout)]
+        if os.environ.get("TOKEND_UNDER_VALGRIND") and shutil.which("valgrind"):
+            # meson test --setup=valgrind: the daemon itself runs under memcheck (its workers,
+            # started by exec, do not), and a report fails the test through the exit status.
+            args = ["valgrind", "--quiet", "--error-exitcode=3", "--leak-check=full",
+                    "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+                    f"--suppressions={self.source}/tests/valgrind.supp"] + args
         self.tokend_log = open(f"{self.dir}/tokend.log", "w")
         self.tokend = subprocess.Popen(args, env=self.env, stdout=self.tokend_log,
                                        stderr=subprocess.STDOUT)
