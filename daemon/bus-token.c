@@ -731,7 +731,7 @@ static int write_opensc_conf(Token *t, char **ret_path)
 {
     Context *c = t->context;
     _cleanup_free_ char *path = NULL, *escaped = NULL;
-    int r = sd_bus_path_encode("opensc", t->info.serial, &escaped);
+    int r = sd_bus_path_encode("/opensc", t->info.serial, &escaped);
     if (r < 0)
         return r;
     if (asprintf(&path, "%s/%s.conf", c->runtime_dir, strrchr(escaped, '/') + 1) < 0)

@@ -30,6 +30,8 @@ static Token *find_serial(Context *c, const char *serial)
     return NULL;
 }
 
+/* The token is listed at once; its worker starts once the whole poll is in, so that a
+ * PC/SC-backed worker's configuration hides every reader seen in that poll. */
 static void token_add(Module *m, TkTokenInfo *info)
 {
     Context *c = m->context;
@@ -40,9 +42,29 @@ static void token_add(Module *m, TkTokenInfo *info)
     }
     t->next = c->tokens;
     c->tokens = t;
-    if (token_spawn_worker(t) < 0)
-        fprintf(stderr, "Cannot start a worker for token %s\n", t->info.serial);
     announce(t, true);
+}
+
+static void start_worker(Token *t)
+{
+    int r = token_spawn_worker(t);
+    if (r < 0)
+        fprintf(stderr, "Cannot start a worker for token %s: %s\n", t->info.serial,
+                strerror(-r));
+}
+
+/* OpenSC reads ignored_readers once, when a worker loads it: when the set of PC/SC tokens
+ * changes, idle PC/SC workers are restarted with a fresh configuration, so none binds a card
+ * that another worker owns. A busy one is left to finish; it is restarted on the next change
+ * or when it exits. */
+static void refresh_pcsc_workers(Context *c)
+{
+    for (Token *t = c->tokens; t; t = t->next) {
+        if (!t->module->pcsc_backed || !t->present || t->running || t->queue)
+            continue;
+        t->worker = worker_free(t->worker);
+        start_worker(t);
+    }
 }
 
 static void token_drop(Token *t)
@@ -66,6 +88,7 @@ static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
     Context *c = mod->context;
     _cleanup_strv_free_ char **seen = calloc(1, sizeof(char *));
     size_t n_seen = 0;
+    bool changed = false;
     int r;
 
     if (!seen)
@@ -99,8 +122,10 @@ static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         Token *t = find_serial(c, info.serial);
         if (t && t->module == mod)
             t->missed = 0;
-        if (!t)
+        if (!t) {
             token_add(mod, &info);
+            changed = true;
+        }
         else if (t->module == mod)
             token_update_info(t, &info);
         else
@@ -118,9 +143,18 @@ static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         /* A file-backed module can miss a token that another process is writing at that moment
          * (SoftHSM2 while a worker changes it): a token goes only when two polls in a row miss
          * it and no call is running on it. */
-        if (!found && ++t->missed >= 2 && !t->running)
+        if (!found && ++t->missed >= 2 && !t->running) {
             token_drop(t);
+            changed = true;
+        }
     }
+
+    if (changed && mod->pcsc_backed)
+        refresh_pcsc_workers(c);
+    else
+        for (Token *t = c->tokens; t; t = t->next)
+            if (!t->worker && !t->respawn)
+                start_worker(t);
     return 0;
 }
 

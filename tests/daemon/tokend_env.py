@@ -85,7 +85,7 @@ class CallError(Exception):
 
 class Env:
     def __init__(self, labels=("token-a",), scan_interval_ms=200, worker_timeout=None,
-                 extra_config=""):
+                 extra_config="", module_link_name=None):
         self.dir = tempfile.mkdtemp(prefix="tokend-daemon-test.")
         self.pids = []
         self.failed_shutdown = False
@@ -105,8 +105,13 @@ class Env:
         for label in labels:
             self.init_token(label)
         self.start_bus()
+        # The module under another name, to be classified as that module would be.
+        self.module = SOFTHSM_MODULE
+        if module_link_name:
+            self.module = f"{self.dir}/{module_link_name}"
+            os.symlink(SOFTHSM_MODULE, self.module)
         with open(f"{self.dir}/tokend.conf", "w") as f:
-            f.write(f"[Modules]\nModule={SOFTHSM_MODULE}\n[Audit]\nFile={self.dir}/audit.jsonl\n")
+            f.write(f"[Modules]\nModule={self.module}\n[Audit]\nFile={self.dir}/audit.jsonl\n")
             f.write(extra_config.replace("@DIR@", self.dir))
         args = [f"{self.build}/daemon/tokend", "--config", f"{self.dir}/tokend.conf",
                 "--worker-path", f"{self.build}/daemon/tokend-worker",
