@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "format.h"
 #include "macro.h"
 #include "token-error.h"
@@ -142,17 +144,6 @@ int format_expiry(uint64_t not_after, time_t now, char *buf, size_t size)
     return 0;
 }
 
-static int unhex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int parse_hex(const char *s, uint8_t **ret, size_t *ret_len)
 {
     _cleanup_free_ uint8_t *out = NULL;
@@ -170,8 +161,8 @@ int parse_hex(const char *s, uint8_t **ret, size_t *ret_len)
             s++;
             continue;
         }
-        int hi = unhex(s[0]);
-        int lo = hi < 0 ? -1 : unhex(s[1]);
+        int hi = OPENSSL_hexchar2int((unsigned char)s[0]);
+        int lo = hi < 0 ? -1 : OPENSSL_hexchar2int((unsigned char)s[1]);
         if (hi < 0 || lo < 0)
             return -EINVAL;
         out[n++] = (uint8_t)(hi << 4 | lo);

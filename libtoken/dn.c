@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
@@ -59,17 +60,6 @@ static void name_freep(X509_NAME **n)
 static void bio_freep(BIO **b)
 {
     BIO_free(*b);
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 static ASN1_OBJECT *type_lookup(const char *type)
@@ -130,7 +120,8 @@ static int parse_ava(const char **p, DnAva *ret, TkError *error)
     int r = 0;
     for (; *s && *s != ',' && *s != '+'; s++) {
         if (*s == '\\') {
-            int hi = hexval(s[1]), lo = hi >= 0 ? hexval(s[2]) : -1;
+            int hi = OPENSSL_hexchar2int((unsigned char)s[1]),
+                lo = hi >= 0 ? OPENSSL_hexchar2int((unsigned char)s[2]) : -1;
             if (hi >= 0 && lo >= 0) {
                 value[n++] = (char)(hi << 4 | lo);
                 s += 2;

@@ -17,6 +17,11 @@ sys.path.insert(0, os.path.join(os.environ["TOKEND_SOURCE_DIR"], "tests", "daemo
 from tokend_env import SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, Tap, need  # noqa: E402
 
 TOKENCTL = os.environ["TOKENCTL"]
+# Under "meson test --setup=valgrind" every tokenctl run goes through valgrind; an error or a
+# definite leak turns into exit status 99, which no test expects.
+VALGRIND = (["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+             "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite"]
+            if os.environ.get("TOKEND_UNDER_VALGRIND") else [])
 
 need("dbus-daemon", "softhsm2-util", "openssl", "setpriv", SOFTHSM_MODULE)
 
@@ -27,7 +32,7 @@ state = {"pin": USER_PIN}
 
 
 def tokenctl(*args, stdin=None, expect=0, as_user=None):
-    cmd = [TOKENCTL, *args]
+    cmd = [*VALGRIND, TOKENCTL, *args]
     if as_user:
         cmd = ["setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--clear-groups", *cmd]
     # A new session has no controlling terminal: tokenctl must never wait for one.
@@ -214,6 +219,7 @@ def change_pin_on_a_terminal_without_echo():
         os.write(fd, b"639172\n")
         expect(b"Repeat new user PIN: ")
         os.write(fd, b"639172\n")
+        expect(b"change-pin: ")  # the progress line, from the token's Progress signals
         expect(b"PIN changed on token")
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0, out
@@ -221,6 +227,29 @@ def change_pin_on_a_terminal_without_echo():
         os.close(fd)
     assert b"715926" not in out and b"639172" not in out, out
     tj("objects", "cli-b", "--login", "--pin-file", "-", stdin="639172\n")
+
+
+def colour_only_on_a_terminal_and_not_with_no_color():
+    def on_pty(extra_env):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(TOKENCTL, [TOKENCTL, "status", "cli-a"], dict(env.env, **extra_env))
+        out = b""
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        assert os.waitstatus_to_exitcode(status) == 0, out
+        return out
+
+    assert b"\033[" in on_pty({}), "no colour on a terminal"
+    assert b"\033[" not in on_pty({"NO_COLOR": "1"})
 
 
 def change_pin_and_policy_refusal():
@@ -317,7 +346,8 @@ tests = [list_shows_both_tokens, token_names_resolve_or_fail_clearly,
          csr_to_file_verifies_with_openssl, import_cert_with_chain_and_expiry_shown,
          wrong_pin_exits_5, no_pin_and_no_terminal_fails_at_once,
          change_pin_and_policy_refusal, unblock_with_request_and_so_pin,
-         change_pin_on_a_terminal_without_echo, not_authorised_exits_3,
+         change_pin_on_a_terminal_without_echo, colour_only_on_a_terminal_and_not_with_no_color,
+         not_authorised_exits_3,
          delete_certificate_then_key, monitor_reports_progress_as_json_lines,
          trivial_new_pin_refused_by_site_policy, init_destroys_and_relabels,
          audit_trail_of_this_run_verifies]

@@ -85,7 +85,7 @@ class CallError(Exception):
 
 class Env:
     def __init__(self, labels=("token-a",), scan_interval_ms=200, worker_timeout=None,
-                 extra_config="", module_link_name=None):
+                 extra_config="", module_link_name=None, extra_policies=()):
         self.dir = tempfile.mkdtemp(prefix="tokend-daemon-test.")
         self.pids = []
         self.failed_shutdown = False
@@ -98,6 +98,8 @@ class Env:
             os.fchmod(f.fileno(), 0o600)
             f.write(os.urandom(32))
         shutil.copy(f"{self.source}/systemd/org.tokend.Tokend1.conf", f"{self.dir}/policy/")
+        for policy in extra_policies:
+            shutil.copy(policy, f"{self.dir}/policy/")
         with open(f"{self.dir}/softhsm2.conf", "w") as f:
             f.write(f"directories.tokendir = {self.dir}/tokens\nobjectstore.backend = file\n")
         self.env = dict(os.environ, SOFTHSM2_CONF=f"{self.dir}/softhsm2.conf",

@@ -75,9 +75,11 @@ try:
              "--chain", os.path.join(env.dir, "ca.pem"))
     tokenctl("status", "agency-0001")
 
-    step("Helpdesk: the holder has forgotten the PIN")
-    tokenctl("--pin-file", wrong, "--new-pin-file", new, "change-pin", "agency-0001", expect=5)
-    print("(SoftHSM2 has no PIN lockout; on a real card three wrong PINs lock it.)")
+    step("Helpdesk: the holder has forgotten the PIN and tries three times")
+    for _ in range(3):
+        tokenctl("--pin-file", wrong, "--new-pin-file", new, "change-pin", "agency-0001",
+                 expect=5)
+    print("(SoftHSM2 only marks the PIN count low; a real card is locked after the third try.)")
     step("Staff check the ID and the signed unlock application, then unblock with the SO PIN")
     tokenctl("--so-pin-file", so, "--new-pin-file", new, "unblock", "agency-0001",
              "--request", "ULA-2026-0042")

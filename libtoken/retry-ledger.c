@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "retry-ledger.h"
+
+#define LEDGER_LOCK_FILE ".retry-ledger.lock"
+#define LEDGER_VERSION   1
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+
+static int ledger_lock(int dirfd, int operation, int *ret_fd)
+{
+    _cleanup_close_ int fd =
+        openat(dirfd, LEDGER_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, operation) < 0)
+        return -errno;
+    *ret_fd = TAKE_FD(fd);
+    return 0;
+}
+
+/* Reads the ledger into *ret (a new empty one when there is none). -EBADMSG when the file is
+ * there but is not a ledger. */
+static int ledger_load(int dirfd, json_object **ret)
+{
+    _cleanup_close_ int fd = openat(dirfd, TK_LEDGER_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno != ENOENT)
+            return -errno;
+        _cleanup_(json_object_putp) json_object *root = json_object_new_object();
+        if (!root ||
+            json_object_object_add(root, "version", json_object_new_int(LEDGER_VERSION)) < 0 ||
+            json_object_object_add(root, "tokens", json_object_new_object()) < 0)
+            return -ENOMEM;
+        *ret = TAKE_PTR(root);
+        return 0;
+    }
+
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode) || st.st_size > 16 * 1024 * 1024)
+        return -EBADMSG;
+
+    _cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
+    if (!buf)
+        return -ENOMEM;
+    size_t have = 0;
+    while (have < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            break;
+        have += (size_t)n;
+    }
+    buf[have] = '\0';
+
+    _cleanup_(json_object_putp) json_object *root = json_tokener_parse(buf);
+    json_object *version, *tokens;
+    if (!root || !json_object_is_type(root, json_type_object) ||
+        !json_object_object_get_ex(root, "version", &version) ||
+        json_object_get_int(version) != LEDGER_VERSION ||
+        !json_object_object_get_ex(root, "tokens", &tokens) ||
+        !json_object_is_type(tokens, json_type_object))
+        return -EBADMSG;
+
+    *ret = TAKE_PTR(root);
+    return 0;
+}
+
+static int ledger_entry_failed(json_object *root, const char *serial, int *ret_failed)
+{
+    json_object *tokens, *entry, *failed;
+    if (!json_object_object_get_ex(root, "tokens", &tokens) ||
+        !json_object_object_get_ex(tokens, serial, &entry)) {
+        *ret_failed = -1;
+        return 0;
+    }
+    if (!json_object_is_type(entry, json_type_object) ||
+        !json_object_object_get_ex(entry, "failed", &failed) ||
+        !json_object_is_type(failed, json_type_int))
+        return -EBADMSG;
+    int64_t v = json_object_get_int64(failed);
+    if (v < 0 || v > 1000000)
+        return -EBADMSG;
+    *ret_failed = (int)v;
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static int ledger_save(int dirfd, json_object *root)
+{
+    const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (!text)
+        return -ENOMEM;
+
+    char tmp[64];
+    snprintf(tmp, sizeof(tmp), ".%s.%ld.tmp", TK_LEDGER_FILE, (long)getpid());
+
+    _cleanup_close_ int fd =
+        openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+
+    int r = write_all(fd, text, strlen(text));
+    if (r >= 0)
+        r = write_all(fd, "\n", 1);
+    /* The mode is fixed here too: umask could have narrowed it, never widened it, but a file
+     * left by an older run may carry other bits. */
+    if (r >= 0 && fchmod(fd, 0600) < 0)
+        r = -errno;
+    if (r >= 0 && fsync(fd) < 0)
+        r = -errno;
+    if (r >= 0 && renameat(dirfd, tmp, dirfd, TK_LEDGER_FILE) < 0)
+        r = -errno;
+    if (r < 0) {
+        (void)unlinkat(dirfd, tmp, 0);
+        return r;
+    }
+    /* The rename itself must reach the disk, or a crash could bring back the old count. */
+    if (fsync(dirfd) < 0)
+        return -errno;
+    return 0;
+}
+
+int tk_ledger_get(const char *dir, const char *serial, int *ret_failed_puk)
+{
+    if (!dir || !serial || !*serial || !ret_failed_puk)
+        return -EINVAL;
+
+    _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return -errno;
+
+    /* Without a ledger file there is nothing to lock and nothing to read. */
+    if (faccessat(dirfd, TK_LEDGER_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno != ENOENT)
+            return -errno;
+        *ret_failed_puk = -1;
+        return 0;
+    }
+
+    _cleanup_close_ int lockfd = -EBADF;
+    int r = ledger_lock(dirfd, LOCK_SH, &lockfd);
+    if (r < 0)
+        return r;
+
+    _cleanup_(json_object_putp) json_object *root = NULL;
+    r = ledger_load(dirfd, &root);
+    if (r < 0)
+        return r;
+
+    int failed;
+    r = ledger_entry_failed(root, serial, &failed);
+    if (r < 0)
+        return r;
+    *ret_failed_puk = failed;
+    return 0;
+}
+
+int tk_ledger_record(const char *dir, const char *serial, bool success)
+{
+    if (!dir || !serial || !*serial)
+        return -EINVAL;
+
+    _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return -errno;
+
+    _cleanup_close_ int lockfd = -EBADF;
+    int r = ledger_lock(dirfd, LOCK_EX, &lockfd);
+    if (r < 0)
+        return r;
+
+    _cleanup_(json_object_putp) json_object *root = NULL;
+    r = ledger_load(dirfd, &root);
+    int failed = -1;
+    if (r >= 0)
+        r = ledger_entry_failed(root, serial, &failed);
+    if (r == -EBADMSG) {
+        /* Keep the damaged file for whoever investigates, and keep counting from scratch:
+         * refusing to record would lose every later failure too. */
+        if (renameat(dirfd, TK_LEDGER_FILE, dirfd, TK_LEDGER_FILE ".corrupt") < 0)
+            return -errno;
+        json_object_put(TAKE_PTR(root));
+        r = ledger_load(dirfd, &root);
+        failed = -1;
+    }
+    if (r < 0)
+        return r;
+
+    json_object *tokens;
+    if (!json_object_object_get_ex(root, "tokens", &tokens))
+        return -EBADMSG;
+
+    _cleanup_(json_object_putp) json_object *entry = json_object_new_object();
+    if (!entry)
+        return -ENOMEM;
+    int count = success ? 0 : (failed < 0 ? 1 : failed + 1);
+    if (json_object_object_add(entry, "failed", json_object_new_int(count)) < 0 ||
+        json_object_object_add(entry, "updated", json_object_new_int64((int64_t)time(NULL))) < 0)
+        return -ENOMEM;
+    if (json_object_object_add(tokens, serial, TAKE_PTR(entry)) < 0)
+        return -ENOMEM;
+
+    return ledger_save(dirfd, root);
+}
