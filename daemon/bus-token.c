@@ -442,12 +442,30 @@ static int copy_with_so_pin(sd_bus_message *fwd, Call *call)
     return r;
 }
 
+/* Whether the caller of a queued call is still connected: a call whose caller went away while
+ * it waited is dropped before it touches the token, since nobody would hear its result. */
+static bool caller_connected(Token *t, Call *call)
+{
+    _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+    const char *sender = sd_bus_message_get_sender(call->message);
+    if (!sender)
+        return true;
+    int r = sd_bus_get_name_creds(t->context->bus, sender, 0, &creds);
+    return r >= 0 || (r != -ENXIO && r != -ESRCH && r != -ENOENT);
+}
+
 static void token_dispatch(Token *t)
 {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *fwd = NULL;
-    Call *call = t->queue;
+    Call *call;
     int r;
 
+    while (!t->running && t->queue && !caller_connected(t, t->queue)) {
+        call = t->queue;
+        t->queue = call->next;
+        call_free(call);
+    }
+    call = t->queue;
     if (t->running || !call || !t->worker)
         return;
 
@@ -713,7 +731,7 @@ static int write_opensc_conf(Token *t, char **ret_path)
 {
     Context *c = t->context;
     _cleanup_free_ char *path = NULL, *escaped = NULL;
-    int r = sd_bus_path_encode("opensc", t->info.serial, &escaped);
+    int r = sd_bus_path_encode("/opensc", t->info.serial, &escaped);
     if (r < 0)
         return r;
     if (asprintf(&path, "%s/%s.conf", c->runtime_dir, strrchr(escaped, '/') + 1) < 0)

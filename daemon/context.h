@@ -62,6 +62,7 @@ struct Module {
     Context *context;
     char *path;
     bool pcsc_backed; /* OpenSC: the card's reader decides, and an unblock uses the PUK */
+    bool on_demand;   /* its scanner lists slots when PC/SC says something changed */
     Worker *scanner;
     sd_event_source *respawn;
     struct Module *next;
@@ -78,6 +79,8 @@ struct Context {
     Module *modules;
     Token *tokens;
     Reader *readers;
+    struct TkPcscMonitor *pcsc; /* NULL: no PC/SC watch, PC/SC modules are polled too */
+    sd_event_source *pcsc_source;
 };
 
 /* bus-manager.c */
@@ -93,6 +96,11 @@ Token *token_free(Token *t);
 
 /* bus-reader.c */
 int reader_register(Context *c);
+
+/* pcsc-watch.c */
+int pcsc_watch_start(Context *c);
+void pcsc_watch_stop(Context *c);
+void pcsc_watch_tokens_changed(Context *c);
 
 /* inventory.c */
 int inventory_start(Context *c);

@@ -30,6 +30,8 @@ static Token *find_serial(Context *c, const char *serial)
     return NULL;
 }
 
+/* The token is listed at once; its worker starts once the whole poll is in, so that a
+ * PC/SC-backed worker's configuration hides every reader seen in that poll. */
 static void token_add(Module *m, TkTokenInfo *info)
 {
     Context *c = m->context;
@@ -40,9 +42,29 @@ static void token_add(Module *m, TkTokenInfo *info)
     }
     t->next = c->tokens;
     c->tokens = t;
-    if (token_spawn_worker(t) < 0)
-        fprintf(stderr, "Cannot start a worker for token %s\n", t->info.serial);
     announce(t, true);
+}
+
+static void start_worker(Token *t)
+{
+    int r = token_spawn_worker(t);
+    if (r < 0)
+        fprintf(stderr, "Cannot start a worker for token %s: %s\n", t->info.serial,
+                strerror(-r));
+}
+
+/* OpenSC reads ignored_readers once, when a worker loads it: when the set of PC/SC tokens
+ * changes, idle PC/SC workers are restarted with a fresh configuration, so none binds a card
+ * that another worker owns. A busy one is left to finish; it is restarted on the next change
+ * or when it exits. */
+static void refresh_pcsc_workers(Context *c)
+{
+    for (Token *t = c->tokens; t; t = t->next) {
+        if (!t->module->pcsc_backed || !t->present || t->running || t->queue)
+            continue;
+        t->worker = worker_free(t->worker);
+        start_worker(t);
+    }
 }
 
 static void token_drop(Token *t)
@@ -66,6 +88,7 @@ static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
     Context *c = mod->context;
     _cleanup_strv_free_ char **seen = calloc(1, sizeof(char *));
     size_t n_seen = 0;
+    bool changed = false;
     int r;
 
     if (!seen)
@@ -99,8 +122,10 @@ static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         Token *t = find_serial(c, info.serial);
         if (t && t->module == mod)
             t->missed = 0;
-        if (!t)
+        if (!t) {
             token_add(mod, &info);
+            changed = true;
+        }
         else if (t->module == mod)
             token_update_info(t, &info);
         else
@@ -118,9 +143,20 @@ static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         /* A file-backed module can miss a token that another process is writing at that moment
          * (SoftHSM2 while a worker changes it): a token goes only when two polls in a row miss
          * it and no call is running on it. */
-        if (!found && ++t->missed >= 2 && !t->running)
+        if (!found && ++t->missed >= (mod->on_demand ? 1u : 2u) && !t->running) {
             token_drop(t);
+            changed = true;
+        }
     }
+
+    if (changed && mod->pcsc_backed) {
+        refresh_pcsc_workers(c);
+        pcsc_watch_tokens_changed(c);
+    }
+    else
+        for (Token *t = c->tokens; t; t = t->next)
+            if (!t->worker && !t->respawn)
+                start_worker(t);
     return 0;
 }
 
@@ -149,7 +185,10 @@ static int module_spawn_scanner(Module *m)
 {
     Context *c = m->context;
     char interval[32];
-    snprintf(interval, sizeof(interval), "%u", c->scan_interval_ms);
+    /* With PC/SC watched, an OpenSC scanner lists slots when a card or reader changes, and on a
+     * slow timer only as a safety net: loading OpenSC binds every card. */
+    snprintf(interval, sizeof(interval), "%u",
+             m->on_demand ? 10 * c->scan_interval_ms : c->scan_interval_ms);
     char *argv[] = {"--module", m->path, "--scan", "--interval-ms", interval, NULL};
     int r = worker_spawn(c->event, c->worker_path, argv, NULL, on_scanner_exit, m, &m->scanner);
     if (r < 0)
@@ -161,6 +200,15 @@ static int module_spawn_scanner(Module *m)
 int inventory_start(Context *c)
 {
     Module **tail = &c->modules;
+    bool watching = false;
+
+    STRV_FOREACH (p, c->config.modules)
+        if (strstr(*p, "opensc-pkcs11"))
+            watching = true;
+    /* Without pcscd (or its library failing) PC/SC-backed modules are polled like the rest. */
+    if (watching)
+        watching = pcsc_watch_start(c) >= 0;
+
     STRV_FOREACH (p, c->config.modules) {
         Module *m = calloc(1, sizeof(Module));
         if (!m)
@@ -175,6 +223,7 @@ int inventory_start(Context *c)
          * and its PUK unblocks the PIN. Any other module is polled and unblocks with the SO
          * PIN (C_InitPIN). */
         m->pcsc_backed = strstr(m->path, "opensc-pkcs11") != NULL;
+        m->on_demand = m->pcsc_backed && watching;
         *tail = m;
         tail = &m->next;
         int r = module_spawn_scanner(m);
@@ -186,6 +235,7 @@ int inventory_start(Context *c)
 
 void inventory_stop(Context *c)
 {
+    pcsc_watch_stop(c);
     while (c->tokens) {
         Token *t = c->tokens;
         c->tokens = t->next;

@@ -461,18 +461,39 @@ static uint64_t now_usec(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* Polls the module's slot list every interval and reports what it found, until the main
- * process goes away. */
-static int scan(sd_bus *bus, const char *module_path, uint64_t interval_usec)
+typedef struct Scanner {
+    const char *module_path;
+    uint64_t interval_usec;
+    uint64_t next;
+} Scanner;
+
+static int method_rescan(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-    uint64_t next = 0;
+    Scanner *s = userdata;
+    s->next = 0;
+    return sd_bus_reply_method_return(m, NULL);
+}
+
+static const sd_bus_vtable scanner_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD("Rescan", "", "", method_rescan, 0),
+    SD_BUS_SIGNAL("Tokens", "aa{sv}", 0),
+    SD_BUS_VTABLE_END,
+};
+
+/* Lists the module's slots every interval (or, with an interval of 0, only when asked with
+ * Rescan) and reports what it found, until the main process goes away. */
+static int scan(sd_bus *bus, Scanner *s)
+{
+    int r = sd_bus_add_object_vtable(bus, NULL, WORKER_PATH, WORKER_INTERFACE, scanner_vtable, s);
+    if (r < 0)
+        return r;
     for (;;) {
-        int r;
-        if (now_usec() >= next) {
-            r = send_tokens(bus, module_path);
+        if (now_usec() >= s->next) {
+            r = send_tokens(bus, s->module_path);
             if (r < 0)
                 return r == -ECONNRESET || r == -ENOTCONN ? 0 : r;
-            next = now_usec() + interval_usec;
+            s->next = s->interval_usec > 0 ? now_usec() + s->interval_usec : UINT64_MAX;
         }
         r = sd_bus_process(bus, NULL);
         if (r < 0)
@@ -480,7 +501,7 @@ static int scan(sd_bus *bus, const char *module_path, uint64_t interval_usec)
         if (r > 0)
             continue;
         uint64_t n = now_usec();
-        r = sd_bus_wait(bus, next > n ? next - n : 0);
+        r = sd_bus_wait(bus, s->next == UINT64_MAX ? UINT64_MAX : s->next > n ? s->next - n : 0);
         if (r < 0)
             return r;
     }
@@ -488,7 +509,7 @@ static int scan(sd_bus *bus, const char *module_path, uint64_t interval_usec)
 
 static void help(void)
 {
-    printf("Usage: tokend-worker --module PATH (--scan [--interval-ms N] | --serial SERIAL "
+    printf("Usage: tokend-worker --module PATH (--scan [--interval-ms N, 0: on request] | --serial SERIAL "
            "[--unblock-with-puk])\n\n"
            "The PKCS#11 side of tokend, started by tokend with a socketpair on fd 3.\n");
 }
@@ -523,8 +544,6 @@ int main(int argc, char **argv)
             break;
         case 'i':
             interval_usec = strtoull(optarg, NULL, 10) * 1000u;
-            if (interval_usec == 0)
-                interval_usec = 1000;
             break;
         case 'S':
             w.serial = optarg;
@@ -554,7 +573,7 @@ int main(int argc, char **argv)
     }
 
     if (scanner)
-        r = scan(w.bus, module_path, interval_usec);
+        r = scan(w.bus, &(Scanner){.module_path = module_path, .interval_usec = interval_usec});
     else {
         r = tk_token_open(w.module, w.serial, &w.token, &e);
         if (r < 0)

@@ -112,11 +112,38 @@ def caller_that_disconnects_leaves_no_busy_token():
     env.call(b, "ListObjects", "a{sv}", *options())
 
 
+def queued_call_of_a_vanished_caller_is_dropped():
+    # Only conclusive when the first call still ran after the second caller was gone; RSA-4096
+    # generation time varies, so try a few times.
+    for attempt in range(5):
+        results = {}
+        first = threading.Thread(target=timed, args=(keygen_argv(b), results, "first"))
+        first.start()
+        env.wait_for(lambda: env.get(b, TOKEN, "Busy") is True, 10, "Busy")
+        queued = subprocess.Popen(keygen_argv(b, "ec-p256"), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        time.sleep(0.1)
+        queued.kill()
+        queued.wait()
+        gone = time.monotonic()
+        first.join()
+        assert results["first"][2] == 0, results
+        if results["first"][1] > gone + 0.05:
+            break
+    else:
+        raise AssertionError("the first key generation never outlasted the second caller")
+    env.wait_for(lambda: env.get(b, TOKEN, "Busy") is False, 10, "idle")
+    objects = env.call(b, "ListObjects", "a{sv}", *options(pin=USER_PIN.encode()))[0]
+    ec = [o for o in objects if o.get("key-type", {}).get("data") == "ec"]
+    assert ec == [], "the vanished caller's key generation ran anyway"
+
+
 try:
     rc = Tap([keygen_on_two_tokens_runs_concurrently_and_bus_stays_responsive,
               token_is_busy_while_working_and_calls_on_one_token_queue,
               killed_worker_fails_only_its_call_and_is_replaced,
-              caller_that_disconnects_leaves_no_busy_token]).run()
+              caller_that_disconnects_leaves_no_busy_token,
+              queued_call_of_a_vanished_caller_is_dropped]).run()
 finally:
     env.close()
 sys.exit(1 if env.failed_shutdown else rc)

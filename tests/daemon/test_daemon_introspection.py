@@ -4,36 +4,16 @@
 
 import os
 import sys
-import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_introspection_util import documented as documented_interfaces
+from test_introspection_util import interfaces
 from tokend_env import BUS_NAME, ROOT, SOFTHSM_MODULE, Env, Tap, need
 
 need("dbus-daemon", "busctl", "softhsm2-util", SOFTHSM_MODULE)
 
 
-def canonical(interface):
-    """An interface as a comparable structure: members in order, with args and annotations."""
-    out = []
-    for member in interface:
-        if member.tag not in ("method", "signal", "property", "annotation"):
-            continue
-        args = tuple((a.get("type"), a.get("name"), a.get("direction", "out" if member.tag ==
-                      "method" else None)) for a in member.findall("arg"))
-        notes = tuple((n.get("name"), n.get("value")) for n in member.findall("annotation"))
-        out.append((member.tag, member.get("name"), member.get("type"), member.get("access"),
-                    args, notes))
-    return out
-
-
-def interfaces(xml):
-    root = ET.fromstring(xml)
-    return {i.get("name"): canonical(i) for i in root.findall("interface")
-            if i.get("name").startswith("org.tokend.")}
-
-
-with open(os.path.join(os.environ["TOKEND_SOURCE_DIR"], "docs", "org.tokend.Tokend1.xml")) as f:
-    documented = interfaces(f.read())
+documented = documented_interfaces()
 
 env = Env(labels=("intro",))
 
@@ -65,7 +45,7 @@ def token_introspection_matches_the_documented_xml():
 def reader_introspection_matches_the_documented_xml():
     readers = env.get(ROOT, "org.tokend.Tokend1.Manager", "Readers")
     if not readers:
-        print("# no reader on this bus (SoftHSM2 only): Reader checked where PC/SC runs")
+        print("# no reader on this bus (SoftHSM2 only): test_daemon_readers checks Reader")
         return
     got = live(readers[0])
     assert got["org.tokend.Tokend1.Reader"] == documented["org.tokend.Tokend1.Reader"], got

@@ -10,8 +10,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokend_env import (BUS_NAME, ROOT, SOFTHSM_MODULE, TOKEN, Env, Tap, gvariant_options,
-                        need)
+from tokend_env import (BUS_NAME, ROOT, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, Tap,
+                        gvariant_options, need, options)
 
 need("dbus-daemon", "busctl", "gdbus", "softhsm2-util", SOFTHSM_MODULE)
 
@@ -61,8 +61,18 @@ def wrong_pin_changes_pin_state_with_properties_changed():
     env.wait_for(lambda: seen("'UserPinState': <'count-low'>"), 5, "PropertiesChanged")
 
 
+def operations_report_progress_and_busy():
+    path = env.token_by_label("inv-a")
+    env.call(path, "GenerateKeyPair", "sa{sv}", "ec-p256", *options(pin=USER_PIN.encode()))
+    for stage in ("started", "running", "done"):
+        env.wait_for(lambda: seen(f"{TOKEN}.Progress ('generate-key', '{stage}')"), 5,
+                     f"Progress {stage}")
+    env.wait_for(lambda: seen("'Busy': <true>") and seen("'Busy': <false>"), 5,
+                 "Busy going true and back")
+
+
 try:
-    rc = Tap([token_initialised_later_appears_with_signals, deleted_token_goes_with_signals,
+    rc = Tap([operations_report_progress_and_busy, token_initialised_later_appears_with_signals, deleted_token_goes_with_signals,
               wrong_pin_changes_pin_state_with_properties_changed]).run()
 finally:
     env.close()

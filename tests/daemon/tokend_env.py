@@ -85,9 +85,11 @@ class CallError(Exception):
 
 class Env:
     def __init__(self, labels=("token-a",), scan_interval_ms=200, worker_timeout=None,
-                 extra_config="", extra_policies=()):
+                 extra_config="", module_link_name=None, extra_policies=(), modules=None,
+                 pcscd=False):
         self.dir = tempfile.mkdtemp(prefix="tokend-daemon-test.")
         self.pids = []
+        self.pcscd = None
         self.failed_shutdown = False
         self.build = os.environ.get("TOKEND_BUILD_DIR")
         self.source = os.environ.get("TOKEND_SOURCE_DIR")
@@ -104,17 +106,33 @@ class Env:
             f.write(f"directories.tokendir = {self.dir}/tokens\nobjectstore.backend = file\n")
         self.env = dict(os.environ, SOFTHSM2_CONF=f"{self.dir}/softhsm2.conf",
                         DBUS_SYSTEM_BUS_ADDRESS=self.address)
+        # Never the system's pcscd: a private one when the test starts it, else none.
+        self.env.setdefault("PCSCLITE_CSOCK_NAME", f"{self.dir}/no-pcscd.comm")
         for label in labels:
             self.init_token(label)
+        if pcscd:
+            self.start_pcscd()
         self.start_bus()
+        # The module under another name, to be classified as that module would be.
+        self.module = SOFTHSM_MODULE
+        if module_link_name:
+            self.module = f"{self.dir}/{module_link_name}"
+            os.symlink(SOFTHSM_MODULE, self.module)
         with open(f"{self.dir}/tokend.conf", "w") as f:
-            f.write(f"[Modules]\nModule={SOFTHSM_MODULE}\n[Audit]\nFile={self.dir}/audit.jsonl\n")
+            module_lines = "".join(f"Module={m}\n" for m in (modules or [self.module]))
+            f.write(f"[Modules]\n{module_lines}[Audit]\nFile={self.dir}/audit.jsonl\n")
             f.write(extra_config.replace("@DIR@", self.dir))
         args = [f"{self.build}/daemon/tokend", "--config", f"{self.dir}/tokend.conf",
                 "--worker-path", f"{self.build}/daemon/tokend-worker",
                 "--scan-interval", str(scan_interval_ms)]
         if worker_timeout:
             args += ["--worker-timeout", str(worker_timeout)]
+        if os.environ.get("TOKEND_UNDER_VALGRIND") and shutil.which("valgrind"):
+            # meson test --setup=valgrind: the daemon itself runs under memcheck (its workers,
+            # started by exec, do not), and a report fails the test through the exit status.
+            args = ["valgrind", "--quiet", "--error-exitcode=3", "--leak-check=full",
+                    "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+                    f"--suppressions={self.source}/tests/valgrind.supp"] + args
         self.tokend_log = open(f"{self.dir}/tokend.log", "w")
         self.tokend = subprocess.Popen(args, env=self.env, stdout=self.tokend_log,
                                        stderr=subprocess.STDOUT)
@@ -126,6 +144,36 @@ class Env:
         subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label,
                         "--pin", USER_PIN, "--so-pin", SO_PIN], env=self.env, check=True,
                        stdout=subprocess.DEVNULL)
+
+    def start_pcscd(self):
+        """A private pcscd with two vpcd readers (no card), in its own mount namespace."""
+        import socket
+        for _ in range(50):
+            port = 20000 + int.from_bytes(os.urandom(2), "big") % 30000
+            try:
+                for p in (port, port + 1):
+                    with socket.socket() as s:
+                        s.bind(("0.0.0.0", p))
+                break
+            except OSError:
+                continue
+        os.makedirs(f"{self.dir}/reader.conf.d")
+        os.makedirs(f"{self.dir}/pcscd-run")
+        with open(f"{self.dir}/reader.conf.d/vpcd", "w") as f:
+            f.write(f'FRIENDLYNAME "Virtual PCD"\nDEVICENAME /dev/null:{port}\n'
+                    "LIBPATH /usr/lib/pcsc/drivers/serial/libifdvpcd.so\n"
+                    f"CHANNELID {port}\n")
+        self.pcscd = subprocess.Popen(
+            ["unshare", "-m", "sh", "-c",
+             # A tmpfs on /run in this namespace only, so nothing is created on the host.
+             f"mount -t tmpfs tmpfs /run && mkdir /run/pcscd && "
+             f"mount --bind {self.dir}/pcscd-run /run/pcscd && "
+             f"exec pcscd -f -c {self.dir}/reader.conf.d"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pids.append(self.pcscd.pid)
+        self.env["PCSCLITE_CSOCK_NAME"] = f"{self.dir}/pcscd-run/pcscd.comm"
+        self.wait_for(lambda: os.path.exists(f"{self.dir}/pcscd-run/pcscd.comm"), 5,
+                      "the private pcscd")
 
     def start_bus(self):
         conf = f"""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
@@ -241,7 +289,7 @@ class Env:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 continue
-        for p in (self.tokend, self.bus):
+        for p in (self.tokend, self.bus) + ((self.pcscd,) if self.pcscd else ()):
             try:
                 p.wait(10)
             except subprocess.TimeoutExpired:
