@@ -5,6 +5,8 @@
 
 import json
 import os
+import pty
+import select
 import shutil
 import signal
 import subprocess
@@ -57,7 +59,7 @@ def start_polkitd():
     script = (f"mount --bind {env.dir}/pk-actions /usr/share/polkit-1/actions && "
               f"mount --bind {env.dir}/pk-rules /etc/polkit-1/rules.d && "
               f"mount --bind {env.dir}/pk-empty /usr/share/polkit-1/rules.d && "
-              f"exec {POLKITD} --no-debug")
+              f"exec {POLKITD}")  # its log names the agents that register
     log = open(f"{env.dir}/polkitd.log", "w")
     polkitd = subprocess.Popen(["unshare", "-m", "sh", "-c", script], env=env.env, stdout=log,
                                stderr=subprocess.STDOUT)
@@ -99,6 +101,45 @@ def granted_by_polkit_reaches_the_token():
     assert not doc["error"]["name"].startswith("org.freedesktop.DBus.Error."), doc
 
 
+def on_a_terminal_the_agent_is_started_and_stopped_and_nothing_hangs():
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+        os.execve(TOKENCTL, [TOKENCTL, "change-pin", "pk-a"], env.env)
+    out, answers = b"", [(b"Current user PIN: ", USER_PIN), (b"New user PIN: ", "582914"),
+                         (b"Repeat new user PIN: ", "582914")]
+    end = time.monotonic() + 30
+    try:
+        while time.monotonic() < end:
+            r, _, _ = select.select([fd], [], [], 0.5)
+            if not r:
+                continue
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+            if answers and answers[0][0] in out:
+                os.write(fd, (answers.pop(0)[1] + "\n").encode())
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    # polkit asks the agent of a login session; there is none here, so the answer is
+    # "authentication required" - at once, with the agent gone again.
+    assert os.waitstatus_to_exitcode(status) == 3, out
+    assert b"Authentication is required" in out or b"authenticat" in out, out
+    assert b"582914" not in out, out
+    with open(f"{env.dir}/polkitd.log") as f:
+        log = f.read()
+    assert "Registered Authentication Agent" in log and "pkttyagent --notify-fd" in log, log
+    time.sleep(0.2)
+    agents = subprocess.run(["pgrep", "-f", f"pkttyagent --notify-fd"], capture_output=True)
+    assert agents.stdout == b"", agents.stdout
+
+
 def reading_needs_no_authorisation():
     rc, doc, _ = tj("objects", "pk-a")
     assert rc == 0, doc
@@ -112,7 +153,9 @@ try:
         print(f"1..0 # SKIP polkitd did not start on the private bus: {e}".splitlines()[0])
         sys.exit(77)
     rc = Tap([refused_by_polkit_exits_3, authentication_needed_without_a_terminal_fails_at_once,
-              granted_by_polkit_reaches_the_token, reading_needs_no_authorisation]).run()
+              granted_by_polkit_reaches_the_token,
+              on_a_terminal_the_agent_is_started_and_stopped_and_nothing_hangs,
+              reading_needs_no_authorisation]).run()
 finally:
     if polkitd:
         polkitd.terminate()
