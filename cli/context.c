@@ -31,10 +31,12 @@ int fail_bus(Context *ctx, const char *what, const sd_bus_error *error)
     if (streq(name, "org.freedesktop.DBus.Error.ServiceUnknown") ||
         streq(name, "org.freedesktop.DBus.Error.NameHasNoOwner"))
         return fail(ctx, name, "%s: tokend is not running (start tokend.service).", what);
-    if (streq(name, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"))
-        return fail(ctx, name, "%s: %s%s", what, message,
-                    ctx->ask_password ? " (run on a terminal to authenticate)"
-                                      : " (drop --no-ask-password to authenticate)");
+    if (streq(name, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired")) {
+        const char *hint = ctx->interactive    ? " (no polkit agent could ask for a password here)"
+                           : ctx->ask_password ? " (run on a terminal to authenticate)"
+                                               : " (drop --no-ask-password to authenticate)";
+        return fail(ctx, name, "%s: %s%s", what, message, hint);
+    }
     return fail(ctx, name, "%s: %s", what, message);
 }
 

@@ -10,7 +10,8 @@
 static void emit(Context *ctx, json_object *event)
 {
     if (ctx->json)
-        puts(json_object_to_json_string_ext(event, JSON_C_TO_STRING_PLAIN));
+        puts(json_object_to_json_string_ext(event, JSON_C_TO_STRING_PLAIN |
+                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
     fflush(stdout);
 }
 
@@ -23,7 +24,22 @@ static int on_token_event(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
     if (sd_bus_message_read(m, "o", &path) < 0)
         return 0;
     if (!ctx->json) {
-        printf("%s %s\n", streq(member, "TokenAdded") ? "token added:  " : "token removed:", path);
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *serial = NULL, *label = NULL;
+
+        /* A person wants to know which token came; a removed one can no longer be asked. */
+        if (streq(member, "TokenAdded")) {
+            sd_bus *bus = sd_bus_message_get_bus(m);
+            (void)sd_bus_get_property_string(bus, TOKEND_BUS_NAME, path, TOKEND_TOKEN_IFACE,
+                                             "Serial", &error, &serial);
+            (void)sd_bus_get_property_string(bus, TOKEND_BUS_NAME, path, TOKEND_TOKEN_IFACE,
+                                             "Label", &error, &label);
+        }
+        if (serial)
+            printf("token added:   %s (serial %s, label \"%s\")\n", path, serial, strempty(label));
+        else
+            printf("%s %s\n",
+                   streq(member, "TokenAdded") ? "token added:  " : "token removed:", path);
         fflush(stdout);
         return 0;
     }
@@ -69,7 +85,9 @@ static int on_properties(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         json_object_object_foreach(changed, key, val)
         {
             printf("changed:       %s %s = %s\n", sd_bus_message_get_path(m), key,
-                   val ? json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN) : "null");
+                   val ? json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN |
+                                                                 JSON_C_TO_STRING_NOSLASHESCAPE)
+                       : "null");
         }
         fflush(stdout);
         return 0;

@@ -298,8 +298,13 @@ def monitor_reports_progress_as_json_lines():
     try:
         time.sleep(0.5)  # let it subscribe before the operation starts
         tokenctl("keygen", "cli-a", "--type", "ec-p256", "--pin-file", "-", stdin=pin())
+        env.init_token("cli-c")
         events, buf, end = [], b"", time.monotonic() + 10
-        while time.monotonic() < end and not any(e["event"] == "Progress" for e in events):
+
+        def seen(kind):
+            return any(e["event"] == kind for e in events)
+
+        while time.monotonic() < end and not (seen("Progress") and seen("TokenAdded")):
             r, _, _ = select.select([mon.stdout], [], [], 0.5)
             if r:
                 chunk = os.read(mon.stdout.fileno(), 4096)
@@ -311,6 +316,10 @@ def monitor_reports_progress_as_json_lines():
         progress = [e for e in events if e["event"] == "Progress"]
         assert progress and progress[0]["operation"] == "generate-key", events
         assert progress[0]["token"].startswith("/org/tokend/Tokend1/token/")
+        added = [e for e in events if e["event"] == "TokenAdded"]
+        assert added and added[0]["token"] == tj("status", "cli-c")["token"]["path"], events
+        assert any(e["event"] == "PropertiesChanged" and "Busy" in e["changed"]
+                   for e in events), events
     finally:
         os.kill(mon.pid, signal.SIGTERM)
         mon.wait(10)

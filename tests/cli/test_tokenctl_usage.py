@@ -5,6 +5,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -75,6 +76,32 @@ class Help(unittest.TestCase):
         p = run("--version")
         self.assertEqual(p.returncode, 0)
         self.assertRegex(p.stdout, r"^tokenctl \d+\.\d+")
+
+
+def complete(*words):
+    """What the bash completion offers for the last word (may be "")."""
+    script = ('source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _tokenctl; '
+              'printf "%s\\n" "${COMPREPLY[@]}"')
+    # PATH leads nowhere, so completing a TOKEN does not ask some installed tokenctl.
+    p = subprocess.run([shutil.which("bash"), "-c", script, "bash",
+                        os.path.join(SRCDIR, "cli", "tokenctl.bash-completion"), *words],
+                       capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, PATH="/nonexistent"))
+    return set(p.stdout.split())
+
+
+class Completion(unittest.TestCase):
+    def test_verbs_and_per_verb_options(self):
+        self.assertEqual(complete("tokenctl", ""), set(VERBS))
+        self.assertEqual(complete("tokenctl", "ch"), {"change-pin"})
+        for verb in VERBS:
+            offered = {o for o in complete("tokenctl", verb, "--") if o.startswith("--")}
+            self.assertEqual(offered, help_options(run(verb, "--help").stdout), verb)
+
+    def test_key_types(self):
+        self.assertEqual(complete("tokenctl", "keygen", "T", "--type", "ec"),
+                         {"ec-p256", "ec-p384"})
+        self.assertEqual(complete("tokenctl", "audit", ""), {"verify"})
 
 
 class Usage(unittest.TestCase):

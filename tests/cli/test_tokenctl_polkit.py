@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""tokenctl against tokend with a real polkitd on the private bus: a refusal and a
+"needs authentication" answer both end in exit status 3 at once, never in a hang."""
+
+import json
+import os
+import pty
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.environ["TOKEND_SOURCE_DIR"], "tests", "daemon"))
+from tokend_env import SOFTHSM_MODULE, USER_PIN, Env, Tap, need, skip  # noqa: E402
+
+TOKENCTL = os.environ["TOKENCTL"]
+POLKITD = "/usr/lib/polkit-1/polkitd"
+POLKIT_BUS_CONF = "/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf"
+NOBODY = 65534
+
+need("dbus-daemon", "softhsm2-util", "setpriv", "unshare", POLKITD, SOFTHSM_MODULE)
+if not os.path.exists(POLKIT_BUS_CONF):
+    skip("polkit's D-Bus policy is not installed")
+
+RULES = """
+polkit.addRule(function(action, subject) {
+    if (subject.user != "nobody")
+        return polkit.Result.NOT_HANDLED;
+    if (action.id == "org.tokend.generate-key")
+        return polkit.Result.NO;
+    if (action.id == "org.tokend.change-pin")
+        return polkit.Result.AUTH_ADMIN;
+    if (action.id == "org.tokend.delete-object")
+        return polkit.Result.YES;
+    return polkit.Result.NOT_HANDLED;
+});
+"""
+
+env = Env(labels=("pk-a",))
+os.chmod(env.dir, 0o755)
+polkitd = None
+
+
+def start_polkitd():
+    global polkitd
+    for d in ("actions", "rules", "empty"):
+        os.makedirs(f"{env.dir}/pk-{d}", mode=0o755)
+    shutil.copy(f"{env.source}/systemd/org.tokend.policy", f"{env.dir}/pk-actions/")
+    with open(f"{env.dir}/pk-rules/50-test.rules", "w") as f:
+        f.write(RULES)
+    shutil.copy(POLKIT_BUS_CONF, f"{env.dir}/policy/")
+    os.kill(env.bus.pid, signal.SIGHUP)  # dbus-daemon rereads its policy
+    time.sleep(0.2)
+    # A private mount namespace puts our actions and rules where polkitd looks, touching
+    # nothing outside this test.
+    script = (f"mount --bind {env.dir}/pk-actions /usr/share/polkit-1/actions && "
+              f"mount --bind {env.dir}/pk-rules /etc/polkit-1/rules.d && "
+              f"mount --bind {env.dir}/pk-empty /usr/share/polkit-1/rules.d && "
+              f"exec {POLKITD}")  # its log names the agents that register
+    log = open(f"{env.dir}/polkitd.log", "w")
+    polkitd = subprocess.Popen(["unshare", "-m", "sh", "-c", script], env=env.env, stdout=log,
+                               stderr=subprocess.STDOUT)
+    env.wait_for(lambda: any(n.get("name") == "org.freedesktop.PolicyKit1"
+                             for n in env.busctl("list")), 10, "polkitd on the bus")
+
+
+def tj(*args, stdin=None):
+    cmd = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+           TOKENCTL, "--json", *args]
+    start = time.monotonic()
+    p = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env.env,
+                       timeout=60, start_new_session=True)
+    return p.returncode, json.loads(p.stdout), time.monotonic() - start
+
+
+def refused_by_polkit_exits_3():
+    rc, doc, _ = tj("keygen", "pk-a", "--type", "ec-p256", "--pin-file", "-",
+                    stdin=USER_PIN + "\n")
+    assert rc == 3, doc
+    assert doc["error"]["name"] == "org.freedesktop.DBus.Error.AccessDenied", doc
+
+
+def authentication_needed_without_a_terminal_fails_at_once():
+    rc, doc, took = tj("change-pin", "pk-a", "--pin-file", "-", "--new-pin-file", "-",
+                       stdin=USER_PIN + "\n582914\n")
+    assert rc == 3, doc
+    # Only polkit can say "authentication needed": this also proves polkit was asked.
+    assert doc["error"]["name"] == \
+        "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", doc
+    assert "terminal" in doc["error"]["message"], doc
+    assert took < 10, took
+
+
+def granted_by_polkit_reaches_the_token():
+    rc, doc, _ = tj("delete", "pk-a", "--key", "77", "--pin-file", "-", stdin=USER_PIN + "\n")
+    # Allowed: what comes back is the token's answer about a key that is not there.
+    assert rc not in (0, 3), doc
+    assert not doc["error"]["name"].startswith("org.freedesktop.DBus.Error."), doc
+
+
+def on_a_terminal_the_agent_is_started_and_stopped_and_nothing_hangs():
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+        os.execve(TOKENCTL, [TOKENCTL, "change-pin", "pk-a"], env.env)
+    out, answers = b"", [(b"Current user PIN: ", USER_PIN), (b"New user PIN: ", "582914"),
+                         (b"Repeat new user PIN: ", "582914")]
+    end = time.monotonic() + 30
+    try:
+        while time.monotonic() < end:
+            r, _, _ = select.select([fd], [], [], 0.5)
+            if not r:
+                continue
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+            if answers and answers[0][0] in out:
+                os.write(fd, (answers.pop(0)[1] + "\n").encode())
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    # polkit asks the agent of a login session; there is none here, so the answer is
+    # "authentication required" - at once, with the agent gone again.
+    assert os.waitstatus_to_exitcode(status) == 3, out
+    assert b"Authentication is required" in out or b"authenticat" in out, out
+    assert b"582914" not in out, out
+    with open(f"{env.dir}/polkitd.log") as f:
+        log = f.read()
+    assert "Registered Authentication Agent" in log and "pkttyagent --notify-fd" in log, log
+    time.sleep(0.2)
+    agents = subprocess.run(["pgrep", "-f", f"pkttyagent --notify-fd"], capture_output=True)
+    assert agents.stdout == b"", agents.stdout
+
+
+def reading_needs_no_authorisation():
+    rc, doc, _ = tj("objects", "pk-a")
+    assert rc == 0, doc
+    assert doc["objects"] == [], doc
+
+
+try:
+    try:
+        start_polkitd()
+    except AssertionError as e:
+        print(f"1..0 # SKIP polkitd did not start on the private bus: {e}".splitlines()[0])
+        sys.exit(77)
+    rc = Tap([refused_by_polkit_exits_3, authentication_needed_without_a_terminal_fails_at_once,
+              granted_by_polkit_reaches_the_token,
+              on_a_terminal_the_agent_is_started_and_stopped_and_nothing_hangs,
+              reading_needs_no_authorisation]).run()
+finally:
+    if polkitd:
+        polkitd.terminate()
+        try:
+            polkitd.wait(10)
+        except subprocess.TimeoutExpired:
+            polkitd.kill()
+            polkitd.wait()
+    env.close()
+sys.exit(rc)
