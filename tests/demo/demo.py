@@ -55,6 +55,10 @@ try:
     step("The tokens tokend sees (PINs come from files or the terminal, never the command line)")
     tokenctl("list")
 
+    step("Issuing station: initialise the token (everything on it is destroyed)")
+    tokenctl("--so-pin-file", so, "--new-pin-file", pin, "init", "agency-0001",
+             "--label", "agency-0001")
+
     step("Issuing station: a key pair on the token, and a request signed there")
     tokenctl("--pin-file", pin, "keygen", "agency-0001", "--type", "ec-p256",
              "--label", "Jane Doe signing", "--id", "4501")
