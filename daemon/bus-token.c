@@ -786,6 +786,8 @@ int token_spawn_worker(Token *t)
                     t->module->path,
                     "--serial",
                     t->info.serial,
+                    "--state-dir",
+                    c->state_dir,
                     t->module->pcsc_backed ? "--unblock-with-puk" : NULL,
                     NULL};
     char *env[] = {env0, NULL};

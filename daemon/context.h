@@ -74,6 +74,7 @@ struct Context {
     sd_bus *bus;
     char *worker_path;
     char *runtime_dir; /* per-worker OpenSC configurations */
+    char *state_dir;   /* the retry ledger */
     uint64_t worker_timeout_usec;
     unsigned scan_interval_ms;
     Module *modules;
