@@ -387,6 +387,8 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
             fprintf(stderr, "Worker for token %s failed: %s\n", t->info.serial,
                     e->message ? e->message : e->name);
             t->timed_out = true;
+            /* Nothing more goes to this worker: queued calls wait for its successor. */
+            t->worker_lost = true;
             worker_kill(t->worker);
         }
     } else {
@@ -466,7 +468,7 @@ static void token_dispatch(Token *t)
         call_free(call);
     }
     call = t->queue;
-    if (t->running || !call || !t->worker)
+    if (t->running || !call || !t->worker || t->worker_lost)
         return;
 
     r = sd_bus_message_new_method_call(worker_bus(t->worker), &fwd, NULL, WORKER_PATH,
@@ -692,6 +694,13 @@ static int on_respawn(sd_event_source *s, uint64_t usec, void *userdata)
 static void on_worker_exit(Worker *w, const siginfo_t *si, void *userdata)
 {
     Token *t = userdata;
+    if (!t->timed_out)
+        fprintf(stderr, "Worker %d for token %s stopped (%s %d)\n", (int)si->si_pid, t->info.serial,
+                si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
+    /* The worker goes first, so that the queue waits for its successor. */
+    t->running_slot = sd_bus_slot_unref(t->running_slot);
+    t->worker = worker_free(t->worker);
+    t->worker_lost = false;
     if (t->running && t->queue) {
         fail_call(t, t->queue, TK_ERROR_PREFIX TK_ERROR_FAILED,
                   t->timed_out ? "The token did not finish the operation in time and was reset. "
@@ -701,12 +710,8 @@ static void on_worker_exit(Worker *w, const siginfo_t *si, void *userdata)
                   si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
         token_call_done(t);
     }
-    if (!t->timed_out)
-        fprintf(stderr, "Worker %d for token %s stopped (%s %d)\n", (int)si->si_pid, t->info.serial,
-                si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
-    t->running_slot = sd_bus_slot_unref(t->running_slot);
     t->running = false;
-    t->worker = worker_free(t->worker);
+    t->timed_out = false;
     if (t->present && !t->respawn)
         sd_event_add_time_relative(t->context->event, &t->respawn, CLOCK_MONOTONIC, 200000, 0,
                                    on_respawn, t);
@@ -786,6 +791,8 @@ int token_spawn_worker(Token *t)
                     t->module->path,
                     "--serial",
                     t->info.serial,
+                    "--state-dir",
+                    c->state_dir,
                     t->module->pcsc_backed ? "--unblock-with-puk" : NULL,
                     NULL};
     char *env[] = {env0, NULL};

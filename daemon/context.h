@@ -42,6 +42,7 @@ typedef struct Token {
     bool running;
     sd_bus_slot *running_slot;
     bool timed_out;
+    bool worker_lost; /* killed after a failed call; its exit is awaited */
     uint64_t started_usec;
     unsigned missed; /* polls in a row that did not list it */
     struct Token *next;
@@ -74,6 +75,7 @@ struct Context {
     sd_bus *bus;
     char *worker_path;
     char *runtime_dir; /* per-worker OpenSC configurations */
+    char *state_dir;   /* the retry ledger */
     uint64_t worker_timeout_usec;
     unsigned scan_interval_ms;
     Module *modules;

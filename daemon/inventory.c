@@ -49,8 +49,7 @@ static void start_worker(Token *t)
 {
     int r = token_spawn_worker(t);
     if (r < 0)
-        fprintf(stderr, "Cannot start a worker for token %s: %s\n", t->info.serial,
-                strerror(-r));
+        fprintf(stderr, "Cannot start a worker for token %s: %s\n", t->info.serial, strerror(-r));
 }
 
 /* OpenSC reads ignored_readers once, when a worker loads it: when the set of PC/SC tokens
@@ -125,8 +124,7 @@ static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         if (!t) {
             token_add(mod, &info);
             changed = true;
-        }
-        else if (t->module == mod)
+        } else if (t->module == mod)
             token_update_info(t, &info);
         else
             tk_token_info_done(&info);
@@ -152,8 +150,7 @@ static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
     if (changed && mod->pcsc_backed) {
         refresh_pcsc_workers(c);
         pcsc_watch_tokens_changed(c);
-    }
-    else
+    } else
         for (Token *t = c->tokens; t; t = t->next)
             if (!t->worker && !t->respawn)
                 start_worker(t);

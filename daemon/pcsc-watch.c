@@ -87,7 +87,7 @@ static void handle(Context *c, const TkPcscEvent *ev)
         rd = reader_by_name(c, ev->reader);
         if (rd) {
             rd->card_present = ev->type == TK_PCSC_CARD_INSERTED;
-            rd->atr_len = !rd->card_present ? 0
+            rd->atr_len = !rd->card_present               ? 0
                           : ev->atr_len < sizeof(rd->atr) ? ev->atr_len
                                                           : sizeof(rd->atr);
             memcpy(rd->atr, ev->atr, rd->atr_len);

@@ -22,8 +22,9 @@ static void help(void)
            "     --config FILE        Read FILE instead of %s\n"
            "     --worker-path PATH   Run PATH as the token worker (default %s)\n"
            "     --worker-timeout SEC Fail an operation that takes longer (default 600)\n"
-           "     --scan-interval MS   Poll non-PC/SC modules' slots this often (default 2000)\n",
-           TOKEND_CONFIG_FILE, TOKEND_LIBEXECDIR "/tokend/tokend-worker");
+           "     --scan-interval MS   Poll non-PC/SC modules' slots this often (default 2000)\n"
+           "     --state-dir DIR      Keep the retry ledger in DIR (default %s)\n",
+           TOKEND_CONFIG_FILE, TOKEND_LIBEXECDIR "/tokend/tokend-worker", TOKEND_STATE_DIR);
 }
 
 static int parse_number(const char *s, unsigned long max, unsigned long *ret)
@@ -90,7 +91,14 @@ static int on_status(sd_event_source *s, uint64_t usec, void *userdata)
 
 int main(int argc, char **argv)
 {
-    enum { ARG_VERSION = 0x100, ARG_CONFIG, ARG_WORKER_PATH, ARG_WORKER_TIMEOUT, ARG_SCAN };
+    enum {
+        ARG_VERSION = 0x100,
+        ARG_CONFIG,
+        ARG_WORKER_PATH,
+        ARG_WORKER_TIMEOUT,
+        ARG_SCAN,
+        ARG_STATE_DIR
+    };
     static const struct option longopts[] = {
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, ARG_VERSION},
@@ -98,6 +106,7 @@ int main(int argc, char **argv)
         {"worker-path", required_argument, NULL, ARG_WORKER_PATH},
         {"worker-timeout", required_argument, NULL, ARG_WORKER_TIMEOUT},
         {"scan-interval", required_argument, NULL, ARG_SCAN},
+        {"state-dir", required_argument, NULL, ARG_STATE_DIR},
         {},
     };
     Context c = {
@@ -132,6 +141,12 @@ int main(int argc, char **argv)
             }
             c.worker_timeout_usec = v * 1000000ull;
             break;
+        case ARG_STATE_DIR:
+            free(c.state_dir);
+            c.state_dir = strdup(optarg);
+            if (!c.state_dir)
+                return EXIT_FAILURE;
+            break;
         case ARG_SCAN:
             if (parse_number(optarg, 3600000, &v) < 0) {
                 fprintf(stderr, "tokend: --scan-interval: expected milliseconds, got %s\n", optarg);
@@ -154,6 +169,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "tokend: %s\n", e.message[0] ? e.message : strerror(-r));
         config_done(&c.config);
         return EXIT_FAILURE;
+    }
+    if (!c.state_dir) {
+        const char *d = getenv("STATE_DIRECTORY");
+        c.state_dir = strdup(d && *d ? d : TOKEND_STATE_DIR);
     }
     c.worker_path = strdup(worker_path ? worker_path : TOKEND_LIBEXECDIR "/tokend/tokend-worker");
     if (!c.worker_path || access(c.worker_path, X_OK) < 0) {
@@ -215,6 +234,7 @@ finish:
     remove_runtime_dir(&c);
     free(c.runtime_dir);
     free(c.worker_path);
+    free(c.state_dir);
     config_done(&c.config);
     return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -10,15 +10,45 @@
 #include <time.h>
 
 #include "options.h"
+#include "pcsc-probe.h"
+#include "retries.h"
+#include "retry-ledger.h"
 #include "worker-protocol.h"
+
+/* A PUK's counter usually starts at 3 (ISO 7816 cards, MyEID); the ledger turns tokend's count of
+ * failed attempts into tries left with it. */
+#define PUK_MAX_TRIES 3
 
 typedef struct WorkerContext {
     TkModule *module;
     TkToken *token;
     char *serial;
     bool unblock_with_puk;
+    const char *state_dir; /* the retry ledger; NULL: none */
     sd_bus *bus;
 } WorkerContext;
+
+/* The token's info with retry counts from the best source: the card over PC/SC where a probe
+ * is known, then the PKCS#11 flags, then tokend's ledger of failed SO PIN/PUK attempts. */
+static int token_info(WorkerContext *w, TkTokenInfo *ret, TkError *e)
+{
+    TkCardRetries card = TK_CARD_RETRIES_UNKNOWN;
+    int failed = -1;
+    int r = tk_token_get_info(w->token, ret, e);
+    if (r < 0)
+        return r;
+    if (w->unblock_with_puk && !isempty(ret->slot_description)) {
+        TkError probe_error = {};
+        if (tk_pcsc_probe_retries(ret->slot_description, &card.user, &card.so, &card.puk,
+                                  &probe_error) < 0)
+            card = TK_CARD_RETRIES_UNKNOWN;
+    }
+    if (w->state_dir && tk_ledger_get(w->state_dir, ret->serial, &failed) < 0)
+        failed = -1;
+    tk_token_info_apply_retries(ret, &card, w->unblock_with_puk, failed,
+                                w->unblock_with_puk ? PUK_MAX_TRIES : 0);
+    return 0;
+}
 
 static int reply_tk_error(sd_bus_message *m, const TkError *e, int r)
 {
@@ -45,7 +75,7 @@ static int emit_info(WorkerContext *w)
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
     TkTokenInfo info = {};
     TkError e = {};
-    int r = tk_token_get_info(w->token, &info, &e);
+    int r = token_info(w, &info, &e);
     if (r < 0)
         return r;
     r = sd_bus_message_new_signal(w->bus, &s, WORKER_PATH, WORKER_INTERFACE, "Info");
@@ -82,7 +112,7 @@ static int method_info(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
     TkTokenInfo info = {};
     TkError e = {};
-    int r = tk_token_get_info(w->token, &info, &e);
+    int r = token_info(w, &info, &e);
     if (r < 0)
         return reply_tk_error(m, &e, r);
     r = sd_bus_message_new_method_return(m, &reply);
@@ -310,6 +340,10 @@ static int method_unblock_pin(sd_bus_message *m, void *userdata, sd_bus_error *r
     if (r >= 0)
         r = w->unblock_with_puk ? tk_token_unblock_pin(w->token, o.so_pin, o.new_pin, &e)
                                 : tk_token_init_pin(w->token, o.so_pin, o.new_pin, &e);
+    /* The ledger counts what the SO PIN/PUK itself said: right (reset) or wrong. */
+    if (w->state_dir && (r >= 0 || streq(e.name, TK_ERROR_PIN_INCORRECT)) &&
+        tk_ledger_record(w->state_dir, w->serial, r >= 0) < 0)
+        fprintf(stderr, "tokend-worker: cannot update the retry ledger in %s\n", w->state_dir);
     options_done(&o);
     finish(m, w, r, &e);
     return r < 0 ? 0 : sd_bus_reply_method_return(m, NULL);
@@ -509,8 +543,9 @@ static int scan(sd_bus *bus, Scanner *s)
 
 static void help(void)
 {
-    printf("Usage: tokend-worker --module PATH (--scan [--interval-ms N, 0: on request] | --serial SERIAL "
-           "[--unblock-with-puk])\n\n"
+    printf("Usage: tokend-worker --module PATH (--scan [--interval-ms N, 0: on request] | --serial "
+           "SERIAL "
+           "[--unblock-with-puk] [--state-dir DIR])\n\n"
            "The PKCS#11 side of tokend, started by tokend with a socketpair on fd 3.\n");
 }
 
@@ -523,6 +558,7 @@ int main(int argc, char **argv)
         {"interval-ms", required_argument, NULL, 'i'},
         {"serial", required_argument, NULL, 'S'},
         {"unblock-with-puk", no_argument, NULL, 'p'},
+        {"state-dir", required_argument, NULL, 'd'},
         {},
     };
     WorkerContext w = {};
@@ -550,6 +586,9 @@ int main(int argc, char **argv)
             break;
         case 'p':
             w.unblock_with_puk = true;
+            break;
+        case 'd':
+            w.state_dir = optarg;
             break;
         default:
             return 2;

@@ -89,10 +89,18 @@ def killed_worker_fails_only_its_call_and_is_replaced():
     serial = env.get(a, TOKEN, "Serial")
     victims = [pid for pid, s in env.worker_pids() if s == serial]
     assert len(victims) == 1, env.worker_pids()
+    # A call queued behind the one that dies waits for the new worker and succeeds.
+    listing = ["busctl", f"--address={env.address}", "call", BUS_NAME, a, TOKEN, "ListObjects",
+               "a{sv}", "0"]
+    queued = threading.Thread(target=timed, args=(listing, results, "queued"))
+    queued.start()
+    time.sleep(0.1)
     os.kill(victims[0], signal.SIGKILL)
     t.join()
+    queued.join()
     start, end, rc, err = results["a"]
     assert rc != 0 and "worker" in err, err
+    assert results["queued"][2] == 0, results["queued"]
     assert env.tokend.poll() is None, "tokend died"
     # The other token was never affected, and the first gets a new worker.
     env.call(b, "ListObjects", "a{sv}", *options())

@@ -131,6 +131,17 @@ def unblock_refused_without_request_reference():
     listed()  # the PIN is unchanged
 
 
+def wrong_so_pin_is_counted_in_the_retry_ledger():
+    import json
+    err = env.call_error(path, "UnblockPin", gvariant_options(so_pin=b"wrong-so-pin",
+                                                              new_pin=b"481516",
+                                                              request="UNLOCK-2026-0041"))
+    assert err and err[0] == "org.tokend.Tokend1.Error.PinIncorrect", err
+    with open(f"{env.dir}/retry-ledger.json") as f:
+        ledger = f.read()
+    assert env.get(path, TOKEN, "Serial") in ledger and "1" in ledger, ledger
+
+
 def unblock_with_so_pin_sets_a_new_user_pin():
     env.call(path, "UnblockPin", "a{sv}", *options(so_pin=SO_PIN.encode(), new_pin=b"481516",
                                                    request="UNLOCK-2026-0042"))
@@ -171,6 +182,7 @@ def audit_trail_records_each_change_without_secrets():
         text = f.read()
     lines = [json.loads(l) for l in text.splitlines()]
     ops = [(l["operation"], l["result"], l.get("error")) for l in lines]
+    assert ("unblock-pin", "failed", "PinIncorrect") in ops, ops
     for want in [("generate-key", "ok", None), ("create-request", "ok", None),
                  ("import-certificate", "ok", None), ("generate-key", "failed", "PinIncorrect"),
                  ("change-pin", "ok", None), ("unblock-pin", "refused", "InvalidArgument"),
@@ -189,6 +201,7 @@ try:
               import_certificate_with_ca_chain, wrong_pin_is_pin_incorrect_and_changes_nothing,
               unknown_option_is_invalid_argument_naming_it, change_user_pin,
               unblock_refused_without_request_reference,
+              wrong_so_pin_is_counted_in_the_retry_ledger,
               unblock_with_so_pin_sets_a_new_user_pin, delete_certificate_and_key,
               initialize_destroys_everything, properties_follow_the_token,
               audit_trail_records_each_change_without_secrets]).run()

@@ -124,7 +124,7 @@ class Env:
             f.write(extra_config.replace("@DIR@", self.dir))
         args = [f"{self.build}/daemon/tokend", "--config", f"{self.dir}/tokend.conf",
                 "--worker-path", f"{self.build}/daemon/tokend-worker",
-                "--scan-interval", str(scan_interval_ms)]
+                "--scan-interval", str(scan_interval_ms), "--state-dir", self.dir]
         if worker_timeout:
             args += ["--worker-timeout", str(worker_timeout)]
         if os.environ.get("TOKEND_UNDER_VALGRIND") and shutil.which("valgrind"):
