@@ -6,8 +6,10 @@ does not allow, and journalctl then shows one entry per act (allowed, failed or 
 the fixed MESSAGE_ID of its kind and the TOKEND_* fields, the same acts as the audit file, and
 no PIN anywhere."""
 
+import json
 import os
 import pwd
+import re
 import subprocess
 import sys
 
@@ -157,7 +159,6 @@ def a_refused_act_can_be_found_by_its_message_id():
 
 
 def the_journal_and_the_audit_file_record_the_same_acts():
-    import json
     with open(f"{env.dir}/audit.jsonl") as f:
         lines = [json.loads(line) for line in f]
     journal_acts = [(e["TOKEND_OPERATION"], e["TOKEND_TOKEN_SERIAL"], e["TOKEND_CALLER_UID"],
@@ -183,6 +184,14 @@ def reading_leaves_no_entry():
     entries = audit_entries(before + 1)
     assert len(entries) == before + 1, [e["TOKEND_OPERATION"] for e in entries[before:]]
     assert entries[-1]["TOKEND_OPERATION"] == "change-pin", entries[-1]
+
+
+def every_message_id_seen_is_in_the_man_page():
+    # An administrator learns the ids from tokend(8); what the journal shows must match it.
+    with open(f"{env.source}/docs/tokend.8.scd") as f:
+        documented = dict(re.findall(r"^- \*([a-z-]+)\*: ([0-9a-f]{32})$", f.read(), re.M))
+    seen = {e["TOKEND_OPERATION"]: e["MESSAGE_ID"] for e in audit_entries(len(acts))}
+    assert seen == documented, f"journal: {seen}\ntokend(8): {documented}"
 
 
 def no_pin_is_anywhere_in_the_journal():
@@ -216,6 +225,7 @@ try:
               a_refused_act_can_be_found_by_its_message_id,
               the_journal_and_the_audit_file_record_the_same_acts,
               reading_leaves_no_entry,
+              every_message_id_seen_is_in_the_man_page,
               no_pin_is_anywhere_in_the_journal]).run()
 finally:
     env.close()
