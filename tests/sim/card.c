@@ -319,16 +319,6 @@ static uint16_t get_capabilities(Resp *r)
     return put(r, caps, sizeof(caps));
 }
 
-static uint16_t get_pin_info(const SimCard *c, uint8_t ref, Resp *r)
-{
-    if (ref == 0 || ref > SIM_MAX_PINS || !c->pins[ref].present)
-        return SW_REF_NOT_FOUND;
-    const SimPin *p = &c->pins[ref];
-    /* Counters only, never the secrets: tries left and maximum for the PIN, then its PUK. */
-    const uint8_t info[4] = {p->tries, p->max_tries, p->puk_tries, p->puk_max_tries};
-    return put(r, info, sizeof(info));
-}
-
 static uint16_t cmd_get_data(SimCard *c, const Apdu *a, Resp *r)
 {
     if (a->p1 != 0x01)
@@ -359,8 +349,6 @@ static uint16_t cmd_get_data(SimCard *c, const Apdu *a, Resp *r)
         return put(r, buf, (size_t)n);
     }
     default:
-        if ((a->p2 & 0xF0) == 0xB0)
-            return get_pin_info(c, a->p2 & 0x0F, r);
         return SW_REF_NOT_FOUND;
     }
 }
