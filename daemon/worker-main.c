@@ -15,8 +15,9 @@
 #include "retry-ledger.h"
 #include "worker-protocol.h"
 
-/* A PUK's counter usually starts at 3 (ISO 7816 cards, MyEID); the ledger turns tokend's count of
- * failed attempts into tries left with it. */
+/* A PUK's counter usually starts at 3 on ISO 7816 cards; the ledger turns tokend's count of
+ * failed attempts into tries left with it, or with the card's own start value where the PC/SC
+ * probe knows the card. */
 #define PUK_MAX_TRIES 3
 
 typedef struct WorkerContext {
@@ -33,6 +34,7 @@ typedef struct WorkerContext {
 static int token_info(WorkerContext *w, TkTokenInfo *ret, TkError *e)
 {
     TkCardRetries card = TK_CARD_RETRIES_UNKNOWN;
+    unsigned puk_max = w->unblock_with_puk ? PUK_MAX_TRIES : 0;
     int failed = -1;
     int r = tk_token_get_info(w->token, ret, e);
     if (r < 0)
@@ -42,11 +44,12 @@ static int token_info(WorkerContext *w, TkTokenInfo *ret, TkError *e)
         if (tk_pcsc_probe_retries(ret->slot_description, &card.user, &card.so, &card.puk,
                                   &probe_error) < 0)
             card = TK_CARD_RETRIES_UNKNOWN;
+        else
+            puk_max = TK_PCSC_PROBE_PUK_MAX_TRIES;
     }
     if (w->state_dir && tk_ledger_get(w->state_dir, ret->serial, &failed) < 0)
         failed = -1;
-    tk_token_info_apply_retries(ret, &card, w->unblock_with_puk, failed,
-                                w->unblock_with_puk ? PUK_MAX_TRIES : 0);
+    tk_token_info_apply_retries(ret, &card, w->unblock_with_puk, failed, puk_max);
     return 0;
 }
 

@@ -7,6 +7,11 @@
 
 #include "token-error.h"
 
+/* The PUK's start value on the cards the probe knows: OpenSC's pkcs15-init gives a MyEID user
+ * PIN's PUK 10 tries (myeid.profile, user-puk attempts), and VERIFY cannot read that counter,
+ * so tokend's ledger counts down from it. */
+#define TK_PCSC_PROBE_PUK_MAX_TRIES 10
+
 /* Retry counters read from the card itself, without spending a try; -1 where the card gives no
  * answer for that counter. -EOPNOTSUPP when no probe is known for this card (by ATR): the
  * caller then falls back to the PKCS#11 flags and the ledger. */
