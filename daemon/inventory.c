@@ -81,6 +81,26 @@ static void token_drop(Token *t)
     token_free(t);
 }
 
+/* The scanner reads the PKCS#11 flags only; the token's worker adds the card's own counters and
+ * the ledger's. A poll must not put a count from those sources back to what the flags say. */
+static void keep_worker_retries(const Token *t, TkTokenInfo *info)
+{
+    if (!t->worker)
+        return;
+    if (t->info.user_pin_retries_source == TK_RETRIES_CARD ||
+        t->info.user_pin_retries_source == TK_RETRIES_LEDGER) {
+        info->user_pin_retries = t->info.user_pin_retries;
+        info->user_pin_retries_source = t->info.user_pin_retries_source;
+        info->user_pin_state = t->info.user_pin_state;
+    }
+    if (t->info.so_pin_retries_source == TK_RETRIES_CARD ||
+        t->info.so_pin_retries_source == TK_RETRIES_LEDGER) {
+        info->so_pin_retries = t->info.so_pin_retries;
+        info->so_pin_retries_source = t->info.so_pin_retries_source;
+        info->so_pin_state = t->info.so_pin_state;
+    }
+}
+
 static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
     Module *mod = userdata;
@@ -124,9 +144,10 @@ static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         if (!t) {
             token_add(mod, &info);
             changed = true;
-        } else if (t->module == mod)
+        } else if (t->module == mod) {
+            keep_worker_retries(t, &info);
             token_update_info(t, &info);
-        else
+        } else
             tk_token_info_done(&info);
     }
 

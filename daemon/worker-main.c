@@ -71,16 +71,52 @@ static int emit_progress(WorkerContext *w, const char *operation, const char *st
     return r;
 }
 
+/* Which secret a call spends, for telling the caller how many tries it has left. */
+typedef enum Spends {
+    SPENDS_USER_PIN,
+    SPENDS_UNBLOCK, /* the PUK, or the SO PIN where there is no PUK */
+    SPENDS_OTHER,
+} Spends;
+
+/* Rewrites a PinIncorrect error with the count that the module's flags could not give: the
+ * card's own counter, or for a PUK tokend's ledger, so that the person at the counter knows
+ * how careful to be. */
+static void pin_incorrect_with_tries(WorkerContext *w, const TkTokenInfo *info, Spends spends,
+                                     TkError *e)
+{
+    if (!streq(e->name, TK_ERROR_PIN_INCORRECT) || spends == SPENDS_OTHER)
+        return;
+    bool user = spends == SPENDS_USER_PIN;
+    int left = user ? info->user_pin_retries : info->so_pin_retries;
+    TkRetriesSource source = user ? info->user_pin_retries_source : info->so_pin_retries_source;
+    const char *what = user ? "user PIN" : w->unblock_with_puk ? "PUK" : "SO PIN";
+    if (left < 0 || (source != TK_RETRIES_CARD && source != TK_RETRIES_LEDGER))
+        return;
+    if (left == 0)
+        (void)tk_error_set(e, -ENOLCK, TK_ERROR_PIN_INCORRECT,
+                           "The %s is incorrect, and it is now locked.%s", what,
+                           user ? " Have it unblocked at the helpdesk." : "");
+    else
+        (void)tk_error_set(e, -ENOLCK, TK_ERROR_PIN_INCORRECT,
+                           "The %s is incorrect: %d %s left before it locks%s. Check it and try "
+                           "again.",
+                           what, left, left == 1 ? "try" : "tries",
+                           source == TK_RETRIES_LEDGER ? " (as counted by tokend)" : "");
+}
+
 /* Sends the token's current info; done before every reply, so that a wrong PIN's new retry
- * state reaches the main process before the caller hears of it. */
-static int emit_info(WorkerContext *w)
+ * state reaches the main process before the caller hears of it. A PinIncorrect error e gets
+ * the tries left from that info. */
+static int emit_info(WorkerContext *w, Spends spends, TkError *e)
 {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
     TkTokenInfo info = {};
-    TkError e = {};
-    int r = token_info(w, &info, &e);
+    TkError info_error = {};
+    int r = token_info(w, &info, &info_error);
     if (r < 0)
         return r;
+    if (e)
+        pin_incorrect_with_tries(w, &info, spends, e);
     r = sd_bus_message_new_signal(w->bus, &s, WORKER_PATH, WORKER_INTERFACE, "Info");
     if (r >= 0)
         r = worker_append_info(s, &info);
@@ -101,9 +137,9 @@ static int begin(sd_bus_message *m, WorkerContext *w, const char *operation,
     return 0;
 }
 
-static int finish(sd_bus_message *m, WorkerContext *w, int r, const TkError *e)
+static int finish(sd_bus_message *m, WorkerContext *w, int r, Spends spends, TkError *e)
 {
-    emit_info(w);
+    emit_info(w, spends, r < 0 ? e : NULL);
     if (r < 0)
         return reply_tk_error(m, e, r);
     return 0;
@@ -185,8 +221,8 @@ static int method_list_objects(sd_bus_message *m, void *userdata, sd_bus_error *
         r = tk_token_list_objects(w->token, o.pin, &objects, &n, &e);
     options_done(&o);
     if (r < 0)
-        return finish(m, w, r, &e);
-    emit_info(w);
+        return finish(m, w, r, SPENDS_USER_PIN, &e);
+    emit_info(w, SPENDS_OTHER, NULL);
     r = sd_bus_message_new_method_return(m, &reply);
     if (r >= 0)
         r = sd_bus_message_open_container(reply, 'a', "a{sv}");
@@ -224,7 +260,7 @@ static int method_generate_key_pair(sd_bus_message *m, void *userdata, sd_bus_er
         r = tk_token_generate_key(w->token, o.pin, spec, o.label, o.id, o.id_len, &id, &id_len,
                                   &pem, &e);
     options_done(&o);
-    finish(m, w, r, &e);
+    finish(m, w, r, SPENDS_USER_PIN, &e);
     if (r < 0)
         return 0;
     r = sd_bus_message_new_method_return(m, &reply);
@@ -266,7 +302,7 @@ static int method_create_request(sd_bus_message *m, void *userdata, sd_bus_error
     if (r >= 0)
         r = tk_token_create_request(w->token, o.pin, id, id_len, subj, o.email, o.dns, &pem, &e);
     options_done(&o);
-    finish(m, w, r, &e);
+    finish(m, w, r, SPENDS_USER_PIN, &e);
     if (r < 0)
         return 0;
     return sd_bus_reply_method_return(m, "s", pem);
@@ -295,7 +331,7 @@ static int method_import_certificate(sd_bus_message *m, void *userdata, sd_bus_e
         r = tk_token_import_certificate(w->token, o.pin, cert, len, o.chain, o.n_chain, &id,
                                         &id_len, &e);
     options_done(&o);
-    finish(m, w, r, &e);
+    finish(m, w, r, SPENDS_USER_PIN, &e);
     if (r < 0)
         return 0;
     r = sd_bus_message_new_method_return(m, &reply);
@@ -325,7 +361,7 @@ static int method_change_pin(sd_bus_message *m, void *userdata, sd_bus_error *re
     if (r >= 0)
         r = tk_token_change_pin(w->token, type, o.pin, o.new_pin, &e);
     options_done(&o);
-    finish(m, w, r, &e);
+    finish(m, w, r, type == TK_USER ? SPENDS_USER_PIN : SPENDS_OTHER, &e);
     return r < 0 ? 0 : sd_bus_reply_method_return(m, NULL);
 }
 
@@ -348,7 +384,7 @@ static int method_unblock_pin(sd_bus_message *m, void *userdata, sd_bus_error *r
         tk_ledger_record(w->state_dir, w->serial, r >= 0) < 0)
         fprintf(stderr, "tokend-worker: cannot update the retry ledger in %s\n", w->state_dir);
     options_done(&o);
-    finish(m, w, r, &e);
+    finish(m, w, r, SPENDS_UNBLOCK, &e);
     return r < 0 ? 0 : sd_bus_reply_method_return(m, NULL);
 }
 
@@ -373,7 +409,7 @@ static int method_initialize(sd_bus_message *m, void *userdata, sd_bus_error *re
     if (r >= 0)
         r = tk_token_initialize(w->token, o.so_pin, l, o.new_pin, &e);
     options_done(&o);
-    finish(m, w, r, &e);
+    finish(m, w, r, SPENDS_OTHER, &e);
     return r < 0 ? 0 : sd_bus_reply_method_return(m, NULL);
 }
 
@@ -403,7 +439,7 @@ static int method_delete_object(sd_bus_message *m, void *userdata, sd_bus_error 
     if (r >= 0)
         r = tk_token_delete_object(w->token, o.pin, c, id, id_len, &e);
     options_done(&o);
-    finish(m, w, r, &e);
+    finish(m, w, r, SPENDS_USER_PIN, &e);
     return r < 0 ? 0 : sd_bus_reply_method_return(m, NULL);
 }
 
@@ -623,6 +659,10 @@ int main(int argc, char **argv)
         else
             r = sd_bus_add_object_vtable(w.bus, NULL, WORKER_PATH, WORKER_INTERFACE, worker_vtable,
                                          &w);
+        /* The scanner that found the token reported the PKCS#11 flags only: the retry counts
+         * from the card and the ledger go out at once, not only after the first call. */
+        if (r >= 0)
+            (void)emit_info(&w, SPENDS_OTHER, NULL);
         if (r >= 0)
             r = serve(w.bus);
     }
