@@ -195,6 +195,10 @@ int tk_token_initialize(TkToken *t, const TkSecret *so_pin, const char *label,
     r = tk_token_slot(t, &slot, error);
     if (r < 0)
         return r;
+    /* libp11 0.4.12 does not hand back every session it took for deleting an object, and
+     * OpenSC then refuses C_InitToken as SoftHSM2 does not. The token belongs to this process
+     * alone (one worker a token), so no session of anyone else's is closed here. */
+    (void)t->module->fl->C_CloseAllSessions(t->slot_id);
     /* C_InitToken reads a 32-byte blank-padded label; libp11 0.4.12 hands it the caller's
      * string as it is, so the call is made here. */
     CK_UTF8CHAR padded[32];
