@@ -12,6 +12,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "harness"))
+import simenv  # noqa: E402
+
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 BUS_NAME = "org.tokend.Tokend1"
 ROOT = "/org/tokend/Tokend1"
@@ -149,33 +153,9 @@ class Env:
 
     def start_pcscd(self):
         """A private pcscd with two vpcd readers (no card), in its own mount namespace."""
-        import socket
-        for _ in range(50):
-            port = 20000 + int.from_bytes(os.urandom(2), "big") % 30000
-            try:
-                for p in (port, port + 1):
-                    with socket.socket() as s:
-                        s.bind(("0.0.0.0", p))
-                break
-            except OSError:
-                continue
-        os.makedirs(f"{self.dir}/reader.conf.d")
-        os.makedirs(f"{self.dir}/pcscd-run")
-        with open(f"{self.dir}/reader.conf.d/vpcd", "w") as f:
-            f.write(f'FRIENDLYNAME "Virtual PCD"\nDEVICENAME /dev/null:{port}\n'
-                    "LIBPATH /usr/lib/pcsc/drivers/serial/libifdvpcd.so\n"
-                    f"CHANNELID {port}\n")
-        self.pcscd = subprocess.Popen(
-            ["unshare", "-m", "sh", "-c",
-             # A tmpfs on /run in this namespace only, so nothing is created on the host.
-             f"mount -t tmpfs tmpfs /run && mkdir /run/pcscd && "
-             f"mount --bind {self.dir}/pcscd-run /run/pcscd && "
-             f"exec pcscd -f -c {self.dir}/reader.conf.d"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.pids.append(self.pcscd.pid)
-        self.env["PCSCLITE_CSOCK_NAME"] = f"{self.dir}/pcscd-run/pcscd.comm"
-        self.wait_for(lambda: os.path.exists(f"{self.dir}/pcscd-run/pcscd.comm"), 5,
-                      "the private pcscd")
+        self.pcscd = simenv.Pcscd(self.dir, readers=2)
+        self.pcscd.start()
+        self.env.update(self.pcscd.env)
 
     def start_bus(self):
         conf = f"""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
@@ -291,7 +271,9 @@ class Env:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 continue
-        for p in (self.tokend, self.bus) + ((self.pcscd,) if self.pcscd else ()):
+        if self.pcscd:
+            self.pcscd.stop()
+        for p in (self.tokend, self.bus):
             try:
                 p.wait(10)
             except subprocess.TimeoutExpired:
