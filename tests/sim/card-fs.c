@@ -220,21 +220,15 @@ uint8_t sim_file_ac(const SimFile *f, SimOp op)
             return f->acl[1] >> 4;
         return SIM_AC_ALWAYS;
     case SIM_FILE_EF:
-        if (op == SIM_OP_READ)
-            return f->acl[0] >> 4;
-        if (op == SIM_OP_UPDATE)
-            return f->acl[0] & 0xF;
-        if (op == SIM_OP_DELETE)
-            return f->acl[1] >> 4;
-        return SIM_AC_NEVER;
     case SIM_FILE_KEY:
+        /* For a key, "read" is using it; "update" loads it. */
         if (op == SIM_OP_READ)
             return f->acl[0] >> 4;
         if (op == SIM_OP_UPDATE)
             return f->acl[0] & 0xF;
         if (op == SIM_OP_DELETE)
             return f->acl[1] >> 4;
-        if (op == SIM_OP_GENERATE)
+        if (op == SIM_OP_GENERATE && f->kind == SIM_FILE_KEY)
             return f->acl[1] & 0xF;
         return SIM_AC_NEVER;
     }

@@ -118,11 +118,22 @@ static uint16_t tries_sw(uint8_t tries)
     return tries == 0 ? SW_BLOCKED : (uint16_t)(0x63C0 | (tries & 0x0F));
 }
 
-static SimFile *new_mf(const uint8_t acl[3])
+/* What INITIALISE APPLET leaves, and what a card leaves the factory with: the MF and the
+ * PKCS#15 application DF 5015 (named by its AID), each with the access conditions given. */
+static SimFile *new_file_system(const uint8_t mf_acl[3], const uint8_t app_acl[3])
 {
     SimFile *mf = sim_file_new(SIM_FILE_DF, 0x3F00);
-    if (mf)
-        memcpy(mf->acl, acl, 3);
+    SimFile *app = sim_file_new(SIM_FILE_DF, 0x5015);
+    if (!mf || !app) {
+        sim_file_free(mf);
+        sim_file_free(app);
+        return NULL;
+    }
+    memcpy(mf->acl, mf_acl, 3);
+    memcpy(app->acl, app_acl, 3);
+    memcpy(app->name, myeid_aid, sizeof(myeid_aid));
+    app->name_len = sizeof(myeid_aid);
+    sim_file_add_child(mf, app);
     return mf;
 }
 
@@ -131,7 +142,7 @@ int sim_card_init_blank(SimCard *c, const uint8_t serial[10])
     static const uint8_t open_acl[3] = {0x00, 0x0F, 0xFF};
     memset(c, 0, sizeof(*c));
     memcpy(c->serial, serial, 10);
-    c->mf = new_mf(open_acl);
+    c->mf = new_file_system(open_acl, open_acl);
     if (!c->mf)
         return -ENOMEM;
     c->current = c->mf;
@@ -238,7 +249,7 @@ static uint16_t cmd_read_binary(SimCard *c, const Apdu *a, Resp *r)
     return put(r, f->data + off, n < want ? n : want);
 }
 
-static uint16_t cmd_update_binary(SimCard *c, const Apdu *a)
+static uint16_t cmd_update_binary(SimCard *c, const Apdu *a, Resp *r)
 {
     SimFile *f = c->current;
     if (a->p1 & 0x80)
@@ -257,7 +268,7 @@ static uint16_t cmd_update_binary(SimCard *c, const Apdu *a)
     return SW_OK;
 }
 
-static uint16_t cmd_create(SimCard *c, const Apdu *a)
+static uint16_t cmd_create(SimCard *c, const Apdu *a, Resp *r)
 {
     SimFile *df = current_df(c);
     if (!ac_ok(c, sim_file_ac(df, SIM_OP_CREATE)))
@@ -275,7 +286,7 @@ static uint16_t cmd_create(SimCard *c, const Apdu *a)
     return SW_OK;
 }
 
-static uint16_t cmd_delete(SimCard *c, const Apdu *a)
+static uint16_t cmd_delete(SimCard *c, const Apdu *a, Resp *r)
 {
     SimFile *f = c->current;
     if (a->lc == 2) {
@@ -378,8 +389,9 @@ static uint16_t initialise_applet(SimCard *c, const Apdu *a)
         return SW_WRONG_LENGTH;
     if (!ac_ok(c, sim_file_ac(c->mf, SIM_OP_DELETE)))
         return SW_SECURITY;
-    const uint8_t acl[3] = {a->data[2], a->data[3], a->data[4]};
-    SimFile *mf = new_mf(acl);
+    const uint8_t mf_acl[3] = {a->data[2], a->data[3], a->data[4]};
+    const uint8_t app_acl[3] = {a->data[5], a->data[6], a->data[7]};
+    SimFile *mf = new_file_system(mf_acl, app_acl);
     if (!mf)
         return SW_UNKNOWN;
     sim_card_reset(c);
@@ -409,7 +421,7 @@ static uint16_t load_key_component(SimCard *c, const Apdu *a)
     return SW_OK;
 }
 
-static uint16_t cmd_put_data(SimCard *c, const Apdu *a)
+static uint16_t cmd_put_data(SimCard *c, const Apdu *a, Resp *r)
 {
     if (a->p1 != 0x01)
         return SW_WRONG_P1P2;
@@ -430,7 +442,7 @@ static SimPin *pin_ref(SimCard *c, uint8_t p2)
     return &c->pins[ref];
 }
 
-static uint16_t cmd_verify(SimCard *c, const Apdu *a)
+static uint16_t cmd_verify(SimCard *c, const Apdu *a, Resp *r)
 {
     SimPin *p = pin_ref(c, a->p2);
     uint8_t ref = a->p2 & 0x1F;
@@ -461,7 +473,7 @@ static uint16_t cmd_verify(SimCard *c, const Apdu *a)
     return SW_OK;
 }
 
-static uint16_t cmd_change(SimCard *c, const Apdu *a)
+static uint16_t cmd_change(SimCard *c, const Apdu *a, Resp *r)
 {
     SimPin *p = pin_ref(c, a->p2);
     uint8_t ref = a->p2 & 0x1F;
@@ -487,7 +499,7 @@ static uint16_t cmd_change(SimCard *c, const Apdu *a)
     return SW_OK;
 }
 
-static uint16_t cmd_reset_retry(SimCard *c, const Apdu *a)
+static uint16_t cmd_reset_retry(SimCard *c, const Apdu *a, Resp *r)
 {
     SimPin *p = pin_ref(c, a->p2);
     uint8_t ref = a->p2 & 0x1F;
@@ -512,7 +524,7 @@ static uint16_t cmd_reset_retry(SimCard *c, const Apdu *a)
     return SW_OK;
 }
 
-static uint16_t cmd_logout(SimCard *c, const Apdu *a)
+static uint16_t cmd_logout(SimCard *c, const Apdu *a, Resp *r)
 {
     if (a->p2 == 0)
         memset(c->verified, 0, sizeof(c->verified));
@@ -523,7 +535,7 @@ static uint16_t cmd_logout(SimCard *c, const Apdu *a)
     return SW_OK;
 }
 
-static uint16_t cmd_mse(SimCard *c, const Apdu *a)
+static uint16_t cmd_mse(SimCard *c, const Apdu *a, Resp *r)
 {
     if (a->p1 != 0x41 && a->p1 != 0x81)
         return SW_WRONG_P1P2;
@@ -599,7 +611,7 @@ static uint16_t cmd_pso(SimCard *c, const Apdu *a, Resp *r)
     return sw;
 }
 
-static uint16_t cmd_generate(SimCard *c, const Apdu *a)
+static uint16_t cmd_generate(SimCard *c, const Apdu *a, Resp *r)
 {
     SimFile *f = c->current;
     if (f->kind != SIM_FILE_KEY)
@@ -619,7 +631,7 @@ static uint16_t cmd_generate(SimCard *c, const Apdu *a)
     return SW_OK;
 }
 
-static uint16_t cmd_activate(SimCard *c, const Apdu *a)
+static uint16_t cmd_activate(SimCard *c, const Apdu *a, Resp *r)
 {
     if (a->lc != sizeof(myeid_aid) || memcmp(a->data, myeid_aid, a->lc) != 0)
         return SW_WRONG_DATA;
@@ -628,7 +640,7 @@ static uint16_t cmd_activate(SimCard *c, const Apdu *a)
     return SW_OK;
 }
 
-static uint16_t cmd_get_challenge(const Apdu *a, Resp *r)
+static uint16_t cmd_get_challenge(SimCard *c, const Apdu *a, Resp *r)
 {
     uint8_t buf[256];
     size_t n = a->le ? a->le : 8;
@@ -637,44 +649,26 @@ static uint16_t cmd_get_challenge(const Apdu *a, Resp *r)
     return put(r, buf, n);
 }
 
+typedef uint16_t (*Command)(SimCard *c, const Apdu *a, Resp *r);
+
+static const struct {
+    uint8_t ins;
+    Command run;
+} commands[] = {
+    {0xA4, cmd_select},        {0xB0, cmd_read_binary}, {0xD6, cmd_update_binary},
+    {0xE0, cmd_create},        {0xE4, cmd_delete},      {0xCA, cmd_get_data},
+    {0xDA, cmd_put_data},      {0x20, cmd_verify},      {0x24, cmd_change},
+    {0x2C, cmd_reset_retry},   {0x2E, cmd_logout},      {0x22, cmd_mse},
+    {0x2A, cmd_pso},           {0x46, cmd_generate},    {0x44, cmd_activate},
+    {0x84, cmd_get_challenge},
+};
+
 static uint16_t dispatch(SimCard *c, const Apdu *a, Resp *r)
 {
-    switch (a->ins) {
-    case 0xA4:
-        return cmd_select(c, a, r);
-    case 0xB0:
-        return cmd_read_binary(c, a, r);
-    case 0xD6:
-        return cmd_update_binary(c, a);
-    case 0xE0:
-        return cmd_create(c, a);
-    case 0xE4:
-        return cmd_delete(c, a);
-    case 0xCA:
-        return cmd_get_data(c, a, r);
-    case 0xDA:
-        return cmd_put_data(c, a);
-    case 0x20:
-        return cmd_verify(c, a);
-    case 0x24:
-        return cmd_change(c, a);
-    case 0x2C:
-        return cmd_reset_retry(c, a);
-    case 0x2E:
-        return cmd_logout(c, a);
-    case 0x22:
-        return cmd_mse(c, a);
-    case 0x2A:
-        return cmd_pso(c, a, r);
-    case 0x46:
-        return cmd_generate(c, a);
-    case 0x44:
-        return cmd_activate(c, a);
-    case 0x84:
-        return cmd_get_challenge(a, r);
-    default:
-        return SW_INS_NOT_SUPPORTED;
-    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (commands[i].ins == a->ins)
+            return commands[i].run(c, a, r);
+    return SW_INS_NOT_SUPPORTED;
 }
 
 /* Command chaining (CLA bit 0x10): the parts are collected and run as one command. */
