@@ -14,7 +14,8 @@ signal covers the harness being killed outright).
 PINs reach OpenSC's tools through the environment (`--pin env:TOKEND_SIM_PIN`), never through a
 command line that other users can read in /proc.
 
-Without root or a piece of the stack, Unavailable is raised: tests turn it into exit 77."""
+Without root or a piece of the stack, Unavailable is raised: tokend-test-env turns it into exit
+77, TAP tests into a SKIP plan (tap.skip)."""
 
 import ctypes
 import os
@@ -503,8 +504,9 @@ class SimEnv:
         reader = self.cards[index].reader
         label = label or (self.label if len(self.cards) == 1 else f"{self.label} {index}")
         steps = [
+            # MyEID's profile asks for the user PIN already here.
             ["--create-pkcs15", "--so-pin", f"env:{SO_PIN_VAR}", "--so-puk", f"env:{SO_PUK_VAR}",
-             "--label", label],
+             "--pin", f"env:{PIN_VAR}", "--puk", f"env:{PUK_VAR}", "--label", label],
             ["--store-pin", "--id", "01", "--pin", f"env:{PIN_VAR}", "--puk", f"env:{PUK_VAR}",
              "--so-pin", f"env:{SO_PIN_VAR}", "--label", "User PIN"],
             ["--finalize"],
