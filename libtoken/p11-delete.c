@@ -46,12 +46,12 @@ static int delete_certificates(TkToken *t, const uint8_t *id, size_t id_len, TkE
     int found = 0;
 
     if (PKCS11_enumerate_certs(t->slot->token, &certs, &n) < 0)
-        return tk_error_from_libp11(error, "list the certificates");
+        return tk_token_error_from_libp11(t, error, "list the certificates");
     for (unsigned i = 0; i < n; i++) {
         if (!tk_id_equal(certs[i].id, certs[i].id_len, id, id_len))
             continue;
         if (PKCS11_remove_certificate(&certs[i]) < 0)
-            return tk_error_from_libp11(error, "delete the certificate");
+            return tk_token_error_from_libp11(t, error, "delete the certificate");
         found++;
     }
     return found;

@@ -184,7 +184,7 @@ int tk_token_import_certificate(TkToken *t, const TkSecret *pin, const uint8_t *
         goto logout;
     }
     if (PKCS11_enumerate_certs(tok, &certs, &n_certs) < 0) {
-        r = tk_error_from_libp11(error, "list the certificates");
+        r = tk_token_error_from_libp11(t, error, "list the certificates");
         goto logout;
     }
     if (already_stored(certs, n_certs, leaf)) {
@@ -204,7 +204,7 @@ int tk_token_import_certificate(TkToken *t, const TkSecret *pin, const uint8_t *
     if (PKCS11_store_certificate(tok, leaf, key->label, key->id, key->id_len, &stored[n_stored]) <
         0) {
         free(id);
-        r = tk_error_from_libp11(error, "store the certificate on the token");
+        r = tk_token_error_from_libp11(t, error, "store the certificate on the token");
         goto logout;
     }
     n_stored++;

@@ -47,6 +47,10 @@ int tk_token_slot(TkToken *t, PKCS11_SLOT **ret_slot, TkError *error);
 int tk_token_login(TkToken *t, TkUserType who, const TkSecret *pin, TkError *error);
 void tk_token_logout(TkToken *t);
 
+/* tk_error_from_ckr() / tk_error_from_libp11() for a call on t: a generic failure on a token that
+ * has left its slot is reported as TokenRemoved. */
+int tk_token_error_from_ckr(TkToken *t, TkError *error, unsigned long rv, const char *what);
+int tk_token_error_from_libp11(TkToken *t, TkError *error, const char *what);
 /* A session of our own on the token's slot, for raw PKCS#11 calls. */
 int tk_token_open_session(TkToken *t, bool rw, CK_SESSION_HANDLE *ret, TkError *error);
 

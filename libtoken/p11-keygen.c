@@ -25,7 +25,7 @@ static int generate_rsa(TkToken *t, unsigned bits, const char *label, const uint
                                 (unsigned char *)id, id_len);
 #pragma GCC diagnostic pop
     if (r < 0)
-        return tk_error_from_libp11(error, "generate the RSA key pair on the token");
+        return tk_token_error_from_libp11(t, error, "generate the RSA key pair on the token");
     return 0;
 }
 
@@ -82,7 +82,7 @@ static int generate_ec(TkToken *t, int nid, const char *label, const uint8_t *id
         CK_RV rv = fl->C_GenerateKeyPair(session, &mech, pub_template, n_pub, priv_template, n_priv,
                                          &pub, &priv);
         if (rv != CKR_OK)
-            r = tk_error_from_ckr(error, rv, "generate the EC key pair on the token");
+            r = tk_token_error_from_ckr(t, error, rv, "generate the EC key pair on the token");
         fl->C_CloseSession(session);
     }
     OPENSSL_free(params);
@@ -103,7 +103,7 @@ static int public_key_pem(TkToken *t, const uint8_t *id, size_t id_len, char **r
 
     EVP_PKEY *pkey = PKCS11_get_public_key(key);
     if (!pkey)
-        return tk_error_from_libp11(error, "read the new public key");
+        return tk_token_error_from_libp11(t, error, "read the new public key");
 
     BIO *bio = BIO_new(BIO_s_mem());
     r = bio && PEM_write_bio_PUBKEY(bio, pkey) == 1 ? tk_bio_to_string(bio, ret) : -ENOMEM;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "p11-error.h"
 #include "p11-internal.h"
@@ -322,4 +323,40 @@ int tk_token_open_session(TkToken *t, bool rw, CK_SESSION_HANDLE *ret, TkError *
     if (rv != CKR_OK)
         return tk_error_from_ckr(error, rv, "open a session on the token");
     return 0;
+}
+
+static bool token_gone(TkToken *t)
+{
+    /* pcscd notices a pulled card on its next poll of the reader (about 400 ms): ask for a
+     * little longer than that before calling a failure anything else. */
+    for (int i = 0; i < 8; i++) {
+        CK_SLOT_INFO si;
+        CK_RV rv = t->module->fl->C_GetSlotInfo(t->slot_id, &si);
+        if (rv == CKR_SLOT_ID_INVALID || rv == CKR_DEVICE_REMOVED)
+            return true;
+        if (rv == CKR_OK && !(si.flags & CKF_TOKEN_PRESENT))
+            return true;
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+int tk_token_error_from_ckr(TkToken *t, TkError *error, unsigned long rv, const char *what)
+{
+    int r = tk_error_from_ckr(error, rv, what);
+    /* Modules report a card pulled mid-command as whatever the failing APDU left behind,
+     * often a general error; the slot tells what really happened. */
+    if ((rv == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED || rv == CKR_DEVICE_ERROR) &&
+        token_gone(t))
+        return tk_error_set(error, -ENODEV, TK_ERROR_TOKEN_REMOVED,
+                            "The token was removed while trying to %s. Insert it again, check "
+                            "what is on it, and repeat.",
+                            what);
+    return r;
+}
+
+int tk_token_error_from_libp11(TkToken *t, TkError *error, const char *what)
+{
+    return tk_token_error_from_ckr(t, error, tk_p11_last_ckr(), what);
 }

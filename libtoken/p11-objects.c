@@ -177,7 +177,7 @@ int tk_token_list_objects(TkToken *t, const TkSecret *pin, TkObject **ret, size_
 
     if (pin) {
         if (PKCS11_enumerate_keys(tok, &keys, &n) < 0) {
-            r = tk_error_from_libp11(error, "list the private keys");
+            r = tk_token_error_from_libp11(t, error, "list the private keys");
             goto out;
         }
         r = add_keys(&l, keys, n);
@@ -185,14 +185,14 @@ int tk_token_list_objects(TkToken *t, const TkSecret *pin, TkObject **ret, size_
             goto out;
     }
     if (PKCS11_enumerate_public_keys(tok, &keys, &n) < 0) {
-        r = tk_error_from_libp11(error, "list the public keys");
+        r = tk_token_error_from_libp11(t, error, "list the public keys");
         goto out;
     }
     r = add_keys(&l, keys, n);
     if (r < 0)
         goto out;
     if (PKCS11_enumerate_certs(tok, &certs, &n) < 0) {
-        r = tk_error_from_libp11(error, "list the certificates");
+        r = tk_token_error_from_libp11(t, error, "list the certificates");
         goto out;
     }
     for (unsigned i = 0; i < n; i++) {
@@ -227,7 +227,7 @@ int tk_token_find_key(TkToken *t, bool private_key, const uint8_t *id, size_t id
     int r = private_key ? PKCS11_enumerate_keys(tok, &keys, &n)
                         : PKCS11_enumerate_public_keys(tok, &keys, &n);
     if (r < 0)
-        return tk_error_from_libp11(error, "list the keys");
+        return tk_token_error_from_libp11(t, error, "list the keys");
     for (unsigned i = 0; i < n; i++)
         if (tk_id_equal(keys[i].id, keys[i].id_len, id, id_len)) {
             *ret = &keys[i];

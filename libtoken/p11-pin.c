@@ -83,7 +83,7 @@ int tk_token_login(TkToken *t, TkUserType who, const TkSecret *pin, TkError *err
 
     char what[64];
     snprintf(what, sizeof(what), "log in with the %s", who_name(who));
-    r = tk_error_from_ckr(error, rv, what);
+    r = tk_token_error_from_ckr(t, error, rv, what);
     if (rv == CKR_PIN_INCORRECT)
         return pin_incorrect(t, who, r, error);
     if (rv == CKR_PIN_LOCKED)
@@ -122,7 +122,7 @@ int tk_token_change_pin(TkToken *t, TkUserType who, const TkSecret *old_pin,
         tk_token_logout(t);
         if (rv == CKR_PIN_INCORRECT)
             return pin_incorrect(t, who, -ENOLCK, error);
-        return tk_error_from_ckr(error, rv, "change the PIN");
+        return tk_token_error_from_ckr(t, error, rv, "change the PIN");
     }
     tk_token_logout(t);
     return 0;
@@ -138,7 +138,7 @@ int tk_token_init_pin(TkToken *t, const TkSecret *so_pin, const TkSecret *new_pi
         return r;
 
     if (PKCS11_init_pin(t->slot->token, new_pin->data) < 0) {
-        r = tk_error_from_libp11(error, "set the user PIN");
+        r = tk_token_error_from_libp11(t, error, "set the user PIN");
         tk_token_logout(t);
         return r;
     }
@@ -149,6 +149,7 @@ int tk_token_init_pin(TkToken *t, const TkSecret *so_pin, const TkSecret *new_pi
 int tk_token_unblock_pin(TkToken *t, const TkSecret *puk, const TkSecret *new_pin, TkError *error)
 {
     PKCS11_SLOT *slot;
+    CK_SESSION_HANDLE session;
     int r = require_pin(puk, "PUK", error);
     if (r < 0)
         return r;
@@ -159,12 +160,17 @@ int tk_token_unblock_pin(TkToken *t, const TkSecret *puk, const TkSecret *new_pi
     if (r < 0)
         return r;
 
-    /* Not logged in on purpose: that is what makes OpenSC send RESET RETRY COUNTER. */
+    /* Not logged in on purpose: that is what makes OpenSC send RESET RETRY COUNTER. A session
+     * of our own, read-write as C_SetPIN wants, whatever sessions libp11 holds. */
     tk_token_logout(t);
-    if (PKCS11_change_pin(slot, puk->data, new_pin->data) == 0)
+    r = tk_token_open_session(t, true, &session, error);
+    if (r < 0)
+        return r;
+    CK_RV rv = t->module->fl->C_SetPIN(session, (CK_UTF8CHAR_PTR)puk->data, puk->len,
+                                       (CK_UTF8CHAR_PTR)new_pin->data, new_pin->len);
+    t->module->fl->C_CloseSession(session);
+    if (rv == CKR_OK)
         return 0;
-
-    unsigned long rv = tk_p11_last_ckr();
     if (rv == CKR_PIN_INCORRECT)
         return tk_error_set(error, -ENOLCK, TK_ERROR_PIN_INCORRECT,
                             "The PUK is incorrect. Check it against the token's letter and try "
@@ -173,7 +179,7 @@ int tk_token_unblock_pin(TkToken *t, const TkSecret *puk, const TkSecret *new_pi
         return tk_error_set(error, -EPERM, TK_ERROR_PIN_LOCKED,
                             "The PUK is locked: this token can no longer be unblocked and must "
                             "be reinitialised.");
-    return tk_error_from_ckr(error, rv, "unblock the PIN with the PUK");
+    return tk_token_error_from_ckr(t, error, rv, "unblock the PIN with the PUK");
 }
 
 int tk_token_initialize(TkToken *t, const TkSecret *so_pin, const char *label,
@@ -205,7 +211,7 @@ int tk_token_initialize(TkToken *t, const TkSecret *so_pin, const char *label,
     if (rv == CKR_PIN_INCORRECT)
         return pin_incorrect(t, TK_SO, -ENOLCK, error);
     if (rv != CKR_OK)
-        return tk_error_from_ckr(error, rv, "initialise the token");
+        return tk_token_error_from_ckr(t, error, rv, "initialise the token");
 
     /* Some modules (SoftHSM2) give an initialised token a new serial and slot; follow it by
      * the slot it was in before the slot list is read again. */

@@ -112,7 +112,7 @@ int tk_token_create_request(TkToken *t, const TkSecret *pin, const uint8_t *id, 
     priv = PKCS11_get_private_key(key);
     pub = PKCS11_get_public_key(key);
     if (!priv || !pub) {
-        r = tk_error_from_libp11(error, "read the key pair");
+        r = tk_token_error_from_libp11(t, error, "read the key pair");
         goto logout;
     }
     if (X509_REQ_set_pubkey(req, pub) != 1) {
@@ -121,7 +121,7 @@ int tk_token_create_request(TkToken *t, const TkSecret *pin, const uint8_t *id, 
     }
     /* The signature is made on the token; the key never leaves it. */
     if (X509_REQ_sign(req, priv, EVP_sha256()) <= 0) {
-        r = tk_error_from_libp11(error, "sign the request with the token's key");
+        r = tk_token_error_from_libp11(t, error, "sign the request with the token's key");
         goto logout;
     }
     if (X509_REQ_verify(req, pub) != 1) {

@@ -86,7 +86,7 @@ class CallError(Exception):
 class Env:
     def __init__(self, labels=("token-a",), scan_interval_ms=200, worker_timeout=None,
                  extra_config="", module_link_name=None, extra_policies=(), modules=None,
-                 pcscd=False):
+                 pcscd=False, launcher=()):
         self.dir = tempfile.mkdtemp(prefix="tokend-daemon-test.")
         self.pids = []
         self.pcscd = None
@@ -133,6 +133,8 @@ class Env:
             args = ["valgrind", "--quiet", "--error-exitcode=3", "--leak-check=full",
                     "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
                     f"--suppressions={self.source}/tests/valgrind.supp"] + args
+        # A launcher that execs (nsenter into a private journald's namespace) keeps the PID.
+        args = list(launcher) + args
         self.tokend_log = open(f"{self.dir}/tokend.log", "w")
         self.tokend = subprocess.Popen(args, env=self.env, stdout=self.tokend_log,
                                        stderr=subprocess.STDOUT)
@@ -283,6 +285,74 @@ class Env:
             for line in log.splitlines()[-60:]:
                 print(f"# {line}")
             self.failed_shutdown = True
+        if os.environ.get("TOKEND_TEST_KEEP"):
+            print(f"# kept {self.dir}")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+JOURNALD = "/lib/systemd/systemd-journald"
+
+
+class PrivateJournal:
+    """A systemd-journald of the test's own: it runs in a private mount namespace with a tmpfs
+    on /run, so its sockets sit at the fixed paths that sd_journal_send() uses for processes
+    started in that namespace (launcher()) and nowhere else, and it stores only in memory,
+    below /run/log/journal, which is bound to a temp dir for journalctl -D. The host's journal,
+    running or not, sees nothing of it."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="tokend-journal-test.")
+        os.makedirs(f"{self.dir}/files")
+        with open(f"{self.dir}/journald.conf", "w") as f:
+            f.write("[Journal]\nStorage=volatile\nReadKMsg=no\nForwardToSyslog=no\n"
+                    "ForwardToKMsg=no\nForwardToConsole=no\nForwardToWall=no\n"
+                    "RateLimitIntervalSec=0\n")
+        script = ("mount -t tmpfs tmpfs /run && "
+                  "mkdir -p /run/systemd/journal /run/systemd/journald.conf.d /run/log/journal && "
+                  f"cp {self.dir}/journald.conf /run/systemd/journald.conf.d/test.conf && "
+                  f"mount --bind {self.dir}/files /run/log/journal && exec {JOURNALD}")
+        self.log = open(f"{self.dir}/journald.log", "w")
+        # Its own messages go to the log file here, not to the kernel's ring buffer.
+        self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                                      script], env=dict(os.environ, SYSTEMD_LOG_TARGET="console"),
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        end = time.monotonic() + 10
+        socket = f"/proc/{self.proc.pid}/root/run/systemd/journal/socket"
+        while not os.path.exists(socket):
+            if self.proc.poll() is not None or time.monotonic() > end:
+                self.close()
+                with open(f"{self.dir}/journald.log") as f:
+                    raise RuntimeError(f"no private systemd-journald: {f.read().strip()}")
+            time.sleep(0.05)
+
+    def launcher(self):
+        """The prefix that runs a program in the journal's namespace, under the same PID."""
+        return ["nsenter", f"--mount=/proc/{self.proc.pid}/ns/mnt", "--"]
+
+    def entries(self, *matches):
+        """The stored entries (journalctl -o json, matches as journalctl takes them)."""
+        p = subprocess.run(["journalctl", "-D", f"{self.dir}/files", "--no-pager", "-o", "json",
+                            "--all", *matches], capture_output=True, text=True)
+        if p.returncode != 0 and "No entries" not in p.stdout + p.stderr:
+            raise RuntimeError(f"journalctl: {p.stderr.strip()}")
+        return [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+
+    def files(self):
+        out = []
+        for root, _, names in os.walk(f"{self.dir}/files"):
+            out += [os.path.join(root, n) for n in names]
+        return out
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
         if os.environ.get("TOKEND_TEST_KEEP"):
             print(f"# kept {self.dir}")
         else:

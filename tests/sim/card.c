@@ -118,11 +118,22 @@ static uint16_t tries_sw(uint8_t tries)
     return tries == 0 ? SW_BLOCKED : (uint16_t)(0x63C0 | (tries & 0x0F));
 }
 
-static SimFile *new_mf(const uint8_t acl[3])
+/* What INITIALISE APPLET leaves, and what a card leaves the factory with: the MF and the
+ * PKCS#15 application DF 5015 (named by its AID), each with the access conditions given. */
+static SimFile *new_file_system(const uint8_t mf_acl[3], const uint8_t app_acl[3])
 {
     SimFile *mf = sim_file_new(SIM_FILE_DF, 0x3F00);
-    if (mf)
-        memcpy(mf->acl, acl, 3);
+    SimFile *app = sim_file_new(SIM_FILE_DF, 0x5015);
+    if (!mf || !app) {
+        sim_file_free(mf);
+        sim_file_free(app);
+        return NULL;
+    }
+    memcpy(mf->acl, mf_acl, 3);
+    memcpy(app->acl, app_acl, 3);
+    memcpy(app->name, myeid_aid, sizeof(myeid_aid));
+    app->name_len = sizeof(myeid_aid);
+    sim_file_add_child(mf, app);
     return mf;
 }
 
@@ -131,7 +142,7 @@ int sim_card_init_blank(SimCard *c, const uint8_t serial[10])
     static const uint8_t open_acl[3] = {0x00, 0x0F, 0xFF};
     memset(c, 0, sizeof(*c));
     memcpy(c->serial, serial, 10);
-    c->mf = new_mf(open_acl);
+    c->mf = new_file_system(open_acl, open_acl);
     if (!c->mf)
         return -ENOMEM;
     c->current = c->mf;
@@ -319,16 +330,6 @@ static uint16_t get_capabilities(Resp *r)
     return put(r, caps, sizeof(caps));
 }
 
-static uint16_t get_pin_info(const SimCard *c, uint8_t ref, Resp *r)
-{
-    if (ref == 0 || ref > SIM_MAX_PINS || !c->pins[ref].present)
-        return SW_REF_NOT_FOUND;
-    const SimPin *p = &c->pins[ref];
-    /* Counters only, never the secrets: tries left and maximum for the PIN, then its PUK. */
-    const uint8_t info[4] = {p->tries, p->max_tries, p->puk_tries, p->puk_max_tries};
-    return put(r, info, sizeof(info));
-}
-
 static uint16_t cmd_get_data(SimCard *c, const Apdu *a, Resp *r)
 {
     if (a->p1 != 0x01)
@@ -359,8 +360,6 @@ static uint16_t cmd_get_data(SimCard *c, const Apdu *a, Resp *r)
         return put(r, buf, (size_t)n);
     }
     default:
-        if ((a->p2 & 0xF0) == 0xB0)
-            return get_pin_info(c, a->p2 & 0x0F, r);
         return SW_REF_NOT_FOUND;
     }
 }
@@ -390,8 +389,9 @@ static uint16_t initialise_applet(SimCard *c, const Apdu *a)
         return SW_WRONG_LENGTH;
     if (!ac_ok(c, sim_file_ac(c->mf, SIM_OP_DELETE)))
         return SW_SECURITY;
-    const uint8_t acl[3] = {a->data[2], a->data[3], a->data[4]};
-    SimFile *mf = new_mf(acl);
+    const uint8_t mf_acl[3] = {a->data[2], a->data[3], a->data[4]};
+    const uint8_t app_acl[3] = {a->data[5], a->data[6], a->data[7]};
+    SimFile *mf = new_file_system(mf_acl, app_acl);
     if (!mf)
         return SW_UNKNOWN;
     sim_card_reset(c);

@@ -47,7 +47,7 @@ typedef struct SimCard {
     bool dirty;
 } SimCard;
 
-/* A factory-fresh card: only the MF, in the creation state. */
+/* A factory-fresh card: the MF and the PKCS#15 application DF, in the creation state. */
 int sim_card_init_blank(SimCard *c, const uint8_t serial[10]);
 void sim_card_done(SimCard *c);
 /* Power off or reset: the security state and any half-sent command are gone. */

@@ -182,11 +182,24 @@ static bool control_command(Sim *s, int fd, char *line)
     } else if (strcmp(line, "status") == 0) {
         control_reply(fd, "ok inserted=%d connected=%d activated=%d apdus=%lu delay=%u",
                       s->inserted, s->vpcd >= 0, s->card.activated, s->apdus, s->delay_ms);
+    } else if (strcmp(line, "pin") == 0) {
+        /* The counters as the card holds them, for tests to check against what OpenSC and
+         * tokend report; never the PINs themselves. */
+        char *end = NULL;
+        long ref = arg ? strtol(arg, &end, 10) : 0;
+        if (!arg || *end || ref < 1 || ref > SIM_MAX_PINS || !s->card.pins[ref].present) {
+            control_reply(fd, "error no PIN with reference '%s'", arg ? arg : "");
+        } else {
+            const SimPin *p = &s->card.pins[ref];
+            control_reply(fd, "ok tries=%u/%u puk=%u/%u verified=%d", p->tries, p->max_tries,
+                          p->puk_tries, p->puk_max_tries, s->card.verified[ref]);
+        }
     } else if (strcmp(line, "quit") == 0) {
         control_reply(fd, "ok quitting");
         return false;
     } else {
-        control_reply(fd, "error unknown command '%s': insert, remove, delay MS, status, quit",
+        control_reply(fd,
+                      "error unknown command '%s': insert, remove, delay MS, status, pin REF, quit",
                       line);
     }
     return true;
@@ -300,7 +313,8 @@ static void usage(FILE *f)
           "  --port PORT        the vpcd reader's TCP port\n"
           "  --host ADDR        vpcd's address (default 127.0.0.1)\n"
           "  --state FILE       the card's state; a missing file is a blank card\n"
-          "  --control PATH     a unix socket taking: insert, remove, delay MS, status, quit\n"
+          "  --control PATH     a unix socket taking: insert, remove, delay MS, status,\n"
+          "                     pin REF, quit\n"
           "  --delay-ms N       hold each APDU N ms before answering it\n"
           "  --serial HEX       the serial number of a blank card (20 hex digits)\n"
           "  --removed          start with the card out of the reader\n"

@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""What an administrator relies on in the shipped polkit files, read as files: the actions that
+daemon/authorize.c checks are exactly the ones systemd/org.tokend.policy declares, their
+defaults keep every change to a token away from anyone who is not an administrator (the PIN
+change of the person at the active seat aside, for kiosks), each says what it guards, and the
+example rules grant only declared actions, to the role groups and in the split that DESIGN.md
+gives: tokend-helpdesk unblocks and changes PINs, tokend-provisioning does the rest."""
+
+import os
+import re
+import sys
+import xml.etree.ElementTree as ET
+
+source = os.environ["TOKEND_SOURCE_DIR"]
+sys.path.insert(0, os.path.join(source, "tests", "daemon"))
+from tokend_env import Tap  # noqa: E402
+
+POLICY = os.path.join(source, "systemd", "org.tokend.policy")
+RULES = os.path.join(source, "systemd", "50-tokend-roles.rules.example")
+AUTHORIZE = os.path.join(source, "daemon", "authorize.c")
+
+# DESIGN.md, "D-Bus API": the action that guards each Token method; reading is open.
+DESIGN_ACTIONS = {
+    "ListObjects": "",
+    "GenerateKeyPair": "org.tokend.generate-key",
+    "CreateRequest": "org.tokend.generate-key",
+    "ImportCertificate": "org.tokend.import-certificate",
+    "ChangePin": "org.tokend.change-pin",
+    "UnblockPin": "org.tokend.unblock-pin",
+    "Initialize": "org.tokend.initialize",
+    "DeleteObject": "org.tokend.delete-object",
+}
+# DESIGN.md, "Authorisation and roles": the groups and what the example rules grant them.
+DESIGN_ROLES = {
+    "tokend-helpdesk": {"org.tokend.unblock-pin", "org.tokend.change-pin"},
+    "tokend-provisioning": {"org.tokend.generate-key", "org.tokend.import-certificate",
+                            "org.tokend.initialize", "org.tokend.delete-object"},
+}
+# Kiosks get nothing from the rules: the holder at the active seat changes the PIN through the
+# action's own defaults, proving who they are; never without authentication.
+KIOSK_ACTION = "org.tokend.change-pin"
+ADMIN_ONLY = {"auth_admin", "auth_admin_keep"}
+SELF = {"auth_self", "auth_self_keep"}
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+VALID_RESULTS = {"no", "yes", "auth_self", "auth_self_keep", "auth_admin", "auth_admin_keep"}
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def authorize_table():
+    """The method -> action rows of daemon/authorize.c's table, read from the source."""
+    text = read(AUTHORIZE)
+    body = re.search(r"\}\s*table\[\]\s*=\s*\{(.*?)\n\};", text, re.S)
+    assert body, "no table[] in daemon/authorize.c"
+    rows = re.findall(r'\{\s*"(\w+)"\s*,\s*"([^"]*)"\s*,\s*"[^"]*"\s*\}', body.group(1))
+    # Every row, not just the ones the pattern matched: a row written another way must not
+    # drop out of the comparison silently.
+    assert len(rows) == body.group(1).count("{"), f"rows not understood: {body.group(1)}"
+    return dict(rows)
+
+
+def checked_actions():
+    return {a for a in authorize_table().values() if a}
+
+
+def policy_actions():
+    root = ET.parse(POLICY).getroot()
+    assert root.tag == "policyconfig", root.tag
+    actions = {}
+    for a in root.findall("action"):
+        aid = a.get("id")
+        assert aid not in actions, f"{aid} is declared twice"
+        actions[aid] = a
+    return actions
+
+
+def defaults(action):
+    d = action.find("defaults")
+    assert d is not None, f"{action.get('id')} has no <defaults>"
+    out = {}
+    for key in ("allow_any", "allow_inactive", "allow_active"):
+        e = d.find(key)
+        # polkit reads a missing default as "no", but a reader of the file should not have to
+        # know that: every one is spelled out.
+        assert e is not None, f"{action.get('id')}: no <{key}>"
+        value = (e.text or "").strip()
+        assert value in VALID_RESULTS, f"{action.get('id')}: <{key}>{value}</{key}>"
+        out[key] = value
+    return out
+
+
+def rule_blocks():
+    """Each polkit.addRule() of the example: (action ids it names, groups it names, results)."""
+    text = read(RULES)
+    code = re.sub(r"//[^\n]*", "", text)
+    parts = code.split("polkit.addRule(")
+    assert len(parts) > 1, "no polkit.addRule in the rules example"
+    assert not parts[0].strip(), f"code outside the rules: {parts[0].strip()}"
+    blocks = []
+    for part in parts[1:]:
+        ids = set(re.findall(r'action\.id\s*==\s*"([^"]+)"', part))
+        groups = set(re.findall(r'isInGroup\(\s*"([^"]+)"\s*\)', part))
+        results = set(re.findall(r"polkit\.Result\.(\w+)", part))
+        # Other ways of naming an action (prefix matches, lookups) would escape these checks.
+        others = re.findall(r"action\.id\s*(?!==)\S+|action\.id\.\w+|action\.lookup", part)
+        assert not others, f"action matched in a way this test does not read: {others}"
+        blocks.append((ids, groups, results))
+    return blocks
+
+
+def the_daemon_table_is_the_design_table():
+    assert authorize_table() == DESIGN_ACTIONS, authorize_table()
+
+
+def every_checked_action_is_declared_and_every_declared_one_checked():
+    checked, declared = checked_actions(), set(policy_actions())
+    assert checked, "no action found in daemon/authorize.c"
+    assert not checked - declared, f"checked but not declared: {sorted(checked - declared)}"
+    assert not declared - checked, f"declared but never checked: {sorted(declared - checked)}"
+
+
+def the_policy_file_is_what_polkitd_reads():
+    text = read(POLICY)
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>'), text[:60]
+    doctype = ('<!DOCTYPE policyconfig PUBLIC '
+               '"-//freedesktop//DTD PolicyKit Policy Configuration 1.0//EN"')
+    assert doctype in text, "no policyconfig DOCTYPE"
+    root = ET.parse(POLICY).getroot()
+    vendor = root.find("vendor")
+    assert vendor is not None and vendor.text.strip(), "no <vendor>"
+    for aid in policy_actions():
+        assert re.fullmatch(r"org\.tokend\.[a-z][a-z-]*[a-z]", aid), f"action id {aid}"
+
+
+def nothing_that_changes_a_token_is_open_by_default():
+    # Reading is open by having no action at all (DESIGN.md); every declared action guards a
+    # method that changes a token.
+    reading = [m for m, a in authorize_table().items() if not a]
+    assert reading == ["ListObjects"], reading
+    for aid, action in policy_actions().items():
+        d = defaults(action)
+        assert d["allow_any"] == "no", f"{aid}: allow_any {d['allow_any']}"
+        assert d["allow_inactive"] == "no", f"{aid}: allow_inactive {d['allow_inactive']}"
+        if aid == KIOSK_ACTION:
+            assert d["allow_active"] in SELF | ADMIN_ONLY, f"{aid}: allow_active {d}"
+        else:
+            assert d["allow_active"] in ADMIN_ONLY, f"{aid}: allow_active {d['allow_active']}"
+
+
+def the_holder_at_a_kiosk_may_change_the_pin_without_extra_rules():
+    d = defaults(policy_actions()[KIOSK_ACTION])
+    assert d["allow_active"] in SELF, f"{KIOSK_ACTION}: allow_active {d['allow_active']}"
+
+
+def every_action_says_what_it_guards():
+    for aid, action in policy_actions().items():
+        for tag in ("description", "message"):
+            texts = [e for e in action.findall(tag) if not e.get(XML_LANG)]
+            assert len(texts) == 1, f"{aid}: {len(texts)} untranslated <{tag}>"
+            text = (texts[0].text or "").strip()
+            assert len(text) > 15, f"{aid}: <{tag}> {text!r}"
+            assert "token" in text, f"{aid}: <{tag}> does not say it is about a token: {text!r}"
+        message = action.find("message").text.strip()
+        assert message.startswith("Authentication is required to ") and message.endswith("."), \
+            f"{aid}: {message!r}"
+    # Two actions with one text would leave a person unable to tell what is being asked.
+    messages = [a.find("message").text.strip() for a in policy_actions().values()]
+    assert len(set(messages)) == len(messages), messages
+
+
+def the_rules_example_grants_only_declared_actions_to_the_role_groups():
+    declared = set(policy_actions())
+    granted = {}
+    for ids, groups, results in rule_blocks():
+        assert ids, "a rule that names no action would grant every action"
+        assert not ids - declared, f"undeclared actions in the rules: {sorted(ids - declared)}"
+        assert len(groups) == 1, f"a rule for {sorted(ids)} names groups {sorted(groups)}"
+        assert results == {"YES"}, f"a rule for {sorted(ids)} returns {sorted(results)}"
+        group = groups.pop()
+        assert group in DESIGN_ROLES, f"group {group} is not one of DESIGN.md's roles"
+        granted.setdefault(group, set()).update(ids)
+    assert granted == DESIGN_ROLES, granted
+
+
+def the_rules_example_is_guarded_by_group_membership():
+    # A rule returning YES outside its isInGroup() test would grant to everyone.
+    code = re.sub(r"//[^\n]*", "", read(RULES))
+    for m in re.finditer(r"return\s+polkit\.Result\.YES", code):
+        before = code[:m.start()]
+        condition = before[before.rfind("if"):]
+        assert "isInGroup(" in condition, f"a YES not under a group test: {condition!r}"
+
+
+try:
+    rc = Tap([the_daemon_table_is_the_design_table,
+              every_checked_action_is_declared_and_every_declared_one_checked,
+              the_policy_file_is_what_polkitd_reads,
+              nothing_that_changes_a_token_is_open_by_default,
+              the_holder_at_a_kiosk_may_change_the_pin_without_extra_rules,
+              every_action_says_what_it_guards,
+              the_rules_example_grants_only_declared_actions_to_the_role_groups,
+              the_rules_example_is_guarded_by_group_membership]).run()
+except Exception as e:  # the files could not be read at all
+    print(f"Bail out! {type(e).__name__}: {e}")
+    rc = 1
+sys.exit(rc)
