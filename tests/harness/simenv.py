@@ -504,10 +504,8 @@ class SimEnv:
         reader = self.cards[index].reader
         label = label or (self.label if len(self.cards) == 1 else f"{self.label} {index}")
         steps = [
-            # The MyEID profile guards creation in the application DF with the user PIN, so
-            # pkcs15-init asks for it here already.
             ["--create-pkcs15", "--so-pin", f"env:{SO_PIN_VAR}", "--so-puk", f"env:{SO_PUK_VAR}",
-             "--pin", f"env:{PIN_VAR}", "--label", label],
+             "--label", label],
             ["--store-pin", "--id", "01", "--pin", f"env:{PIN_VAR}", "--puk", f"env:{PUK_VAR}",
              "--so-pin", f"env:{SO_PIN_VAR}", "--label", "User PIN"],
             ["--finalize"],
