@@ -12,6 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tokend_env  # noqa: E402
 from tokend_env import (MANAGER, ROOT, TOKEN, CallError, Env, gvariant_options,  # noqa: E402
                         options, skip)
 
@@ -193,5 +194,33 @@ class CardEnv:
         self.sim.close()
 
 
-__all__ = ["CardEnv", "CallError", "MANAGER", "ROOT", "TOKEN", "gvariant_options", "need_cards",
-           "options"]
+class Skip(Exception):
+    """Raised by a test that cannot run here for a reason outside tokend: TAP "# SKIP"."""
+
+
+class Tap(tokend_env.Tap):
+    """tokend_env's TAP runner, with Skip reported as "ok N - name # SKIP reason"."""
+
+    def run(self):
+        tests, failed = self.tests, 0
+        print(f"1..{len(tests)}")
+        for i, t in enumerate(tests, 1):
+            start = time.monotonic()
+            try:
+                t()
+                print(f"ok {i} - {t.__name__} ({time.monotonic() - start:.2f} s)")
+            except Skip as e:
+                print(f"ok {i} - {t.__name__} # SKIP {e}")
+            except SystemExit:
+                raise
+            except BaseException as e:  # report and go on with the next test
+                failed += 1
+                print(f"not ok {i} - {t.__name__}")
+                for line in f"{type(e).__name__}: {e}".splitlines():
+                    print(f"# {line}")
+            sys.stdout.flush()
+        return 1 if failed else 0
+
+
+__all__ = ["CardEnv", "CallError", "MANAGER", "ROOT", "Skip", "TOKEN", "Tap", "gvariant_options",
+           "need_cards", "options"]
