@@ -48,6 +48,10 @@ class CardEnv:
             self.sim.start()
             if before_tokend:
                 before_tokend(self.sim)
+            # tokend starts with an empty reader (Env waits for its token list to match the
+            # SoftHSM2 tokens it made: none) and sees the card inserted.
+            self.sim.cards[0].remove()
+            self.sim.wait_card(0, False)
             saved = os.environ.get("PCSCLITE_CSOCK_NAME")
             # Env copies the environment: its tokend and clients use simenv's pcscd.
             os.environ["PCSCLITE_CSOCK_NAME"] = self.sim.env["PCSCLITE_CSOCK_NAME"]
@@ -60,6 +64,7 @@ class CardEnv:
                     os.environ["PCSCLITE_CSOCK_NAME"] = saved
             self.daemon.env["OPENSC_CONF"] = self.sim.env["OPENSC_CONF"]
             self.card = self.sim.cards[0]
+            self.card.insert()
             self.path = self.wait_token()
         except BaseException:
             self.close()
