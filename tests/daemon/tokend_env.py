@@ -15,6 +15,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "harness"))
 import simenv  # noqa: E402
+from tap import Tap, skip  # noqa: E402,F401 (the daemon tests import them from here)
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 BUS_NAME = "org.tokend.Tokend1"
@@ -25,11 +26,6 @@ USER_PIN = "318274"
 SO_PIN = "so-pin-5512"
 
 SKIP = 77
-
-
-def skip(why):
-    print(f"1..0 # SKIP {why}")
-    sys.exit(SKIP)
 
 
 def need(*programs):
@@ -361,28 +357,3 @@ class PrivateJournal:
             print(f"# kept {self.dir}")
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class Tap:
-    """Runs test functions and prints TAP."""
-
-    def __init__(self, tests):
-        self.tests = tests
-
-    def run(self):
-        print(f"1..{len(self.tests)}")
-        failed = 0
-        for i, t in enumerate(self.tests, 1):
-            start = time.monotonic()
-            try:
-                t()
-                print(f"ok {i} - {t.__name__} ({time.monotonic() - start:.2f} s)")
-            except SystemExit:
-                raise
-            except BaseException as e:  # report and go on with the next test
-                failed += 1
-                print(f"not ok {i} - {t.__name__}")
-                for line in f"{type(e).__name__}: {e}".splitlines():
-                    print(f"# {line}")
-            sys.stdout.flush()
-        return 1 if failed else 0

@@ -14,7 +14,8 @@ signal covers the harness being killed outright).
 PINs reach OpenSC's tools through the environment (`--pin env:TOKEND_SIM_PIN`), never through a
 command line that other users can read in /proc.
 
-Without root or a piece of the stack, Unavailable is raised: tests turn it into exit 77."""
+Without root or a piece of the stack, Unavailable is raised: tokend-test-env turns it into exit
+77, TAP tests into a SKIP plan (tap.skip)."""
 
 import ctypes
 import os

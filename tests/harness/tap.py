@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""TAP output for the Python tests: one line per test function, and skipping as meson sees it."""
+
+import sys
+import time
+
+
+def skip(why):
+    """Skips the whole test program. Meson's TAP protocol reports a plan of 1..0 with SKIP as
+    skipped, but any non-zero exit status as an error, 77 included: so exit 0 here."""
+    print(f"1..0 # SKIP {why}")
+    sys.stdout.flush()
+    sys.exit(0)
+
+
+class Tap:
+    """Runs test functions and prints TAP; a test raising Todo is reported "not ok … # TODO"."""
+
+    def __init__(self, tests):
+        self.tests = tests
+
+    def run(self):
+        print(f"1..{len(self.tests)}")
+        failed = 0
+        for i, t in enumerate(self.tests, 1):
+            start = time.monotonic()
+            try:
+                t()
+                print(f"ok {i} - {t.__name__} ({time.monotonic() - start:.2f} s)")
+            except SystemExit:
+                raise
+            except BaseException as e:  # report and go on with the next test
+                failed += 1
+                print(f"not ok {i} - {t.__name__}")
+                for line in f"{type(e).__name__}: {e}".splitlines():
+                    print(f"# {line}")
+            sys.stdout.flush()
+        return 1 if failed else 0
