@@ -15,13 +15,12 @@ import time
 
 source = os.environ["TOKEND_SOURCE_DIR"]
 sys.path.insert(0, os.path.join(source, "tests", "daemon"))
-from tokend_env import SOFTHSM_MODULE, Env, Tap, need, options  # noqa: E402
+from tokend_env import SOFTHSM_MODULE, Env, Tap, need, options, skip  # noqa: E402
 
 POLKITD = "/usr/lib/polkit-1/polkitd"
 POLKIT_BUS_CONF = "/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf"
 if os.geteuid() != 0:
-    print("1..0 # SKIP needs root (polkitd, test users, mount namespace)")
-    sys.exit(77)
+    skip("needs root (polkitd, test users, mount namespace)")
 need("dbus-daemon", "gdbus", "softhsm2-util", "pkcs11-tool", "unshare", "setpriv", "useradd",
      POLKITD, POLKIT_BUS_CONF, SOFTHSM_MODULE)
 

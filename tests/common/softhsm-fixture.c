@@ -102,3 +102,9 @@ int softhsm_pkcs11_tool(SofthsmFixture *f, char **ret, ...)
     tk_token_info_done(&info);
     return r;
 }
+
+const char *softhsm_fixture_unavailable(void)
+{
+    return access(SOFTHSM_MODULE, R_OK) < 0 ? "SoftHSM2 is not installed (" SOFTHSM_MODULE ")"
+                                            : NULL;
+}

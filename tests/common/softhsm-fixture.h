@@ -22,3 +22,6 @@ void softhsm_fixture_teardown(SofthsmFixture *f);
 
 /* Runs pkcs11-tool against the fixture's module with the extra arguments; output in *ret. */
 int softhsm_pkcs11_tool(SofthsmFixture *f, char **ret, ...);
+
+/* Why SoftHSM2 tokens cannot be made here, or NULL when they can. */
+const char *softhsm_fixture_unavailable(void);

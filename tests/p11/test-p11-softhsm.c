@@ -633,4 +633,4 @@ static Suite *p11_softhsm_suite(void)
     return s;
 }
 
-TK_TEST_MAIN(p11_softhsm_suite())
+TK_TEST_MAIN_UNLESS(softhsm_fixture_unavailable, p11_softhsm_suite())

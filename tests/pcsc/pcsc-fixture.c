@@ -98,7 +98,7 @@ int pcsc_fixture_start(PcscFixture *f)
         return spawn_pcscd(f);
 
     memset(f, 0, sizeof(*f));
-    if (geteuid() != 0 || access(VPCD_DRIVER, R_OK) < 0 || access("/usr/sbin/pcscd", X_OK) < 0)
+    if (pcsc_fixture_unavailable())
         return 77;
 
     snprintf(f->dir, sizeof(f->dir), "/tmp/tk-pcsc-XXXXXX");
@@ -325,4 +325,15 @@ void mini_card_remove(MiniCard *c)
     close(c->fd);
     c->fd = -1;
     c->running = false;
+}
+
+const char *pcsc_fixture_unavailable(void)
+{
+    if (geteuid() != 0)
+        return "needs root (a private pcscd in its own mount namespace)";
+    if (access("/usr/sbin/pcscd", X_OK) < 0)
+        return "pcscd is not installed";
+    if (access(VPCD_DRIVER, R_OK) < 0)
+        return "vsmartcard-vpcd is not installed";
+    return NULL;
 }

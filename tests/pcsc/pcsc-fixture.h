@@ -19,6 +19,8 @@ typedef struct PcscFixture {
  * the same f reuse them. 0 on success, 77 when it cannot run here (not root, pcscd or vpcd
  * missing), -errno else. */
 int pcsc_fixture_start(PcscFixture *f);
+/* Why a private pcscd cannot run here, or NULL when it can. */
+const char *pcsc_fixture_unavailable(void);
 int pcsc_fixture_stop_pcscd(PcscFixture *f);
 int pcsc_fixture_restart_pcscd(PcscFixture *f);
 /* Stops pcscd, keeping the directory for the next start. */

@@ -383,4 +383,4 @@ static Suite *live_suite(void)
     return s;
 }
 
-TK_TEST_MAIN(live_suite())
+TK_TEST_MAIN_UNLESS(pcsc_fixture_unavailable, live_suite())
