@@ -34,6 +34,25 @@ def need_cards():
             skip(f"{p} is not installed")
 
 
+class _Env(Env):
+    """Env that stops what it started when its start-up fails, since nobody else holds it."""
+
+    def __init__(self, *args, **kw):
+        try:
+            super().__init__(*args, **kw)
+        except BaseException:
+            if hasattr(self, "tokend"):
+                self.close()
+            else:
+                for proc in (getattr(self, "bus", None),):
+                    if proc and proc.poll() is None:
+                        proc.terminate()
+                        proc.wait(10)
+                if self.pcscd:
+                    self.pcscd.stop()
+            raise
+
+
 class CardEnv:
     """One simulated card in a private pcscd, and tokend on a private bus with OpenSC's module.
 
@@ -56,7 +75,7 @@ class CardEnv:
             # Env copies the environment: its tokend and clients use simenv's pcscd.
             os.environ["PCSCLITE_CSOCK_NAME"] = self.sim.env["PCSCLITE_CSOCK_NAME"]
             try:
-                self.daemon = Env(labels=(), modules=[OPENSC], extra_config=extra_config)
+                self.daemon = _Env(labels=(), modules=[OPENSC], extra_config=extra_config)
             finally:
                 if saved is None:
                     del os.environ["PCSCLITE_CSOCK_NAME"]
