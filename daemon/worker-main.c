@@ -11,6 +11,7 @@
 
 #include "options.h"
 #include "pcsc-probe.h"
+#include "pkcs15-personalise.h"
 #include "retries.h"
 #include "retry-ledger.h"
 #include "worker-protocol.h"
@@ -21,6 +22,7 @@
 #define PUK_MAX_TRIES 3
 
 typedef struct WorkerContext {
+    const char *module_path;
     TkModule *module;
     TkToken *token;
     char *serial;
@@ -388,6 +390,78 @@ static int method_unblock_pin(sd_bus_message *m, void *userdata, sd_bus_error *r
     return r < 0 ? 0 : sd_bus_reply_method_return(m, NULL);
 }
 
+/* Finds the token in reader after the module was loaded afresh, and makes it the worker's. */
+static int reopen_by_reader(WorkerContext *w, const char *reader, TkError *e)
+{
+    TkTokenInfo *infos = NULL;
+    size_t n = 0;
+    int r = tk_module_load(w->module_path, &w->module, e);
+    if (r < 0)
+        return r;
+    r = tk_module_list_tokens(w->module, &infos, &n, e);
+    if (r < 0)
+        return r;
+    r = tk_error_set(e, -ENODEV, TK_ERROR_TOKEN_REMOVED,
+                     "The card left reader %s while it was initialised. Insert it and repeat "
+                     "the initialisation.",
+                     reader);
+    for (size_t i = 0; i < n && r < 0; i++) {
+        if (!streq(infos[i].slot_description, reader))
+            continue;
+        char *serial = strdup(infos[i].serial);
+        if (!serial) {
+            r = -ENOMEM;
+            break;
+        }
+        free(w->serial);
+        w->serial = serial;
+        *e = (TkError){};
+        r = tk_token_open(w->module, w->serial, &w->token, e);
+    }
+    tk_token_info_array_free(infos, n);
+    return r;
+}
+
+/* Cards whose PINs carry a PUK (OpenSC over PC/SC) are personalised with OpenSC's pkcs15-init,
+ * the SO PIN doubling as the user PIN's PUK, so the unblock service takes the same secret. */
+static int initialize_card(WorkerContext *w, const TkSecret *so_pin, const char *label,
+                           const TkSecret *new_pin, TkError *e)
+{
+    TkTokenInfo info = {};
+    if (!new_pin)
+        return tk_error_set(e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
+                            "A smart card gets its user PIN, and the PUK that unblocks it, when "
+                            "it is initialised: give the new user PIN (option new-pin).");
+    int r = tk_token_get_info(w->token, &info, e);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *reader = strdup(info.slot_description);
+    bool initialized = info.initialized;
+    tk_token_info_done(&info);
+    if (!reader)
+        return -ENOMEM;
+    /* The SO PIN is checked here, where a wrong one gives a proper PinIncorrect with the tries
+     * left, before anything is erased. */
+    if (initialized) {
+        r = tk_token_check_pin(w->token, TK_SO, so_pin, e);
+        if (r < 0)
+            return r;
+    }
+    /* OpenSC in this process lets go of the card, and forgets what it knew of it. */
+    w->token = tk_token_free(w->token);
+    w->module = tk_module_free(w->module);
+    r = tk_pkcs15_personalise(reader, label, so_pin, new_pin, e);
+    TkError reopen_error = {};
+    int k = reopen_by_reader(w, reader, &reopen_error);
+    if (r >= 0 && k < 0) {
+        *e = reopen_error;
+        r = k;
+    }
+    if (r >= 0 && w->state_dir)
+        (void)tk_ledger_record(w->state_dir, w->serial, true);
+    return r;
+}
+
 static int method_initialize(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
     static const char *const allowed[] = {"so-pin", "new-pin", NULL};
@@ -407,8 +481,16 @@ static int method_initialize(sd_bus_message *m, void *userdata, sd_bus_error *re
         r = tk_error_set(&e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
                          "Give the SO PIN (option so-pin).");
     if (r >= 0)
-        r = tk_token_initialize(w->token, o.so_pin, l, o.new_pin, &e);
+        r = w->unblock_with_puk ? initialize_card(w, o.so_pin, l, o.new_pin, &e)
+                                : tk_token_initialize(w->token, o.so_pin, l, o.new_pin, &e);
     options_done(&o);
+    if (!w->token) {
+        /* The card could not be found again: the worker has nothing left to serve, and tokend
+         * starts a new one when the card is back. */
+        reply_tk_error(m, &e, r);
+        sd_bus_flush(w->bus);
+        exit(EXIT_FAILURE);
+    }
     finish(m, w, r, SPENDS_OTHER, &e);
     return r < 0 ? 0 : sd_bus_reply_method_return(m, NULL);
 }
@@ -621,7 +703,10 @@ int main(int argc, char **argv)
             interval_usec = strtoull(optarg, NULL, 10) * 1000u;
             break;
         case 'S':
-            w.serial = optarg;
+            free(w.serial);
+            w.serial = strdup(optarg);
+            if (!w.serial)
+                return EXIT_FAILURE;
             break;
         case 'p':
             w.unblock_with_puk = true;
@@ -637,6 +722,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    w.module_path = module_path;
     TkError e = {};
     r = scanner ? 0 : tk_module_load(module_path, &w.module, &e);
     if (r < 0) {
@@ -669,5 +755,6 @@ int main(int argc, char **argv)
     sd_bus_flush_close_unref(w.bus);
     tk_token_free(w.token);
     tk_module_free(w.module);
+    free(w.serial);
     return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -146,6 +146,15 @@ int tk_token_init_pin(TkToken *t, const TkSecret *so_pin, const TkSecret *new_pi
     return 0;
 }
 
+int tk_token_check_pin(TkToken *t, TkUserType who, const TkSecret *pin, TkError *error)
+{
+    int r = tk_token_login(t, who, pin, error);
+    if (r < 0)
+        return r;
+    tk_token_logout(t);
+    return 0;
+}
+
 int tk_token_unblock_pin(TkToken *t, const TkSecret *puk, const TkSecret *new_pin, TkError *error)
 {
     PKCS11_SLOT *slot;

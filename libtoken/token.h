@@ -165,6 +165,9 @@ int tk_token_import_certificate(TkToken *t, const TkSecret *pin, const uint8_t *
                                 size_t cert_len, const TkBlob *chain, size_t n_chain,
                                 uint8_t **ret_id, size_t *ret_id_len, TkError *error);
 
+/* Checks a PIN by logging in with it and out again: a wrong one spends a try, as any use would. */
+int tk_token_check_pin(TkToken *t, TkUserType who, const TkSecret *pin, TkError *error);
+
 /* C_SetPIN while logged in as who. */
 int tk_token_change_pin(TkToken *t, TkUserType who, const TkSecret *old_pin,
                         const TkSecret *new_pin, TkError *error);

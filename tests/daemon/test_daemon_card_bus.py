@@ -216,17 +216,35 @@ def delete_certificate_and_key():
     assert ("private-key", rsa_id_hex(), "rsa-key") in left, left
 
 
-def initialize_is_unsupported_on_opensc_and_leaves_the_card_alone():
-    """OpenSC 0.23 answers C_InitToken with CKR_FUNCTION_NOT_SUPPORTED on a MyEID unless its
-    configuration sets pkcs11_enable_InitToken, which tokend leaves off (see
-    test_daemon_card_unblock.py for why): tokend must say so and change nothing."""
+def initialize_with_a_wrong_so_pin_erases_nothing():
     before = env.p11_objects(pin=state["pin"])
+    so_tries = env.counters(3)[0]
     err = env.call_error("Initialize", "'renamed'",
-                         gvariant_options(so_pin=env.sim.so_pin.encode(), new_pin=b"735190"))
-    assert err and err[0] == "org.tokend.Tokend1.Error.Unsupported", err
+                         gvariant_options(so_pin=b"87654321", new_pin=b"735190"))
+    assert err and err[0] == "org.tokend.Tokend1.Error.PinIncorrect", err
     assert env.p11_objects(pin=state["pin"]) == before
+    assert env.counters(3)[0] == so_tries - 1, env.counters(3)
     assert env.prop("Label").startswith("bus card")
+    # The right SO PIN resets the SO PIN's counter again (the next test's first step).
+
+
+def initialize_gives_the_card_a_new_label_and_pins_and_nothing_else():
+    err = env.call_error("Initialize", "'renamed'", gvariant_options(so_pin=env.sim.so_pin.encode()))
+    assert err and err[0] == "org.tokend.Tokend1.Error.InvalidArgument", err
+    assert "new-pin" in err[1], err
+    timed("Initialize", "Initialize", "sa{sv}", "renamed",
+          *options(so_pin=env.sim.so_pin.encode(), new_pin=b"735190"))
+    state["pin"] = "735190"
+    env.daemon.wait_for(lambda: env.prop("Label") == "renamed", 5, "the new label")
+    assert env.p11_objects(pin=state["pin"]) == [], env.p11_objects(pin=state["pin"])
+    assert env.prop("UserPinState") == "ok"
+    tries, max_tries, puk, puk_max = env.counters(1)
+    assert (tries, puk) == (max_tries, puk_max), env.counters(1)
     assert env.counters(3)[0] == env.counters(3)[1], env.counters(3)
+    rc, out = env.pkcs11_tool("-L")
+    assert rc == 0 and "token label        : renamed\n" in out, out
+    # The SO PIN is the new user PIN's PUK: the helpdesk unblocks with the same secret.
+    assert env.login_works("735190")
 
 
 def audit_trail_has_the_card_operations_without_secrets():
@@ -238,7 +256,8 @@ def audit_trail_has_the_card_operations_without_secrets():
     for want in ("generate-key", "create-request", "import-certificate", "change-pin",
                  "unblock-pin", "delete-object"):
         assert (want, "ok") in ops, (want, ops)
-    for secret in (env.sim.pin, env.sim.puk, env.sim.so_pin, "602718", "481570"):
+    assert ("initialize", "ok") in ops, ops
+    for secret in (env.sim.pin, env.sim.puk, env.sim.so_pin, "602718", "481570", "735190"):
         assert secret not in text, "a PIN reached the audit trail"
 
 
@@ -253,7 +272,8 @@ try:
               import_certificate_with_its_ca_chain,
               wrong_pin_is_pin_incorrect_with_tries_left_and_changes_nothing, change_user_pin,
               unblock_with_the_puk, card_pulled_and_inserted_again, delete_certificate_and_key,
-              initialize_is_unsupported_on_opensc_and_leaves_the_card_alone,
+              initialize_with_a_wrong_so_pin_erases_nothing,
+              initialize_gives_the_card_a_new_label_and_pins_and_nothing_else,
               audit_trail_has_the_card_operations_without_secrets]).run()
     report_latencies()
 finally:

@@ -12,7 +12,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from card_env import CardEnv, Skip, Tap, gvariant_options, need_cards, options  # noqa: E402
+from card_env import CardEnv, Tap, gvariant_options, need_cards, options  # noqa: E402
 
 need_cards()
 
@@ -158,7 +158,8 @@ def personalise_with_derived_puk(sim):
         key = f.read()
     site["serial"] = sim.cards[0].serial[-16:].lower()
     sim.puk = derived(key, site["serial"])
-    sim.env["TOKEND_SIM_PUK"] = sim.puk
+    sim.so_pin = sim.puk
+    sim.env["TOKEND_SIM_PUK"] = sim.env["TOKEND_SIM_SO_PIN"] = sim.puk
     sim.personalise(0)
 
 
@@ -185,26 +186,21 @@ def unblock_with_the_derived_puk_needs_no_puk_from_staff():
     assert e.login_works(NEW_PIN.decode())
 
 
-def initialize_with_the_site_key_is_unsupported_and_leaves_the_card_alone():
-    """OpenSC 0.23 personalises through C_InitToken only with pkcs11_enable_InitToken, which
-    tokend's OpenSC configuration leaves off: on a MyEID that path erases the card first and
-    then fails (CKR_PIN_LEN_RANGE), because it passes an SO PIN without an SO PUK and the MyEID
-    driver creates no PIN without a PUK. So tokend must answer Unsupported, card untouched."""
-    e = site["env"]
-    before = (e.counters(1), e.counters(3), e.p11_objects())
-    err = e.call_error("Initialize", "'site card'", gvariant_options(new_pin=b"735190"))
-    assert err and err[0] == "org.tokend.Tokend1.Error.Unsupported", err
-    assert (e.counters(1), e.counters(3), e.p11_objects()) == before
-
-
 def unblock_with_derived_puk_on_a_card_initialised_by_tokend():
-    # What is true of OpenSC 0.23 (src/pkcs11/framework-pkcs15.c, pkcs15init/pkcs15-myeid.c):
-    # C_InitPIN stores the user PIN through sc_pkcs15init_store_pin with no PUK at all, and
-    # myeid_create_pin refuses a PIN without a PUK; C_InitToken is refused as the test above
-    # shows. A MyEID initialised through PKCS#11 therefore never has a PUK to derive.
-    raise Skip("OpenSC 0.23 cannot personalise a MyEID through C_InitToken/C_InitPIN and "
-               "gives its user PIN no PUK there; the derived PUK is tested on a card "
-               "personalised with pkcs15-init instead")
+    """Initialize with no SO PIN from staff: tokend derives it, erases the card with it and
+    gives the new user PIN the same secret as its PUK; the helpdesk's unblock then needs none
+    either."""
+    e = site["env"]
+    e.call("GenerateKeyPair", "sa{sv}", "ec-p256", *options(pin=NEW_PIN, label="old-key"))
+    e.call("Initialize", "sa{sv}", "site card 2", *options(new_pin=b"735190"))
+    e.daemon.wait_for(lambda: e.prop("Label") == "site card 2", 5, "the new label")
+    assert e.p11_objects(pin="735190") == [], e.p11_objects(pin="735190")
+    assert e.prop("Serial") == site["serial"]
+    lock_user_pin(e)
+    e.call("UnblockPin", "a{sv}", *options(new_pin=b"481029", request="ULA-41"))
+    tries, max_tries, puk, puk_max = e.counters(1)
+    assert (tries, puk) == (max_tries, puk_max), e.counters(1)
+    assert e.login_works("481029")
 
 
 try:
@@ -216,7 +212,6 @@ try:
               unblock_on_the_final_try_works_with_force,
               audit_trail_records_each_unblock_with_its_reference,
               unblock_with_the_derived_puk_needs_no_puk_from_staff,
-              initialize_with_the_site_key_is_unsupported_and_leaves_the_card_alone,
               unblock_with_derived_puk_on_a_card_initialised_by_tokend]).run()
 finally:
     failed_shutdown = False
