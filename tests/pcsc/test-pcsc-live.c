@@ -10,6 +10,7 @@
 #include "pcsc-monitor.h"
 #include "pcsc-probe.h"
 #include "pcsc-readers.h"
+#include "monitor-expect.h"
 #include "tk-test.h"
 
 #define READER0 "Virtual PCD 00 00"
@@ -43,64 +44,16 @@ static void teardown(void)
     pcsc_fixture_done(&fx);
 }
 
+static void expect_reader_pair(TkPcscMonitor *m, TkPcscEventType type)
+{
+    monitor_expect_reader_pair(m, type, READER0, READER1);
+}
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Waits on the monitor's fd the way an event loop would. 1 with *ev, 0 on timeout. */
-static int wait_event(TkPcscMonitor *m, TkPcscEvent *ev, unsigned timeout_ms)
-{
-    uint64_t end = now_ms() + timeout_ms;
-    for (;;) {
-        int r = tk_pcsc_monitor_next(m, ev);
-        if (r != 0)
-            return r;
-        uint64_t now = now_ms();
-        if (now >= end)
-            return 0;
-        struct pollfd p = {.fd = tk_pcsc_monitor_fd(m), .events = POLLIN};
-        ck_assert_int_ge(poll(&p, 1, (int)(end - now)), 0);
-    }
-}
-
-static void expect_event(TkPcscMonitor *m, TkPcscEventType type, const char *reader)
-{
-    TkPcscEvent ev;
-    int r = wait_event(m, &ev, 10000);
-    ck_assert_msg(r == 1, "no %s event for '%s' (r=%d)", tk_pcsc_event_type_to_string(type),
-                  reader ? reader : "", r);
-    ck_assert_msg(ev.type == type, "expected %s for '%s', got %s for '%s'",
-                  tk_pcsc_event_type_to_string(type), reader ? reader : "",
-                  tk_pcsc_event_type_to_string(ev.type), ev.reader);
-    if (reader)
-        ck_assert_str_eq(ev.reader, reader);
-    if (type == TK_PCSC_CARD_INSERTED) {
-        ck_assert_uint_eq(ev.atr_len, 15);
-        ck_assert(tk_pcsc_probe_known_atr(ev.atr, ev.atr_len));
-    }
-}
-
-/* Two events about two readers, in either order. */
-static void expect_reader_pair(TkPcscMonitor *m, TkPcscEventType type)
-{
-    TkPcscEvent a, b;
-    ck_assert_int_eq(wait_event(m, &a, 10000), 1);
-    ck_assert_int_eq(wait_event(m, &b, 10000), 1);
-    ck_assert_int_eq(a.type, type);
-    ck_assert_int_eq(b.type, type);
-    ck_assert((streq(a.reader, READER0) && streq(b.reader, READER1)) ||
-              (streq(a.reader, READER1) && streq(b.reader, READER0)));
-}
-
-static void expect_quiet(TkPcscMonitor *m, unsigned ms)
-{
-    TkPcscEvent ev;
-    int r = wait_event(m, &ev, ms);
-    ck_assert_msg(r == 0, "unexpected %s for '%s'", tk_pcsc_event_type_to_string(ev.type),
-                  ev.reader);
 }
 
 static bool reader_has_card(const char *name)
@@ -164,24 +117,24 @@ START_TEST(monitor_sees_readers_card_insert_remove_and_pcscd_restart)
     ck_assert_int_eq(tk_pcsc_monitor_start(&m, &e), 0);
 
     expect_reader_pair(m, TK_PCSC_READER_ADDED);
-    expect_quiet(m, 300);
+    monitor_expect_quiet(m, 300);
 
     ck_assert_int_eq(mini_card_insert(&card), 0);
-    expect_event(m, TK_PCSC_CARD_INSERTED, READER0);
+    monitor_expect_event(m, TK_PCSC_CARD_INSERTED, READER0);
 
     mini_card_remove(&card);
-    expect_event(m, TK_PCSC_CARD_REMOVED, READER0);
+    monitor_expect_event(m, TK_PCSC_CARD_REMOVED, READER0);
 
     ck_assert_int_eq(pcsc_fixture_restart_pcscd(&fx), 0);
-    expect_event(m, TK_PCSC_SERVICE_LOST, NULL);
+    monitor_expect_event(m, TK_PCSC_SERVICE_LOST, NULL);
     expect_reader_pair(m, TK_PCSC_READER_REMOVED);
-    expect_event(m, TK_PCSC_SERVICE_BACK, NULL);
+    monitor_expect_event(m, TK_PCSC_SERVICE_BACK, NULL);
     expect_reader_pair(m, TK_PCSC_READER_ADDED);
 
     /* And it still follows cards on the new pcscd. */
     ck_assert_int_eq(mini_card_insert(&card), 0);
-    expect_event(m, TK_PCSC_CARD_INSERTED, READER0);
-    expect_quiet(m, 500);
+    monitor_expect_event(m, TK_PCSC_CARD_INSERTED, READER0);
+    monitor_expect_quiet(m, 500);
 
     m = tk_pcsc_monitor_stop(m);
     ck_assert_ptr_null(m);
@@ -196,16 +149,16 @@ START_TEST(monitor_reports_card_already_present_at_start)
     TkPcscMonitor *m = NULL;
     ck_assert_int_eq(tk_pcsc_monitor_start(&m, NULL), 0);
     expect_reader_pair(m, TK_PCSC_READER_ADDED);
-    expect_event(m, TK_PCSC_CARD_INSERTED, READER0);
-    expect_quiet(m, 500);
+    monitor_expect_event(m, TK_PCSC_CARD_INSERTED, READER0);
+    monitor_expect_quiet(m, 500);
 
     /* Service lost with a card in: the card goes with its reader. */
     ck_assert_int_eq(pcsc_fixture_stop_pcscd(&fx), 0);
-    expect_event(m, TK_PCSC_SERVICE_LOST, NULL);
+    monitor_expect_event(m, TK_PCSC_SERVICE_LOST, NULL);
     TkPcscEvent ev;
     bool card_removed = false;
     for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(wait_event(m, &ev, 5000), 1);
+        ck_assert_int_eq(monitor_wait_event(m, &ev, 5000), 1);
         if (ev.type == TK_PCSC_CARD_REMOVED)
             card_removed = streq(ev.reader, READER0);
         else
@@ -213,7 +166,7 @@ START_TEST(monitor_reports_card_already_present_at_start)
     }
     ck_assert(card_removed);
     /* Reconnect attempts while pcscd is away are quiet. */
-    expect_quiet(m, 2500);
+    monitor_expect_quiet(m, 2500);
     tk_pcsc_monitor_stop(m);
 }
 END_TEST
@@ -224,11 +177,11 @@ START_TEST(monitor_started_without_pcscd_reports_its_arrival)
 
     TkPcscMonitor *m = NULL;
     ck_assert_int_eq(tk_pcsc_monitor_start(&m, NULL), 0);
-    expect_event(m, TK_PCSC_SERVICE_LOST, NULL);
-    expect_quiet(m, 1500);
+    monitor_expect_event(m, TK_PCSC_SERVICE_LOST, NULL);
+    monitor_expect_quiet(m, 1500);
 
     ck_assert_int_eq(pcsc_fixture_restart_pcscd(&fx), 0);
-    expect_event(m, TK_PCSC_SERVICE_BACK, NULL);
+    monitor_expect_event(m, TK_PCSC_SERVICE_BACK, NULL);
     expect_reader_pair(m, TK_PCSC_READER_ADDED);
     tk_pcsc_monitor_stop(m);
 }
