@@ -91,56 +91,61 @@ class Env:
         self.pids = []
         self.pcscd = None
         self.failed_shutdown = False
-        self.build = os.environ.get("TOKEND_BUILD_DIR")
-        self.source = os.environ.get("TOKEND_SOURCE_DIR")
-        self.address = f"unix:path={self.dir}/bus"
-        os.makedirs(f"{self.dir}/tokens")
-        os.makedirs(f"{self.dir}/policy")
-        with open(f"{self.dir}/site.key", "wb") as f:
-            os.fchmod(f.fileno(), 0o600)
-            f.write(os.urandom(32))
-        shutil.copy(f"{self.source}/systemd/org.tokend.Tokend1.conf", f"{self.dir}/policy/")
-        for policy in extra_policies:
-            shutil.copy(policy, f"{self.dir}/policy/")
-        with open(f"{self.dir}/softhsm2.conf", "w") as f:
-            f.write(f"directories.tokendir = {self.dir}/tokens\nobjectstore.backend = file\n")
-        self.env = dict(os.environ, SOFTHSM2_CONF=f"{self.dir}/softhsm2.conf",
-                        DBUS_SYSTEM_BUS_ADDRESS=self.address)
-        # Never the system's pcscd: a private one when the test starts it, else none.
-        self.env.setdefault("PCSCLITE_CSOCK_NAME", f"{self.dir}/no-pcscd.comm")
-        for label in labels:
-            self.init_token(label)
-        if pcscd:
-            self.start_pcscd()
-        self.start_bus()
-        # The module under another name, to be classified as that module would be.
-        self.module = SOFTHSM_MODULE
-        if module_link_name:
-            self.module = f"{self.dir}/{module_link_name}"
-            os.symlink(SOFTHSM_MODULE, self.module)
-        with open(f"{self.dir}/tokend.conf", "w") as f:
-            module_lines = "".join(f"Module={m}\n" for m in (modules or [self.module]))
-            f.write(f"[Modules]\n{module_lines}[Audit]\nFile={self.dir}/audit.jsonl\n")
-            f.write(extra_config.replace("@DIR@", self.dir))
-        args = [f"{self.build}/daemon/tokend", "--config", f"{self.dir}/tokend.conf",
-                "--worker-path", f"{self.build}/daemon/tokend-worker",
-                "--scan-interval", str(scan_interval_ms), "--state-dir", self.dir]
-        if worker_timeout:
-            args += ["--worker-timeout", str(worker_timeout)]
-        if os.environ.get("TOKEND_UNDER_VALGRIND") and shutil.which("valgrind"):
-            # meson test --setup=valgrind: the daemon itself runs under memcheck (its workers,
-            # started by exec, do not), and a report fails the test through the exit status.
-            args = ["valgrind", "--quiet", "--error-exitcode=3", "--leak-check=full",
-                    "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
-                    f"--suppressions={self.source}/tests/valgrind.supp"] + args
-        # A launcher that execs (nsenter into a private journald's namespace) keeps the PID.
-        args = list(launcher) + args
-        self.tokend_log = open(f"{self.dir}/tokend.log", "w")
-        self.tokend = subprocess.Popen(args, env=self.env, stdout=self.tokend_log,
-                                       stderr=subprocess.STDOUT)
-        self.pids.append(self.tokend.pid)
-        self.wait_for(lambda: len(self.tokens()) == len(labels), 10,
-                      f"{len(labels)} token(s) on the bus")
+        try:
+            self.build = os.environ.get("TOKEND_BUILD_DIR")
+            self.source = os.environ.get("TOKEND_SOURCE_DIR")
+            self.address = f"unix:path={self.dir}/bus"
+            os.makedirs(f"{self.dir}/tokens")
+            os.makedirs(f"{self.dir}/policy")
+            with open(f"{self.dir}/site.key", "wb") as f:
+                os.fchmod(f.fileno(), 0o600)
+                f.write(os.urandom(32))
+            shutil.copy(f"{self.source}/systemd/org.tokend.Tokend1.conf", f"{self.dir}/policy/")
+            for policy in extra_policies:
+                shutil.copy(policy, f"{self.dir}/policy/")
+            with open(f"{self.dir}/softhsm2.conf", "w") as f:
+                f.write(f"directories.tokendir = {self.dir}/tokens\nobjectstore.backend = file\n")
+            self.env = dict(os.environ, SOFTHSM2_CONF=f"{self.dir}/softhsm2.conf",
+                            DBUS_SYSTEM_BUS_ADDRESS=self.address)
+            # Never the system's pcscd: a private one when the test starts it, else none.
+            self.env.setdefault("PCSCLITE_CSOCK_NAME", f"{self.dir}/no-pcscd.comm")
+            for label in labels:
+                self.init_token(label)
+            if pcscd:
+                self.start_pcscd()
+            self.start_bus()
+            # The module under another name, to be classified as that module would be.
+            self.module = SOFTHSM_MODULE
+            if module_link_name:
+                self.module = f"{self.dir}/{module_link_name}"
+                os.symlink(SOFTHSM_MODULE, self.module)
+            with open(f"{self.dir}/tokend.conf", "w") as f:
+                module_lines = "".join(f"Module={m}\n" for m in (modules or [self.module]))
+                f.write(f"[Modules]\n{module_lines}[Audit]\nFile={self.dir}/audit.jsonl\n")
+                f.write(extra_config.replace("@DIR@", self.dir))
+            args = [f"{self.build}/daemon/tokend", "--config", f"{self.dir}/tokend.conf",
+                    "--worker-path", f"{self.build}/daemon/tokend-worker",
+                    "--scan-interval", str(scan_interval_ms), "--state-dir", self.dir]
+            if worker_timeout:
+                args += ["--worker-timeout", str(worker_timeout)]
+            if os.environ.get("TOKEND_UNDER_VALGRIND") and shutil.which("valgrind"):
+                # meson test --setup=valgrind: the daemon itself runs under memcheck (its workers,
+                # started by exec, do not), and a report fails the test through the exit status.
+                args = ["valgrind", "--quiet", "--error-exitcode=3", "--leak-check=full",
+                        "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+                        f"--suppressions={self.source}/tests/valgrind.supp"] + args
+            # A launcher that execs (nsenter into a private journald's namespace) keeps the PID.
+            args = list(launcher) + args
+            self.tokend_log = open(f"{self.dir}/tokend.log", "w")
+            self.tokend = subprocess.Popen(args, env=self.env, stdout=self.tokend_log,
+                                           stderr=subprocess.STDOUT)
+            self.pids.append(self.tokend.pid)
+            self.wait_for(lambda: len(self.tokens()) == len(labels), 10,
+                          f"{len(labels)} token(s) on the bus")
+        except BaseException:
+            # A start that fails half-way leaves nothing running and no temp dir behind.
+            self.abort()
+            raise
 
     def init_token(self, label):
         subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label,
@@ -260,6 +265,17 @@ class Env:
             if ppid == self.tokend.pid and b"--serial" in cmd:
                 out.append((int(pid), cmd[cmd.index(b"--serial") + 1].decode()))
         return out
+
+    def abort(self):
+        for pid in reversed(self.pids):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                continue
+        if self.pcscd:
+            self.pcscd.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def close(self):
         for pid in reversed(self.pids):
