@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "config.h"
+#include "bus-property.h"
 #include "context.h"
 
 static int append_paths(sd_bus_message *reply, Context *c, bool tokens)
@@ -130,7 +131,7 @@ static int property_reader_token(sd_bus *bus, const char *path, const char *inte
 static const sd_bus_vtable reader_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_PROPERTY("Name", "s", property_reader_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-    SD_BUS_PROPERTY("CardPresent", "b", NULL, offsetof(Reader, card_present),
+    SD_BUS_PROPERTY("CardPresent", "b", bus_property_get_bool, offsetof(Reader, card_present),
                     SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("Atr", "ay", property_reader_atr, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("Token", "o", property_reader_token, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

@@ -14,6 +14,7 @@
 
 #include "audit.h"
 #include "authorize.h"
+#include "bus-property.h"
 #include "context.h"
 #include "options.h"
 #include "pin-policy.h"
@@ -210,11 +211,12 @@ static const sd_bus_vtable token_vtable[] = {
     SD_BUS_PROPERTY("Model", "s", property_model, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("Module", "s", property_module, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("Reader", "s", property_reader, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-    SD_BUS_PROPERTY("Initialized", "b", NULL, offsetof(Token, info.initialized),
+    SD_BUS_PROPERTY("Initialized", "b", bus_property_get_bool, offsetof(Token, info.initialized),
                     SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-    SD_BUS_PROPERTY("UserPinInitialized", "b", NULL, offsetof(Token, info.user_pin_initialized),
+    SD_BUS_PROPERTY("UserPinInitialized", "b", bus_property_get_bool,
+                    offsetof(Token, info.user_pin_initialized),
                     SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-    SD_BUS_PROPERTY("ProtectedAuthenticationPath", "b", NULL,
+    SD_BUS_PROPERTY("ProtectedAuthenticationPath", "b", bus_property_get_bool,
                     offsetof(Token, info.protected_authentication_path),
                     SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("Busy", "b", property_busy, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

@@ -48,6 +48,9 @@ def card_token_on_the_bus_with_its_reader_and_counters():
     tries, max_tries, _, _ = env.counters(1)
     assert (props["UserPinRetries"], props["UserPinRetriesSource"]) == (tries, "card"), props
     assert props["UserPinState"] == "ok", props
+    # What pkcs11-tool -L shows for the card: initialised, PIN set, no PIN pad.
+    assert (props["Initialized"], props["UserPinInitialized"]) == (True, True), props
+    assert props["ProtectedAuthenticationPath"] is False, props
     readers = d.get(ROOT, MANAGER, "Readers")
     holding = [r for r in readers if d.get(r, "org.tokend.Tokend1.Reader", "Token") == env.path]
     assert len(holding) == 1, readers
@@ -166,6 +169,9 @@ def lock_the_user_pin():
         seen.append(env.prop("UserPinState"))
     assert seen[-2:] == ["final-try", "locked"], seen
     assert env.counters(1)[0] == 0
+    # The boolean properties say what they say whatever the PIN state next to them is.
+    assert env.prop("ProtectedAuthenticationPath") is False
+    assert env.prop("UserPinInitialized") is True
 
 
 def unblock_with_the_puk():
