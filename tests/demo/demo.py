@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The quick-start demo: tokend on a private bus with a private SoftHSM2 token, driven by
-tokenctl as an issuing station and a helpdesk would drive it. Nothing system-wide is touched;
-everything lives in a temp dir that is removed at the end."""
+tokenctl as an issuing station and a helpdesk would drive it; then the same helpdesk at the
+counter with a smart card (a simulated MyEID card behind a private pcscd, through OpenSC),
+whose PIN really locks and is unblocked with its PUK. Nothing system-wide is touched;
+everything lives in temp dirs that are removed at the end."""
 
 import os
 import subprocess
@@ -28,12 +30,14 @@ def step(title):
     print(f"\n== {title}", flush=True)
 
 
-def tokenctl(*args, expect=0):
-    shown = " ".join(a if " " not in a else f"'{a}'" for a in args).replace(env.dir, "$DEMO")
+def tokenctl(*args, expect=0, on=None):
+    on = on or env
+    shown = " ".join(a if " " not in a else f"'{a}'" for a in args)
+    shown = shown.replace(env.dir, "$DEMO").replace(on.dir, "$DEMO_CARD")
     print(f"$ tokenctl {shown}", flush=True)
     p = subprocess.run([TOKENCTL, "--no-ask-password", *args], capture_output=True, text=True,
-                       env=env.env, start_new_session=True)
-    out = (p.stdout + p.stderr).replace(env.dir, "$DEMO")
+                       env=on.env, start_new_session=True)
+    out = (p.stdout + p.stderr).replace(env.dir, "$DEMO").replace(on.dir, "$DEMO_CARD")
     print(out.rstrip())
     if p.returncode != expect:
         print(f"demo: tokenctl exited {p.returncode}, expected {expect}", file=sys.stderr)
@@ -43,6 +47,48 @@ def tokenctl(*args, expect=0):
 
 def openssl(*args):
     subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=env.dir)
+
+
+def card_demo():
+    from card_env import CardEnv
+    import simenv
+
+    try:
+        simenv.check_available(cards=1)
+    except simenv.Unavailable as e:
+        print(f"\n(The smart-card part needs {e}; skipped.)")
+        return
+    card = CardEnv(label="agency-0002")
+    try:
+        d = card.daemon
+        serial = card.prop("Serial")
+        card_pin = secret_file("card-pin", "604917")
+        card_so = secret_file("card-so-pin", card.sim.so_pin)
+        card_new = secret_file("card-new-pin", "318406")
+        card_wrong = secret_file("card-wrong-pin", "000147")
+
+        step("At the counter with a smart card: a MyEID card in a reader (simulated, over PC/SC)")
+        tokenctl("list", on=d)
+        print("(The card came personalised; the station formats it afresh with its SO PIN, which")
+        print(" also becomes the PUK that unblocks the new user PIN.)")
+        tokenctl("--so-pin-file", card_so, "--new-pin-file", card_pin, "init", serial,
+                 "--label", "agency-0002", on=d)
+        tokenctl("--pin-file", card_pin, "keygen", serial, "--type", "ec-p256",
+                 "--label", "John Roe signing", "--id", "4502", on=d)
+
+        step("The holder mistypes the PIN three times: the card itself locks it")
+        for _ in range(3):
+            tokenctl("--pin-file", card_wrong, "--new-pin-file", card_new, "change-pin", serial,
+                     expect=5, on=d)
+        tokenctl("status", serial, on=d)
+
+        step("Staff check the ID and the signed unlock application, then unblock with the PUK")
+        tokenctl("--so-pin-file", card_so, "--new-pin-file", card_new, "unblock", serial,
+                 "--request", "ULA-2026-0043", on=d)
+        tokenctl("--pin-file", card_new, "objects", serial, "--login", on=d)
+        tokenctl("audit", "verify", os.path.join(d.dir, "audit.jsonl"), on=d)
+    finally:
+        card.close()
 
 
 try:
@@ -91,6 +137,8 @@ try:
 
     step("Every act is in the tamper-evident audit trail")
     tokenctl("audit", "verify", os.path.join(env.dir, "audit.jsonl"))
+
+    card_demo()
     print("\nDemo finished.")
 finally:
     env.close()
