@@ -301,6 +301,10 @@ static int audit_call(Token *t, const Call *call, const char *result, const char
 {
     if (!changes_token(call->operation))
         return 0;
+    /* One kind of name on the record: the last part of a D-Bus error name ("AccessDenied"),
+     * as tokend's own errors are given ("PinIncorrect"). */
+    if (error_name && strrchr(error_name, '.'))
+        error_name = strrchr(error_name, '.') + 1;
     TkError e = {};
     TkAuditRecord rec = {
         .time_usec = 0,
