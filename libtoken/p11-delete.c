@@ -6,22 +6,23 @@
 
 /* libp11 0.4.12 keeps a removed object in its cached lists, so each list is read once and
  * every match in it removed. */
-static int delete_keys_in(PKCS11_TOKEN *tok, bool private_key, const uint8_t *id, size_t id_len,
+static int delete_keys_in(TkToken *t, bool private_key, const uint8_t *id, size_t id_len,
                           TkError *error)
 {
+    PKCS11_TOKEN *tok = t->slot->token;
     PKCS11_KEY *keys;
     unsigned n;
     int found = 0;
     int r = private_key ? PKCS11_enumerate_keys(tok, &keys, &n)
                         : PKCS11_enumerate_public_keys(tok, &keys, &n);
     if (r < 0)
-        return tk_error_from_libp11(error, "list the keys");
+        return tk_token_error_from_libp11(t, error, "list the keys");
     for (unsigned i = 0; i < n; i++) {
         if (!tk_id_equal(keys[i].id, keys[i].id_len, id, id_len))
             continue;
         if (PKCS11_remove_key(&keys[i]) < 0)
-            return tk_error_from_libp11(error, private_key ? "delete the private key"
-                                                           : "delete the public key");
+            return tk_token_error_from_libp11(
+                t, error, private_key ? "delete the private key" : "delete the public key");
         found++;
     }
     return found;
@@ -30,10 +31,10 @@ static int delete_keys_in(PKCS11_TOKEN *tok, bool private_key, const uint8_t *id
 static int delete_keys(TkToken *t, const uint8_t *id, size_t id_len, TkError *error)
 {
     /* The private key first: a public key left alone is harmless, the reverse is not. */
-    int priv = delete_keys_in(t->slot->token, true, id, id_len, error);
+    int priv = delete_keys_in(t, true, id, id_len, error);
     if (priv < 0)
         return priv;
-    int pub = delete_keys_in(t->slot->token, false, id, id_len, error);
+    int pub = delete_keys_in(t, false, id, id_len, error);
     if (pub < 0)
         return pub;
     return priv + pub;

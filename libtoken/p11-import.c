@@ -124,8 +124,9 @@ static bool already_stored(PKCS11_CERT *certs, unsigned n, X509 *x509)
 
 /* A CA certificate goes under its subject key identifier, or a hash of its key, and is labelled
  * with its subject's common name. */
-static int store_ca(PKCS11_TOKEN *tok, X509 *ca, PKCS11_CERT **ret, TkError *error)
+static int store_ca(TkToken *t, X509 *ca, PKCS11_CERT **ret, TkError *error)
 {
+    PKCS11_TOKEN *tok = t->slot->token;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned md_len = 0;
     const unsigned char *id;
@@ -145,7 +146,7 @@ static int store_ca(PKCS11_TOKEN *tok, X509 *ca, PKCS11_CERT **ret, TkError *err
     X509_NAME_get_text_by_NID(X509_get_subject_name(ca), NID_commonName, label, sizeof(label));
 
     if (PKCS11_store_certificate(tok, ca, label, (unsigned char *)id, id_len, ret) < 0)
-        return tk_error_from_libp11(error, "store a CA certificate on the token");
+        return tk_token_error_from_libp11(t, error, "store a CA certificate on the token");
     return 0;
 }
 
@@ -214,7 +215,7 @@ int tk_token_import_certificate(TkToken *t, const TkSecret *pin, const uint8_t *
         if (PKCS11_enumerate_certs(tok, &certs, &n_certs) == 0 &&
             already_stored(certs, n_certs, ca))
             continue;
-        r = store_ca(tok, ca, &stored[n_stored], error);
+        r = store_ca(t, ca, &stored[n_stored], error);
         if (r < 0) {
             /* Leave the token as it was: take back what this call stored. */
             for (size_t j = 0; j < n_stored; j++)
