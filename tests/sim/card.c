@@ -113,9 +113,9 @@ static bool pin_equal(const uint8_t stored[SIM_PIN_LEN], const uint8_t *given, s
     return eq;
 }
 
-static uint16_t tries_sw(uint8_t tries)
+static uint16_t tries_left_sw(uint8_t tries)
 {
-    return tries == 0 ? SW_BLOCKED : (uint16_t)(0x63C0 | (tries & 0x0F));
+    return (uint16_t)(0x63C0 | (tries & 0x0F));
 }
 
 /* What INITIALISE APPLET leaves, and what a card leaves the factory with: the MF and the
@@ -232,16 +232,26 @@ static uint16_t cmd_select(SimCard *c, const Apdu *a, Resp *r)
     }
 }
 
+/* What READ and UPDATE BINARY share: the current EF, its access condition for op, the offset. */
+static uint16_t binary_target(SimCard *c, const Apdu *a, SimOp op, size_t *ret_offset)
+{
+    if (a->p1 & 0x80)
+        return SW_FUNC_NOT_SUPPORTED;
+    if (c->current->kind != SIM_FILE_EF)
+        return SW_NO_CURRENT_EF;
+    if (!ac_ok(c, sim_file_ac(c->current, op)))
+        return SW_SECURITY;
+    *ret_offset = (size_t)a->p1 << 8 | a->p2;
+    return SW_OK;
+}
+
 static uint16_t cmd_read_binary(SimCard *c, const Apdu *a, Resp *r)
 {
     SimFile *f = c->current;
-    if (a->p1 & 0x80)
-        return SW_FUNC_NOT_SUPPORTED;
-    if (f->kind != SIM_FILE_EF)
-        return SW_NO_CURRENT_EF;
-    if (!ac_ok(c, sim_file_ac(f, SIM_OP_READ)))
-        return SW_SECURITY;
-    size_t off = (size_t)a->p1 << 8 | a->p2;
+    size_t off;
+    uint16_t sw = binary_target(c, a, SIM_OP_READ, &off);
+    if (sw != SW_OK)
+        return sw;
     if (off >= f->size)
         return SW_WRONG_OFFSET;
     size_t n = f->size - off;
@@ -252,13 +262,10 @@ static uint16_t cmd_read_binary(SimCard *c, const Apdu *a, Resp *r)
 static uint16_t cmd_update_binary(SimCard *c, const Apdu *a, Resp *r)
 {
     SimFile *f = c->current;
-    if (a->p1 & 0x80)
-        return SW_FUNC_NOT_SUPPORTED;
-    if (f->kind != SIM_FILE_EF)
-        return SW_NO_CURRENT_EF;
-    if (!ac_ok(c, sim_file_ac(f, SIM_OP_UPDATE)))
-        return SW_SECURITY;
-    size_t off = (size_t)a->p1 << 8 | a->p2;
+    size_t off;
+    uint16_t sw = binary_target(c, a, SIM_OP_UPDATE, &off);
+    if (sw != SW_OK)
+        return sw;
     if (a->lc == 0)
         return SW_WRONG_LENGTH;
     if (off + a->lc > f->size)
@@ -434,18 +441,41 @@ static uint16_t cmd_put_data(SimCard *c, const Apdu *a, Resp *r)
     return SW_WRONG_P1P2;
 }
 
-static SimPin *pin_ref(SimCard *c, uint8_t p2)
+/* The PIN record P2 names, and its reference; NULL when there is none. */
+static SimPin *pin_ref(SimCard *c, uint8_t p2, uint8_t *ret_ref)
 {
     uint8_t ref = p2 & 0x1F;
     if (ref == 0 || ref > SIM_MAX_PINS || !c->pins[ref].present)
         return NULL;
+    *ret_ref = ref;
     return &c->pins[ref];
+}
+
+/* Presents a PIN as VERIFY and CHANGE REFERENCE DATA do: a wrong one spends a try, the right
+ * one restores the tries and verifies the PIN; a blocked PIN takes neither. */
+static uint16_t present_pin(SimCard *c, uint8_t ref, const uint8_t *given, size_t len)
+{
+    SimPin *p = &c->pins[ref];
+    if (p->tries == 0)
+        return SW_BLOCKED;
+    if (!pin_equal(p->pin, given, len)) {
+        p->tries--;
+        c->verified[ref] = false;
+        c->dirty = true;
+        return tries_left_sw(p->tries);
+    }
+    if (p->tries != p->max_tries) {
+        p->tries = p->max_tries;
+        c->dirty = true;
+    }
+    c->verified[ref] = true;
+    return SW_OK;
 }
 
 static uint16_t cmd_verify(SimCard *c, const Apdu *a, Resp *r)
 {
-    SimPin *p = pin_ref(c, a->p2);
-    uint8_t ref = a->p2 & 0x1F;
+    uint8_t ref = 0;
+    SimPin *p = pin_ref(c, a->p2, &ref);
     if (a->p1 != 0x00)
         return SW_WRONG_P1P2;
     if (!p)
@@ -454,29 +484,17 @@ static uint16_t cmd_verify(SimCard *c, const Apdu *a, Resp *r)
         /* A status query: spends no try. */
         if (p->tries == 0)
             return SW_BLOCKED;
-        return c->verified[ref] ? SW_OK : tries_sw(p->tries);
+        return c->verified[ref] ? SW_OK : tries_left_sw(p->tries);
     }
     if (a->lc > SIM_PIN_LEN)
         return SW_WRONG_LENGTH;
-    if (p->tries == 0)
-        return SW_BLOCKED;
-    if (!pin_equal(p->pin, a->data, a->lc)) {
-        p->tries--;
-        c->verified[ref] = false;
-        c->dirty = true;
-        return (uint16_t)(0x63C0 | p->tries);
-    }
-    if (p->tries != p->max_tries)
-        c->dirty = true;
-    p->tries = p->max_tries;
-    c->verified[ref] = true;
-    return SW_OK;
+    return present_pin(c, ref, a->data, a->lc);
 }
 
 static uint16_t cmd_change(SimCard *c, const Apdu *a, Resp *r)
 {
-    SimPin *p = pin_ref(c, a->p2);
-    uint8_t ref = a->p2 & 0x1F;
+    uint8_t ref = 0;
+    SimPin *p = pin_ref(c, a->p2, &ref);
     if (a->p1 != 0x00)
         return SW_WRONG_P1P2;
     if (!p)
@@ -484,25 +502,18 @@ static uint16_t cmd_change(SimCard *c, const Apdu *a, Resp *r)
     if (a->lc != 2 * SIM_PIN_LEN)
         return SW_WRONG_LENGTH;
     /* A blocked PIN cannot be changed, whatever old PIN comes with the command. */
-    if (p->tries == 0)
-        return SW_BLOCKED;
-    if (!pin_equal(p->pin, a->data, SIM_PIN_LEN)) {
-        p->tries--;
-        c->verified[ref] = false;
-        c->dirty = true;
-        return (uint16_t)(0x63C0 | p->tries);
-    }
+    uint16_t sw = present_pin(c, ref, a->data, SIM_PIN_LEN);
+    if (sw != SW_OK)
+        return sw;
     memcpy(p->pin, a->data + SIM_PIN_LEN, SIM_PIN_LEN);
-    p->tries = p->max_tries;
-    c->verified[ref] = true;
     c->dirty = true;
     return SW_OK;
 }
 
 static uint16_t cmd_reset_retry(SimCard *c, const Apdu *a, Resp *r)
 {
-    SimPin *p = pin_ref(c, a->p2);
-    uint8_t ref = a->p2 & 0x1F;
+    uint8_t ref = 0;
+    SimPin *p = pin_ref(c, a->p2, &ref);
     if (a->p1 != 0x00 && a->p1 != 0x01)
         return SW_WRONG_P1P2;
     if (!p)
@@ -514,7 +525,7 @@ static uint16_t cmd_reset_retry(SimCard *c, const Apdu *a, Resp *r)
     c->dirty = true;
     if (!pin_equal(p->puk, a->data, SIM_PIN_LEN)) {
         p->puk_tries--;
-        return (uint16_t)(0x63C0 | p->puk_tries);
+        return tries_left_sw(p->puk_tries);
     }
     p->puk_tries = p->puk_max_tries;
     p->tries = p->max_tries;
