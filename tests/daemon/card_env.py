@@ -12,9 +12,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import tokend_env  # noqa: E402
-from tokend_env import (MANAGER, ROOT, TOKEN, CallError, Env, gvariant_options,  # noqa: E402
-                        options, skip)
+from tokend_env import (MANAGER, ROOT, TOKEN, CallError, Env, Tap,  # noqa: E402,F401
+                        gvariant_options, options, skip)
 
 import simenv  # noqa: E402  (tokend_env put the harness on the path)
 
@@ -24,7 +23,7 @@ SO_PIN_ENV = "TOKEND_TEST_SO_PIN"
 
 
 def need_cards():
-    """Skips (exit 77) where simulated cards or the daemon's clients cannot run."""
+    """Skips the test program where simulated cards or the daemon's clients cannot run."""
     try:
         simenv.check_available(cards=1)
     except simenv.Unavailable as e:
@@ -32,25 +31,6 @@ def need_cards():
     for p in ("dbus-daemon", "dbus-monitor", "busctl", "gdbus", "openssl"):
         if not simenv._which(p):
             skip(f"{p} is not installed")
-
-
-class _Env(Env):
-    """Env that stops what it started when its start-up fails, since nobody else holds it."""
-
-    def __init__(self, *args, **kw):
-        try:
-            super().__init__(*args, **kw)
-        except BaseException:
-            if hasattr(self, "tokend"):
-                self.close()
-            else:
-                for proc in (getattr(self, "bus", None),):
-                    if proc and proc.poll() is None:
-                        proc.terminate()
-                        proc.wait(10)
-                if self.pcscd:
-                    self.pcscd.stop()
-            raise
 
 
 class CardEnv:
@@ -75,7 +55,7 @@ class CardEnv:
             # Env copies the environment: its tokend and clients use simenv's pcscd.
             os.environ["PCSCLITE_CSOCK_NAME"] = self.sim.env["PCSCLITE_CSOCK_NAME"]
             try:
-                self.daemon = _Env(labels=(), modules=[OPENSC], extra_config=extra_config)
+                self.daemon = Env(labels=(), modules=[OPENSC], extra_config=extra_config)
             finally:
                 if saved is None:
                     del os.environ["PCSCLITE_CSOCK_NAME"]
@@ -218,33 +198,5 @@ class CardEnv:
         self.sim.close()
 
 
-class Skip(Exception):
-    """Raised by a test that cannot run here for a reason outside tokend: TAP "# SKIP"."""
-
-
-class Tap(tokend_env.Tap):
-    """tokend_env's TAP runner, with Skip reported as "ok N - name # SKIP reason"."""
-
-    def run(self):
-        tests, failed = self.tests, 0
-        print(f"1..{len(tests)}")
-        for i, t in enumerate(tests, 1):
-            start = time.monotonic()
-            try:
-                t()
-                print(f"ok {i} - {t.__name__} ({time.monotonic() - start:.2f} s)")
-            except Skip as e:
-                print(f"ok {i} - {t.__name__} # SKIP {e}")
-            except SystemExit:
-                raise
-            except BaseException as e:  # report and go on with the next test
-                failed += 1
-                print(f"not ok {i} - {t.__name__}")
-                for line in f"{type(e).__name__}: {e}".splitlines():
-                    print(f"# {line}")
-            sys.stdout.flush()
-        return 1 if failed else 0
-
-
-__all__ = ["CardEnv", "CallError", "MANAGER", "ROOT", "Skip", "TOKEN", "Tap", "gvariant_options",
+__all__ = ["CardEnv", "CallError", "MANAGER", "ROOT", "TOKEN", "Tap", "gvariant_options",
            "need_cards", "options"]

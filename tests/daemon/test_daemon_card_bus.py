@@ -12,7 +12,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from card_env import (MANAGER, ROOT, TOKEN, CardEnv, gvariant_options,  # noqa: E402
                       need_cards, options)
-from tokend_env import BUS_NAME, Tap  # noqa: E402
+from tokend_env import BUS_NAME, Tap, issue_with_test_ca  # noqa: E402
 
 need_cards()
 
@@ -105,16 +105,7 @@ def create_requests_verify_with_openssl():
 
 
 def import_certificate_with_its_ca_chain():
-    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-        "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=Card Test CA",
-        "-days", "30")
-    run("openssl", "x509", "-req", "-in", "ec.req", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "holder.pem", "-days", "30")
-    run("openssl", "x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der")
-    with open(f"{d.dir}/holder.pem", "rb") as f:
-        cert = f.read()
-    with open(f"{d.dir}/ca.der", "rb") as f:
-        ca = f.read()
+    cert, ca = issue_with_test_ca(d.dir, "ec.req", "/CN=Card Test CA")
     cert_id = timed("ImportCertificate", "ImportCertificate", "aya{sv}", len(cert), *cert,
                     *options(pin=pin(), chain=[ca]))[0]
     assert bytes(cert_id) == state["ec_id"], cert_id

@@ -5,14 +5,13 @@ the card (request reference, PIN policy, the PUK's final try), the PUK's counter
 ledger counts it against the card's own, and the derived PUK of a site key. Each step is
 checked against the card's own counters (tokend-sim's control socket) and its objects."""
 
-import hashlib
-import hmac
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from card_env import CardEnv, Tap, gvariant_options, need_cards, options  # noqa: E402
+from tokend_env import derive_so_pin  # noqa: E402
 
 need_cards()
 
@@ -137,27 +136,13 @@ def audit_trail_records_each_unblock_with_its_reference():
 site = {}
 
 
-def derived(key, serial, digits=8):
-    """The derivation in docs/decisions.md, computed independently of tokend."""
-    out, block, counter = "", hmac.new(key, serial.encode(), hashlib.sha256).digest(), 0
-    while True:
-        for b in block:
-            if b < 250:
-                out += str(b % 10)
-                if len(out) == digits:
-                    return out
-        counter += 1
-        block = hmac.new(key, serial.encode() + b"\0" + counter.to_bytes(4, "big"),
-                         hashlib.sha256).digest()
-
-
 def personalise_with_derived_puk(sim):
     """An issuing station's pkcs15-init, with the PUK the site key gives this card. The token
     serial that OpenSC's PKCS#11 module reports is the card serial's last 16 hex digits."""
     with open(site["key_file"], "rb") as f:
         key = f.read()
     site["serial"] = sim.cards[0].serial[-16:].lower()
-    sim.puk = derived(key, site["serial"])
+    sim.puk = derive_so_pin(key, site["serial"])
     sim.so_pin = sim.puk
     sim.env["TOKEND_SIM_PUK"] = sim.env["TOKEND_SIM_SO_PIN"] = sim.puk
     sim.personalise(0)

@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tokend_env import (SO_PIN, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, Tap, gvariant_options,
-                        need, options)
+                        issue_with_test_ca, need, options)
 
 need("dbus-daemon", "busctl", "gdbus", "softhsm2-util", "pkcs11-tool", "openssl", SOFTHSM_MODULE)
 
@@ -68,21 +68,8 @@ def create_request_verifies_with_openssl():
     assert "CN = Test Holder" in p.stdout, p.stdout
 
 
-def run(*args):
-    p = subprocess.run(args, capture_output=True, text=True, cwd=env.dir)
-    assert p.returncode == 0, f"{args}: {p.stderr}"
-
-
 def import_certificate_with_ca_chain():
-    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-        "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=Test CA", "-days", "30")
-    run("openssl", "x509", "-req", "-in", "req.pem", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "holder.pem", "-days", "30")
-    run("openssl", "x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der")
-    with open(f"{env.dir}/holder.pem", "rb") as f:
-        cert = f.read()
-    with open(f"{env.dir}/ca.der", "rb") as f:
-        ca = f.read()
+    cert, ca = issue_with_test_ca(env.dir, "req.pem", "/CN=Test CA")
     cert_id = env.call(path, "ImportCertificate", "aya{sv}", len(cert), *cert,
                        *options(pin=pin(), chain=[ca]))[0]
     assert cert_id == state["ec_id"], cert_id

@@ -3,13 +3,12 @@
 """With a site key configured, UnblockPin and Initialize need no SO PIN from the caller:
 tokend derives it (HMAC-SHA256 of the serial under the site key, as digits)."""
 
-import hashlib
-import hmac
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokend_env import SO_PIN, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, Tap, need, options
+from tokend_env import (SO_PIN, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, Tap,  # noqa: E402
+                        derive_so_pin, need, options)
 
 need("dbus-daemon", "busctl", "softhsm2-util", "pkcs11-tool", SOFTHSM_MODULE)
 
@@ -18,20 +17,9 @@ path = env.token_by_label("site")
 serial = env.get(path, TOKEN, "Serial")
 
 
-def derived(digits=8):
-    """The rendering in docs/decisions.md, computed independently."""
+def derived():
     with open(f"{env.dir}/site.key", "rb") as f:
-        key = f.read()
-    out, block, counter = "", hmac.new(key, serial.encode(), hashlib.sha256).digest(), 0
-    while True:
-        for b in block:
-            if b < 250:
-                out += str(b % 10)
-                if len(out) == digits:
-                    return out
-        counter += 1
-        block = hmac.new(key, serial.encode() + b"\0" + counter.to_bytes(4, "big"),
-                         hashlib.sha256).digest()
+        return derive_so_pin(f.read(), serial)
 
 
 def so_login_works(so_pin):

@@ -3,6 +3,8 @@
 
 Everything lives in a temp dir and every process started here is stopped by its PID."""
 
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -34,6 +36,39 @@ def need(*programs):
     for p in programs:
         if not shutil.which(p) and not os.path.exists(p):
             skip(f"{p} is not installed")
+
+
+def derive_so_pin(key, serial, digits=8):
+    """The site-key SO PIN of docs/decisions.md (HMAC-SHA256 of the serial, rendered as
+    digits), computed independently of tokend."""
+    out, block, counter = "", hmac.new(key, serial.encode(), hashlib.sha256).digest(), 0
+    while True:
+        for b in block:
+            if b < 250:
+                out += str(b % 10)
+                if len(out) == digits:
+                    return out
+        counter += 1
+        block = hmac.new(key, serial.encode() + b"\0" + counter.to_bytes(4, "big"),
+                         hashlib.sha256).digest()
+
+
+def issue_with_test_ca(directory, request, ca_subject):
+    """A test CA (openssl, in directory) issues a certificate for the request file there.
+    Returns the certificate (PEM, also left in holder.pem) and the CA's (DER)."""
+    def run(*args):
+        p = subprocess.run(args, capture_output=True, text=True, cwd=directory)
+        assert p.returncode == 0, f"{args}: {p.stderr}"
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-subj", ca_subject, "-days", "30")
+    run("openssl", "x509", "-req", "-in", request, "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "holder.pem", "-days", "30")
+    run("openssl", "x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der")
+    with open(f"{directory}/holder.pem", "rb") as f:
+        cert = f.read()
+    with open(f"{directory}/ca.der", "rb") as f:
+        ca = f.read()
+    return cert, ca
 
 
 def ay(s):

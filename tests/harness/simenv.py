@@ -96,6 +96,15 @@ def check_available(cards=0, opensc=True):
         raise Unavailable(f"the card simulator is not built ({sim_binary()})")
 
 
+def _tail(path):
+    """The end of a log file, for a failure message; empty when there is none."""
+    try:
+        with open(path) as f:
+            return f.read()[-4000:]
+    except OSError:
+        return ""
+
+
 def _port_pair_free(port):
     try:
         for p in (port, port + 1):
@@ -268,11 +277,7 @@ class Pcscd:
         _stop(self.proc)
 
     def log(self):
-        try:
-            with open(self.log_path) as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ""
+        return _tail(self.log_path)
 
 
 class SimCard:
@@ -354,11 +359,7 @@ class SimCard:
         return self.control("status")
 
     def log(self):
-        try:
-            with open(self.log_path) as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ""
+        return _tail(self.log_path)
 
 
 def _digits(n):

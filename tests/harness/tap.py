@@ -14,7 +14,7 @@ def skip(why):
 
 
 class Tap:
-    """Runs test functions and prints TAP; a test raising Todo is reported "not ok … # TODO"."""
+    """Runs test functions and prints TAP, one line each, going on after a failure."""
 
     def __init__(self, tests):
         self.tests = tests
