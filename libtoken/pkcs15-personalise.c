@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,27 @@ extern char **environ;
 #define SO_VAR  "TOKEND_PKCS15_SO_PIN"
 #define PIN_VAR "TOKEND_PKCS15_USER_PIN"
 
-/* The environment of the caller plus the two secrets; the secret strings are wiped by
- * free_env(). */
+/* Whether an environment entry is one of the secrets' (ours, or the caller's of that name). */
+static bool is_secret_entry(const char *entry)
+{
+    return strncmp(entry, SO_VAR "=", strlen(SO_VAR) + 1) == 0 ||
+           strncmp(entry, PIN_VAR "=", strlen(PIN_VAR) + 1) == 0;
+}
+
+static void free_env(char **env)
+{
+    if (!env)
+        return;
+    for (char **p = env; *p; p++)
+        if (is_secret_entry(*p)) {
+            explicit_bzero(*p, strlen(*p));
+            free(*p);
+        }
+    free(env);
+}
+
+/* The environment of the caller plus the two secrets; NULL when out of memory. The secret
+ * strings are wiped by free_env(). */
 static char **make_env(const TkSecret *so_pin, const TkSecret *user_pin)
 {
     size_t n = 0;
@@ -29,41 +49,27 @@ static char **make_env(const TkSecret *so_pin, const TkSecret *user_pin)
         return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], SO_VAR "=", strlen(SO_VAR) + 1) != 0 &&
-            strncmp(environ[i], PIN_VAR "=", strlen(PIN_VAR) + 1) != 0)
+        if (!is_secret_entry(environ[i]))
             env[k++] = environ[i];
     const struct {
         const char *name;
         const TkSecret *value;
     } secrets[] = {{SO_VAR, so_pin}, {PIN_VAR, user_pin}};
     for (size_t i = 0; i < ELEMENTSOF(secrets); i++) {
-        size_t len = strlen(secrets[i].name) + 1 + secrets[i].value->len + 1;
+        size_t name_len = strlen(secrets[i].name);
+        size_t len = name_len + 1 + secrets[i].value->len + 1;
         char *s = malloc(len);
         if (!s) {
-            env[k] = NULL;
-            return env;
+            free_env(env);
+            return NULL;
         }
-        memcpy(s, secrets[i].name, strlen(secrets[i].name));
-        s[strlen(secrets[i].name)] = '=';
-        memcpy(s + strlen(secrets[i].name) + 1, secrets[i].value->data, secrets[i].value->len);
+        memcpy(s, secrets[i].name, name_len);
+        s[name_len] = '=';
+        memcpy(s + name_len + 1, secrets[i].value->data, secrets[i].value->len);
         s[len - 1] = '\0';
         env[k++] = s;
     }
-    env[k] = NULL;
     return env;
-}
-
-static void free_env(char **env)
-{
-    if (!env)
-        return;
-    for (char **p = env; *p; p++)
-        if (strncmp(*p, SO_VAR "=", strlen(SO_VAR) + 1) == 0 ||
-            strncmp(*p, PIN_VAR "=", strlen(PIN_VAR) + 1) == 0) {
-            explicit_bzero(*p, strlen(*p));
-            free(*p);
-        }
-    free(env);
 }
 
 /* Runs pkcs15-init with args; its standard error ends up in out (truncated), stdin is
