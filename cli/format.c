@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 
+#include "bus-names.h"
 #include "format.h"
 #include "macro.h"
 #include "token-error.h"
@@ -19,13 +20,13 @@ int exit_code_for_error(const char *name)
         {"org.freedesktop.DBus.Error.AccessDenied", EXIT_NOT_AUTHORISED},
         {"org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", EXIT_NOT_AUTHORISED},
         {"org.freedesktop.DBus.Error.AuthFailed", EXIT_NOT_AUTHORISED},
-        {TK_ERROR_PREFIX TK_ERROR_TOKEN_NOT_FOUND, EXIT_NO_TOKEN},
-        {TK_ERROR_PREFIX TK_ERROR_TOKEN_REMOVED, EXIT_NO_TOKEN},
+        {TOKEND_ERROR_PREFIX TK_ERROR_TOKEN_NOT_FOUND, EXIT_NO_TOKEN},
+        {TOKEND_ERROR_PREFIX TK_ERROR_TOKEN_REMOVED, EXIT_NO_TOKEN},
         {"org.freedesktop.DBus.Error.UnknownObject", EXIT_NO_TOKEN},
-        {TK_ERROR_PREFIX TK_ERROR_PIN_INCORRECT, EXIT_PIN_INCORRECT},
-        {TK_ERROR_PREFIX TK_ERROR_PIN_LOCKED, EXIT_PIN_LOCKED},
-        {TK_ERROR_PREFIX TK_ERROR_PIN_POLICY, EXIT_POLICY},
-        {TK_ERROR_PREFIX TK_ERROR_SO_PIN_FINAL_TRY, EXIT_POLICY},
+        {TOKEND_ERROR_PREFIX TK_ERROR_PIN_INCORRECT, EXIT_PIN_INCORRECT},
+        {TOKEND_ERROR_PREFIX TK_ERROR_PIN_LOCKED, EXIT_PIN_LOCKED},
+        {TOKEND_ERROR_PREFIX TK_ERROR_PIN_POLICY, EXIT_POLICY},
+        {TOKEND_ERROR_PREFIX TK_ERROR_SO_PIN_FINAL_TRY, EXIT_POLICY},
         {CLI_ERROR_USAGE, EXIT_USAGE},
         {CLI_ERROR_AMBIGUOUS, EXIT_USAGE},
         {CLI_ERROR_NO_PIN, EXIT_USAGE},

@@ -7,13 +7,8 @@
 #include <json-c/json.h>
 #include <systemd/sd-bus.h>
 
+#include "bus-names.h"
 #include "macro.h"
-
-#define TOKEND_BUS_NAME      "org.tokend.Tokend1"
-#define TOKEND_ROOT_PATH     "/org/tokend/Tokend1"
-#define TOKEND_MANAGER_IFACE "org.tokend.Tokend1.Manager"
-#define TOKEND_TOKEN_IFACE   "org.tokend.Tokend1.Token"
-#define TOKEND_READER_IFACE  "org.tokend.Tokend1.Reader"
 
 /* Everything one run of tokenctl knows: parsed options, the bus, the result being built for
  * --json and the first error met. Verbs fill it in; main() prints it. */

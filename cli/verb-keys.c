@@ -12,6 +12,7 @@
 #include "bus-call.h"
 #include "bus-json.h"
 #include "format.h"
+#include "io-util.h"
 #include "resolve.h"
 #include "secrets.h"
 
@@ -123,17 +124,7 @@ static int write_file(const char *path, const char *text)
 
     if (fd < 0)
         return -errno;
-    while (len > 0) {
-        ssize_t n = write(fd, text, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        text += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return tk_write_all(fd, text, len);
 }
 
 int verb_csr(Context *ctx)

@@ -60,7 +60,8 @@ static const sd_bus_vtable manager_vtable[] = {
 
 int manager_emit_tokens_changed(Context *c)
 {
-    return sd_bus_emit_properties_changed(c->bus, ROOT_PATH, MANAGER_IFACE, "Tokens", NULL);
+    return sd_bus_emit_properties_changed(c->bus, TOKEND_ROOT_PATH, TOKEND_MANAGER_IFACE, "Tokens",
+                                          NULL);
 }
 
 static Reader *reader_find(Context *c, const char *path)
@@ -141,17 +142,18 @@ static const sd_bus_vtable reader_vtable[] = {
 int manager_register(Context *c)
 {
     int r;
-    r = sd_bus_add_object_manager(c->bus, NULL, ROOT_PATH);
+    r = sd_bus_add_object_manager(c->bus, NULL, TOKEND_ROOT_PATH);
     if (r < 0)
         return r;
-    r = sd_bus_add_object_vtable(c->bus, NULL, ROOT_PATH, MANAGER_IFACE, manager_vtable, c);
+    r = sd_bus_add_object_vtable(c->bus, NULL, TOKEND_ROOT_PATH, TOKEND_MANAGER_IFACE,
+                                 manager_vtable, c);
     if (r < 0)
         return r;
-    r = sd_bus_add_fallback_vtable(c->bus, NULL, READER_PREFIX, READER_IFACE, reader_vtable,
-                                   reader_object_find, c);
+    r = sd_bus_add_fallback_vtable(c->bus, NULL, TOKEND_READER_PREFIX, TOKEND_READER_IFACE,
+                                   reader_vtable, reader_object_find, c);
     if (r < 0)
         return r;
-    r = sd_bus_add_node_enumerator(c->bus, NULL, READER_PREFIX, reader_node_enumerator, c);
+    r = sd_bus_add_node_enumerator(c->bus, NULL, TOKEND_READER_PREFIX, reader_node_enumerator, c);
     if (r < 0)
         return r;
     return token_register(c);

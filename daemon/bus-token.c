@@ -97,7 +97,7 @@ static int token_enqueue(sd_bus_message *m, Token *t, const char *operation,
 static int reply_error(sd_bus_message *m, const TkError *e)
 {
     char name[128];
-    snprintf(name, sizeof(name), TK_ERROR_PREFIX "%s", e->name);
+    snprintf(name, sizeof(name), TOKEND_ERROR_PREFIX "%s", e->name);
     return sd_bus_reply_method_errorf(m, name, "%s", e->message);
 }
 
@@ -117,7 +117,7 @@ static int method_generate_key_pair(sd_bus_message *m, void *userdata, sd_bus_er
         return r;
     if (tk_key_spec_from_string(type, &spec) < 0)
         return sd_bus_reply_method_errorf(
-            m, TK_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
+            m, TOKEND_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
             "Unknown key type \"%s\": use rsa2048, rsa3072, rsa4096, ec-p256 or ec-p384.", type);
     return token_enqueue(m, userdata, "generate-key", allowed, error);
 }
@@ -134,10 +134,10 @@ static int method_create_request(sd_bus_message *m, void *userdata, sd_bus_error
     if (r < 0)
         return r;
     if (n == 0)
-        return sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
+        return sd_bus_reply_method_errorf(m, TOKEND_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
                                           "Give the id of the key that signs the request.");
     if (isempty(subject))
-        return sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
+        return sd_bus_reply_method_errorf(m, TOKEND_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
                                           "Give the request's subject (RFC 4514, e.g. CN=Name).");
     return token_enqueue(m, userdata, "create-request", allowed, error);
 }
@@ -159,7 +159,7 @@ static int method_change_pin(sd_bus_message *m, void *userdata, sd_bus_error *er
     if (r < 0)
         return r;
     if (!streq(who, "user") && !streq(who, "so"))
-        return sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
+        return sd_bus_reply_method_errorf(m, TOKEND_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
                                           "Say whose PIN to change: \"user\" or \"so\".");
     return token_enqueue(m, userdata, "change-pin", allowed, error);
 }
@@ -178,7 +178,7 @@ static int method_initialize(sd_bus_message *m, void *userdata, sd_bus_error *er
     if (r < 0)
         return r;
     if (isempty(label) || strlen(label) > 32)
-        return sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
+        return sd_bus_reply_method_errorf(m, TOKEND_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
                                           "Give a token label of 1 to 32 characters.");
     return token_enqueue(m, userdata, "initialize", allowed, error);
 }
@@ -195,10 +195,10 @@ static int method_delete_object(sd_bus_message *m, void *userdata, sd_bus_error 
     if (r < 0)
         return r;
     if (!streq(class, "key") && !streq(class, "certificate"))
-        return sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
+        return sd_bus_reply_method_errorf(m, TOKEND_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
                                           "Say what to delete: \"key\" or \"certificate\".");
     if (n == 0)
-        return sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
+        return sd_bus_reply_method_errorf(m, TOKEND_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
                                           "Give the id of the object to delete.");
     return token_enqueue(m, userdata, "delete-object", allowed, error);
 }
@@ -262,21 +262,22 @@ static const sd_bus_vtable token_vtable[] = {
 
 int token_register(Context *c)
 {
-    int r = sd_bus_add_fallback_vtable(c->bus, NULL, TOKEN_PREFIX, TOKEN_IFACE, token_vtable,
-                                       token_object_find, c);
+    int r = sd_bus_add_fallback_vtable(c->bus, NULL, TOKEND_TOKEN_PREFIX, TOKEND_TOKEN_IFACE,
+                                       token_vtable, token_object_find, c);
     if (r < 0)
         return r;
-    return sd_bus_add_node_enumerator(c->bus, NULL, TOKEN_PREFIX, token_node_enumerator, c);
+    return sd_bus_add_node_enumerator(c->bus, NULL, TOKEND_TOKEN_PREFIX, token_node_enumerator, c);
 }
 
 static void emit_busy(Token *t)
 {
-    sd_bus_emit_properties_changed(t->context->bus, t->path, TOKEN_IFACE, "Busy", NULL);
+    sd_bus_emit_properties_changed(t->context->bus, t->path, TOKEND_TOKEN_IFACE, "Busy", NULL);
 }
 
 static void emit_progress(Token *t, const char *operation, const char *stage)
 {
-    sd_bus_emit_signal(t->context->bus, t->path, TOKEN_IFACE, "Progress", "ss", operation, stage);
+    sd_bus_emit_signal(t->context->bus, t->path, TOKEND_TOKEN_IFACE, "Progress", "ss", operation,
+                       stage);
 }
 
 static Call *call_free(Call *call)
@@ -334,8 +335,8 @@ static void fail_call(Token *t, Call *call, const char *name, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
-    const char *short_name = strncmp(name, TK_ERROR_PREFIX, strlen(TK_ERROR_PREFIX)) == 0
-                                 ? name + strlen(TK_ERROR_PREFIX)
+    const char *short_name = strncmp(name, TOKEND_ERROR_PREFIX, strlen(TOKEND_ERROR_PREFIX)) == 0
+                                 ? name + strlen(TOKEND_ERROR_PREFIX)
                                  : name;
     audit_call(t, call, "failed", short_name);
     sd_bus_reply_method_errorf(call->message, name, "%s", message);
@@ -369,8 +370,8 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         return 0;
     if (sd_bus_message_is_method_error(reply, NULL)) {
         const sd_bus_error *e = sd_bus_message_get_error(reply);
-        if (e->name && strncmp(e->name, TK_ERROR_PREFIX, strlen(TK_ERROR_PREFIX)) == 0) {
-            audit_call(t, call, "failed", e->name + strlen(TK_ERROR_PREFIX));
+        if (e->name && strncmp(e->name, TOKEND_ERROR_PREFIX, strlen(TOKEND_ERROR_PREFIX)) == 0) {
+            audit_call(t, call, "failed", e->name + strlen(TOKEND_ERROR_PREFIX));
             sd_bus_reply_method_error(call->message, e);
         } else {
             /* The worker died, hung or broke the protocol: fail this call only, and start a
@@ -380,13 +381,13 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
             bool timeout = sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) &&
                            now >= t->started_usec + t->context->worker_timeout_usec;
             if (timeout)
-                fail_call(t, call, TK_ERROR_PREFIX TK_ERROR_FAILED,
+                fail_call(t, call, TOKEND_ERROR_PREFIX TK_ERROR_FAILED,
                           "The token did not finish the operation within %" PRIu64
                           " seconds and was reset. Check the token and try "
                           "again.",
                           t->context->worker_timeout_usec / 1000000);
             else
-                fail_call(t, call, TK_ERROR_PREFIX TK_ERROR_FAILED,
+                fail_call(t, call, TOKEND_ERROR_PREFIX TK_ERROR_FAILED,
                           "The token's worker process stopped during the "
                           "operation; it may not have completed. Check the "
                           "token and try again.");
@@ -400,7 +401,7 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
     } else {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *out = NULL;
         if (audit_call(t, call, "ok", NULL) < 0) {
-            sd_bus_reply_method_errorf(call->message, TK_ERROR_PREFIX TK_ERROR_FAILED,
+            sd_bus_reply_method_errorf(call->message, TOKEND_ERROR_PREFIX TK_ERROR_FAILED,
                                        "The operation was done, but the audit trail could not "
                                        "be written. Tell the administrator.");
             token_call_done(t);
@@ -490,8 +491,8 @@ static void token_dispatch(Token *t)
         r = sd_bus_call_async(worker_bus(t->worker), &t->running_slot, fwd, on_worker_reply, t,
                               t->context->worker_timeout_usec);
     if (r < 0) {
-        fail_call(t, call, TK_ERROR_PREFIX TK_ERROR_FAILED, "Cannot reach the token's worker: %s",
-                  strerror(-r));
+        fail_call(t, call, TOKEND_ERROR_PREFIX TK_ERROR_FAILED,
+                  "Cannot reach the token's worker: %s", strerror(-r));
         t->running = true;
         token_call_done(t);
         return;
@@ -544,7 +545,7 @@ static void on_authorized(sd_bus_message *m, int r, const sd_bus_error *error, v
     pending_free(p);
 
     if (!t) {
-        sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_TOKEN_REMOVED,
+        sd_bus_reply_method_errorf(m, TOKEND_ERROR_PREFIX TK_ERROR_TOKEN_REMOVED,
                                    "The token was removed. Insert it again and repeat.");
         call_free(call);
         return;
@@ -558,7 +559,7 @@ static void on_authorized(sd_bus_message *m, int r, const sd_bus_error *error, v
     }
     if (changes_token(call->operation) &&
         audit_check_writable(t->context->config.audit_file, &e) < 0) {
-        sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_FAILED,
+        sd_bus_reply_method_errorf(m, TOKEND_ERROR_PREFIX TK_ERROR_FAILED,
                                    "audit trail not writable: %s Nothing was done.", e.message);
         call_free(call);
         return;
@@ -708,7 +709,7 @@ static void on_worker_exit(Worker *w, const siginfo_t *si, void *userdata)
     t->worker = worker_free(t->worker);
     t->worker_lost = false;
     if (t->running && t->queue) {
-        fail_call(t, t->queue, TK_ERROR_PREFIX TK_ERROR_FAILED,
+        fail_call(t, t->queue, TOKEND_ERROR_PREFIX TK_ERROR_FAILED,
                   t->timed_out ? "The token did not finish the operation in time and was reset. "
                                  "Check the token and try again."
                                : "The token's worker process stopped during the operation (%s %d); "
@@ -818,7 +819,7 @@ int token_new(Context *c, Module *m, const TkTokenInfo *info, Token **ret)
     t->module = m;
     t->present = true;
     t->info = *info;
-    int r = sd_bus_path_encode(TOKEN_PREFIX, info->serial, &t->path);
+    int r = sd_bus_path_encode(TOKEND_TOKEN_PREFIX, info->serial, &t->path);
     if (r < 0) {
         free(t);
         return r;
@@ -837,7 +838,7 @@ void token_update_info(Token *t, TkTokenInfo *info)
     }
     tk_token_info_done(&t->info);
     t->info = *info;
-    sd_bus_emit_properties_changed_strv(t->context->bus, t->path, TOKEN_IFACE, NULL);
+    sd_bus_emit_properties_changed_strv(t->context->bus, t->path, TOKEND_TOKEN_IFACE, NULL);
 }
 
 /* The token is gone: every waiting call fails, the worker stops. */
@@ -846,7 +847,7 @@ void token_remove(Token *t)
     t->present = false;
     while (t->queue) {
         Call *call = t->queue;
-        fail_call(t, call, TK_ERROR_PREFIX TK_ERROR_TOKEN_REMOVED,
+        fail_call(t, call, TOKEND_ERROR_PREFIX TK_ERROR_TOKEN_REMOVED,
                   "The token %s was removed. Insert it again and repeat.", t->info.serial);
         t->queue = call->next;
         call_free(call);

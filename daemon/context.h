@@ -4,17 +4,10 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "bus-names.h"
 #include "token.h"
 #include "tokend-config.h"
 #include "worker.h"
-
-#define BUS_NAME      "org.tokend.Tokend1"
-#define ROOT_PATH     "/org/tokend/Tokend1"
-#define TOKEN_PREFIX  ROOT_PATH "/token"
-#define READER_PREFIX ROOT_PATH "/reader"
-#define MANAGER_IFACE "org.tokend.Tokend1.Manager"
-#define TOKEN_IFACE   "org.tokend.Tokend1.Token"
-#define READER_IFACE  "org.tokend.Tokend1.Reader"
 
 typedef struct Context Context;
 typedef struct Module Module;
@@ -95,9 +88,6 @@ int token_new(Context *c, Module *m, const TkTokenInfo *info, Token **ret);
 void token_remove(Token *t);
 void token_update_info(Token *t, TkTokenInfo *info);
 Token *token_free(Token *t);
-
-/* bus-reader.c */
-int reader_register(Context *c);
 
 /* pcsc-watch.c */
 int pcsc_watch_start(Context *c);

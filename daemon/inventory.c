@@ -17,8 +17,8 @@ static void announce(Token *t, bool added)
         sd_bus_emit_object_added(c->bus, t->path);
     else
         sd_bus_emit_object_removed(c->bus, t->path);
-    sd_bus_emit_signal(c->bus, ROOT_PATH, MANAGER_IFACE, added ? "TokenAdded" : "TokenRemoved", "o",
-                       t->path);
+    sd_bus_emit_signal(c->bus, TOKEND_ROOT_PATH, TOKEND_MANAGER_IFACE,
+                       added ? "TokenAdded" : "TokenRemoved", "o", t->path);
     manager_emit_tokens_changed(c);
 }
 
@@ -76,7 +76,8 @@ static void token_drop(Token *t)
         }
     token_remove(t);
     sd_bus_emit_object_removed(c->bus, t->path);
-    sd_bus_emit_signal(c->bus, ROOT_PATH, MANAGER_IFACE, "TokenRemoved", "o", t->path);
+    sd_bus_emit_signal(c->bus, TOKEND_ROOT_PATH, TOKEND_MANAGER_IFACE, "TokenRemoved", "o",
+                       t->path);
     manager_emit_tokens_changed(c);
     token_free(t);
 }

@@ -20,7 +20,7 @@ static Reader *reader_by_name(Context *c, const char *name)
 
 static void readers_changed(Context *c)
 {
-    sd_bus_emit_properties_changed(c->bus, ROOT_PATH, MANAGER_IFACE, "Readers", NULL);
+    sd_bus_emit_properties_changed(c->bus, TOKEND_ROOT_PATH, TOKEND_MANAGER_IFACE, "Readers", NULL);
 }
 
 static void reader_add(Context *c, const char *name)
@@ -32,7 +32,7 @@ static void reader_add(Context *c, const char *name)
         return;
     rd->context = c;
     rd->name = strdup(name);
-    if (!rd->name || sd_bus_path_encode(READER_PREFIX, name, &rd->path) < 0) {
+    if (!rd->name || sd_bus_path_encode(TOKEND_READER_PREFIX, name, &rd->path) < 0) {
         free(rd->name);
         free(rd);
         return;
@@ -91,8 +91,8 @@ static void handle(Context *c, const TkPcscEvent *ev)
                           : ev->atr_len < sizeof(rd->atr) ? ev->atr_len
                                                           : sizeof(rd->atr);
             memcpy(rd->atr, ev->atr, rd->atr_len);
-            sd_bus_emit_properties_changed(c->bus, rd->path, READER_IFACE, "CardPresent", "Atr",
-                                           NULL);
+            sd_bus_emit_properties_changed(c->bus, rd->path, TOKEND_READER_IFACE, "CardPresent",
+                                           "Atr", NULL);
         }
         rescan(c);
         break;
@@ -149,5 +149,5 @@ void pcsc_watch_stop(Context *c)
 void pcsc_watch_tokens_changed(Context *c)
 {
     for (Reader *rd = c->readers; rd; rd = rd->next)
-        sd_bus_emit_properties_changed(c->bus, rd->path, READER_IFACE, "Token", NULL);
+        sd_bus_emit_properties_changed(c->bus, rd->path, TOKEND_READER_IFACE, "Token", NULL);
 }

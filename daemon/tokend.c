@@ -212,9 +212,10 @@ int main(int argc, char **argv)
     if (r >= 0)
         r = sd_bus_attach_event(c.bus, c.event, SD_EVENT_PRIORITY_NORMAL);
     if (r >= 0)
-        r = sd_bus_request_name(c.bus, BUS_NAME, 0);
+        r = sd_bus_request_name(c.bus, TOKEND_BUS_NAME, 0);
     if (r < 0) {
-        fprintf(stderr, "tokend: cannot offer %s on the system bus: %s\n", BUS_NAME, strerror(-r));
+        fprintf(stderr, "tokend: cannot offer %s on the system bus: %s\n", TOKEND_BUS_NAME,
+                strerror(-r));
         goto finish;
     }
     r = inventory_start(&c);

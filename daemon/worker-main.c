@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bus-names.h"
 #include "options.h"
 #include "pcsc-probe.h"
 #include "pkcs15-personalise.h"
@@ -58,7 +59,7 @@ static int token_info(WorkerContext *w, TkTokenInfo *ret, TkError *e)
 static int reply_tk_error(sd_bus_message *m, const TkError *e, int r)
 {
     char name[128];
-    snprintf(name, sizeof(name), TK_ERROR_PREFIX "%s",
+    snprintf(name, sizeof(name), TOKEND_ERROR_PREFIX "%s",
              e->name[0] ? e->name : tk_error_errno_to_name(r));
     return sd_bus_reply_method_errorf(m, name, "%s",
                                       e->message[0] ? e->message : "The operation failed.");
@@ -255,7 +256,7 @@ static int method_generate_key_pair(sd_bus_message *m, void *userdata, sd_bus_er
     if (r < 0)
         return r;
     if (tk_key_spec_from_string(type, &spec) < 0)
-        return sd_bus_reply_method_errorf(m, TK_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
+        return sd_bus_reply_method_errorf(m, TOKEND_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
                                           "Unknown key type \"%s\".", type);
     r = begin(m, w, "generate-key", allowed, &o, &e);
     if (r >= 0)

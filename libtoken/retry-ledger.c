@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io-util.h"
 #include "macro.h"
 #include "retry-ledger.h"
 
@@ -102,21 +103,6 @@ static int ledger_entry_failed(json_object *root, const char *serial, int *ret_f
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static int ledger_save(int dirfd, json_object *root)
 {
     const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
@@ -132,9 +118,9 @@ static int ledger_save(int dirfd, json_object *root)
     if (fd < 0)
         return -errno;
 
-    int r = write_all(fd, text, strlen(text));
+    int r = tk_write_all(fd, text, strlen(text));
     if (r >= 0)
-        r = write_all(fd, "\n", 1);
+        r = tk_write_all(fd, "\n", 1);
     /* The mode is fixed here too: umask could have narrowed it, never widened it, but a file
      * left by an older run may carry other bits. */
     if (r >= 0 && fchmod(fd, 0600) < 0)

@@ -19,8 +19,6 @@
 #define TK_ERROR_INVALID_ARGUMENT    "InvalidArgument"
 #define TK_ERROR_FAILED              "Failed"
 
-#define TK_ERROR_PREFIX "org.tokend.Tokend1.Error."
-
 /* What went wrong, for a person: a bus error name (one of the above) and a message that says
  * what to do. Functions return a negative errno and fill this in when it is non-NULL. */
 typedef struct TkError {

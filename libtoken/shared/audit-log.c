@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "audit-log.h"
+#include "io-util.h"
 
 /* Longer lines are refused: a record is a few hundred bytes, so anything bigger is damage. */
 #define AUDIT_LINE_MAX 65536
@@ -150,14 +151,10 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, TkError *error)
     line[len++] = '\n';
     line[len] = 0;
 
-    for (size_t done = 0; done < len;) {
-        ssize_t k = write(fd, line + done, len - done);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return tk_error_set(error, k < 0 ? -errno : -EIO, TK_ERROR_FAILED,
-                                "Cannot write audit file %s: %m", path);
-        done += (size_t)k;
+    r = tk_write_all(fd, line, len);
+    if (r < 0) {
+        errno = -r;
+        return tk_error_set(error, r, TK_ERROR_FAILED, "Cannot write audit file %s: %m", path);
     }
     if (fsync(fd) < 0)
         return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot sync audit file %s: %m", path);

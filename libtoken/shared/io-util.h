@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stddef.h>
+
+/* Writes all n bytes, going on after short writes and EINTR. Returns 0 or a negative errno
+ * (-EIO for a write that took nothing). */
+int tk_write_all(int fd, const void *data, size_t n);
