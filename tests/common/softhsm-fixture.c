@@ -41,7 +41,7 @@ int softhsm_fixture_setup(SofthsmFixture *f, const char *label, const char *so_p
 
     memset(f, 0, sizeof(*f));
     if (access(SOFTHSM_MODULE, R_OK) < 0)
-        return 77;
+        return -ENOPKG;
     f->dir = tk_make_temp_dir("tokend-softhsm");
     if (!f->dir || write_config(f) < 0)
         return fail(f, "token store", NULL);

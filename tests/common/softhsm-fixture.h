@@ -14,8 +14,8 @@ typedef struct SofthsmFixture {
     char *serial;
 } SofthsmFixture;
 
-/* Returns 0; 77 when SoftHSM2 is not installed (the caller skips); -1 on failure, said on
- * standard error. */
+/* Returns 0; -ENOPKG when SoftHSM2 is not installed (a TAP program checks
+ * softhsm_fixture_unavailable() first and skips); -1 on failure, said on standard error. */
 int softhsm_fixture_setup(SofthsmFixture *f, const char *label, const char *so_pin,
                           const char *user_pin);
 void softhsm_fixture_teardown(SofthsmFixture *f);

@@ -20,9 +20,8 @@ static SofthsmFixture fx;
 static void setup(void)
 {
     int r = softhsm_fixture_setup(&fx, LABEL, SO_PIN, USER_PIN);
-    if (r == 77)
-        exit(TK_TEST_SKIP);
-    ck_assert_int_eq(r, 0);
+    /* main() skipped the program where SoftHSM2 is missing: here it is a failure. */
+    ck_assert_msg(r == 0, "SoftHSM2 token store could not be set up (%d)", r);
 }
 
 static void teardown(void)

@@ -99,7 +99,7 @@ int pcsc_fixture_start(PcscFixture *f)
 
     memset(f, 0, sizeof(*f));
     if (pcsc_fixture_unavailable())
-        return 77;
+        return -ENOPKG;
 
     snprintf(f->dir, sizeof(f->dir), "/tmp/tk-pcsc-XXXXXX");
     if (!mkdtemp(f->dir))

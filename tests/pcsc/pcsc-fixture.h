@@ -16,7 +16,7 @@ typedef struct PcscFixture {
 } PcscFixture;
 
 /* Starts pcscd; the first call also makes the directory and picks the port, later calls on
- * the same f reuse them. 0 on success, 77 when it cannot run here (not root, pcscd or vpcd
+ * the same f reuse them. 0 on success, -ENOPKG when it cannot run here (not root, pcscd or vpcd
  * missing), -errno else. */
 int pcsc_fixture_start(PcscFixture *f);
 /* Why a private pcscd cannot run here, or NULL when it can. */
