@@ -123,7 +123,8 @@ static const OptionDoc option_docs[] = {
     {"chain", ARG_CHAIN, "FILE", V_IMPORT, "PEM file with CA certificates to store too"},
     {"so", ARG_SO, NULL, V_CHANGE_PIN, "change the SO PIN instead of the user PIN"},
     {"request", ARG_REQUEST, "REF", V_UNBLOCK, "the unlock application form's reference"},
-    {"force", ARG_FORCE, NULL, V_UNBLOCK, "go on even when the SO PIN/PUK is on its final try"},
+    {"force", ARG_FORCE, NULL, V_KEYGEN | V_IMPORT | V_DELETE | V_CHANGE_PIN | V_UNBLOCK | V_INIT,
+     "go on even when the PIN or SO PIN/PUK it presents is on its final try"},
 };
 
 static const Verb *find_verb(const char *name)

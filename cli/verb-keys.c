@@ -87,6 +87,8 @@ int verb_keygen(Context *ctx)
         r = options_add_string(m, "label", ctx->label);
     if (r >= 0 && id)
         r = options_add_bytes(m, "id", id, id_len);
+    if (r >= 0 && ctx->force)
+        r = options_add_bool(m, "force", true);
     if (r >= 0)
         r = sd_bus_message_close_container(m);
     if (r < 0)
@@ -327,6 +329,8 @@ int verb_import_cert(Context *ctx)
         for (int k = 0; r >= 0 && k < 3; k++)
             r = sd_bus_message_close_container(m);
     }
+    if (r >= 0 && ctx->force)
+        r = options_add_bool(m, "force", true);
     if (r >= 0)
         r = sd_bus_message_close_container(m);
     if (r < 0)
@@ -386,6 +390,8 @@ int verb_delete(Context *ctx)
         r = sd_bus_message_open_container(m, 'a', "{sv}");
     if (r >= 0)
         r = options_add_secret(m, "pin", pin);
+    if (r >= 0 && ctx->force)
+        r = options_add_bool(m, "force", true);
     if (r >= 0)
         r = sd_bus_message_close_container(m);
     if (r < 0)

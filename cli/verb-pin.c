@@ -64,6 +64,8 @@ int verb_change_pin(Context *ctx)
         r = options_add_secret(m, "pin", old);
     if (r >= 0)
         r = options_add_secret(m, "new-pin", new);
+    if (r >= 0 && ctx->force)
+        r = options_add_bool(m, "force", true);
     if (r >= 0)
         r = sd_bus_message_close_container(m);
     if (r < 0)
@@ -151,6 +153,8 @@ int verb_init(Context *ctx)
         r = options_add_secret(m, "so-pin", so);
     if (r >= 0)
         r = options_add_secret(m, "new-pin", new);
+    if (r >= 0 && ctx->force)
+        r = options_add_bool(m, "force", true);
     if (r >= 0)
         r = sd_bus_message_close_container(m);
     if (r < 0)

@@ -11,35 +11,15 @@
 #include "audit.h"
 #include "macro.h"
 
-static const struct {
-    const char *operation;
-    const char *message_id;
-    const char *verb; /* for the journal's MESSAGE */
-} operations[] = {
-    {"generate-key", "bfee0245518d4924bb4e698c7312cd2b", "key generation"},
-    {"create-request", "b5e7f42e69044626a1b8da25e0de7dc3", "certificate request"},
-    {"import-certificate", "d2680dc7db9c4469adb9f94ab89bd573", "certificate import"},
-    {"change-pin", "8cca01deed014dc3a1908e05cdd3213b", "PIN change"},
-    {"unblock-pin", "4e5da7636a214470b985c28241570f8f", "PIN unblock"},
-    {"initialize", "b6adccc15dbe4d1c86e47ba00614c140", "token initialisation"},
-    {"delete-object", "49d3e48a74e64fb8a883094874e12fda", "object deletion"},
-};
-
-static int lookup(const char *operation)
-{
-    for (size_t i = 0; operation && i < ELEMENTSOF(operations); i++)
-        if (streq(operations[i].operation, operation))
-            return (int)i;
-    return -1;
-}
-
 const char *audit_message_id(const char *operation)
 {
-    int i = lookup(operation);
-    return i < 0 ? NULL : operations[i].message_id;
+    for (size_t i = 0; operation && i < n_operations; i++)
+        if (operations[i].message_id && streq(operations[i].name, operation))
+            return operations[i].message_id;
+    return NULL;
 }
 
-int audit_check_writable(const char *path, TkError *error)
+static int check_writable(const char *path, TkError *error)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
@@ -51,27 +31,45 @@ int audit_check_writable(const char *path, TkError *error)
     return 0;
 }
 
-int audit_record(const char *path, const TkAuditRecord *r, TkError *error)
+static int append(const char *path, const TkAuditRecord *r, TkError *error)
 {
-    int i = lookup(r->operation);
-    if (i < 0)
-        return tk_error_set(error, -EINVAL, TK_ERROR_FAILED,
-                            "Unknown operation '%s' for the audit trail.", strempty(r->operation));
-
-    /* journald may be absent (containers, tests); the file is the record that must exist. */
-    (void)sd_journal_send("MESSAGE_ID=%s", operations[i].message_id, "MESSAGE=Token %s %s: %s%s%s",
-                          strempty(r->serial), operations[i].verb, strempty(r->result),
-                          r->error ? " " : "", strempty(r->error), "PRIORITY=%i",
-                          streq_ptr(r->result, "ok") ? LOG_INFO : LOG_NOTICE, "TOKEND_OPERATION=%s",
-                          r->operation, "TOKEND_TOKEN_SERIAL=%s", strempty(r->serial),
-                          "TOKEND_CALLER_UID=%" PRIu32, r->uid, "TOKEND_CALLER_PID=%" PRIu32,
-                          r->pid, "TOKEND_REQUEST=%s", strempty(r->request), "TOKEND_RESULT=%s",
-                          strempty(r->result), "TOKEND_ERROR=%s", strempty(r->error), NULL);
-
     TkError e = {};
     int ret = tk_audit_append(path, r, &e);
     if (ret < 0)
         return tk_error_set(error, ret, TK_ERROR_FAILED,
-                            "The act could not be written to the audit trail: %s", e.message);
+                            "The audit trail could not be written, so nothing is done to the "
+                            "token: %s Ask the administrator to check it.",
+                            e.message);
     return 0;
+}
+
+int audit_intent(const char *path, const Operation *op, const TkAuditRecord *r, TkError *error)
+{
+    if (!op->message_id)
+        return tk_error_set(error, -EINVAL, TK_ERROR_FAILED,
+                            "%s is not an operation of the audit trail.", op->name);
+    TkAuditRecord intent = *r;
+    intent.result = "intent";
+    intent.error = NULL;
+    int ret = check_writable(path, error);
+    if (ret < 0)
+        return ret;
+    return append(path, &intent, error);
+}
+
+int audit_record(const char *path, const Operation *op, const TkAuditRecord *r, TkError *error)
+{
+    if (!op->message_id)
+        return tk_error_set(error, -EINVAL, TK_ERROR_FAILED,
+                            "%s is not an operation of the audit trail.", op->name);
+
+    /* journald may be absent (containers, tests); the file is the record that must exist. */
+    (void)sd_journal_send(
+        "MESSAGE_ID=%s", op->message_id, "MESSAGE=Token %s %s: %s%s%s", strempty(r->serial),
+        op->verb, strempty(r->result), r->error ? " " : "", strempty(r->error), "PRIORITY=%i",
+        streq_ptr(r->result, "ok") ? LOG_INFO : LOG_NOTICE, "TOKEND_OPERATION=%s", r->operation,
+        "TOKEND_TOKEN_SERIAL=%s", strempty(r->serial), "TOKEND_CALLER_UID=%" PRIu32, r->uid,
+        "TOKEND_CALLER_PID=%" PRIu32, r->pid, "TOKEND_REQUEST=%s", strempty(r->request),
+        "TOKEND_RESULT=%s", strempty(r->result), "TOKEND_ERROR=%s", strempty(r->error), NULL);
+    return append(path, r, error);
 }

@@ -6,41 +6,12 @@
 #include "authorize.h"
 #include "macro.h"
 
-static const struct {
-    const char *method;
-    const char *action; /* "" for none */
-    const char *what;   /* for messages: "Not authorised to ..." */
-} table[] = {
-    {"ListObjects", "", "list a token's objects"},
-    {"GenerateKeyPair", "org.tokend.generate-key", "generate keys on tokens"},
-    {"CreateRequest", "org.tokend.generate-key", "create certificate requests"},
-    {"ImportCertificate", "org.tokend.import-certificate", "import certificates"},
-    {"ChangePin", "org.tokend.change-pin", "change PINs"},
-    {"UnblockPin", "org.tokend.unblock-pin", "unblock PINs"},
-    {"Initialize", "org.tokend.initialize", "initialise tokens"},
-    {"DeleteObject", "org.tokend.delete-object", "delete keys and certificates"},
-};
-
 /* Interactive authentication waits for a person at the counter. */
 #define POLKIT_TIMEOUT_USEC (5ULL * 60 * 1000 * 1000)
 
-static int lookup(const char *method)
-{
-    for (size_t i = 0; method && i < ELEMENTSOF(table); i++)
-        if (streq(table[i].method, method))
-            return (int)i;
-    return -1;
-}
-
-const char *authorize_action(const char *method)
-{
-    int i = lookup(method);
-    return i < 0 ? NULL : table[i].action;
-}
-
 typedef struct Pending {
     sd_bus_message *message;
-    int index;
+    const Operation *op;
     authorize_cb_t cb;
     void *userdata;
 } Pending;
@@ -63,52 +34,37 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
     if (failed)
         sd_bus_error_setf(&e, SD_BUS_ERROR_ACCESS_DENIED,
                           "Could not ask polkit whether you may %s (%s). Nothing was done.",
-                          table[p->index].what, failed->message);
+                          p->op->what, failed->message);
     else if ((r = sd_bus_message_enter_container(reply, 'r', "bba{ss}")) < 0 ||
              (r = sd_bus_message_read(reply, "bb", &authorized, &challenge)) < 0)
         sd_bus_error_setf(&e, SD_BUS_ERROR_ACCESS_DENIED,
                           "polkit gave an answer that cannot be read. Nothing was done.");
     else if (!authorized && challenge)
         sd_bus_error_setf(&e, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
-                          "Authentication is required to %s (%s).", table[p->index].what,
-                          table[p->index].action);
+                          "Authentication is required to %s (%s).", p->op->what, p->op->action);
     else if (!authorized)
-        sd_bus_error_setf(&e, SD_BUS_ERROR_ACCESS_DENIED, "Not authorised to %s (%s).",
-                          table[p->index].what, table[p->index].action);
+        sd_bus_error_setf(&e, SD_BUS_ERROR_ACCESS_DENIED, "Not authorised to %s (%s).", p->op->what,
+                          p->op->action);
 
     p->cb(p->message, authorized ? 0 : -EACCES, &e, p->userdata);
     sd_bus_error_free(&e);
     return 0;
 }
 
-static void deny_now(sd_bus_message *m, const char *method, authorize_cb_t cb, void *userdata)
-{
-    sd_bus_error e = SD_BUS_ERROR_NULL;
-    sd_bus_error_setf(&e, SD_BUS_ERROR_ACCESS_DENIED, "%s is not allowed through tokend.",
-                      strempty(method));
-    cb(m, -EACCES, &e, userdata);
-    sd_bus_error_free(&e);
-}
-
-int authorize_check(sd_bus_message *m, const char *method, authorize_cb_t cb, void *userdata)
+int authorize_check(sd_bus_message *m, const Operation *op, authorize_cb_t cb, void *userdata)
 {
     _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *q = NULL;
     sd_bus_slot *slot;
     uid_t uid;
 
-    int i = lookup(method);
-    if (i < 0) {
-        deny_now(m, method, cb, userdata);
-        return 0;
-    }
     int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
     if (r < 0)
         return r;
     r = sd_bus_creds_get_euid(creds, &uid);
     if (r < 0)
         return r;
-    if (uid == 0 || isempty(table[i].action)) {
+    if (uid == 0 || !op->action) {
         cb(m, 0, NULL, userdata);
         return 0;
     }
@@ -121,14 +77,14 @@ int authorize_check(sd_bus_message *m, const char *method, authorize_cb_t cb, vo
     if (r < 0)
         return r;
     r = sd_bus_message_append(q, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s",
-                              sd_bus_message_get_sender(m), table[i].action, 0, flags, "");
+                              sd_bus_message_get_sender(m), op->action, 0, flags, "");
     if (r < 0)
         return r;
 
     Pending *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
-    *p = (Pending){sd_bus_message_ref(m), i, cb, userdata};
+    *p = (Pending){sd_bus_message_ref(m), op, cb, userdata};
     r = sd_bus_call_async(bus, &slot, q, on_polkit_reply, p, POLKIT_TIMEOUT_USEC);
     if (r < 0) {
         pending_free(p);

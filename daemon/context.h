@@ -5,6 +5,7 @@
 #include <systemd/sd-event.h>
 
 #include "bus-names.h"
+#include "operations.h"
 #include "token.h"
 #include "tokend-config.h"
 #include "worker.h"
@@ -12,13 +13,20 @@
 typedef struct Context Context;
 typedef struct Module Module;
 
-/* A method call waiting for, or running in, a token's worker. */
+/* A method call on a token, from its arrival to its reply: waiting for polkit, queued for the
+ * token's worker, or running there. */
 typedef struct Call {
+    Context *context;
     sd_bus_message *message;
-    const char *operation;
+    const Operation *op;
+    char *path;   /* the token's object: it may go while polkit is asked */
+    char *sender; /* for the per-caller cap */
     uid_t uid;
     pid_t pid;
-    char *request;            /* the unlock application's reference, for the audit trail */
+    char *request; /* the unlock application's reference, for the audit trail */
+    bool force;
+    bool so_pin_given;
+    bool intent_written;
     TkSecret *derived_so_pin; /* from the site key, added to the call's options */
     struct Call *next;
 } Call;
@@ -76,6 +84,7 @@ struct Context {
     Reader *readers;
     struct TkPcscMonitor *pcsc; /* NULL: no PC/SC watch, PC/SC modules are polled too */
     sd_event_source *pcsc_source;
+    Call *authorizing; /* calls waiting for polkit, of every token */
 };
 
 /* bus-manager.c */
@@ -84,10 +93,25 @@ int manager_emit_tokens_changed(Context *c);
 
 /* bus-token.c */
 int token_register(Context *c);
+Token *token_find(Context *c, const char *path);
+void token_emit_busy(Token *t);
+void token_emit_progress(Token *t, const char *operation, const char *stage);
 int token_new(Context *c, Module *m, const TkTokenInfo *info, Token **ret);
 void token_remove(Token *t);
 void token_update_info(Token *t, TkTokenInfo *info);
 Token *token_free(Token *t);
+
+/* call.c: a method call from validation to its reply. */
+int call_start(sd_bus_message *m, Token *t, sd_bus_error *error);
+void call_dispatch(Token *t);
+/* The running call's worker went away: fail it with the message given. */
+void call_fail_running(Token *t, const char *message);
+/* The token left: every call queued for it fails with TokenRemoved. */
+void call_fail_queue(Token *t);
+Call *call_free(Call *call);
+
+/* token-worker.c: the token's worker process. */
+int token_spawn_worker(Token *t);
 
 /* pcsc-watch.c */
 int pcsc_watch_start(Context *c);
@@ -97,4 +121,3 @@ void pcsc_watch_tokens_changed(Context *c);
 /* inventory.c */
 int inventory_start(Context *c);
 void inventory_stop(Context *c);
-int token_spawn_worker(Token *t);

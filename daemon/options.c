@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
+#include <wctype.h>
 
 #include "options.h"
 
@@ -21,119 +24,243 @@ void options_done(Options *o)
     *o = (Options){};
 }
 
-static bool name_in(const char *name, const char *const *l)
+/* Walks s (len bytes) and counts characters; < 0 when it is not valid UTF-8 or holds a NUL.
+ * With printable, a control character also fails; *ret_blank says whether all were spaces.
+ * glibc's decoder in its built-in C.UTF-8 locale refuses overlong forms, surrogates and code
+ * points beyond U+10FFFF, and iswprint() knows which characters are printable. */
+static int utf8_walk(const char *s, size_t len, bool printable, size_t *ret_chars, bool *ret_blank)
 {
-    for (; l && *l; l++)
-        if (streq(*l, name))
-            return true;
-    return false;
+    locale_t l = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0), old;
+    mbstate_t st = {};
+    size_t chars = 0;
+    bool blank = true;
+    int r = 0;
+
+    if (!l)
+        return -ENOMEM;
+    old = uselocale(l);
+    while (len > 0) {
+        wchar_t wc;
+        size_t k = mbrtowc(&wc, s, len, &st);
+        if (k == 0 || k == (size_t)-1 || k == (size_t)-2) {
+            r = -EINVAL;
+            break;
+        }
+        if (printable && !iswprint((wint_t)wc)) {
+            r = -EINVAL;
+            break;
+        }
+        if (!iswspace((wint_t)wc))
+            blank = false;
+        chars++;
+        s += k;
+        len -= k;
+    }
+    uselocale(old);
+    freelocale(l);
+    if (r < 0)
+        return r;
+    *ret_chars = chars;
+    *ret_blank = blank;
+    return 0;
 }
 
-static int read_bytes(sd_bus_message *m, const void **ret, size_t *ret_len)
+bool utf8_valid(const void *p, size_t len)
 {
-    return sd_bus_message_read_array(m, 'y', ret, ret_len);
+    size_t chars;
+    bool blank;
+    return utf8_walk(p, len, false, &chars, &blank) >= 0;
 }
 
-static int read_secret(sd_bus_message *m, TkSecret **field)
+int text_check(const char *s, size_t min_chars, size_t max_chars)
+{
+    size_t chars, len = strlen(s);
+    bool blank;
+
+    /* Four bytes a character at most: a longer string is refused before it is decoded. */
+    if (len > 4 * max_chars)
+        return -E2BIG;
+    if (utf8_walk(s, len, true, &chars, &blank) < 0)
+        return -EINVAL;
+    if (chars > max_chars)
+        return -E2BIG;
+    if (chars < min_chars || (min_chars > 0 && blank))
+        return -ENODATA;
+    return 0;
+}
+
+static int bad_text(TkError *error, const OptionSpec *spec, int r)
+{
+    if (r == -E2BIG)
+        return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
+                            "Option \"%s\" is too long: at most %zu characters.", spec->name,
+                            spec->max_len);
+    if (r == -ENODATA)
+        return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
+                            "Option \"%s\" must have %zu to %zu characters and not be blank.",
+                            spec->name, spec->min_len, spec->max_len);
+    return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
+                        "Option \"%s\" must be printable UTF-8 text, without control characters "
+                        "such as a newline.",
+                        spec->name);
+}
+
+static int bad_length(TkError *error, const OptionSpec *spec, const char *unit)
+{
+    return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
+                        "Option \"%s\" must have %zu to %zu %s.", spec->name, spec->min_len,
+                        spec->max_len, unit);
+}
+
+static int read_secret(sd_bus_message *m, const OptionSpec *spec, TkSecret **field, TkError *error)
 {
     const void *p;
     size_t n;
-    int r = read_bytes(m, &p, &n);
+    int r = sd_bus_message_read_array(m, 'y', &p, &n);
     if (r < 0)
         return r;
+    if (n < spec->min_len || n > spec->max_len)
+        return bad_length(error, spec, "bytes");
+    if (!utf8_valid(p, n))
+        return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
+                            "Option \"%s\" must be UTF-8 text without NUL bytes.", spec->name);
     tk_secret_free(*field);
     *field = NULL;
     return tk_secret_new(p, n, field);
 }
 
-static int read_value(sd_bus_message *m, const char *name, Options *o)
+static int read_text(sd_bus_message *m, const OptionSpec *spec, char **field, TkError *error)
 {
-    int r;
+    const char *s;
+    int r = sd_bus_message_read_basic(m, 's', &s);
+    if (r < 0)
+        return r;
+    r = text_check(s, spec->min_len, spec->max_len);
+    if (r < 0)
+        return bad_text(error, spec, r);
+    free(*field);
+    *field = strdup(s);
+    return *field ? 0 : -ENOMEM;
+}
 
-    if (streq(name, "pin"))
-        return read_secret(m, &o->pin);
-    if (streq(name, "new-pin"))
-        return read_secret(m, &o->new_pin);
-    if (streq(name, "so-pin"))
-        return read_secret(m, &o->so_pin);
-    if (streq(name, "label") || streq(name, "request")) {
+static int read_texts(sd_bus_message *m, const OptionSpec *spec, char ***field, TkError *error)
+{
+    _cleanup_strv_free_ char **l = NULL;
+    size_t n = 0;
+    int r = sd_bus_message_enter_container(m, 'a', "s");
+    if (r < 0)
+        return r;
+    for (;;) {
         const char *s;
         r = sd_bus_message_read_basic(m, 's', &s);
         if (r < 0)
             return r;
-        char **field = streq(name, "label") ? &o->label : &o->request;
-        free(*field);
-        *field = strdup(s);
-        return *field ? 0 : -ENOMEM;
+        if (r == 0)
+            break;
+        if (n >= spec->max_items)
+            return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
+                                "Option \"%s\" takes at most %zu entries.", spec->name,
+                                spec->max_items);
+        r = text_check(s, spec->min_len, spec->max_len);
+        if (r < 0)
+            return bad_text(error, spec, r);
+        char **k = realloc(l, sizeof(char *) * (n + 2));
+        if (!k)
+            return -ENOMEM;
+        l = k;
+        l[n] = strdup(s);
+        if (!l[n])
+            return -ENOMEM;
+        l[++n] = NULL;
     }
-    if (streq(name, "id")) {
+    r = sd_bus_message_exit_container(m);
+    if (r < 0)
+        return r;
+    strv_free(*field);
+    *field = TAKE_PTR(l);
+    return 0;
+}
+
+static int read_blobs(sd_bus_message *m, const OptionSpec *spec, Options *o, TkError *error)
+{
+    int r = sd_bus_message_enter_container(m, 'a', "ay");
+    if (r < 0)
+        return r;
+    for (;;) {
         const void *p;
         size_t n;
-        r = read_bytes(m, &p, &n);
+        r = sd_bus_message_read_array(m, 'y', &p, &n);
         if (r < 0)
             return r;
+        if (r == 0)
+            break;
+        if (o->n_chain >= spec->max_items)
+            return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
+                                "Option \"%s\" takes at most %zu certificates.", spec->name,
+                                spec->max_items);
+        if (n < spec->min_len || n > spec->max_len)
+            return bad_length(error, spec, "bytes per certificate");
+        TkBlob *c = realloc(o->chain, sizeof(TkBlob) * (o->n_chain + 1));
+        if (!c)
+            return -ENOMEM;
+        o->chain = c;
+        uint8_t *d = malloc(n);
+        if (!d)
+            return -ENOMEM;
+        memcpy(d, p, n);
+        o->chain[o->n_chain++] = (TkBlob){d, n};
+    }
+    return sd_bus_message_exit_container(m);
+}
+
+static int read_value(sd_bus_message *m, OptionId id, const OptionSpec *spec, Options *o,
+                      TkError *error)
+{
+    switch (id) {
+    case OPTION_PIN:
+        return read_secret(m, spec, &o->pin, error);
+    case OPTION_NEW_PIN:
+        return read_secret(m, spec, &o->new_pin, error);
+    case OPTION_SO_PIN:
+        return read_secret(m, spec, &o->so_pin, error);
+    case OPTION_LABEL:
+        return read_text(m, spec, &o->label, error);
+    case OPTION_REQUEST:
+        return read_text(m, spec, &o->request, error);
+    case OPTION_EMAIL:
+        return read_texts(m, spec, &o->email, error);
+    case OPTION_DNS:
+        return read_texts(m, spec, &o->dns, error);
+    case OPTION_CHAIN:
+        return read_blobs(m, spec, o, error);
+    case OPTION_ID: {
+        const void *p;
+        size_t n;
+        int r = sd_bus_message_read_array(m, 'y', &p, &n);
+        if (r < 0)
+            return r;
+        if (n < spec->min_len || n > spec->max_len)
+            return bad_length(error, spec, "bytes");
         free(o->id);
-        o->id = malloc(n ? n : 1);
+        o->id = malloc(n);
         if (!o->id)
             return -ENOMEM;
         memcpy(o->id, p, n);
         o->id_len = n;
         return 0;
     }
-    if (streq(name, "email") || streq(name, "dns")) {
-        char ***field = streq(name, "email") ? &o->email : &o->dns;
-        strv_free(*field);
-        *field = NULL;
-        return sd_bus_message_read_strv(m, field);
-    }
-    if (streq(name, "force")) {
+    case OPTION_FORCE: {
         int b;
-        r = sd_bus_message_read_basic(m, 'b', &b);
+        int r = sd_bus_message_read_basic(m, 'b', &b);
         o->force = b;
         return r;
     }
-    if (streq(name, "chain")) {
-        r = sd_bus_message_enter_container(m, 'a', "ay");
-        if (r < 0)
-            return r;
-        for (;;) {
-            const void *p;
-            size_t n;
-            r = read_bytes(m, &p, &n);
-            if (r < 0)
-                return r;
-            if (r == 0)
-                break;
-            TkBlob *c = realloc(o->chain, sizeof(TkBlob) * (o->n_chain + 1));
-            if (!c)
-                return -ENOMEM;
-            o->chain = c;
-            uint8_t *d = malloc(n ? n : 1);
-            if (!d)
-                return -ENOMEM;
-            memcpy(d, p, n);
-            o->chain[o->n_chain++] = (TkBlob){d, n};
-        }
-        return sd_bus_message_exit_container(m);
+    default:
+        return -EINVAL;
     }
-    return -EINVAL;
 }
 
-static const char *option_signature(const char *name)
-{
-    static const struct {
-        const char *name, *sig;
-    } table[] = {
-        {"pin", "ay"}, {"new-pin", "ay"}, {"so-pin", "ay"}, {"label", "s"}, {"request", "s"},
-        {"id", "ay"},  {"email", "as"},   {"dns", "as"},    {"force", "b"}, {"chain", "aay"},
-    };
-    for (size_t i = 0; i < ELEMENTSOF(table); i++)
-        if (streq(table[i].name, name))
-            return table[i].sig;
-    return NULL;
-}
-
-int options_read(sd_bus_message *m, const char *const *allowed, Options *ret, TkError *error)
+int options_read(sd_bus_message *m, const Operation *op, Options *ret, TkError *error)
 {
     Options o = {};
     int r;
@@ -142,7 +269,8 @@ int options_read(sd_bus_message *m, const char *const *allowed, Options *ret, Tk
     if (r < 0)
         goto bad;
     for (;;) {
-        const char *name, *contents, *sig;
+        const char *name, *contents;
+        OptionId id;
 
         r = sd_bus_message_enter_container(m, 'e', "sv");
         if (r < 0)
@@ -152,33 +280,40 @@ int options_read(sd_bus_message *m, const char *const *allowed, Options *ret, Tk
         r = sd_bus_message_read_basic(m, 's', &name);
         if (r < 0)
             goto bad;
-        sig = option_signature(name);
-        if (!sig || !name_in(name, allowed)) {
-            options_done(&o);
-            return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                                "Unknown option \"%s\" for this method.", name);
+        const OptionSpec *spec = option_spec_by_name(name, &id);
+        if (!spec || !(op->options & OPT(id))) {
+            r = tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
+                             "Unknown option \"%.64s\" for %s.", name, op->member);
+            goto refused;
+        }
+        if (o.given & OPT(id)) {
+            r = tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
+                             "Option \"%s\" is given twice.", name);
+            goto refused;
         }
         r = sd_bus_message_peek_type(m, NULL, &contents);
         if (r < 0)
             goto bad;
-        if (!streq(contents, sig)) {
-            options_done(&o);
-            return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                                "Option \"%s\" must be of type %s, not %s.", name, sig, contents);
+        if (!streq(contents, spec->signature)) {
+            r = tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
+                             "Option \"%s\" must be of type %s, not %.16s.", name, spec->signature,
+                             contents);
+            goto refused;
         }
-        r = sd_bus_message_enter_container(m, 'v', sig);
+        r = sd_bus_message_enter_container(m, 'v', spec->signature);
         if (r < 0)
             goto bad;
-        r = read_value(m, name, &o);
-        if (r == -EINVAL) {
-            options_done(&o);
-            return tk_error_set(error, r, TK_ERROR_INVALID_ARGUMENT,
-                                "Option \"%s\" has an invalid value (a PIN must not contain a "
-                                "NUL byte).",
-                                name);
+        TkError value_error = {};
+        r = read_value(m, id, spec, &o, &value_error);
+        if (tk_error_is_set(&value_error)) {
+            if (error)
+                *error = value_error;
+            r = -EINVAL;
+            goto refused;
         }
         if (r < 0)
             goto bad;
+        o.given |= OPT(id);
         r = sd_bus_message_exit_container(m);
         if (r < 0)
             goto bad;
@@ -193,6 +328,37 @@ int options_read(sd_bus_message *m, const char *const *allowed, Options *ret, Tk
     return 0;
 
 bad:
+    tk_error_set(error, r, TK_ERROR_INVALID_ARGUMENT, "Malformed options: %s", strerror(-r));
+refused:
     options_done(&o);
-    return tk_error_set(error, r, TK_ERROR_INVALID_ARGUMENT, "Malformed options: %s", strerror(-r));
+    return r;
+}
+
+int options_peek_has(sd_bus_message *m, const char *name)
+{
+    int found = 0, r;
+
+    /* Reading the dictionary's keys without their values costs a skip per entry; the
+     * message is then rewound to the options for the real read. */
+    r = sd_bus_message_enter_container(m, 'a', "{sv}");
+    if (r < 0)
+        return r;
+    for (;;) {
+        const char *key;
+        r = sd_bus_message_enter_container(m, 'e', "sv");
+        if (r <= 0)
+            break;
+        r = sd_bus_message_read_basic(m, 's', &key);
+        if (r < 0)
+            break;
+        if (streq(key, name))
+            found = 1;
+        r = sd_bus_message_skip(m, "v");
+        if (r < 0)
+            break;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+            break;
+    }
+    return r < 0 ? r : found;
 }

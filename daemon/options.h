@@ -4,11 +4,14 @@
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
+#include "operations.h"
 #include "token.h"
 
-/* The trailing a{sv} options of every method. Secrets arrive as ay and go straight into
- * TkSecrets; the message that carried them is marked sensitive, so sd-bus wipes it. */
+/* The trailing a{sv} options of every method, read by tokend and again by the worker with the
+ * same rules (the operation table's). Secrets arrive as ay and go straight into TkSecrets; the
+ * message that carried them is marked sensitive, so sd-bus wipes it. */
 typedef struct Options {
+    unsigned given; /* OPT() bits of the options present */
     TkSecret *pin;
     TkSecret *new_pin;
     TkSecret *so_pin;
@@ -25,7 +28,19 @@ typedef struct Options {
 
 void options_done(Options *o);
 
-/* Reads an a{sv} at the message's read position. allowed is a NULL-terminated list of the
- * option names this method takes; any other name, or a known name with the wrong type, fails
- * with InvalidArgument naming it. */
-int options_read(sd_bus_message *m, const char *const *allowed, Options *ret, TkError *error);
+/* Reads an a{sv} at the message's read position for the operation op. An option op does not
+ * take, a value of the wrong type, a string that is not printable UTF-8 (or is blank), a secret
+ * that is not UTF-8, or a value beyond the option's limits fails with -EINVAL and an
+ * InvalidArgument error naming the option. Arrays are counted while they are read, so an
+ * oversized one costs no more than its limit. */
+int options_read(sd_bus_message *m, const Operation *op, Options *ret, TkError *error);
+
+/* Whether an a{sv} at the read position carries the option name; the read position is kept.
+ * For choosing the row of a method whose authorisation depends on it (ListObjects with pin). */
+int options_peek_has(sd_bus_message *m, const char *name);
+
+/* Text checks shared with the methods' own arguments: s is valid UTF-8 of min..max
+ * characters, every one printable (no control characters), and not all blank. */
+int text_check(const char *s, size_t min_chars, size_t max_chars);
+/* Valid UTF-8 without NUL, of any characters. */
+bool utf8_valid(const void *p, size_t len);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "bus-names.h"
+#include "guard.h"
 #include "options.h"
 #include "pcsc-probe.h"
 #include "pkcs15-personalise.h"
@@ -129,14 +130,25 @@ static int emit_info(WorkerContext *w, Spends spends, TkError *e)
     return r;
 }
 
-static int begin(sd_bus_message *m, WorkerContext *w, const char *operation,
-                 const char *const *allowed, Options *o, TkError *e)
+/* Reads the options by the operation table's row, and checks the final-try rule with the
+ * token's own counters before the secret is presented: tokend checked its cache, but the card
+ * knows best. */
+static int begin(sd_bus_message *m, WorkerContext *w, const Operation *op, Options *o, TkError *e)
 {
     sd_bus_message_sensitive(m);
-    int r = options_read(m, allowed, o, e);
+    int r = options_read(m, op, o, e);
     if (r < 0)
         return r;
-    emit_progress(w, operation, "running");
+    if (op->presents != SECRET_NONE) {
+        TkTokenInfo info = {};
+        r = token_info(w, &info, e);
+        if (r >= 0)
+            r = guard_check(op, &info, o->force, w->unblock_with_puk, e);
+        tk_token_info_done(&info);
+        if (r < 0)
+            return r;
+    }
+    emit_progress(w, op->name, "running");
     return 0;
 }
 
@@ -211,7 +223,6 @@ static int append_object(sd_bus_message *m, const TkObject *o)
 
 static int method_list_objects(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-    static const char *const allowed[] = {"pin", NULL};
     WorkerContext *w = userdata;
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
     Options o = {};
@@ -219,7 +230,13 @@ static int method_list_objects(sd_bus_message *m, void *userdata, sd_bus_error *
     TkObject *objects = NULL;
     size_t n = 0;
 
-    int r = begin(m, w, "list-objects", allowed, &o, &e);
+    int login = options_peek_has(m, "pin");
+    if (login < 0)
+        return login;
+    int r = sd_bus_message_rewind(m, true);
+    if (r < 0)
+        return r;
+    r = begin(m, w, operation_find("ListObjects", login ? "login" : NULL), &o, &e);
     if (r >= 0)
         r = tk_token_list_objects(w->token, o.pin, &objects, &n, &e);
     options_done(&o);
@@ -241,7 +258,6 @@ static int method_list_objects(sd_bus_message *m, void *userdata, sd_bus_error *
 
 static int method_generate_key_pair(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-    static const char *const allowed[] = {"pin", "label", "id", NULL};
     WorkerContext *w = userdata;
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
     _cleanup_free_ uint8_t *id = NULL;
@@ -258,7 +274,7 @@ static int method_generate_key_pair(sd_bus_message *m, void *userdata, sd_bus_er
     if (tk_key_spec_from_string(type, &spec) < 0)
         return sd_bus_reply_method_errorf(m, TOKEND_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
                                           "Unknown key type \"%s\".", type);
-    r = begin(m, w, "generate-key", allowed, &o, &e);
+    r = begin(m, w, operation_find("GenerateKeyPair", NULL), &o, &e);
     if (r >= 0)
         r = tk_token_generate_key(w->token, o.pin, spec, o.label, o.id, o.id_len, &id, &id_len,
                                   &pem, &e);
@@ -278,7 +294,6 @@ static int method_generate_key_pair(sd_bus_message *m, void *userdata, sd_bus_er
 
 static int method_create_request(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-    static const char *const allowed[] = {"pin", "email", "dns", NULL};
     WorkerContext *w = userdata;
     _cleanup_free_ char *pem = NULL;
     _cleanup_free_ uint8_t *id = NULL;
@@ -301,7 +316,7 @@ static int method_create_request(sd_bus_message *m, void *userdata, sd_bus_error
     _cleanup_free_ char *subj = strdup(subject);
     if (!subj)
         return -ENOMEM;
-    r = begin(m, w, "create-request", allowed, &o, &e);
+    r = begin(m, w, operation_find("CreateRequest", NULL), &o, &e);
     if (r >= 0)
         r = tk_token_create_request(w->token, o.pin, id, id_len, subj, o.email, o.dns, &pem, &e);
     options_done(&o);
@@ -313,7 +328,6 @@ static int method_create_request(sd_bus_message *m, void *userdata, sd_bus_error
 
 static int method_import_certificate(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-    static const char *const allowed[] = {"pin", "chain", NULL};
     WorkerContext *w = userdata;
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
     _cleanup_free_ uint8_t *cert = NULL, *id = NULL;
@@ -329,7 +343,7 @@ static int method_import_certificate(sd_bus_message *m, void *userdata, sd_bus_e
     if (!cert)
         return -ENOMEM;
     memcpy(cert, p, len);
-    r = begin(m, w, "import-certificate", allowed, &o, &e);
+    r = begin(m, w, operation_find("ImportCertificate", NULL), &o, &e);
     if (r >= 0)
         r = tk_token_import_certificate(w->token, o.pin, cert, len, o.chain, o.n_chain, &id,
                                         &id_len, &e);
@@ -347,7 +361,6 @@ static int method_import_certificate(sd_bus_message *m, void *userdata, sd_bus_e
 
 static int method_change_pin(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-    static const char *const allowed[] = {"pin", "new-pin", NULL};
     WorkerContext *w = userdata;
     const char *who;
     Options o = {};
@@ -356,8 +369,12 @@ static int method_change_pin(sd_bus_message *m, void *userdata, sd_bus_error *re
     int r = sd_bus_message_read(m, "s", &who);
     if (r < 0)
         return r;
+    const Operation *op = operation_find("ChangePin", who);
+    if (!op)
+        return sd_bus_reply_method_errorf(m, TOKEND_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
+                                          "Say whose PIN to change: \"user\" or \"so\".");
     TkUserType type = streq(who, "so") ? TK_SO : TK_USER;
-    r = begin(m, w, "change-pin", allowed, &o, &e);
+    r = begin(m, w, op, &o, &e);
     if (r >= 0 && (!o.pin || !o.new_pin))
         r = tk_error_set(&e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
                          "Give the current PIN (option pin) and the new one (option new-pin).");
@@ -370,12 +387,11 @@ static int method_change_pin(sd_bus_message *m, void *userdata, sd_bus_error *re
 
 static int method_unblock_pin(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-    static const char *const allowed[] = {"so-pin", "new-pin", "request", "force", NULL};
     WorkerContext *w = userdata;
     Options o = {};
     TkError e = {};
 
-    int r = begin(m, w, "unblock-pin", allowed, &o, &e);
+    int r = begin(m, w, operation_find("UnblockPin", NULL), &o, &e);
     if (r >= 0 && (!o.so_pin || !o.new_pin))
         r = tk_error_set(&e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
                          "Give the SO PIN or PUK (option so-pin) and the new PIN (new-pin).");
@@ -465,7 +481,6 @@ static int initialize_card(WorkerContext *w, const TkSecret *so_pin, const char 
 
 static int method_initialize(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-    static const char *const allowed[] = {"so-pin", "new-pin", NULL};
     WorkerContext *w = userdata;
     const char *label;
     Options o = {};
@@ -477,7 +492,7 @@ static int method_initialize(sd_bus_message *m, void *userdata, sd_bus_error *re
     _cleanup_free_ char *l = strdup(label);
     if (!l)
         return -ENOMEM;
-    r = begin(m, w, "initialize", allowed, &o, &e);
+    r = begin(m, w, operation_find("Initialize", NULL), &o, &e);
     if (r >= 0 && !o.so_pin)
         r = tk_error_set(&e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
                          "Give the SO PIN (option so-pin).");
@@ -498,7 +513,6 @@ static int method_initialize(sd_bus_message *m, void *userdata, sd_bus_error *re
 
 static int method_delete_object(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-    static const char *const allowed[] = {"pin", NULL};
     WorkerContext *w = userdata;
     _cleanup_free_ uint8_t *id = NULL;
     const char *class;
@@ -518,7 +532,7 @@ static int method_delete_object(sd_bus_message *m, void *userdata, sd_bus_error 
     if (!id)
         return -ENOMEM;
     memcpy(id, p, id_len);
-    r = begin(m, w, "delete-object", allowed, &o, &e);
+    r = begin(m, w, operation_find("DeleteObject", NULL), &o, &e);
     if (r >= 0)
         r = tk_token_delete_object(w->token, o.pin, c, id, id_len, &e);
     options_done(&o);

@@ -17,6 +17,7 @@ static const struct {
     {TK_ERROR_NO_MATCHING_KEY, ENOKEY},  {TK_ERROR_INVALID_CERTIFICATE, EBADMSG},
     {TK_ERROR_DUPLICATE, EEXIST},        {TK_ERROR_UNSUPPORTED, EOPNOTSUPP},
     {TK_ERROR_INVALID_ARGUMENT, EINVAL}, {TK_ERROR_FAILED, EIO},
+    {TK_ERROR_PIN_FINAL_TRY, EDQUOT},    {TK_ERROR_BUSY, EBUSY},
 };
 
 int tk_error_setv(TkError *error, int err, const char *name, const char *fmt, va_list ap)

@@ -9,6 +9,7 @@
 #define TK_ERROR_PIN_INCORRECT       "PinIncorrect"
 #define TK_ERROR_PIN_LOCKED          "PinLocked"
 #define TK_ERROR_PIN_POLICY          "PinPolicy"
+#define TK_ERROR_PIN_FINAL_TRY       "PinFinalTry"
 #define TK_ERROR_SO_PIN_FINAL_TRY    "SoPinFinalTry"
 #define TK_ERROR_TOKEN_REMOVED       "TokenRemoved"
 #define TK_ERROR_TOKEN_NOT_FOUND     "TokenNotFound"
@@ -17,6 +18,7 @@
 #define TK_ERROR_DUPLICATE           "Duplicate"
 #define TK_ERROR_UNSUPPORTED         "Unsupported"
 #define TK_ERROR_INVALID_ARGUMENT    "InvalidArgument"
+#define TK_ERROR_BUSY                "Busy"
 #define TK_ERROR_FAILED              "Failed"
 
 /* What went wrong, for a person: a bus error name (one of the above) and a message that says

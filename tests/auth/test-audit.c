@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The daemon's audit trail: what lands in the chained file for an act, allowed or refused. */
+/* The daemon's audit trail: what lands in the chained file for an act, from its intent to its
+ * outcome, by the operation table's rows. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "audit.h"
+#include "operations.h"
 #include "tk-run.h"
 #include "tk-test.h"
 
@@ -27,49 +29,59 @@ static void teardown(void)
     free(path);
 }
 
-START_TEST(every_operation_has_its_own_message_id)
+START_TEST(every_recorded_row_has_its_own_message_id)
 {
-    static const char *const ops[] = {"generate-key", "create-request", "import-certificate",
-                                      "change-pin",   "unblock-pin",    "initialize",
-                                      "delete-object"};
-    for (size_t i = 0; i < ELEMENTSOF(ops); i++) {
-        const char *id = audit_message_id(ops[i]);
-        ck_assert_ptr_nonnull(id);
-        ck_assert_uint_eq(strlen(id), 32);
-        ck_assert_uint_eq(strspn(id, "0123456789abcdef"), 32);
+    for (size_t i = 0; i < n_operations; i++) {
+        const Operation *op = &operations[i];
+        if (!operation_audited(op)) {
+            ck_assert_msg(!op->message_id, "%s/%s has a MESSAGE_ID but is not recorded", op->member,
+                          strempty(op->variant));
+            continue;
+        }
+        ck_assert_msg(op->message_id, "%s/%s is recorded but has no MESSAGE_ID", op->member,
+                      strempty(op->variant));
+        ck_assert_uint_eq(strlen(op->message_id), 32);
+        ck_assert_uint_eq(strspn(op->message_id, "0123456789abcdef"), 32);
+        ck_assert_ptr_nonnull(op->verb);
+        ck_assert_str_eq(audit_message_id(op->name), op->message_id);
         for (size_t j = 0; j < i; j++)
-            ck_assert_str_ne(id, audit_message_id(ops[j]));
+            if (operations[j].message_id && !streq(operations[j].name, op->name))
+                ck_assert_str_ne(op->message_id, operations[j].message_id);
     }
-    ck_assert_ptr_null(audit_message_id("list-objects"));
+    ck_assert_ptr_null(audit_message_id("format-everything"));
 }
 END_TEST
 
-START_TEST(allowed_and_refused_acts_land_in_a_verifiable_file)
+START_TEST(intent_then_outcome_land_in_a_verifiable_file)
 {
-    TkAuditRecord ok = {.time_usec = 1,
-                        .operation = "unblock-pin",
-                        .serial = "0012ab",
-                        .uid = 1001,
-                        .pid = 4242,
-                        .request = "ULA-2026-0042",
-                        .result = "ok"};
-    TkAuditRecord refused = ok;
-    refused.result = "refused";
-    refused.error = "SoPinFinalTry";
+    const Operation *unblock = operation_find("UnblockPin", NULL);
+    TkAuditRecord rec = {.time_usec = 1,
+                         .operation = unblock->name,
+                         .serial = "0012ab",
+                         .uid = 1001,
+                         .pid = 4242,
+                         .request = "ULA-2026-0042"};
     TkError error = {};
 
-    ck_assert_int_eq(audit_check_writable(path, &error), 0);
-    ck_assert_int_eq(audit_record(path, &ok, &error), 0);
-    ck_assert_int_eq(audit_record(path, &refused, &error), 0);
+    ck_assert_int_eq(audit_intent(path, unblock, &rec, &error), 0);
+    rec.result = "refused";
+    rec.error = "SoPinFinalTry";
+    ck_assert_int_eq(audit_record(path, unblock, &rec, &error), 0);
 
     size_t lines = 0, bad = 0;
     ck_assert_int_eq(tk_audit_verify(path, &lines, &bad, &error), 0);
     ck_assert_uint_eq(lines, 2);
 
     char *text = tk_read_file(path, NULL);
+    char *second = strchr(text, '\n');
+    ck_assert_ptr_nonnull(second);
+    *second++ = 0;
+    ck_assert_ptr_nonnull(strstr(text, "\"result\":\"intent\""));
     ck_assert_ptr_nonnull(strstr(text, "ULA-2026-0042"));
-    ck_assert_ptr_nonnull(strstr(text, "SoPinFinalTry"));
-    ck_assert_ptr_nonnull(strstr(text, "\"uid\":1001"));
+    ck_assert_ptr_null(strstr(text, "SoPinFinalTry"));
+    ck_assert_ptr_nonnull(strstr(second, "\"result\":\"refused\""));
+    ck_assert_ptr_nonnull(strstr(second, "SoPinFinalTry"));
+    ck_assert_ptr_nonnull(strstr(second, "\"uid\":1001"));
     free(text);
 
     struct stat st;
@@ -78,25 +90,27 @@ START_TEST(allowed_and_refused_acts_land_in_a_verifiable_file)
 }
 END_TEST
 
-START_TEST(unwritable_trail_is_an_error_naming_the_file)
+START_TEST(unwritable_trail_refuses_the_intent_naming_the_file)
 {
     char *bad;
     ck_assert_int_ge(asprintf(&bad, "%s/missing-dir/audit.jsonl", dir), 0);
-    TkAuditRecord r = {.operation = "initialize", .serial = "1", .result = "ok"};
+    const Operation *init = operation_find("Initialize", NULL);
+    TkAuditRecord r = {.operation = init->name, .serial = "1"};
     TkError error = {};
-    ck_assert_int_lt(audit_check_writable(bad, &error), 0);
+    ck_assert_int_lt(audit_intent(bad, init, &r, &error), 0);
     ck_assert_ptr_nonnull(strstr(error.message, bad));
-    ck_assert_int_lt(audit_record(bad, &r, &error), 0);
     ck_assert_str_eq(error.name, TK_ERROR_FAILED);
     free(bad);
 }
 END_TEST
 
-START_TEST(unknown_operation_is_refused)
+START_TEST(a_row_that_is_not_recorded_is_refused)
 {
-    TkAuditRecord r = {.operation = "format-c", .serial = "1", .result = "ok"};
+    const Operation *list = operation_find("ListObjects", NULL);
+    TkAuditRecord r = {.operation = list->name, .serial = "1", .result = "ok"};
     TkError error = {};
-    ck_assert_int_eq(audit_record(path, &r, &error), -EINVAL);
+    ck_assert_int_eq(audit_record(path, list, &r, &error), -EINVAL);
+    ck_assert_int_eq(audit_intent(path, list, &r, &error), -EINVAL);
     ck_assert_ptr_null(tk_read_file(path, NULL));
 }
 END_TEST
@@ -107,10 +121,10 @@ static Suite *audit_suite(void)
     TCase *tc = tcase_create("trail");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 10);
-    tcase_add_test(tc, every_operation_has_its_own_message_id);
-    tcase_add_test(tc, allowed_and_refused_acts_land_in_a_verifiable_file);
-    tcase_add_test(tc, unwritable_trail_is_an_error_naming_the_file);
-    tcase_add_test(tc, unknown_operation_is_refused);
+    tcase_add_test(tc, every_recorded_row_has_its_own_message_id);
+    tcase_add_test(tc, intent_then_outcome_land_in_a_verifiable_file);
+    tcase_add_test(tc, unwritable_trail_refuses_the_intent_naming_the_file);
+    tcase_add_test(tc, a_row_that_is_not_recorded_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """What an administrator relies on in the shipped polkit files, read as files: the actions that
-daemon/authorize.c checks are exactly the ones systemd/org.tokend.policy declares, their
+tokend's operation table checks are exactly the ones systemd/org.tokend.policy declares, their
 defaults keep every change to a token away from anyone who is not an administrator (the PIN
-change of the person at the active seat aside, for kiosks), each says what it guards, and the
-example rules grant only declared actions, to the role groups and in the split that DESIGN.md
-gives: tokend-helpdesk unblocks and changes PINs, tokend-provisioning does the rest."""
+change of the person at the active seat aside, and presenting the PIN there), each says what it
+guards, and the example rules grant only declared actions, to the role groups and in the split
+that DESIGN.md gives: tokend-helpdesk unblocks and changes PINs, tokend-kiosk changes the user
+PIN, tokend-provisioning does the rest."""
 
+import json
 import os
 import re
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
@@ -18,27 +21,33 @@ from tokend_env import Tap  # noqa: E402
 
 POLICY = os.path.join(source, "systemd", "org.tokend.policy")
 RULES = os.path.join(source, "systemd", "50-tokend-roles.rules.example")
-AUTHORIZE = os.path.join(source, "daemon", "authorize.c")
+OPERATION_TABLE = os.environ["OPERATION_TABLE"]
 
-# DESIGN.md, "D-Bus API": the action that guards each Token method; reading is open.
+# DESIGN.md, "D-Bus API": the action that guards each Token method (and variant); reading the
+# public objects is open.
 DESIGN_ACTIONS = {
     "ListObjects": "",
+    "ListObjects/login": "org.tokend.login",
     "GenerateKeyPair": "org.tokend.generate-key",
     "CreateRequest": "org.tokend.generate-key",
     "ImportCertificate": "org.tokend.import-certificate",
-    "ChangePin": "org.tokend.change-pin",
+    "ChangePin/user": "org.tokend.change-pin",
+    "ChangePin/so": "org.tokend.change-so-pin",
     "UnblockPin": "org.tokend.unblock-pin",
     "Initialize": "org.tokend.initialize",
     "DeleteObject": "org.tokend.delete-object",
 }
+# Presenting the PIN at the active seat, without changing anything.
+LOGIN_ACTION = "org.tokend.login"
 # DESIGN.md, "Authorisation and roles": the groups and what the example rules grant them.
 DESIGN_ROLES = {
     "tokend-helpdesk": {"org.tokend.unblock-pin", "org.tokend.change-pin"},
+    "tokend-kiosk": {"org.tokend.change-pin"},
     "tokend-provisioning": {"org.tokend.generate-key", "org.tokend.import-certificate",
                             "org.tokend.initialize", "org.tokend.delete-object"},
 }
-# Kiosks get nothing from the rules: the holder at the active seat changes the PIN through the
-# action's own defaults, proving who they are; never without authentication.
+# The holder at the active seat of their own machine changes the PIN through the action's own
+# defaults, proving who they are; a kiosk account gets it from the example rules.
 KIOSK_ACTION = "org.tokend.change-pin"
 ADMIN_ONLY = {"auth_admin", "auth_admin_keep"}
 SELF = {"auth_self", "auth_self_keep"}
@@ -52,15 +61,10 @@ def read(path):
 
 
 def authorize_table():
-    """The method -> action rows of daemon/authorize.c's table, read from the source."""
-    text = read(AUTHORIZE)
-    body = re.search(r"\}\s*table\[\]\s*=\s*\{(.*?)\n\};", text, re.S)
-    assert body, "no table[] in daemon/authorize.c"
-    rows = re.findall(r'\{\s*"(\w+)"\s*,\s*"([^"]*)"\s*,\s*"[^"]*"\s*\}', body.group(1))
-    # Every row, not just the ones the pattern matched: a row written another way must not
-    # drop out of the comparison silently.
-    assert len(rows) == body.group(1).count("{"), f"rows not understood: {body.group(1)}"
-    return dict(rows)
+    """The member[/variant] -> action rows of tokend's operation table, as the daemon has it."""
+    out = subprocess.run([OPERATION_TABLE], check=True, capture_output=True, text=True).stdout
+    return {r["member"] + (f"/{r['variant']}" if r["variant"] else ""): r["action"] or ""
+            for r in json.loads(out)}
 
 
 def checked_actions():
@@ -118,7 +122,7 @@ def the_daemon_table_is_the_design_table():
 
 def every_checked_action_is_declared_and_every_declared_one_checked():
     checked, declared = checked_actions(), set(policy_actions())
-    assert checked, "no action found in daemon/authorize.c"
+    assert checked, "no action found in the operation table"
     assert not checked - declared, f"checked but not declared: {sorted(checked - declared)}"
     assert not declared - checked, f"declared but never checked: {sorted(declared - checked)}"
 
@@ -147,6 +151,8 @@ def nothing_that_changes_a_token_is_open_by_default():
         assert d["allow_inactive"] == "no", f"{aid}: allow_inactive {d['allow_inactive']}"
         if aid == KIOSK_ACTION:
             assert d["allow_active"] in SELF | ADMIN_ONLY, f"{aid}: allow_active {d}"
+        elif aid == LOGIN_ACTION:
+            assert d["allow_active"] in {"yes"} | SELF | ADMIN_ONLY, f"{aid}: {d}"
         else:
             assert d["allow_active"] in ADMIN_ONLY, f"{aid}: allow_active {d['allow_active']}"
 

@@ -151,10 +151,20 @@ def change_user_pin():
 
 
 def lock_the_user_pin():
-    """Three wrong PINs through tokend: the state goes final-try, then locked."""
+    """Three wrong PINs through tokend: the state goes final-try, then locked. The final try
+    is spent only with force, and never by a read."""
     seen = []
     for _ in range(env.counters(1)[1]):
-        err = env.call_error("ListObjects", gvariant_options(pin=b"000000"))
+        if env.prop("UserPinState") == "final-try":
+            before = env.counters(1)
+            for method, args in (("ListObjects", [gvariant_options(pin=b"000000")]),
+                                 ("ChangePin", ["'user'", gvariant_options(pin=b"000000",
+                                                                         new_pin=b"406172")])):
+                err = env.call_error(method, *args)
+                assert err and err[0] == "org.tokend.Tokend1.Error.PinFinalTry", (method, err)
+            assert env.counters(1) == before, (before, env.counters(1))
+        err = env.call_error("ChangePin", "'user'",
+                             gvariant_options(pin=b"000000", new_pin=b"406172", force=True))
         assert err and err[0] in ("org.tokend.Tokend1.Error.PinIncorrect",
                                   "org.tokend.Tokend1.Error.PinLocked"), err
         seen.append(env.prop("UserPinState"))

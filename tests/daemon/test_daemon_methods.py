@@ -172,10 +172,19 @@ def audit_trail_records_each_change_without_secrets():
     assert ("unblock-pin", "failed", "PinIncorrect") in ops, ops
     for want in [("generate-key", "ok", None), ("create-request", "ok", None),
                  ("import-certificate", "ok", None), ("generate-key", "failed", "PinIncorrect"),
-                 ("change-pin", "ok", None), ("unblock-pin", "refused", "InvalidArgument"),
-                 ("unblock-pin", "ok", None), ("delete-object", "ok", None),
-                 ("initialize", "ok", None)]:
+                 ("change-pin", "ok", None), ("unblock-pin", "ok", None),
+                 ("delete-object", "ok", None), ("initialize", "ok", None),
+                 ("list-objects", "ok", None)]:
         assert want in ops, (want, ops)
+    # A call refused by tokend's own argument checks never reached polkit: it is answered, not
+    # written to the trail (an unauthorised caller must not be able to fill it).
+    assert ("unblock-pin", "refused", "InvalidArgument") not in ops, ops
+    # Every outcome follows its intent record, written before the token was touched.
+    for i, line in enumerate(lines):
+        if line["result"] != "intent":
+            before = lines[i - 1] if i else {}
+            assert before.get("result") == "intent" and \
+                before["operation"] == line["operation"], (i, line, before)
     unblock = [l for l in lines if l["operation"] == "unblock-pin" and l["result"] == "ok"][0]
     assert unblock["request"] == "UNLOCK-2026-0042", unblock
     assert unblock["uid"] == 0 and unblock["serial"] == env.get(path, TOKEN, "Serial")

@@ -76,10 +76,15 @@ def card_demo():
         tokenctl("--pin-file", card_pin, "keygen", serial, "--type", "ec-p256",
                  "--label", "John Roe signing", "--id", "4502", on=d)
 
-        step("The holder mistypes the PIN three times: the card itself locks it")
-        for _ in range(3):
+        step("The holder mistypes the PIN twice; tokend keeps the final try, the card locks "
+             "the PIN when it is spent with --force")
+        for _ in range(2):
             tokenctl("--pin-file", card_wrong, "--new-pin-file", card_new, "change-pin", serial,
                      expect=5, on=d)
+        tokenctl("--pin-file", card_wrong, "--new-pin-file", card_new, "change-pin", serial,
+                 expect=7, on=d)
+        tokenctl("--pin-file", card_wrong, "--new-pin-file", card_new, "change-pin", serial,
+                 "--force", expect=5, on=d)
         tokenctl("status", serial, on=d)
 
         step("Staff check the ID and the signed unlock application, then unblock with the PUK")

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The one table of what tokend's Token methods are: every handler, the worker, authorisation,
+ * the audit trail and the tests read it (operations.c). */
+
+/* The options a method may take, as bits of Operation.options. */
+typedef enum OptionId {
+    OPTION_PIN,
+    OPTION_NEW_PIN,
+    OPTION_SO_PIN,
+    OPTION_LABEL,
+    OPTION_ID,
+    OPTION_EMAIL,
+    OPTION_DNS,
+    OPTION_REQUEST,
+    OPTION_FORCE,
+    OPTION_CHAIN,
+    _OPTION_MAX,
+} OptionId;
+
+#define OPT(id) (1u << (id))
+
+typedef enum OptionKind {
+    OPTION_KIND_SECRET,  /* ay, UTF-8 without NUL, wiped */
+    OPTION_KIND_TEXT,    /* s, printable UTF-8 */
+    OPTION_KIND_BYTES,   /* ay */
+    OPTION_KIND_TEXTS,   /* as, each printable UTF-8 */
+    OPTION_KIND_BOOLEAN, /* b */
+    OPTION_KIND_BLOBS,   /* aay */
+} OptionKind;
+
+typedef struct OptionSpec {
+    const char *name;
+    OptionKind kind;
+    const char *signature;
+    size_t min_len;   /* s: characters, ay: bytes; for as/aay: of each element */
+    size_t max_len;   /* likewise */
+    size_t max_items; /* as, aay: elements */
+} OptionSpec;
+
+const OptionSpec *option_spec(OptionId id);
+/* NULL for a name that is no option of any method. */
+const OptionSpec *option_spec_by_name(const char *name, OptionId *ret_id);
+
+/* Which secret a call presents to the token. The SO PIN stands for the PUK too, where the
+ * token's unblock takes the PUK (OpenSC cards). */
+typedef enum Secret {
+    SECRET_NONE,
+    SECRET_USER_PIN,
+    SECRET_SO_PIN,
+} Secret;
+
+typedef struct Operation {
+    const char *member;  /* the method of org.tokend.Tokend1.Token */
+    const char *variant; /* NULL; or "login" (ListObjects with a PIN), "user"/"so" (ChangePin) */
+    const char *name;    /* in the audit trail, the journal and Progress signals */
+    const char *signature;
+    const char *result;
+    unsigned options;       /* OPT() bits */
+    unsigned required;      /* options the worker cannot do without */
+    const char *action;     /* polkit action; NULL: open to everyone */
+    const char *message_id; /* journal MESSAGE_ID, NULL for calls that are not recorded */
+    const char *what;       /* "unblock PINs", for "Not authorised to …" */
+    const char *verb;       /* "PIN unblock", for the journal's MESSAGE */
+    bool changes_token;
+    bool reads; /* only reads: never spends a final try, not even with force */
+    Secret presents;
+    bool so_pin_derived; /* the SO PIN comes from the site key when configured */
+    uint64_t timeout_usec;
+} Operation;
+
+/* Every row, for the tests and for walking. */
+extern const Operation operations[];
+extern const size_t n_operations;
+
+/* The row for a member and variant; NULL when there is none (the call is refused). */
+const Operation *operation_find(const char *member, const char *variant);
+/* The first row of a member, whatever its variant. */
+const Operation *operation_find_member(const char *member);
+
+/* Whether a call of this row leaves a record in the audit trail: it changes the token or
+ * presents a secret to it. */
+static inline bool operation_audited(const Operation *op)
+{
+    return op->changes_token || op->presents != SECRET_NONE;
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A token's worker process: started with its own OpenSC configuration, watched, replaced when
+ * it stops. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+#include "worker-protocol.h"
+
+/* Relays the worker's progress and keeps the cache current. */
+static int on_worker_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    Token *t = userdata;
+    if (sd_bus_message_is_signal(m, WORKER_INTERFACE, "Progress")) {
+        const char *op, *stage;
+        if (sd_bus_message_read(m, "ss", &op, &stage) >= 0)
+            token_emit_progress(t, op, stage);
+    } else if (sd_bus_message_is_signal(m, WORKER_INTERFACE, "Info")) {
+        TkTokenInfo info;
+        if (worker_read_info(m, &info) >= 0)
+            token_update_info(t, &info);
+    }
+    return 0;
+}
+
+static int on_respawn(sd_event_source *s, uint64_t usec, void *userdata)
+{
+    Token *t = userdata;
+    t->respawn = sd_event_source_disable_unref(t->respawn);
+    if (t->present && !t->worker && token_spawn_worker(t) < 0)
+        fprintf(stderr, "Cannot start a worker for token %s\n", t->info.serial);
+    call_dispatch(t);
+    return 0;
+}
+
+static void on_worker_exit(Worker *w, const siginfo_t *si, void *userdata)
+{
+    Token *t = userdata;
+    if (!t->timed_out)
+        fprintf(stderr, "Worker %d for token %s stopped (%s %d)\n", (int)si->si_pid, t->info.serial,
+                si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
+    /* The worker goes first, so that the queue waits for its successor. */
+    t->running_slot = sd_bus_slot_unref(t->running_slot);
+    t->worker = worker_free(t->worker);
+    t->worker_lost = false;
+    if (t->running && t->queue) {
+        char message[256];
+        snprintf(message, sizeof(message),
+                 t->timed_out ? "The token did not finish the operation in time and was reset. "
+                                "Check the token and try again."
+                              : "The token's worker process stopped during the operation (%s "
+                                "%d); it may not have completed. Check the token and try again.",
+                 si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
+        call_fail_running(t, message);
+    }
+    t->running = false;
+    t->timed_out = false;
+    if (t->present && !t->respawn)
+        sd_event_add_time_relative(t->context->event, &t->respawn, CLOCK_MONOTONIC, 200000, 0,
+                                   on_respawn, t);
+}
+
+static char *escape_reader(const char *s)
+{
+    /* OpenSC's configuration syntax: a quoted string, so quotes and backslashes go. */
+    char *out = malloc(strlen(s) + 1), *p = out;
+    if (!out)
+        return NULL;
+    for (; *s; s++)
+        if (*s != '"' && *s != '\\')
+            *p++ = *s;
+    *p = 0;
+    return out;
+}
+
+/* OpenSC binds every card it sees: a worker's private configuration hides every other reader
+ * (whole names) and makes C_SetPIN in an unlogged session send RESET RETRY COUNTER. */
+static int write_opensc_conf(Token *t, char **ret_path)
+{
+    Context *c = t->context;
+    _cleanup_free_ char *path = NULL, *escaped = NULL;
+    int r = sd_bus_path_encode("/opensc", t->info.serial, &escaped);
+    if (r < 0)
+        return r;
+    if (asprintf(&path, "%s/%s.conf", c->runtime_dir, strrchr(escaped, '/') + 1) < 0)
+        return -ENOMEM;
+    FILE *f = fopen(path, "we");
+    if (!f)
+        return -errno;
+    fputs("app default {\n", f);
+    bool first = true;
+    for (Reader *rd = c->readers; rd; rd = rd->next) {
+        if (streq_ptr(rd->name, t->info.slot_description))
+            continue;
+        _cleanup_free_ char *n = escape_reader(rd->name);
+        fprintf(f, "%s\"%s\"", first ? "    ignored_readers = " : ", ", strempty(n));
+        first = false;
+    }
+    for (Token *o = c->tokens; o; o = o->next) {
+        if (o == t || !o->module->pcsc_backed || isempty(o->info.slot_description) ||
+            streq_ptr(o->info.slot_description, t->info.slot_description))
+            continue;
+        _cleanup_free_ char *n = escape_reader(o->info.slot_description);
+        fprintf(f, "%s\"%s\"", first ? "    ignored_readers = " : ", ", strempty(n));
+        first = false;
+    }
+    if (!first)
+        fputs(";\n", f);
+    fputs("    framework pkcs15 {\n    }\n    pkcs11 {\n"
+          "        user_pin_unblock_style = set_pin_in_unlogged_session;\n    }\n}\n",
+          f);
+    r = fflush(f) == 0 ? 0 : -errno;
+    fclose(f);
+    if (r < 0)
+        return r;
+    *ret_path = TAKE_PTR(path);
+    return 0;
+}
+
+int token_spawn_worker(Token *t)
+{
+    Context *c = t->context;
+    _cleanup_free_ char *conf = NULL, *env0 = NULL;
+    int r;
+
+    if (t->module->pcsc_backed) {
+        r = write_opensc_conf(t, &conf);
+        if (r < 0)
+            return r;
+        if (asprintf(&env0, "OPENSC_CONF=%s", conf) < 0)
+            return -ENOMEM;
+    }
+    char *argv[] = {"--module",
+                    t->module->path,
+                    "--serial",
+                    t->info.serial,
+                    "--state-dir",
+                    c->state_dir,
+                    t->module->pcsc_backed ? "--unblock-with-puk" : NULL,
+                    NULL};
+    char *env[] = {env0, NULL};
+    r = worker_spawn(c->event, c->worker_path, argv, env, on_worker_exit, t, &t->worker);
+    if (r < 0)
+        return r;
+    return sd_bus_match_signal(worker_bus(t->worker), NULL, NULL, WORKER_PATH, WORKER_INTERFACE,
+                               NULL, on_worker_signal, t);
+}
