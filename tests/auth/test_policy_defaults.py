@@ -12,10 +12,9 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 
-source = os.environ["TOKEND_SOURCE_DIR"]
-sys.path.insert(0, os.path.join(source, "tests", "daemon"))
-from tokend_env import Tap  # noqa: E402
+from tap import Tap
 
+source = os.environ["TOKEND_SOURCE_DIR"]
 POLICY = os.path.join(source, "systemd", "org.tokend.policy")
 RULES = os.path.join(source, "systemd", "50-tokend-roles.rules.example")
 AUTHORIZE = os.path.join(source, "daemon", "authorize.c")

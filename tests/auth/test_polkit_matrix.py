@@ -11,11 +11,11 @@ import os
 import pwd
 import subprocess
 import sys
-import time
+
+from tap import Tap, skip
+from tokend_env import SOFTHSM_MODULE, Env, need, options
 
 source = os.environ["TOKEND_SOURCE_DIR"]
-sys.path.insert(0, os.path.join(source, "tests", "daemon"))
-from tokend_env import SOFTHSM_MODULE, Env, Tap, need, options, skip  # noqa: E402
 
 POLKITD = "/usr/lib/polkit-1/polkitd"
 POLKIT_BUS_CONF = "/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf"

@@ -13,8 +13,8 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.environ["TOKEND_SOURCE_DIR"], "tests", "daemon"))
-from tokend_env import SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, Tap, need  # noqa: E402
+from tap import Tap
+from tokend_env import SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, need
 
 TOKENCTL = os.environ["TOKENCTL"]
 # Under "meson test --setup=valgrind" every tokenctl run goes through valgrind; an error or a

@@ -13,8 +13,8 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.environ["TOKEND_SOURCE_DIR"], "tests", "daemon"))
-from tokend_env import SOFTHSM_MODULE, USER_PIN, Env, Tap, need, skip  # noqa: E402
+from tap import Tap, skip
+from tokend_env import SOFTHSM_MODULE, USER_PIN, Env, need
 
 TOKENCTL = os.environ["TOKENCTL"]
 POLKITD = "/usr/lib/polkit-1/polkitd"

@@ -2,13 +2,12 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The running daemon's org.tokend.* interfaces match docs/org.tokend.Tokend1.xml."""
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_introspection_util import documented as documented_interfaces
-from test_introspection_util import interfaces
-from tokend_env import BUS_NAME, ROOT, SOFTHSM_MODULE, Env, Tap, need
+from introspection import documented as documented_interfaces
+from introspection import interfaces
+from tap import Tap
+from tokend_env import ROOT, SOFTHSM_MODULE, Env, need
 
 need("dbus-daemon", "busctl", "softhsm2-util", SOFTHSM_MODULE)
 

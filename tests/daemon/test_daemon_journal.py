@@ -13,9 +13,9 @@ import re
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokend_env import (JOURNALD, SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, PrivateJournal, Tap,
-                        gvariant_options, need, skip)
+from tap import Tap, skip
+from tokend_env import (JOURNALD, SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, PrivateJournal,
+                        gvariant_options, need)
 
 need("dbus-daemon", "gdbus", "busctl", "softhsm2-util", "journalctl", "unshare", "nsenter",
      "setpriv", JOURNALD, SOFTHSM_MODULE)

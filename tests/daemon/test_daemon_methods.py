@@ -3,12 +3,11 @@
 """Every Token method on SoftHSM2 tokens through tokend, called with busctl and gdbus and
 cross-checked with pkcs11-tool and openssl."""
 
-import os
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokend_env import (SO_PIN, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, Tap, gvariant_options,
+from tap import Tap
+from tokend_env import (SO_PIN, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, gvariant_options,
                         issue_with_test_ca, need, options)
 
 need("dbus-daemon", "busctl", "gdbus", "softhsm2-util", "pkcs11-tool", "openssl", SOFTHSM_MODULE)

@@ -15,7 +15,7 @@ PINs reach OpenSC's tools through the environment (`--pin env:TOKEND_SIM_PIN`), 
 command line that other users can read in /proc.
 
 Without root or a piece of the stack, Unavailable is raised: tokend-test-env turns it into exit
-77, TAP tests into a SKIP plan (tap.skip)."""
+77 (tap.SKIP), TAP tests into a SKIP plan (tap.skip)."""
 
 import ctypes
 import os
@@ -27,7 +27,6 @@ import subprocess
 import tempfile
 import time
 
-SKIP = 77
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 OPENSC_PKCS11 = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
 READER_BASENAME = "Virtual PCD"

@@ -10,14 +10,11 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "harness"))
-import simenv  # noqa: E402
-from tap import Tap, skip  # noqa: E402,F401 (the daemon tests import them from here)
+import simenv
+from tap import skip
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 BUS_NAME = "org.tokend.Tokend1"
@@ -26,8 +23,6 @@ MANAGER = "org.tokend.Tokend1.Manager"
 TOKEN = "org.tokend.Tokend1.Token"
 USER_PIN = "318274"
 SO_PIN = "so-pin-5512"
-
-SKIP = 77
 
 
 def need(*programs):
