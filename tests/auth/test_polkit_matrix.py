@@ -137,10 +137,12 @@ def call_as(who, method):
     args = CALLS[method][1:]
     cmd = ["gdbus", "call", "--address", env.address, "--dest", "org.tokend.Tokend1",
            "--object-path", path, "--method", f"org.tokend.Tokend1.Token.{method}", "--", *args]
+    cwd = None
     if callers[who]:
         cmd = ["setpriv", f"--reuid={callers[who]}", f"--regid={callers[who]}", "--init-groups",
                *cmd]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env.env, timeout=60)
+        cwd = env.other_users_dir()
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env.env, timeout=60, cwd=cwd)
     if p.returncode == 0:
         return None
     err = p.stderr

@@ -14,7 +14,7 @@ import sys
 import time
 
 from tap import Tap, skip
-from tokend_env import SOFTHSM_MODULE, USER_PIN, Env, need
+from tokend_env import SOFTHSM_MODULE, USER_PIN, Env, exec_as, need
 
 TOKENCTL = os.environ["TOKENCTL"]
 POLKITD = "/usr/lib/polkit-1/polkitd"
@@ -67,12 +67,17 @@ def start_polkitd():
                              for n in env.busctl("list")), 10, "polkitd on the bus")
 
 
+def tokenctl_for_nobody():
+    """tokenctl runs as nobody from a copy that nobody can reach, not from the build tree."""
+    return env.copy_for_other_users(TOKENCTL)
+
+
 def tj(*args, stdin=None):
     cmd = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-           TOKENCTL, "--json", *args]
+           tokenctl_for_nobody(), "--json", *args]
     start = time.monotonic()
     p = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env.env,
-                       timeout=60, start_new_session=True)
+                       timeout=60, start_new_session=True, cwd=env.other_users_dir())
     return p.returncode, json.loads(p.stdout), time.monotonic() - start
 
 
@@ -102,11 +107,10 @@ def granted_by_polkit_reaches_the_token():
 
 
 def on_a_terminal_the_agent_is_started_and_stopped_and_nothing_hangs():
+    program = tokenctl_for_nobody()
     pid, fd = pty.fork()
     if pid == 0:
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-        os.execve(TOKENCTL, [TOKENCTL, "change-pin", "pk-a"], env.env)
+        exec_as([program, "change-pin", "pk-a"], env.env, uid=NOBODY, cwd=env.other_users_dir())
     out, answers = b"", [(b"Current user PIN: ", USER_PIN), (b"New user PIN: ", "582914"),
                          (b"Repeat new user PIN: ", "582914")]
     end = time.monotonic() + 30

@@ -25,7 +25,7 @@ def as_nobody(*args):
     p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
                         "gdbus", "call", "--address", env.address, "--dest", BUS_NAME,
                         "--object-path", path, "--method", *args],
-                       capture_output=True, text=True, env=env.env)
+                       capture_output=True, text=True, env=env.env, cwd=env.other_users_dir())
     return p.returncode, p.stdout + p.stderr
 
 

@@ -64,7 +64,7 @@ def call(method, *args, as_nobody=False):
         # setpriv execs gdbus: the PID stays the caller's.
         cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *cmd]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=env.env)
+                         env=env.env, cwd=env.other_users_dir() if as_nobody else None)
     out, err = p.communicate(timeout=60)
     if p.returncode == 0:
         return p.pid, None
