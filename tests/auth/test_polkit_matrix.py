@@ -77,11 +77,13 @@ for f in os.listdir(env.dir):
     if f.startswith("polkit-"):
         for g in os.listdir(f"{env.dir}/{f}"):
             os.chmod(f"{env.dir}/{f}/{g}", 0o644)
-script = (f"mount --bind {env.dir}/polkit-actions /usr/share/polkit-1/actions && "
-          f"mount --bind {env.dir}/polkit-rules /etc/polkit-1/rules.d && "
-          f"mount --bind {env.dir}/polkit-empty /usr/share/polkit-1/rules.d && "
-          f"exec {POLKITD} --no-debug")
-polkitd = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+# The paths reach the script as arguments, never split or interpreted by the shell.
+script = ('mount --bind "$1/polkit-actions" /usr/share/polkit-1/actions && '
+          'mount --bind "$1/polkit-rules" /etc/polkit-1/rules.d && '
+          'mount --bind "$1/polkit-empty" /usr/share/polkit-1/rules.d && '
+          'exec "$2" --no-debug')
+polkitd = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script,
+                            "sh", env.dir, POLKITD],
                            env=env.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 env.pids.append(polkitd.pid)
 

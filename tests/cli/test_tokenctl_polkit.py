@@ -56,13 +56,14 @@ def start_polkitd():
     time.sleep(0.2)
     # A private mount namespace puts our actions and rules where polkitd looks, touching
     # nothing outside this test.
-    script = (f"mount --bind {env.dir}/pk-actions /usr/share/polkit-1/actions && "
-              f"mount --bind {env.dir}/pk-rules /etc/polkit-1/rules.d && "
-              f"mount --bind {env.dir}/pk-empty /usr/share/polkit-1/rules.d && "
-              f"exec {POLKITD}")  # its log names the agents that register
+    # The paths reach the script as arguments, never split or interpreted by the shell.
+    script = ('mount --bind "$1/pk-actions" /usr/share/polkit-1/actions && '
+              'mount --bind "$1/pk-rules" /etc/polkit-1/rules.d && '
+              'mount --bind "$1/pk-empty" /usr/share/polkit-1/rules.d && '
+              'exec "$2"')  # its log names the agents that register
     log = open(f"{env.dir}/polkitd.log", "w")
-    polkitd = subprocess.Popen(["unshare", "-m", "sh", "-c", script], env=env.env, stdout=log,
-                               stderr=subprocess.STDOUT)
+    polkitd = subprocess.Popen(["unshare", "-m", "sh", "-c", script, "sh", env.dir, POLKITD],
+                               env=env.env, stdout=log, stderr=subprocess.STDOUT)
     env.wait_for(lambda: any(n.get("name") == "org.freedesktop.PolicyKit1"
                              for n in env.busctl("list")), 10, "polkitd on the bus")
 

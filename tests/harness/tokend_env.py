@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import stat
+import string
 import subprocess
 import tempfile
 import time
@@ -51,6 +52,14 @@ def reachable_tmp():
         if path == os.sep:
             return tmp
         path = os.path.dirname(path)
+
+
+def bus_address(path):
+    """The D-Bus address of a unix socket: bytes outside the spec's optionally-escaped set (a
+    space in TMPDIR, say) written %XX, as the address syntax wants."""
+    safe = (string.ascii_letters + string.digits + "-_/.\\*").encode()
+    return "unix:path=" + "".join(chr(b) if b in safe else f"%{b:02x}"
+                                  for b in os.fsencode(path))
 
 
 def exec_as(argv, env, uid=None, cwd=None):
@@ -162,7 +171,7 @@ class Env:
         try:
             self.build = os.environ.get("TOKEND_BUILD_DIR")
             self.source = os.environ.get("TOKEND_SOURCE_DIR")
-            self.address = f"unix:path={self.dir}/bus"
+            self.address = bus_address(f"{self.dir}/bus")
             os.makedirs(f"{self.dir}/tokens")
             os.makedirs(f"{self.dir}/policy")
             with open(f"{self.dir}/site.key", "wb") as f:
@@ -231,7 +240,7 @@ class Env:
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>system</type>
-  <listen>unix:path={self.dir}/bus</listen>
+  <listen>{self.address}</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
     <allow user="*"/>
@@ -269,8 +278,11 @@ class Env:
         raise AssertionError(f"timed out waiting for {what}; tokend log:\n{self.log()}")
 
     def log(self):
-        with open(f"{self.dir}/tokend.log") as f:
-            return f.read()
+        try:
+            with open(f"{self.dir}/tokend.log") as f:
+                return f.read()
+        except FileNotFoundError:
+            return "(tokend not started yet)"
 
     def busctl(self, *args, check=True):
         p = subprocess.run(["busctl", f"--address={self.address}", "--json=short", *args],
@@ -427,14 +439,16 @@ class PrivateJournal:
             f.write("[Journal]\nStorage=volatile\nReadKMsg=no\nForwardToSyslog=no\n"
                     "ForwardToKMsg=no\nForwardToConsole=no\nForwardToWall=no\n"
                     "RateLimitIntervalSec=0\n")
-        script = ("mount -t tmpfs tmpfs /run && "
-                  "mkdir -p /run/systemd/journal /run/systemd/journald.conf.d /run/log/journal && "
-                  f"cp {self.dir}/journald.conf /run/systemd/journald.conf.d/test.conf && "
-                  f"mount --bind {self.dir}/files /run/log/journal && exec {JOURNALD}")
+        # The paths reach the script as arguments, never split or interpreted by the shell.
+        script = ('mount -t tmpfs tmpfs /run && '
+                  'mkdir -p /run/systemd/journal /run/systemd/journald.conf.d /run/log/journal && '
+                  'cp "$1/journald.conf" /run/systemd/journald.conf.d/test.conf && '
+                  'mount --bind "$1/files" /run/log/journal && exec "$2"')
         self.log = open(f"{self.dir}/journald.log", "w")
         # Its own messages go to the log file here, not to the kernel's ring buffer.
         self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                                      script], env=dict(os.environ, SYSTEMD_LOG_TARGET="console"),
+                                      script, "sh", self.dir, JOURNALD],
+                                     env=dict(os.environ, SYSTEMD_LOG_TARGET="console"),
                                      stdout=self.log, stderr=subprocess.STDOUT)
         end = time.monotonic() + 10
         socket = f"/proc/{self.proc.pid}/root/run/systemd/journal/socket"
