@@ -15,10 +15,9 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
-source = os.environ["TOKEND_SOURCE_DIR"]
-sys.path.insert(0, os.path.join(source, "tests", "daemon"))
-from tokend_env import Tap  # noqa: E402
+from tap import Tap
 
+source = os.environ["TOKEND_SOURCE_DIR"]
 POLICY = os.path.join(source, "systemd", "org.tokend.policy")
 RULES = os.path.join(source, "systemd", "50-tokend-roles.rules.example")
 OPERATION_TABLE = os.environ["OPERATION_TABLE"]

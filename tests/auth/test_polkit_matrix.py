@@ -11,11 +11,11 @@ import os
 import pwd
 import subprocess
 import sys
-import time
+
+from tap import Tap, skip
+from tokend_env import SOFTHSM_MODULE, Env, need, options
 
 source = os.environ["TOKEND_SOURCE_DIR"]
-sys.path.insert(0, os.path.join(source, "tests", "daemon"))
-from tokend_env import SOFTHSM_MODULE, Env, Tap, need, options, skip  # noqa: E402
 
 POLKITD = "/usr/lib/polkit-1/polkitd"
 POLKIT_BUS_CONF = "/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf"
@@ -77,11 +77,13 @@ for f in os.listdir(env.dir):
     if f.startswith("polkit-"):
         for g in os.listdir(f"{env.dir}/{f}"):
             os.chmod(f"{env.dir}/{f}/{g}", 0o644)
-script = (f"mount --bind {env.dir}/polkit-actions /usr/share/polkit-1/actions && "
-          f"mount --bind {env.dir}/polkit-rules /etc/polkit-1/rules.d && "
-          f"mount --bind {env.dir}/polkit-empty /usr/share/polkit-1/rules.d && "
-          f"exec {POLKITD} --no-debug")
-polkitd = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+# The paths reach the script as arguments, never split or interpreted by the shell.
+script = ('mount --bind "$1/polkit-actions" /usr/share/polkit-1/actions && '
+          'mount --bind "$1/polkit-rules" /etc/polkit-1/rules.d && '
+          'mount --bind "$1/polkit-empty" /usr/share/polkit-1/rules.d && '
+          'exec "$2" --no-debug')
+polkitd = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script,
+                            "sh", env.dir, POLKITD],
                            env=env.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 env.pids.append(polkitd.pid)
 
@@ -137,10 +139,12 @@ def call_as(who, method):
     args = CALLS[method][1:]
     cmd = ["gdbus", "call", "--address", env.address, "--dest", "org.tokend.Tokend1",
            "--object-path", path, "--method", f"org.tokend.Tokend1.Token.{method}", "--", *args]
+    cwd = None
     if callers[who]:
         cmd = ["setpriv", f"--reuid={callers[who]}", f"--regid={callers[who]}", "--init-groups",
                *cmd]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env.env, timeout=60)
+        cwd = env.other_users_dir()
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env.env, timeout=60, cwd=cwd)
     if p.returncode == 0:
         return None
     err = p.stderr

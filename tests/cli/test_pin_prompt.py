@@ -8,18 +8,32 @@ import select
 import signal
 import sys
 import time
-import unittest
+
+from tap import Tap
 
 HELPER = os.environ["PIN_PROMPT_HELPER"]
 
 
 class Session:
+    """pin-prompt-helper on a new pseudo-terminal; stopped by its PID when the test leaves
+    the `with` block before it ended."""
+
     def __init__(self, *args):
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
-            os.execv(HELPER, [HELPER, *args])
+            try:
+                os.execv(HELPER, [HELPER, *args])
+            finally:
+                os._exit(127)  # the child never goes on running the tests
         self.out = b""
         self.pos = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        return False
 
     def expect(self, text, timeout=10):
         """Waits for text after what earlier calls matched; the prompt flushes typed-ahead
@@ -60,23 +74,26 @@ class Session:
         os.close(self.fd)
         return os.waitstatus_to_exitcode(status)
 
-    def __del__(self):
+    def kill(self):
         if self.pid:
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
+            self.pid = 0
+            os.close(self.fd)
 
 
-class Prompt(unittest.TestCase):
-    def test_typed_pin_is_not_echoed(self):
-        s = Session()
+def test_typed_pin_is_not_echoed():
+    with Session() as s:
         s.expect("PIN: ")
         s.send("735195\n")
-        self.assertEqual(s.finish(), 0)
-        self.assertIn(b"got " + b"735195".hex().encode(), s.out)
-        self.assertNotIn(b"735195", s.out)
+        status = s.finish()
+    assert status == 0, (status, s.out)
+    assert b"got " + b"735195".hex().encode() in s.out, s.out
+    assert b"735195" not in s.out, s.out
 
-    def test_new_pin_asked_twice_and_again_on_mismatch(self):
-        s = Session("new")
+
+def test_new_pin_asked_twice_and_again_on_mismatch():
+    with Session("new") as s:
         s.expect("New PIN: ")
         s.send("482915\n")
         s.expect("Repeat new PIN: ")
@@ -86,22 +103,25 @@ class Prompt(unittest.TestCase):
         s.send("615243\n")
         s.expect("Repeat new PIN: ")
         s.send("615243\n")
-        self.assertEqual(s.finish(), 0)
-        self.assertIn(b"got " + b"615243".hex().encode(), s.out)
-        for pin in (b"482915", b"482916", b"615243"):
-            self.assertNotIn(pin, s.out)
+        status = s.finish()
+    assert status == 0, (status, s.out)
+    assert b"got " + b"615243".hex().encode() in s.out, s.out
+    for pin in (b"482915", b"482916", b"615243"):
+        assert pin not in s.out, (pin, s.out)
 
-    def test_three_mismatches_fail(self):
-        s = Session("new")
+
+def test_three_mismatches_fail():
+    with Session("new") as s:
         for i in range(3):
             s.expect("New PIN: ", timeout=10)
             s.send("11111%d\n" % i)
             s.expect("Repeat new PIN: ")
             s.send("22222%d\n" % i)
             s.expect("differ")
-        self.assertEqual(s.finish(), 1)
-        self.assertNotIn(b"got", s.out)
+        status = s.finish()
+    assert status == 1, (status, s.out)
+    assert b"got" not in s.out, s.out
 
 
-if __name__ == "__main__":
-    unittest.main(verbosity=2)
+sys.exit(Tap([test_typed_pin_is_not_echoed, test_new_pin_asked_twice_and_again_on_mismatch,
+              test_three_mismatches_fail]).run())

@@ -13,8 +13,8 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.environ["TOKEND_SOURCE_DIR"], "tests", "daemon"))
-from tokend_env import SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, Tap, need  # noqa: E402
+from tap import Tap
+from tokend_env import SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, exec_as, need
 
 TOKENCTL = os.environ["TOKENCTL"]
 # Under "meson test --setup=valgrind" every tokenctl run goes through valgrind; an error or a
@@ -33,11 +33,15 @@ state = {"pin": USER_PIN}
 
 def tokenctl(*args, stdin=None, expect=0, as_user=None):
     cmd = [*VALGRIND, TOKENCTL, *args]
+    cwd = None
     if as_user:
-        cmd = ["setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--clear-groups", *cmd]
+        # From a copy that the user can reach wherever the build tree is.
+        cmd = ["setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--clear-groups",
+               *VALGRIND, env.copy_for_other_users(TOKENCTL), *args]
+        cwd = env.other_users_dir()
     # A new session has no controlling terminal: tokenctl must never wait for one.
     p = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env.env,
-                       timeout=120, start_new_session=True)
+                       timeout=120, start_new_session=True, cwd=cwd)
     assert p.returncode == expect, (f"tokenctl {' '.join(args)}: exit {p.returncode}, "
                                     f"wanted {expect}\n{p.stdout}\n{p.stderr}")
     return p
@@ -184,7 +188,7 @@ def no_pin_and_no_terminal_fails_at_once():
 def change_pin_on_a_terminal_without_echo():
     pid, fd = pty.fork()
     if pid == 0:
-        os.execve(TOKENCTL, [TOKENCTL, "--no-ask-password", "change-pin", "cli-b"], env.env)
+        exec_as([TOKENCTL, "--no-ask-password", "change-pin", "cli-b"], env.env)
     out, pos = b"", 0
 
     def expect(text):
@@ -210,7 +214,7 @@ def change_pin_on_a_terminal_without_echo():
         os.close(fd)
     pid, fd = pty.fork()
     if pid == 0:
-        os.execve(TOKENCTL, [TOKENCTL, "change-pin", "cli-b"], env.env)
+        exec_as([TOKENCTL, "change-pin", "cli-b"], env.env)
     out, pos = b"", 0
     try:
         expect(b"Current user PIN: ")
@@ -233,7 +237,7 @@ def colour_only_on_a_terminal_and_not_with_no_color():
     def on_pty(extra_env):
         pid, fd = pty.fork()
         if pid == 0:
-            os.execve(TOKENCTL, [TOKENCTL, "status", "cli-a"], dict(env.env, **extra_env))
+            exec_as([TOKENCTL, "status", "cli-a"], dict(env.env, **extra_env))
         out = b""
         while True:
             try:

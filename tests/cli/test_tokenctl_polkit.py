@@ -13,8 +13,8 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.environ["TOKEND_SOURCE_DIR"], "tests", "daemon"))
-from tokend_env import SOFTHSM_MODULE, USER_PIN, Env, Tap, need, skip  # noqa: E402
+from tap import Tap, skip
+from tokend_env import SOFTHSM_MODULE, USER_PIN, Env, exec_as, need
 
 TOKENCTL = os.environ["TOKENCTL"]
 POLKITD = "/usr/lib/polkit-1/polkitd"
@@ -56,23 +56,29 @@ def start_polkitd():
     time.sleep(0.2)
     # A private mount namespace puts our actions and rules where polkitd looks, touching
     # nothing outside this test.
-    script = (f"mount --bind {env.dir}/pk-actions /usr/share/polkit-1/actions && "
-              f"mount --bind {env.dir}/pk-rules /etc/polkit-1/rules.d && "
-              f"mount --bind {env.dir}/pk-empty /usr/share/polkit-1/rules.d && "
-              f"exec {POLKITD}")  # its log names the agents that register
+    # The paths reach the script as arguments, never split or interpreted by the shell.
+    script = ('mount --bind "$1/pk-actions" /usr/share/polkit-1/actions && '
+              'mount --bind "$1/pk-rules" /etc/polkit-1/rules.d && '
+              'mount --bind "$1/pk-empty" /usr/share/polkit-1/rules.d && '
+              'exec "$2"')  # its log names the agents that register
     log = open(f"{env.dir}/polkitd.log", "w")
-    polkitd = subprocess.Popen(["unshare", "-m", "sh", "-c", script], env=env.env, stdout=log,
-                               stderr=subprocess.STDOUT)
+    polkitd = subprocess.Popen(["unshare", "-m", "sh", "-c", script, "sh", env.dir, POLKITD],
+                               env=env.env, stdout=log, stderr=subprocess.STDOUT)
     env.wait_for(lambda: any(n.get("name") == "org.freedesktop.PolicyKit1"
                              for n in env.busctl("list")), 10, "polkitd on the bus")
 
 
+def tokenctl_for_nobody():
+    """tokenctl runs as nobody from a copy that nobody can reach, not from the build tree."""
+    return env.copy_for_other_users(TOKENCTL)
+
+
 def tj(*args, stdin=None):
     cmd = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-           TOKENCTL, "--json", *args]
+           tokenctl_for_nobody(), "--json", *args]
     start = time.monotonic()
     p = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env.env,
-                       timeout=60, start_new_session=True)
+                       timeout=60, start_new_session=True, cwd=env.other_users_dir())
     return p.returncode, json.loads(p.stdout), time.monotonic() - start
 
 
@@ -102,11 +108,10 @@ def granted_by_polkit_reaches_the_token():
 
 
 def on_a_terminal_the_agent_is_started_and_stopped_and_nothing_hangs():
+    program = tokenctl_for_nobody()
     pid, fd = pty.fork()
     if pid == 0:
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-        os.execve(TOKENCTL, [TOKENCTL, "change-pin", "pk-a"], env.env)
+        exec_as([program, "change-pin", "pk-a"], env.env, uid=NOBODY, cwd=env.other_users_dir())
     out, answers = b"", [(b"Current user PIN: ", USER_PIN), (b"New user PIN: ", "582914"),
                          (b"Repeat new user PIN: ", "582914")]
     end = time.monotonic() + 30

@@ -9,7 +9,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import unittest
+from contextlib import contextmanager
+
+from tap import Tap
 
 TOKENCTL = os.environ["TOKENCTL"]
 # Under "meson test --setup=valgrind" every tokenctl run goes through valgrind; an error or a
@@ -39,44 +41,50 @@ def help_options(text):
     return set(re.findall(r"--[a-z][a-z-]+", text))
 
 
-class Help(unittest.TestCase):
-    def test_help_lists_every_verb(self):
-        p = run("--help")
-        self.assertEqual(p.returncode, 0)
-        listed = re.findall(r"^  ([a-z][a-z-]*)\b", p.stdout, re.M)
-        self.assertEqual(listed, VERBS)
+# help
 
-    def test_each_verb_has_help(self):
-        for verb in VERBS:
-            p = run(verb, "--help")
-            self.assertEqual(p.returncode, 0, verb)
-            self.assertTrue(p.stdout.startswith("tokenctl " + verb), verb)
-            self.assertIn("--json", p.stdout)
+def test_help_lists_every_verb():
+    p = run("--help")
+    assert p.returncode == 0, p.returncode
+    listed = re.findall(r"^  ([a-z][a-z-]*)\b", p.stdout, re.M)
+    assert listed == VERBS, listed
 
-    def test_help_man_page_and_completion_agree(self):
-        with open(os.path.join(SRCDIR, "docs", "tokenctl.1.scd")) as f:
-            man = f.read()
-        with open(os.path.join(SRCDIR, "cli", "tokenctl.bash-completion")) as f:
-            completion = f.read()
-        for verb in VERBS:
-            self.assertRegex(man, r"\n\*%s[* ]" % re.escape(verb), "man page lacks verb " + verb)
-            self.assertRegex(completion, r"\b%s\b" % re.escape(verb))
-            opts = help_options(run(verb, "--help").stdout)
-            for opt in opts:
-                self.assertIn("*%s*" % opt, man, "man page lacks %s (%s)" % (opt, verb))
-                self.assertIn(opt, completion, "completion lacks %s (%s)" % (opt, verb))
-        # and nothing documented that the program does not know
-        documented = set(re.findall(r"\*(--[a-z][a-z-]+)\*", man))
-        known = help_options(run("--help").stdout)
-        for verb in VERBS:
-            known |= help_options(run(verb, "--help").stdout)
-        self.assertEqual(documented - known, set())
 
-    def test_version(self):
-        p = run("--version")
-        self.assertEqual(p.returncode, 0)
-        self.assertRegex(p.stdout, r"^tokenctl \d+\.\d+")
+def test_each_verb_has_help():
+    for verb in VERBS:
+        p = run(verb, "--help")
+        assert p.returncode == 0, verb
+        assert p.stdout.startswith("tokenctl " + verb), verb
+        assert "--json" in p.stdout, verb
 
+
+def test_help_man_page_and_completion_agree():
+    with open(os.path.join(SRCDIR, "docs", "tokenctl.1.scd")) as f:
+        man = f.read()
+    with open(os.path.join(SRCDIR, "cli", "tokenctl.bash-completion")) as f:
+        completion = f.read()
+    for verb in VERBS:
+        assert re.search(r"\n\*%s[* ]" % re.escape(verb), man), "man page lacks verb " + verb
+        assert re.search(r"\b%s\b" % re.escape(verb), completion), "completion lacks " + verb
+        opts = help_options(run(verb, "--help").stdout)
+        for opt in opts:
+            assert "*%s*" % opt in man, "man page lacks %s (%s)" % (opt, verb)
+            assert opt in completion, "completion lacks %s (%s)" % (opt, verb)
+    # and nothing documented that the program does not know
+    documented = set(re.findall(r"\*(--[a-z][a-z-]+)\*", man))
+    known = help_options(run("--help").stdout)
+    for verb in VERBS:
+        known |= help_options(run(verb, "--help").stdout)
+    assert documented - known == set(), documented - known
+
+
+def test_version():
+    p = run("--version")
+    assert p.returncode == 0, p.returncode
+    assert re.search(r"^tokenctl \d+\.\d+", p.stdout), p.stdout
+
+
+# bash completion
 
 def complete(*words):
     """What the bash completion offers for the last word (may be "")."""
@@ -90,144 +98,174 @@ def complete(*words):
     return set(p.stdout.split())
 
 
-class Completion(unittest.TestCase):
-    def test_verbs_and_per_verb_options(self):
-        self.assertEqual(complete("tokenctl", ""), set(VERBS))
-        self.assertEqual(complete("tokenctl", "ch"), {"change-pin"})
-        for verb in VERBS:
-            offered = {o for o in complete("tokenctl", verb, "--") if o.startswith("--")}
-            self.assertEqual(offered, help_options(run(verb, "--help").stdout), verb)
-
-    def test_key_types(self):
-        self.assertEqual(complete("tokenctl", "keygen", "T", "--type", "ec"),
-                         {"ec-p256", "ec-p384"})
-        self.assertEqual(complete("tokenctl", "audit", ""), {"verify"})
+def test_verbs_and_per_verb_options():
+    got = complete("tokenctl", "")
+    assert got == set(VERBS), got
+    got = complete("tokenctl", "ch")
+    assert got == {"change-pin"}, got
+    for verb in VERBS:
+        offered = {o for o in complete("tokenctl", verb, "--") if o.startswith("--")}
+        wanted = help_options(run(verb, "--help").stdout)
+        assert offered == wanted, (verb, offered, wanted)
 
 
-class Usage(unittest.TestCase):
-    def assertUsage(self, *args):
-        p = run(*args)
-        self.assertEqual(p.returncode, 2, "%s: %s" % (args, p.stderr))
-        self.assertTrue(p.stderr.startswith("tokenctl: "), p.stderr)
-        return p
-
-    def test_usage_errors_exit_2(self):
-        self.assertUsage()
-        self.assertUsage("frobnicate")
-        self.assertUsage("--frobnicate", "list")
-        self.assertUsage("list", "extra")
-        self.assertUsage("list", "--login")
-        self.assertUsage("status", "--type", "rsa2048")
-        self.assertUsage("keygen", "T")
-        self.assertUsage("keygen", "T", "--type", "dsa1024")
-        self.assertUsage("keygen", "T", "--type", "ec-p256", "--id", "xyz")
-        self.assertUsage("keygen", "T", "--type")
-        self.assertUsage("csr", "T", "--subject", "CN=x")
-        self.assertUsage("csr", "T", "--key", "01")
-        self.assertUsage("delete", "T")
-        self.assertUsage("delete", "T", "--key", "01", "--cert", "01")
-        self.assertUsage("init", "T")
-        self.assertUsage("import-cert", "T")
-        self.assertUsage("audit")
-        self.assertUsage("audit", "check")
-        self.assertUsage("--lab", "L", "init", "T")  # no abbreviations
-
-    def test_no_pin_accepted_on_the_command_line(self):
-        for args in (["--pin", "918273"], ["--pin=918273"], ["--so-pin", "918273"],
-                     ["--new-pin=918273"], ["--pi=918273"], ["--puk", "918273"]):
-            p = self.assertUsage("change-pin", "T", *args)
-            self.assertNotIn("918273", p.stderr + p.stdout)
-            self.assertIn("never from the command line", p.stderr)
-
-    def test_pin_file_options_only_where_a_pin_is_used(self):
-        self.assertUsage("list", "--pin-file", "-")
-        self.assertUsage("status", "--so-pin-file", "-")
-        self.assertUsage("keygen", "T", "--type", "ec-p256", "--new-pin-file", "-")
+def test_key_types():
+    got = complete("tokenctl", "keygen", "T", "--type", "ec")
+    assert got == {"ec-p256", "ec-p384"}, got
+    got = complete("tokenctl", "audit", "")
+    assert got == {"verify"}, got
 
 
-class JsonOutput(unittest.TestCase):
-    def error_doc(self, p):
+# usage errors
+
+def assert_usage(*args):
+    p = run(*args)
+    assert p.returncode == 2, "%s: %s" % (args, p.stderr)
+    assert p.stderr.startswith("tokenctl: "), p.stderr
+    return p
+
+
+def test_usage_errors_exit_2():
+    assert_usage()
+    assert_usage("frobnicate")
+    assert_usage("--frobnicate", "list")
+    assert_usage("list", "extra")
+    assert_usage("list", "--login")
+    assert_usage("status", "--type", "rsa2048")
+    assert_usage("keygen", "T")
+    assert_usage("keygen", "T", "--type", "dsa1024")
+    assert_usage("keygen", "T", "--type", "ec-p256", "--id", "xyz")
+    assert_usage("keygen", "T", "--type")
+    assert_usage("csr", "T", "--subject", "CN=x")
+    assert_usage("csr", "T", "--key", "01")
+    assert_usage("delete", "T")
+    assert_usage("delete", "T", "--key", "01", "--cert", "01")
+    assert_usage("init", "T")
+    assert_usage("import-cert", "T")
+    assert_usage("audit")
+    assert_usage("audit", "check")
+    assert_usage("--lab", "L", "init", "T")  # no abbreviations
+
+
+def test_no_pin_accepted_on_the_command_line():
+    for args in (["--pin", "918273"], ["--pin=918273"], ["--so-pin", "918273"],
+                 ["--new-pin=918273"], ["--pi=918273"], ["--puk", "918273"]):
+        p = assert_usage("change-pin", "T", *args)
+        assert "918273" not in p.stderr + p.stdout, (args, p.stdout, p.stderr)
+        assert "never from the command line" in p.stderr, (args, p.stderr)
+
+
+def test_pin_file_options_only_where_a_pin_is_used():
+    assert_usage("list", "--pin-file", "-")
+    assert_usage("status", "--so-pin-file", "-")
+    assert_usage("keygen", "T", "--type", "ec-p256", "--new-pin-file", "-")
+
+
+# JSON output
+
+def error_doc(p):
+    doc = json.loads(p.stdout)
+    assert set(doc) == {"error"}, doc
+    err = doc["error"]
+    assert isinstance(err["name"], str), err
+    assert isinstance(err["message"], str), err
+    assert err["exit-code"] == p.returncode, (err, p.returncode)
+    assert p.stderr == "", p.stderr
+    return err
+
+
+def test_usage_error_is_one_json_document():
+    p = run("--json", "frobnicate")
+    assert p.returncode == 2, p.returncode
+    err = error_doc(p)
+    assert err["name"] == "org.tokend.tokenctl.Error.Usage", err
+    assert "frobnicate" in err["message"], err
+
+
+def test_json_after_the_verb_works_too():
+    p = run("keygen", "T", "--json")
+    assert p.returncode == 2, p.returncode
+    error_doc(p)
+
+
+def test_bus_failure_is_json_and_exit_1():
+    for verb in (["list"], ["status"], ["objects", "T"], ["monitor"]):
+        p = run("--json", *verb)
+        assert p.returncode == 1, (verb, p.returncode)
+        err = error_doc(p)
+        assert "bus" in err["message"], (verb, err)
+
+
+def test_human_error_names_what_failed():
+    p = run("list")
+    assert p.returncode == 1, p.returncode
+    assert p.stdout == "", p.stdout
+    assert "system bus" in p.stderr, p.stderr
+
+
+# audit verify
+
+@contextmanager
+def audit_chain():
+    """A fresh chain of 5 audit lines written by libtoken (audit-fixture), in a temp dir."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "audit.jsonl")
+        subprocess.run([AUDIT_FIXTURE, path, "5"], check=True)
+        yield path
+
+
+def test_intact_chain_verifies():
+    with audit_chain() as path:
+        p = run("audit", "verify", path)
+        assert p.returncode == 0, p.stderr
+        assert "5 lines, hash chain intact" in p.stdout, p.stdout
+        p = run("--json", "audit", "verify", path)
         doc = json.loads(p.stdout)
-        self.assertEqual(set(doc), {"error"})
-        err = doc["error"]
-        self.assertIsInstance(err["name"], str)
-        self.assertIsInstance(err["message"], str)
-        self.assertEqual(err["exit-code"], p.returncode)
-        self.assertEqual(p.stderr, "")
-        return err
-
-    def test_usage_error_is_one_json_document(self):
-        p = run("--json", "frobnicate")
-        self.assertEqual(p.returncode, 2)
-        err = self.error_doc(p)
-        self.assertEqual(err["name"], "org.tokend.tokenctl.Error.Usage")
-        self.assertIn("frobnicate", err["message"])
-
-    def test_json_after_the_verb_works_too(self):
-        p = run("keygen", "T", "--json")
-        self.assertEqual(p.returncode, 2)
-        self.error_doc(p)
-
-    def test_bus_failure_is_json_and_exit_1(self):
-        for verb in (["list"], ["status"], ["objects", "T"], ["monitor"]):
-            p = run("--json", *verb)
-            self.assertEqual(p.returncode, 1, verb)
-            err = self.error_doc(p)
-            self.assertIn("bus", err["message"])
-
-    def test_human_error_names_what_failed(self):
-        p = run("list")
-        self.assertEqual(p.returncode, 1)
-        self.assertEqual(p.stdout, "")
-        self.assertIn("system bus", p.stderr)
+        assert doc["lines"] == 5, doc
+        assert doc["intact"], doc
+        assert doc["head"]["seq"] == 5, doc
+        assert re.search(r"^[0-9a-f]{64}$", doc["head"]["hash"]), doc
 
 
-class Audit(unittest.TestCase):
-    def setUp(self):
-        self.dir = tempfile.TemporaryDirectory()
-        self.path = os.path.join(self.dir.name, "audit.jsonl")
-        subprocess.run([AUDIT_FIXTURE, self.path, "5"], check=True)
-
-    def tearDown(self):
-        self.dir.cleanup()
-
-    def test_intact_chain_verifies(self):
-        p = run("audit", "verify", self.path)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("5 lines, hash chain intact", p.stdout)
-        p = run("--json", "audit", "verify", self.path)
-        doc = json.loads(p.stdout)
-        self.assertEqual(doc["lines"], 5)
-        self.assertTrue(doc["intact"])
-        self.assertEqual(doc["head"]["seq"], 5)
-        self.assertRegex(doc["head"]["hash"], r"^[0-9a-f]{64}$")
-
-    def test_edited_line_is_found(self):
-        with open(self.path) as f:
+def test_edited_line_is_found():
+    with audit_chain() as path:
+        with open(path) as f:
             lines = f.readlines()
         lines[2] = lines[2].replace("UNLOCK-2026-0001", "UNLOCK-2026-0002")
-        with open(self.path, "w") as f:
+        with open(path, "w") as f:
             f.writelines(lines)
-        p = run("audit", "verify", self.path)
-        self.assertEqual(p.returncode, 8)
-        self.assertIn("line", p.stderr)
-        p = run("--json", "audit", "verify", self.path)
-        self.assertEqual(p.returncode, 8)
-        self.assertEqual(json.loads(p.stdout)["error"]["name"],
-                         "org.tokend.tokenctl.Error.AuditChainBroken")
+        p = run("audit", "verify", path)
+        assert p.returncode == 8, p.returncode
+        assert "line" in p.stderr, p.stderr
+        p = run("--json", "audit", "verify", path)
+        assert p.returncode == 8, p.returncode
+        name = json.loads(p.stdout)["error"]["name"]
+        assert name == "org.tokend.tokenctl.Error.AuditChainBroken", name
 
-    def test_removed_line_is_found(self):
-        with open(self.path) as f:
+
+def test_removed_line_is_found():
+    with audit_chain() as path:
+        with open(path) as f:
             lines = f.readlines()
         del lines[1]
-        with open(self.path, "w") as f:
+        with open(path, "w") as f:
             f.writelines(lines)
-        self.assertEqual(run("audit", "verify", self.path).returncode, 8)
-
-    def test_missing_file_is_a_failure(self):
-        p = run("audit", "verify", os.path.join(self.dir.name, "none.jsonl"))
-        self.assertEqual(p.returncode, 1)
+        p = run("audit", "verify", path)
+        assert p.returncode == 8, (p.returncode, p.stderr)
 
 
-if __name__ == "__main__":
-    unittest.main(verbosity=2)
+def test_missing_file_is_a_failure():
+    with audit_chain() as path:
+        p = run("audit", "verify", os.path.join(os.path.dirname(path), "none.jsonl"))
+        assert p.returncode == 1, (p.returncode, p.stderr)
+
+
+sys.exit(Tap([test_help_lists_every_verb, test_each_verb_has_help,
+              test_help_man_page_and_completion_agree, test_version,
+              test_verbs_and_per_verb_options, test_key_types,
+              test_usage_errors_exit_2, test_no_pin_accepted_on_the_command_line,
+              test_pin_file_options_only_where_a_pin_is_used,
+              test_usage_error_is_one_json_document, test_json_after_the_verb_works_too,
+              test_bus_failure_is_json_and_exit_1, test_human_error_names_what_failed,
+              test_intact_chain_verifies, test_edited_line_is_found, test_removed_line_is_found,
+              test_missing_file_is_a_failure]).run())

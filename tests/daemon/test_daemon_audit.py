@@ -7,9 +7,8 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokend_env import (SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, Tap, gvariant_options, need,
-                        options)
+from tap import Tap
+from tokend_env import SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, gvariant_options, need, options
 
 need("dbus-daemon", "busctl", "gdbus", "softhsm2-util", SOFTHSM_MODULE)
 

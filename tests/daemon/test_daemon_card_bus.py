@@ -4,15 +4,13 @@
 as an independent client, each result checked with pkcs11-tool on OpenSC and with the card's
 own counters; the card pulled and inserted again, watched with dbus-monitor."""
 
-import os
 import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from card_env import (MANAGER, ROOT, TOKEN, CardEnv, gvariant_options,  # noqa: E402
-                      need_cards, options)
-from tokend_env import BUS_NAME, Tap, issue_with_test_ca  # noqa: E402
+from card_env import MANAGER, ROOT, TOKEN, CardEnv, gvariant_options, need_cards, options
+from tap import Tap
+from tokend_env import BUS_NAME, issue_with_test_ca
 
 need_cards()
 

@@ -9,9 +9,9 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from card_env import CardEnv, Tap, gvariant_options, need_cards, options  # noqa: E402
-from tokend_env import derive_so_pin  # noqa: E402
+from card_env import CardEnv, gvariant_options, need_cards, options
+from tap import Tap
+from tokend_env import derive_so_pin
 
 need_cards()
 

@@ -10,9 +10,8 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokend_env import (BUS_NAME, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, Tap, ay,
-                        gvariant_options, need, options)
+from tap import Tap
+from tokend_env import BUS_NAME, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, need, options
 
 need("dbus-daemon", "busctl", "gdbus", "softhsm2-util", SOFTHSM_MODULE)
 

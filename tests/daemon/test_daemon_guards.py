@@ -10,9 +10,9 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokend_env import (BUS_NAME, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, Tap, gvariant_options,
-                        need, options)
+from tap import Tap
+from tokend_env import (BUS_NAME, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, gvariant_options, need,
+                        options)
 
 need("dbus-daemon", "busctl", "gdbus", "setpriv", "softhsm2-util", "pkcs11-tool", SOFTHSM_MODULE)
 
@@ -25,7 +25,7 @@ def as_nobody(*args):
     p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
                         "gdbus", "call", "--address", env.address, "--dest", BUS_NAME,
                         "--object-path", path, "--method", *args],
-                       capture_output=True, text=True, env=env.env)
+                       capture_output=True, text=True, env=env.env, cwd=env.other_users_dir())
     return p.returncode, p.stdout + p.stderr
 
 

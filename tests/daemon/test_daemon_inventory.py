@@ -4,14 +4,13 @@
 (TokenAdded, InterfacesAdded), a deleted one goes (TokenRemoved, InterfacesRemoved), and a
 token's state change reaches clients as PropertiesChanged."""
 
-import os
 import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokend_env import (BUS_NAME, ROOT, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, Tap,
-                        gvariant_options, need, options)
+from tap import Tap
+from tokend_env import (BUS_NAME, ROOT, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, gvariant_options,
+                        need, options)
 
 need("dbus-daemon", "busctl", "gdbus", "softhsm2-util", SOFTHSM_MODULE)
 

@@ -13,9 +13,9 @@ import re
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokend_env import (JOURNALD, SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, PrivateJournal, Tap,
-                        gvariant_options, need, skip)
+from tap import Tap, skip
+from tokend_env import (JOURNALD, SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, PrivateJournal,
+                        gvariant_options, need)
 
 need("dbus-daemon", "gdbus", "busctl", "softhsm2-util", "journalctl", "unshare", "nsenter",
      "setpriv", JOURNALD, SOFTHSM_MODULE)
@@ -67,7 +67,7 @@ def call(method, *args, as_nobody=False):
         # setpriv execs gdbus: the PID stays the caller's.
         cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *cmd]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=env.env)
+                         env=env.env, cwd=env.other_users_dir() if as_nobody else None)
     out, err = p.communicate(timeout=60)
     if p.returncode == 0:
         return p.pid, None

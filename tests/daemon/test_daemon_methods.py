@@ -3,12 +3,12 @@
 """Every Token method on SoftHSM2 tokens through tokend, called with busctl and gdbus and
 cross-checked with pkcs11-tool and openssl."""
 
-import os
+import json
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokend_env import (SO_PIN, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, Tap, gvariant_options,
+from tap import Tap
+from tokend_env import (SO_PIN, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, gvariant_options,
                         issue_with_test_ca, need, options)
 
 need("dbus-daemon", "busctl", "gdbus", "softhsm2-util", "pkcs11-tool", "openssl", SOFTHSM_MODULE)
@@ -36,6 +36,18 @@ def objects(with_pin=True):
 
 def value(o, key):
     return o[key]["data"]
+
+
+def ledger_failures():
+    """The failed SO PIN attempts that the retry ledger in tokend's state dir records for the
+    token. Its format (libtoken/retry-ledger.c): {"version": 1, "tokens": {SERIAL: {"failed": N,
+    "updated": TIME}}}, N being reset to 0 by a right SO PIN."""
+    serial = env.get(path, TOKEN, "Serial")
+    with open(f"{env.dir}/retry-ledger.json") as f:
+        ledger = json.load(f)
+    assert ledger["version"] == 1, ledger
+    assert serial in ledger["tokens"], f"no entry for {serial}: {ledger}"
+    return ledger["tokens"][serial]["failed"]
 
 
 def generate_rsa_and_ec_key_pairs_on_the_token():
@@ -118,15 +130,15 @@ def unblock_refused_without_request_reference():
     listed()  # the PIN is unchanged
 
 
-def wrong_so_pin_is_counted_in_the_retry_ledger():
-    import json
-    err = env.call_error(path, "UnblockPin", gvariant_options(so_pin=b"wrong-so-pin",
-                                                              new_pin=b"481516",
-                                                              request="UNLOCK-2026-0041"))
-    assert err and err[0] == "org.tokend.Tokend1.Error.PinIncorrect", err
-    with open(f"{env.dir}/retry-ledger.json") as f:
-        ledger = f.read()
-    assert env.get(path, TOKEN, "Serial") in ledger and "1" in ledger, ledger
+def each_wrong_so_pin_is_counted_in_the_retry_ledger():
+    # More than one, so that the count is seen to grow, not merely to be there.
+    for attempt, request in enumerate(("UNLOCK-2026-0040", "UNLOCK-2026-0041"), 1):
+        err = env.call_error(path, "UnblockPin",
+                             gvariant_options(so_pin=b"wrong-so-pin", new_pin=b"481516",
+                                              request=request))
+        assert err and err[0] == "org.tokend.Tokend1.Error.PinIncorrect", err
+        failed = ledger_failures()
+        assert failed == attempt, f"the ledger counts {failed} after {attempt} wrong SO PIN(s)"
 
 
 def unblock_with_so_pin_sets_a_new_user_pin():
@@ -134,6 +146,8 @@ def unblock_with_so_pin_sets_a_new_user_pin():
                                                    request="UNLOCK-2026-0042"))
     state["pin"] = "481516"
     listed()
+    failed = ledger_failures()
+    assert failed == 0, f"the ledger still counts {failed} after the right SO PIN"
 
 
 def delete_certificate_and_key():
@@ -164,7 +178,6 @@ def properties_follow_the_token():
 
 
 def audit_trail_records_each_change_without_secrets():
-    import json
     with open(f"{env.dir}/audit.jsonl") as f:
         text = f.read()
     lines = [json.loads(l) for l in text.splitlines()]
@@ -197,7 +210,7 @@ try:
               import_certificate_with_ca_chain, wrong_pin_is_pin_incorrect_and_changes_nothing,
               unknown_option_is_invalid_argument_naming_it, change_user_pin,
               unblock_refused_without_request_reference,
-              wrong_so_pin_is_counted_in_the_retry_ledger,
+              each_wrong_so_pin_is_counted_in_the_retry_ledger,
               unblock_with_so_pin_sets_a_new_user_pin, delete_certificate_and_key,
               initialize_destroys_everything, properties_follow_the_token,
               audit_trail_records_each_change_without_secrets]).run()

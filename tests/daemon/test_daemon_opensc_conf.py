@@ -5,11 +5,10 @@ hides every other token's reader (whole names) and makes C_SetPIN in an unlogged
 unblock with the PUK. SoftHSM2 stands in for OpenSC under OpenSC's file name: its slot
 descriptions play the reader names."""
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokend_env import SOFTHSM_MODULE, TOKEN, Env, Tap, need
+from tap import Tap
+from tokend_env import SOFTHSM_MODULE, TOKEN, Env, need
 
 need("dbus-daemon", "busctl", "softhsm2-util", SOFTHSM_MODULE)
 

@@ -3,13 +3,11 @@
 """Readers come from PC/SC: with OpenSC configured and a private pcscd with two empty vpcd
 readers, tokend offers a Reader object per reader, and its introspection matches the XML."""
 
-import os
-import shutil
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_introspection_util as iu
-from tokend_env import BUS_NAME, ROOT, Env, Tap, need
+import introspection as iu
+from tap import Tap
+from tokend_env import BUS_NAME, ROOT, Env, need
 
 OPENSC = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
 need("dbus-daemon", "busctl", "pcscd", "unshare", OPENSC,

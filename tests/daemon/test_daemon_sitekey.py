@@ -3,12 +3,10 @@
 """With a site key configured, UnblockPin and Initialize need no SO PIN from the caller:
 tokend derives it (HMAC-SHA256 of the serial under the site key, as digits)."""
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokend_env import (SO_PIN, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, Tap,  # noqa: E402
-                        derive_so_pin, need, options)
+from tap import Tap
+from tokend_env import SO_PIN, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, derive_so_pin, need, options
 
 need("dbus-daemon", "busctl", "softhsm2-util", "pkcs11-tool", SOFTHSM_MODULE)
 

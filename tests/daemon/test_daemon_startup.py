@@ -8,8 +8,7 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokend_env import Tap
+from tap import Tap
 
 TOKEND = os.path.join(os.environ["TOKEND_BUILD_DIR"], "daemon", "tokend")
 

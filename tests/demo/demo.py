@@ -10,12 +10,9 @@ import os
 import subprocess
 import sys
 
-source = os.environ["TOKEND_SOURCE_DIR"]
-build = os.environ["TOKEND_BUILD_DIR"]
-sys.path.insert(0, os.path.join(source, "tests", "daemon"))
-from tokend_env import SO_PIN, USER_PIN, Env  # noqa: E402
+from tokend_env import SO_PIN, USER_PIN, Env
 
-TOKENCTL = os.path.join(build, "cli", "tokenctl")
+TOKENCTL = os.path.join(os.environ["TOKEND_BUILD_DIR"], "cli", "tokenctl")
 env = Env(labels=("agency-0001",))
 
 

@@ -10,4 +10,7 @@ builddir=${BUILDDIR:-build}
 [ -d "$builddir" ] || meson setup "$builddir" >/dev/null
 ninja -C "$builddir" >/dev/null
 
-TOKEND_SOURCE_DIR=$PWD TOKEND_BUILD_DIR=$PWD/$builddir exec python3 tests/demo/demo.py
+# As meson runs it (tests/meson.build): the shared harness on the module path, no bytecode
+# left in the source tree.
+PYTHONPATH=$PWD/tests/harness PYTHONDONTWRITEBYTECODE=1 \
+    TOKEND_SOURCE_DIR=$PWD TOKEND_BUILD_DIR=$PWD/$builddir exec python3 tests/demo/demo.py

@@ -15,7 +15,7 @@ PINs reach OpenSC's tools through the environment (`--pin env:TOKEND_SIM_PIN`), 
 command line that other users can read in /proc.
 
 Without root or a piece of the stack, Unavailable is raised: tokend-test-env turns it into exit
-77, TAP tests into a SKIP plan (tap.skip)."""
+77 (tap.SKIP), TAP tests into a SKIP plan (tap.skip)."""
 
 import ctypes
 import os
@@ -27,7 +27,6 @@ import subprocess
 import tempfile
 import time
 
-SKIP = 77
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 OPENSC_PKCS11 = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
 READER_BASENAME = "Virtual PCD"
@@ -220,6 +219,8 @@ class Pcscd:
         if k == 0:
             return VPCD_DRIVER
         path = os.path.join(self.dir, f"vpcd-{k}", os.path.basename(VPCD_DRIVER))
+        if any(c.isspace() for c in path):
+            raise SimError(f"pcscd's reader.conf cannot take a path with a space: {path}")
         if not os.path.exists(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             shutil.copy(VPCD_DRIVER, path)
@@ -413,8 +414,9 @@ class SimEnv:
 
     def _start(self):
         self.dir = tempfile.mkdtemp(prefix="tokend-sim.")
-        if len(os.path.join(self.dir, "card00.ctl")) >= 108:
-            # A unix socket path must fit sun_path.
+        if len(os.path.join(self.dir, "card00.ctl")) >= 108 or any(c.isspace() for c in self.dir):
+            # A unix socket path must fit sun_path, and pcscd's reader.conf cannot name a
+            # driver copy whose path has a space.
             os.rmdir(self.dir)
             self.dir = tempfile.mkdtemp(prefix="tokend-sim.", dir="/tmp")
         os.chmod(self.dir, 0o700)

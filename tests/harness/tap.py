@@ -4,6 +4,10 @@
 import sys
 import time
 
+# The exit status that meson's exit-code protocol (benchmarks, tokend-test-env without --tap)
+# reports as skipped.
+SKIP = 77
+
 
 def skip(why):
     """Skips the whole test program. Meson's TAP protocol reports a plan of 1..0 with SKIP as

@@ -9,12 +9,10 @@ import signal
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import simenv  # noqa: E402
-from tap import Tap, skip  # noqa: E402
+import simenv
+from tap import SKIP, Tap, skip
 
-WRAPPER = os.path.join(HERE, "tokend-test-env")
+WRAPPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tokend-test-env")
 
 try:
     simenv.check_available(cards=2)
@@ -130,7 +128,7 @@ def sigterm_stops_the_command_and_everything_started():
 def missing_simulator_exits_77():
     p = wrapper("--cards", "1", "--", "true",
                 env=dict(os.environ, TOKEND_SIM="/nonexistent/tokend-sim"))
-    assert p.returncode == simenv.SKIP, (p.returncode, p.stderr)
+    assert p.returncode == SKIP, (p.returncode, p.stderr)
     assert "not built" in p.stderr, p.stderr
 
 

@@ -7,14 +7,11 @@ and the card keeps its keys when pulled and put back, or when the simulator rest
 
 Each check looks at what a user of these tools sees. They run in order on one card."""
 
-import os
 import re
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "harness"))
-import simenv  # noqa: E402
-from tap import Tap, skip  # noqa: E402
+import simenv
+from tap import Tap, skip
 
 try:
     simenv.check_available(cards=1)

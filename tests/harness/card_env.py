@@ -8,14 +8,12 @@ pkcs11-tool through the environment (`--pin env:VAR`), never its command line.""
 import os
 import re
 import subprocess
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokend_env import (MANAGER, ROOT, TOKEN, CallError, Env, Tap,  # noqa: E402,F401
-                        gvariant_options, options, skip)
-
-import simenv  # noqa: E402  (tokend_env put the harness on the path)
+import simenv
+from tap import skip
+from tokend_env import (MANAGER, ROOT, TOKEN, CallError, Env,  # noqa: F401 (for the card tests)
+                        gvariant_options, options)
 
 OPENSC = simenv.OPENSC_PKCS11
 PIN_ENV = "TOKEND_TEST_PIN"
@@ -198,5 +196,5 @@ class CardEnv:
         self.sim.close()
 
 
-__all__ = ["CardEnv", "CallError", "MANAGER", "ROOT", "TOKEN", "Tap", "gvariant_options",
-           "need_cards", "options"]
+__all__ = ["CardEnv", "CallError", "MANAGER", "ROOT", "TOKEN", "gvariant_options", "need_cards",
+           "options"]

@@ -1,23 +1,27 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """A private system bus, SoftHSM2 tokens and a tokend on them, for the daemon's tests.
 
-Everything lives in a temp dir and every process started here is stopped by its PID."""
+Everything lives in a temp dir and every process started here is stopped by its PID.
+
+A program that a test runs as another user is a copy (Env.copy_for_other_users), run in a
+directory of its own (Env.other_users_dir): that user may not reach the checkout or the build
+tree at all, a checkout under /root (mode 0700) for one."""
 
 import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import signal
+import stat
+import string
 import subprocess
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "harness"))
-import simenv  # noqa: E402
-from tap import Tap, skip  # noqa: E402,F401 (the daemon tests import them from here)
+import simenv
+from tap import skip
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 BUS_NAME = "org.tokend.Tokend1"
@@ -27,8 +31,6 @@ TOKEN = "org.tokend.Tokend1.Token"
 USER_PIN = "318274"
 SO_PIN = "so-pin-5512"
 
-SKIP = 77
-
 
 def need(*programs):
     if os.geteuid() != 0:
@@ -36,6 +38,44 @@ def need(*programs):
     for p in programs:
         if not shutil.which(p) and not os.path.exists(p):
             skip(f"{p} is not installed")
+
+
+def reachable_tmp():
+    """Where a temp dir of ours is within every user's reach: tempfile's location (/tmp unless
+    TMPDIR says otherwise) when each directory on the way there is searchable by all, else
+    /tmp."""
+    tmp = os.path.realpath(tempfile.gettempdir())
+    path = tmp
+    while True:
+        if not os.stat(path).st_mode & stat.S_IXOTH:
+            return "/tmp"
+        if path == os.sep:
+            return tmp
+        path = os.path.dirname(path)
+
+
+def bus_address(path):
+    """The D-Bus address of a unix socket: bytes outside the spec's optionally-escaped set (a
+    space in TMPDIR, say) written %XX, as the address syntax wants."""
+    safe = (string.ascii_letters + string.digits + "-_/.\\*").encode()
+    return "unix:path=" + "".join(chr(b) if b in safe else f"%{b:02x}"
+                                  for b in os.fsencode(path))
+
+
+def exec_as(argv, env, uid=None, cwd=None):
+    """In a child just forked (pty.fork): becomes uid (its own group, no supplementary ones) in
+    cwd and execs argv. Never returns, not even when that fails: the child would otherwise go on
+    running the rest of the test, as that user."""
+    try:
+        if cwd:
+            os.chdir(cwd)
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+        os.execve(argv[0], argv, env)
+    finally:
+        os._exit(127)
 
 
 def derive_so_pin(key, serial, digits=8):
@@ -122,14 +162,16 @@ class Env:
     def __init__(self, labels=("token-a",), scan_interval_ms=200, worker_timeout=None,
                  extra_config="", module_link_name=None, extra_policies=(), modules=None,
                  pcscd=False, launcher=()):
-        self.dir = tempfile.mkdtemp(prefix="tokend-daemon-test.")
+        # Within reach of other users, for the tests that open it to them (the bus socket).
+        self.dir = tempfile.mkdtemp(prefix="tokend-daemon-test.", dir=reachable_tmp())
+        self.shared = None
         self.pids = []
         self.pcscd = None
         self.failed_shutdown = False
         try:
             self.build = os.environ.get("TOKEND_BUILD_DIR")
             self.source = os.environ.get("TOKEND_SOURCE_DIR")
-            self.address = f"unix:path={self.dir}/bus"
+            self.address = bus_address(f"{self.dir}/bus")
             os.makedirs(f"{self.dir}/tokens")
             os.makedirs(f"{self.dir}/policy")
             with open(f"{self.dir}/site.key", "wb") as f:
@@ -198,7 +240,7 @@ class Env:
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>system</type>
-  <listen>unix:path={self.dir}/bus</listen>
+  <listen>{self.address}</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
     <allow user="*"/>
@@ -236,8 +278,11 @@ class Env:
         raise AssertionError(f"timed out waiting for {what}; tokend log:\n{self.log()}")
 
     def log(self):
-        with open(f"{self.dir}/tokend.log") as f:
-            return f.read()
+        try:
+            with open(f"{self.dir}/tokend.log") as f:
+                return f.read()
+        except FileNotFoundError:
+            return "(tokend not started yet)"
 
     def busctl(self, *args, check=True):
         p = subprocess.run(["busctl", f"--address={self.address}", "--json=short", *args],
@@ -284,6 +329,39 @@ class Env:
                            capture_output=True, text=True, env=self.env)
         return p.returncode, p.stdout + p.stderr
 
+    def other_users_dir(self):
+        """A directory of root's (mode 0755) that every user can reach: where the copies for
+        other users go, and their working directory instead of the build tree that meson starts
+        tests in."""
+        if not self.shared:
+            self.shared = tempfile.mkdtemp(prefix="tokend-shared.", dir=reachable_tmp())
+            os.chmod(self.shared, 0o755)
+        return self.shared
+
+    def copy_for_other_users(self, program):
+        """A copy of program, in other_users_dir(), that another user can run wherever the
+        checkout is. It must load nothing from the build or source tree (tokenctl links the
+        project's libraries statically): ldd shows where each library comes from."""
+        copy = os.path.join(self.other_users_dir(), os.path.basename(program))
+        shutil.copyfile(program, copy)
+        os.chmod(copy, 0o755)
+        p = subprocess.run(["ldd", copy], capture_output=True, text=True)
+        trees = [os.path.realpath(d) + os.sep for d in (self.build, self.source) if d]
+        for line in p.stdout.splitlines():
+            if "not found" in line:
+                raise AssertionError(f"{program}: {line.strip()}")
+            m = re.search(r"(/.*) \(0x[0-9a-f]+\)$", line)
+            lib = m and os.path.realpath(m.group(1).split("=> ")[-1])
+            if lib and any(lib.startswith(t) for t in trees):
+                raise AssertionError(f"{program} loads {lib} from the build or source tree: "
+                                     "another user may not reach it, copy it too")
+        return copy
+
+    def _remove_shared(self):
+        if self.shared:
+            shutil.rmtree(self.shared, ignore_errors=True)
+            self.shared = None
+
     def worker_pids(self):
         """The token workers: tokend's children started with --serial."""
         out = []
@@ -310,6 +388,7 @@ class Env:
                 continue
         if self.pcscd:
             self.pcscd.stop()
+        self._remove_shared()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def close(self):
@@ -336,6 +415,7 @@ class Env:
             for line in log.splitlines()[-60:]:
                 print(f"# {line}")
             self.failed_shutdown = True
+        self._remove_shared()
         if os.environ.get("TOKEND_TEST_KEEP"):
             print(f"# kept {self.dir}")
         else:
@@ -359,14 +439,16 @@ class PrivateJournal:
             f.write("[Journal]\nStorage=volatile\nReadKMsg=no\nForwardToSyslog=no\n"
                     "ForwardToKMsg=no\nForwardToConsole=no\nForwardToWall=no\n"
                     "RateLimitIntervalSec=0\n")
-        script = ("mount -t tmpfs tmpfs /run && "
-                  "mkdir -p /run/systemd/journal /run/systemd/journald.conf.d /run/log/journal && "
-                  f"cp {self.dir}/journald.conf /run/systemd/journald.conf.d/test.conf && "
-                  f"mount --bind {self.dir}/files /run/log/journal && exec {JOURNALD}")
+        # The paths reach the script as arguments, never split or interpreted by the shell.
+        script = ('mount -t tmpfs tmpfs /run && '
+                  'mkdir -p /run/systemd/journal /run/systemd/journald.conf.d /run/log/journal && '
+                  'cp "$1/journald.conf" /run/systemd/journald.conf.d/test.conf && '
+                  'mount --bind "$1/files" /run/log/journal && exec "$2"')
         self.log = open(f"{self.dir}/journald.log", "w")
         # Its own messages go to the log file here, not to the kernel's ring buffer.
         self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                                      script], env=dict(os.environ, SYSTEMD_LOG_TARGET="console"),
+                                      script, "sh", self.dir, JOURNALD],
+                                     env=dict(os.environ, SYSTEMD_LOG_TARGET="console"),
                                      stdout=self.log, stderr=subprocess.STDOUT)
         end = time.monotonic() + 10
         socket = f"/proc/{self.proc.pid}/root/run/systemd/journal/socket"
