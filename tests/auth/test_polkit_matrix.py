@@ -6,99 +6,36 @@ tokend-provisioning member and a plain user. Allowed calls carry a wrong PIN, so
 the token and fail there (proof that polkit let them through) without changing it; denied
 calls must be refused before the token is touched."""
 
-import grp
 import os
-import pwd
 import subprocess
 import sys
 
 from tap import Tap, skip
+from polkit_env import POLKIT_BUS_CONF, POLKITD, Users, start_polkitd
 from tokend_env import SOFTHSM_MODULE, Env, need, options
 
 source = os.environ["TOKEND_SOURCE_DIR"]
 
-POLKITD = "/usr/lib/polkit-1/polkitd"
-POLKIT_BUS_CONF = "/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf"
 if os.geteuid() != 0:
     skip("needs root (polkitd, test users, mount namespace)")
 need("dbus-daemon", "gdbus", "softhsm2-util", "pkcs11-tool", "unshare", "setpriv", "useradd",
      POLKITD, POLKIT_BUS_CONF, SOFTHSM_MODULE)
 
 WRONG = "000001"
-created_groups, created_users = [], []
-
-
-def ensure_group(name):
-    try:
-        grp.getgrnam(name)
-    except KeyError:
-        subprocess.run(["groupadd", "--system", name], check=True)
-        created_groups.append(name)
-
-
-def ensure_user(name, groups):
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        cmd = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name]
-        if groups:
-            cmd[1:1] = ["--groups", ",".join(groups)]
-        subprocess.run(cmd, check=True)
-        created_users.append(name)
-
-
-ensure_group("tokend-helpdesk")
-ensure_group("tokend-provisioning")
+users = Users()
 suffix = str(os.getpid())
 callers = {
     "root": None,
-    "helpdesk": f"tkt-help-{suffix}",
-    "provisioning": f"tkt-prov-{suffix}",
-    "plain": f"tkt-user-{suffix}",
+    "helpdesk": users.user(f"tkt-help-{suffix}", ["tokend-helpdesk"]),
+    "provisioning": users.user(f"tkt-prov-{suffix}", ["tokend-provisioning"]),
+    "plain": users.user(f"tkt-user-{suffix}"),
 }
-ensure_user(callers["helpdesk"], ["tokend-helpdesk"])
-ensure_user(callers["provisioning"], ["tokend-provisioning"])
-ensure_user(callers["plain"], [])
 
 env = Env(labels=("matrix-a",), extra_policies=(POLKIT_BUS_CONF,))
 os.chmod(env.dir, 0o755)
 path = env.token_by_label("matrix-a")
+polkitd = start_polkitd(env, source)
 
-# polkitd reads its actions and rules at fixed paths: a private mount namespace puts ours
-# there for it alone.
-for d in ("actions", "rules", "empty"):
-    os.makedirs(f"{env.dir}/polkit-{d}")
-    os.chmod(f"{env.dir}/polkit-{d}", 0o755)
-subprocess.run(["cp", f"{source}/systemd/org.tokend.policy", f"{env.dir}/polkit-actions/"],
-               check=True)
-subprocess.run(["cp", f"{source}/systemd/50-tokend-roles.rules.example",
-                f"{env.dir}/polkit-rules/50-tokend-roles.rules"], check=True)
-for f in os.listdir(env.dir):
-    if f.startswith("polkit-"):
-        for g in os.listdir(f"{env.dir}/{f}"):
-            os.chmod(f"{env.dir}/{f}/{g}", 0o644)
-# The paths reach the script as arguments, never split or interpreted by the shell.
-script = ('mount --bind "$1/polkit-actions" /usr/share/polkit-1/actions && '
-          'mount --bind "$1/polkit-rules" /etc/polkit-1/rules.d && '
-          'mount --bind "$1/polkit-empty" /usr/share/polkit-1/rules.d && '
-          'exec "$2" --no-debug')
-polkitd = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script,
-                            "sh", env.dir, POLKITD],
-                           env=env.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-env.pids.append(polkitd.pid)
-
-
-def polkit_up():
-    p = subprocess.run(["gdbus", "call", "--address", env.address, "--dest",
-                        "org.freedesktop.PolicyKit1", "--object-path",
-                        "/org/freedesktop/PolicyKit1/Authority", "--method",
-                        "org.freedesktop.DBus.Properties.Get",
-                        "org.freedesktop.PolicyKit1.Authority", "BackendName"],
-                       capture_output=True, text=True, env=env.env)
-    return p.returncode == 0
-
-
-env.wait_for(polkit_up, 10, "polkitd on the private bus")
 
 def ay(text):
     return "@ay [" + ", ".join(f"0x{b:02x}" for b in text.encode()) + "]"
@@ -185,8 +122,5 @@ try:
     rc = Tap([make_test(w) for w in callers] + [polkitd_gone_means_denied]).run()
 finally:
     env.close()
-    for u in created_users:
-        subprocess.run(["userdel", u], check=False)
-    for g in created_groups:
-        subprocess.run(["groupdel", g], check=False)
+    users.close()
 sys.exit(rc)

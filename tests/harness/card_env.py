@@ -37,7 +37,8 @@ class CardEnv:
     `before_tokend(sim)` runs once the card is in its reader and before tokend starts (to
     personalise it differently, for example)."""
 
-    def __init__(self, personalise=True, extra_config="", before_tokend=None, **sim_args):
+    def __init__(self, personalise=True, extra_config="", before_tokend=None, extra_policies=(),
+                 **sim_args):
         self.sim = simenv.SimEnv(cards=1, personalise=personalise, **sim_args)
         self.daemon = None
         self.monitor = None
@@ -53,7 +54,8 @@ class CardEnv:
             # Env copies the environment: its tokend and clients use simenv's pcscd.
             os.environ["PCSCLITE_CSOCK_NAME"] = self.sim.env["PCSCLITE_CSOCK_NAME"]
             try:
-                self.daemon = Env(labels=(), modules=[OPENSC], extra_config=extra_config)
+                self.daemon = Env(labels=(), modules=[OPENSC], extra_config=extra_config,
+                                  extra_policies=extra_policies)
             finally:
                 if saved is None:
                     del os.environ["PCSCLITE_CSOCK_NAME"]

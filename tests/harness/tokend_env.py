@@ -242,6 +242,9 @@ class Env:
   <type>system</type>
   <listen>{self.address}</listen>
   <auth>EXTERNAL</auth>
+  <!-- dbus-daemon's largest message and array, not its 32 MiB system-bus default: tokend must
+       hold against what a bus configured so lets through. -->
+  <limit name="max_message_size">134217728</limit>
   <policy context="default">
     <allow user="*"/>
     <deny own="*"/>

@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""A real polkitd on a test's private bus, with tokend's shipped actions and role rules, and the
+users and groups the rules speak of. polkitd reads its actions and rules at fixed paths: a
+private mount namespace puts ours there for it alone, touching nothing system-wide."""
+
+import grp
+import os
+import pwd
+import shutil
+import subprocess
+
+POLKITD = "/usr/lib/polkit-1/polkitd"
+POLKIT_BUS_CONF = "/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf"
+ROLE_GROUPS = ("tokend-helpdesk", "tokend-kiosk", "tokend-provisioning")
+
+
+class Users:
+    """System users and groups made for one test, removed again by close()."""
+
+    def __init__(self):
+        self.groups, self.users = [], []
+
+    def group(self, name):
+        try:
+            grp.getgrnam(name)
+        except KeyError:
+            subprocess.run(["groupadd", "--system", name], check=True)
+            self.groups.append(name)
+
+    def user(self, name, groups=()):
+        for g in groups:
+            self.group(g)
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            cmd = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name]
+            if groups:
+                cmd[1:1] = ["--groups", ",".join(groups)]
+            subprocess.run(cmd, check=True)
+            self.users.append(name)
+        return name
+
+    def close(self):
+        for u in self.users:
+            subprocess.run(["userdel", u], check=False)
+        for g in self.groups:
+            subprocess.run(["groupdel", g], check=False)
+        self.users, self.groups = [], []
+
+
+def start_polkitd(env, source, rules=None):
+    """Starts polkitd on env's bus (made with extra_policies=(POLKIT_BUS_CONF,)) with the
+    shipped actions and rules (the example role rules unless a rules file is given); its PID
+    goes to env.pids. Returns the Popen."""
+    for d in ("actions", "rules", "empty"):
+        os.makedirs(f"{env.dir}/polkit-{d}", exist_ok=True)
+        os.chmod(f"{env.dir}/polkit-{d}", 0o755)
+    shutil.copy(f"{source}/systemd/org.tokend.policy", f"{env.dir}/polkit-actions/")
+    shutil.copy(rules or f"{source}/systemd/50-tokend-roles.rules.example",
+                f"{env.dir}/polkit-rules/50-tokend-roles.rules")
+    for d in ("actions", "rules"):
+        for f in os.listdir(f"{env.dir}/polkit-{d}"):
+            os.chmod(f"{env.dir}/polkit-{d}/{f}", 0o644)
+    # The paths reach the script as arguments, never split or interpreted by the shell.
+    script = ('mount --bind "$1/polkit-actions" /usr/share/polkit-1/actions && '
+              'mount --bind "$1/polkit-rules" /etc/polkit-1/rules.d && '
+              'mount --bind "$1/polkit-empty" /usr/share/polkit-1/rules.d && '
+              'exec "$2" --no-debug')
+    p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script,
+                          "sh", env.dir, POLKITD],
+                         env=env.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env.pids.append(p.pid)
+
+    def up():
+        q = subprocess.run(["gdbus", "call", "--address", env.address, "--dest",
+                            "org.freedesktop.PolicyKit1", "--object-path",
+                            "/org/freedesktop/PolicyKit1/Authority", "--method",
+                            "org.freedesktop.DBus.Properties.Get",
+                            "org.freedesktop.PolicyKit1.Authority", "BackendName"],
+                           capture_output=True, text=True, env=env.env)
+        return q.returncode == 0
+    env.wait_for(up, 10, "polkitd on the private bus")
+    return p
