@@ -69,7 +69,7 @@ int audit_record(const char *path, const TkAuditRecord *r, TkError *error)
                           strempty(r->result), "TOKEND_ERROR=%s", strempty(r->error), NULL);
 
     TkError e = {};
-    int ret = tk_audit_append(path, r, &e);
+    int ret = tk_audit_append(path, r, NULL, &e);
     if (ret < 0)
         return tk_error_set(error, ret, TK_ERROR_FAILED,
                             "The act could not be written to the audit trail: %s", e.message);

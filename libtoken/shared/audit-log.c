@@ -82,7 +82,7 @@ static int read_last_line(int fd, const char *path, char **ret, TkError *error)
     return 0;
 }
 
-int tk_audit_append(const char *path, const TkAuditRecord *rec, TkError *error)
+int tk_audit_append(const char *path, const TkAuditRecord *rec, uint64_t *ret_seq, TkError *error)
 {
     if (isempty(path) || !rec || isempty(rec->operation) || isempty(rec->result))
         return -EINVAL;
@@ -158,6 +158,8 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, TkError *error)
     }
     if (fsync(fd) < 0)
         return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot sync audit file %s: %m", path);
+    if (ret_seq)
+        *ret_seq = (uint64_t)seq;
     return 0;
 }
 

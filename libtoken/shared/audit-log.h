@@ -26,9 +26,10 @@ typedef struct TkAuditRecord {
  * then +1), time (ISO 8601 UTC), time_usec, operation, serial, uid, pid, request, result,
  * error, prev. prev is the hex SHA-256 of the previous line's bytes without its newline; for
  * the first line it is the SHA-256 of zero bytes. Holds an exclusive flock() while it reads
- * the last line and writes, and fsync()s before returning. A file whose last line is cut short
- * is refused (-EBADMSG) rather than chained onto. */
-int tk_audit_append(const char *path, const TkAuditRecord *r, TkError *error);
+ * the last line and writes, and fsync()s before returning; *ret_seq (if not NULL) is then the
+ * new line's seq, for a caller to link a later record to this one. A file whose last line is
+ * cut short is refused (-EBADMSG) rather than chained onto. */
+int tk_audit_append(const char *path, const TkAuditRecord *r, uint64_t *ret_seq, TkError *error);
 
 /* Verifies the whole chain. Returns 0 when intact (*ret_lines = number of lines), or -EBADMSG
  * with *ret_bad_line = the 1-based line found bad and error saying why. An edited, deleted,

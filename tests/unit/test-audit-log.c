@@ -43,7 +43,7 @@ static void append(unsigned i)
         .error = i % 3 ? NULL : "PinPolicy",
     };
     TkError e = {};
-    ck_assert_msg(tk_audit_append(path, &r, &e) == 0, "append: %s", e.message);
+    ck_assert_msg(tk_audit_append(path, &r, NULL, &e) == 0, "append: %s", e.message);
 }
 
 static void append_n(unsigned n)
@@ -280,7 +280,7 @@ START_TEST(audit_reports_truncated_last_line)
 
     TkAuditRecord r = {.operation = "op", .result = "ok"};
     TkError e = {};
-    ck_assert_int_eq(tk_audit_append(path, &r, &e), -EBADMSG);
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -EBADMSG);
     ck_assert_ptr_nonnull(strstr(e.message, "incomplete"));
 }
 END_TEST
@@ -349,7 +349,7 @@ START_TEST(audit_concurrent_writers_do_not_interleave)
         if (pids[c] == 0) {
             for (unsigned i = 0; i < 25; i++) {
                 TkAuditRecord r = {.operation = c ? "b" : "a", .result = "ok", .pid = getpid()};
-                if (tk_audit_append(path, &r, NULL) < 0)
+                if (tk_audit_append(path, &r, NULL, NULL) < 0)
                     _exit(1);
             }
             _exit(0);
@@ -375,6 +375,27 @@ START_TEST(audit_verify_reports_missing_file)
 }
 END_TEST
 
+static void append_record(const TkAuditRecord *r, uint64_t want_seq)
+{
+    uint64_t seq = 0;
+    TkError e = {};
+    ck_assert_msg(tk_audit_append(path, r, &seq, &e) == 0, "append: %s", e.message);
+    ck_assert_uint_eq(seq, want_seq);
+}
+
+START_TEST(append_returns_the_seq_of_the_new_line)
+{
+    TkAuditRecord r = {.operation = "unblock-pin", .result = "ok"};
+    for (uint64_t want = 1; want <= 3; want++)
+        append_record(&r, want);
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), 0);
+    size_t lines = 0;
+    ck_assert_int_eq(tk_audit_verify(path, &lines, NULL, &e), 0);
+    ck_assert_uint_eq(lines, 4);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
     Suite *s = suite_create("audit-log");
@@ -397,6 +418,7 @@ static Suite *audit_suite(void)
     tcase_add_test(tc, audit_head_anchors_the_tail);
     tcase_add_test(tc, audit_concurrent_writers_do_not_interleave);
     tcase_add_test(tc, audit_verify_reports_missing_file);
+    tcase_add_test(tc, append_returns_the_seq_of_the_new_line);
     suite_add_tcase(s, tc);
     return s;
 }
