@@ -15,8 +15,10 @@
 #include "audit-log.h"
 #include "io-util.h"
 
-/* Longer lines are refused: a record is a few hundred bytes, so anything bigger is damage. */
-#define AUDIT_LINE_MAX 65536
+/* A line with room for its terminating NUL. */
+#define LINE_BUF (TK_AUDIT_LINE_MAX + 1)
+
+#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 static int sha256_hex(const void *data, size_t len, char out[TK_AUDIT_HASH_HEX_LEN + 1])
 {
@@ -46,22 +48,22 @@ static json_object *json_string_or_null(const char *s)
     return s ? json_object_new_string(s) : NULL;
 }
 
-/* Reads the last line (without its newline) of the open file, or NULL for an empty file. */
-static int read_last_line(int fd, const char *path, char **ret, TkError *error)
+/* Reads the last line of the open file (without its newline) into line, reading no more than
+ * the bound allows. Returns 1 and its length, 0 for an empty file, or a negative errno:
+ * -EBADMSG for a last line cut short or too long. */
+static int read_last_line(int fd, const char *path, char line[static LINE_BUF], size_t *ret_len,
+                          TkError *error)
 {
     struct stat st;
     if (fstat(fd, &st) < 0)
         return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot stat audit file %s: %m", path);
-    if (st.st_size == 0) {
-        *ret = NULL;
+    if (st.st_size == 0)
         return 0;
-    }
-    off_t size = st.st_size;
-    size_t want = size > AUDIT_LINE_MAX + 1 ? AUDIT_LINE_MAX + 1 : (size_t)size;
-    _cleanup_free_ char *buf = malloc(want + 1);
-    if (!buf)
-        return -ENOMEM;
-    ssize_t k = pread(fd, buf, want, size - (off_t)want);
+
+    /* The last line, its newline and the newline before it. */
+    char buf[TK_AUDIT_LINE_MAX + 2];
+    size_t want = st.st_size > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)st.st_size;
+    ssize_t k = pread(fd, buf, want, st.st_size - (off_t)want);
     if (k != (ssize_t)want)
         return tk_error_set(error, k < 0 ? -errno : -EIO, TK_ERROR_FAILED,
                             "Cannot read audit file %s.", path);
@@ -70,16 +72,36 @@ static int read_last_line(int fd, const char *path, char **ret, TkError *error)
                             "The last line of audit file %s is incomplete (a write was cut "
                             "short); check it with 'tokenctl audit verify' before appending.",
                             path);
-    buf[want - 1] = 0;
-    char *nl = strrchr(buf, '\n');
-    if (!nl && (off_t)want < size)
+    const char *nl = memrchr(buf, '\n', want - 1);
+    size_t start = nl ? (size_t)(nl - buf) + 1 : 0;
+    size_t len = want - 1 - start;
+    if ((!nl && (off_t)want < st.st_size) || len > TK_AUDIT_LINE_MAX)
         return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                            "The last line of audit file %s is too long.", path);
-    char *line = strdup(nl ? nl + 1 : buf);
-    if (!line)
-        return -ENOMEM;
-    *ret = line;
-    return 0;
+                            "The last line of audit file %s is longer than %d bytes, which no "
+                            "writer makes; check it with 'tokenctl audit verify'.",
+                            path, TK_AUDIT_LINE_MAX);
+    memcpy(line, buf + start, len);
+    line[len] = 0;
+    *ret_len = len;
+    return 1;
+}
+
+/* The field whose JSON text is longest, to say which one made a record too long. */
+static const char *longest_field(json_object *o, size_t *ret_len)
+{
+    const char *name = "?";
+    size_t longest = 0;
+    json_object_object_foreach(o, key, value)
+    {
+        const char *text = json_object_to_json_string_ext(value, JSON_FLAGS);
+        size_t len = text ? strlen(text) : 0;
+        if (len > longest) {
+            longest = len;
+            name = key;
+        }
+    }
+    *ret_len = longest;
+    return name;
 }
 
 int tk_audit_append(const char *path, const TkAuditRecord *rec, uint64_t *ret_seq, TkError *error)
@@ -94,17 +116,19 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, uint64_t *ret_se
     if (flock(fd, LOCK_EX) < 0)
         return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
 
-    _cleanup_free_ char *last = NULL;
-    int r = read_last_line(fd, path, &last, error);
+    char last[LINE_BUF];
+    size_t last_len = 0;
+    int r = read_last_line(fd, path, last, &last_len, error);
     if (r < 0)
         return r;
+    bool empty = r == 0;
 
     int64_t seq = 1;
     char prev[TK_AUDIT_HASH_HEX_LEN + 1];
-    r = sha256_hex(last ? last : "", last ? strlen(last) : 0, prev);
+    r = sha256_hex(empty ? "" : last, empty ? 0 : last_len, prev);
     if (r < 0)
         return r;
-    if (last) {
+    if (!empty) {
         _cleanup_json_ json_object *o = json_tokener_parse(last);
         json_object *s = NULL;
         if (!o || !json_object_object_get_ex(o, "seq", &s) ||
@@ -139,11 +163,21 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, uint64_t *ret_se
     json_object_object_add(o, "error", json_string_or_null(rec->error));
     json_object_object_add(o, "prev", json_object_new_string(prev));
 
-    const char *text =
-        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *text = json_object_to_json_string_ext(o, JSON_FLAGS);
     if (!text)
         return -ENOMEM;
     size_t len = strlen(text);
+    /* Refused here, before anything is written: a line over the bound would be refused by
+     * every later reader, this writer included, and so end the trail. */
+    if (len > TK_AUDIT_LINE_MAX) {
+        size_t field_len = 0;
+        const char *field = longest_field(o, &field_len);
+        return tk_error_set(error, -E2BIG, TK_ERROR_INVALID_ARGUMENT,
+                            "The audit record would be a line of %zu bytes, more than the %d a "
+                            "line may hold, so it was not written: its field '%s' alone is %zu "
+                            "bytes.",
+                            len, TK_AUDIT_LINE_MAX, field, field_len);
+    }
     _cleanup_free_ char *line = malloc(len + 2);
     if (!line)
         return -ENOMEM;
@@ -178,8 +212,9 @@ static int check_line(const char *line, ssize_t len, size_t lineno, json_object 
                             "Line %zu is incomplete: the file ends without a newline, so a "
                             "write was cut short (a crash) or the file was truncated.",
                             lineno);
-    if ((size_t)len > AUDIT_LINE_MAX)
-        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED, "Line %zu is too long.", lineno);
+    if ((size_t)len - 1 > TK_AUDIT_LINE_MAX)
+        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED, "Line %zu is longer than %d bytes.",
+                            lineno, TK_AUDIT_LINE_MAX);
 
     json_object *o = json_tokener_parse(line);
     if (!o || !json_object_is_type(o, json_type_object)) {
@@ -300,13 +335,15 @@ int tk_audit_head(const char *path, uint64_t *ret_seq, char **ret_hash_hex, TkEr
         return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot open audit file %s: %m", path);
     if (flock(fd, LOCK_SH) < 0)
         return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
-    _cleanup_free_ char *last = NULL;
-    int r = read_last_line(fd, path, &last, error);
+    char last[LINE_BUF];
+    size_t last_len = 0;
+    int r = read_last_line(fd, path, last, &last_len, error);
     if (r < 0)
         return r;
+    bool empty = r == 0;
 
     uint64_t seq = 0;
-    if (last) {
+    if (!empty) {
         _cleanup_json_ json_object *o = json_tokener_parse(last);
         json_object *s = NULL;
         if (!o || !json_object_object_get_ex(o, "seq", &s) ||
@@ -318,7 +355,7 @@ int tk_audit_head(const char *path, uint64_t *ret_seq, char **ret_hash_hex, TkEr
     char *hex = malloc(TK_AUDIT_HASH_HEX_LEN + 1);
     if (!hex)
         return -ENOMEM;
-    r = sha256_hex(last ? last : "", last ? strlen(last) : 0, hex);
+    r = sha256_hex(empty ? "" : last, empty ? 0 : last_len, hex);
     if (r < 0) {
         free(hex);
         return r;

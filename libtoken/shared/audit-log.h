@@ -22,13 +22,20 @@ typedef struct TkAuditRecord {
 /* SHA-256 in hex is 64 characters. */
 #define TK_AUDIT_HASH_HEX_LEN 64
 
+/* The longest line (in bytes, without its newline) that is written or accepted. A record is a
+ * few hundred bytes; the bound lets every reader work in a fixed buffer, and is checked by the
+ * writer so that no caller's record can make a line the readers refuse. */
+#define TK_AUDIT_LINE_MAX 4096
+
 /* Appends one JSON line to the audit file (created 0600): fields seq (1 for the first line,
  * then +1), time (ISO 8601 UTC), time_usec, operation, serial, uid, pid, request, result,
  * error, prev. prev is the hex SHA-256 of the previous line's bytes without its newline; for
  * the first line it is the SHA-256 of zero bytes. Holds an exclusive flock() while it reads
  * the last line and writes, and fsync()s before returning; *ret_seq (if not NULL) is then the
  * new line's seq, for a caller to link a later record to this one. A file whose last line is
- * cut short is refused (-EBADMSG) rather than chained onto. */
+ * cut short is refused (-EBADMSG) rather than chained onto. A record whose line would be longer
+ * than TK_AUDIT_LINE_MAX is refused (-E2BIG, the message names the longest field) before
+ * anything is written. */
 int tk_audit_append(const char *path, const TkAuditRecord *r, uint64_t *ret_seq, TkError *error);
 
 /* Verifies the whole chain. Returns 0 when intact (*ret_lines = number of lines), or -EBADMSG

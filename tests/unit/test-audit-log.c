@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -375,6 +377,13 @@ START_TEST(audit_verify_reports_missing_file)
 }
 END_TEST
 
+static off_t file_size(const char *p)
+{
+    struct stat st;
+    ck_assert_int_eq(stat(p, &st), 0);
+    return st.st_size;
+}
+
 static void append_record(const TkAuditRecord *r, uint64_t want_seq)
 {
     uint64_t seq = 0;
@@ -393,6 +402,131 @@ START_TEST(append_returns_the_seq_of_the_new_line)
     size_t lines = 0;
     ck_assert_int_eq(tk_audit_verify(path, &lines, NULL, &e), 0);
     ck_assert_uint_eq(lines, 4);
+}
+END_TEST
+
+static void append_bytes(const char *p, const void *data, size_t len)
+{
+    int fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+    ck_assert_int_eq(close(fd), 0);
+}
+
+/* Appends a line of `size` bytes that starts like a record: the start, then a hole (NUL bytes
+ * that take no disk space), then its end and, if complete, a newline. */
+static void append_huge_line(off_t size, bool complete)
+{
+    static const char start[] = "{\"seq\":3,\"request\":\"";
+    static const char end[] = "\"}\n";
+    append_bytes(path, start, strlen(start));
+    ck_assert_int_eq(truncate(path, file_size(path) + size - (off_t)strlen(start) - 2), 0);
+    append_bytes(path, end, complete ? 3 : 2);
+}
+
+/* Bytes this process has read so far (/proc/self/io's rchar: read(), pread() and the like), or
+ * -1 when the kernel does not count them. */
+static long long bytes_read(void)
+{
+    FILE *f = fopen("/proc/self/io", "re");
+    if (!f)
+        return -1;
+    long long n = -1;
+    char key[32];
+    long long value;
+    while (fscanf(f, "%31s %lld", key, &value) == 2)
+        if (streq(key, "rchar:"))
+            n = value;
+    fclose(f);
+    return n;
+}
+
+START_TEST(append_refuses_a_record_longer_than_a_line_and_the_chain_still_takes_the_next)
+{
+    append_n(3);
+    off_t before = file_size(path);
+
+    /* The 70,000-character reference that once ended a trail. */
+    _cleanup_free_ char *big = malloc(70001);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'R', 70000);
+    big[70000] = 0;
+    TkAuditRecord r = {.operation = "unblock-pin", .serial = "0011", .result = "ok"};
+    r.request = big;
+    uint64_t seq = 99;
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_append(path, &r, &seq, &e), -E2BIG);
+    ck_assert_uint_eq(seq, 99);
+    ck_assert_msg(strstr(e.message, "field 'request'"), "%s", e.message);
+    ck_assert_int_eq(file_size(path), before);
+
+    /* What counts is the line as written: 1,000 control characters are 6,000 bytes escaped. */
+    char controls[1001];
+    memset(controls, '\x01', 1000);
+    controls[1000] = 0;
+    r.request = "UNLOCK-2026-0001";
+    r.error = controls;
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -E2BIG);
+    ck_assert_msg(strstr(e.message, "field 'error'"), "%s", e.message);
+    ck_assert_int_eq(file_size(path), before);
+
+    /* The trail goes on. */
+    r.error = NULL;
+    append_record(&r, 4);
+    size_t lines = 0;
+    ck_assert_msg(tk_audit_verify(path, &lines, NULL, &e) == 0, "%s", e.message);
+    ck_assert_uint_eq(lines, 4);
+}
+END_TEST
+
+START_TEST(append_takes_a_line_of_exactly_the_bound_and_refuses_one_byte_more)
+{
+    TkAuditRecord r = {.time_usec = 1795608000000000ULL,
+                       .operation = "unblock-pin",
+                       .request = "",
+                       .result = "ok"};
+    append_record(&r, 1);
+    /* Line 2 of the same record differs only in its seq (one digit too) and prev (64 hex). */
+    size_t base = (size_t)file_size(path) - 1;
+    size_t n = TK_AUDIT_LINE_MAX - base;
+    _cleanup_free_ char *request = malloc(n + 2);
+    ck_assert_ptr_nonnull(request);
+    memset(request, 'r', n + 1);
+    request[n] = 0;
+    r.request = request;
+    off_t before = file_size(path);
+    append_record(&r, 2);
+    ck_assert_int_eq(file_size(path) - before, TK_AUDIT_LINE_MAX + 1);
+
+    request[n] = 'r';
+    request[n + 1] = 0;
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -E2BIG);
+
+    /* Every reader takes a line of exactly the bound. */
+    size_t lines = 0;
+    ck_assert_msg(tk_audit_verify(path, &lines, NULL, &e) == 0, "%s", e.message);
+    ck_assert_uint_eq(lines, 2);
+    uint64_t seq = 0;
+    _cleanup_free_ char *head = NULL;
+    ck_assert_msg(tk_audit_head(path, &seq, &head, &e) == 0, "%s", e.message);
+    ck_assert_uint_eq(seq, 2);
+}
+END_TEST
+
+START_TEST(head_refuses_an_overlong_last_line_without_reading_it_whole)
+{
+    append_n(2);
+    append_huge_line(64 << 20, true);
+    uint64_t seq = 0;
+    _cleanup_free_ char *head = NULL;
+    TkError e = {};
+    long long before = bytes_read();
+    ck_assert_int_eq(tk_audit_head(path, &seq, &head, &e), -EBADMSG);
+    long long after = bytes_read();
+    ck_assert_msg(strstr(e.message, "longer than"), "%s", e.message);
+    if (before >= 0)
+        ck_assert_msg(after - before < (1 << 20), "head read %lld bytes", after - before);
 }
 END_TEST
 
@@ -419,6 +553,10 @@ static Suite *audit_suite(void)
     tcase_add_test(tc, audit_concurrent_writers_do_not_interleave);
     tcase_add_test(tc, audit_verify_reports_missing_file);
     tcase_add_test(tc, append_returns_the_seq_of_the_new_line);
+    tcase_add_test(tc,
+                   append_refuses_a_record_longer_than_a_line_and_the_chain_still_takes_the_next);
+    tcase_add_test(tc, append_takes_a_line_of_exactly_the_bound_and_refuses_one_byte_more);
+    tcase_add_test(tc, head_refuses_an_overlong_last_line_without_reading_it_whole);
     suite_add_tcase(s, tc);
     return s;
 }
