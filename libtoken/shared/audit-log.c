@@ -48,6 +48,105 @@ static json_object *json_string_or_null(const char *s)
     return s ? json_object_new_string(s) : NULL;
 }
 
+/* What each line must carry. Integers must lie in [min, max]; INT64_MAX is never in range
+ * because json-c reads every larger number (and INT64_MIN every smaller one) as that value,
+ * so such a number cannot be told from a huge one. */
+static const struct {
+    const char *name;
+    json_type type;
+    bool nullable;
+    int64_t min, max;
+} fields[] = {
+    {"seq", json_type_int, false, 1, INT64_MAX - 1},
+    {"time", json_type_string, false, 0, 0},
+    {"time_usec", json_type_int, false, 0, INT64_MAX - 1},
+    {"operation", json_type_string, false, 0, 0},
+    {"serial", json_type_string, true, 0, 0},
+    {"uid", json_type_int, false, 0, UINT32_MAX},
+    {"pid", json_type_int, false, 0, UINT32_MAX},
+    {"request", json_type_string, true, 0, 0},
+    {"result", json_type_string, false, 0, 0},
+    {"error", json_type_string, true, 0, 0},
+    {"prev", json_type_string, false, 0, 0},
+};
+
+/* Checks that line (len bytes, no newline) is one record: a single JSON object and nothing
+ * else, every field there with its type and range, prev 64 lowercase hex. Returns 0 and the
+ * object, or -EBADMSG with why = what is wrong, to follow "Line N" or "The last line". */
+static int parse_record(const char *line, size_t len, json_object **ret, char *why, size_t why_size)
+{
+    if (memchr(line, 0, len)) {
+        snprintf(why, why_size, "contains a NUL byte");
+        return -EBADMSG;
+    }
+
+    /* Strict: no trailing commas, leading zeros or the like; and the object must take the
+     * whole line, so that nothing hides after it. */
+    json_tokener *tok = json_tokener_new();
+    if (!tok)
+        return -ENOMEM;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    json_object *o = json_tokener_parse_ex(tok, line, (int)len);
+    bool whole = o && json_tokener_get_parse_end(tok) == len;
+    json_tokener_free(tok);
+    if (!whole || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        snprintf(why, why_size, "is not a JSON object");
+        return -EBADMSG;
+    }
+
+    for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+        json_object *v = NULL;
+        if (!json_object_object_get_ex(o, fields[i].name, &v)) {
+            snprintf(why, why_size, "has no field '%s'", fields[i].name);
+            goto bad;
+        }
+        if (!v && fields[i].nullable)
+            continue;
+        if (!json_object_is_type(v, fields[i].type)) {
+            snprintf(why, why_size, "has a field '%s' that is not %s%s", fields[i].name,
+                     fields[i].type == json_type_int ? "an integer" : "a string",
+                     fields[i].nullable ? " or null" : "");
+            goto bad;
+        }
+        if (fields[i].type == json_type_int) {
+            int64_t n = json_object_get_int64(v);
+            if (n < fields[i].min || n > fields[i].max) {
+                snprintf(why, why_size, "has a field '%s' out of range", fields[i].name);
+                goto bad;
+            }
+        }
+    }
+
+    const char *prev = json_object_get_string(json_object_object_get(o, "prev"));
+    bool hex =
+        json_object_get_string_len(json_object_object_get(o, "prev")) == TK_AUDIT_HASH_HEX_LEN;
+    for (size_t i = 0; hex && i < TK_AUDIT_HASH_HEX_LEN; i++)
+        hex = (prev[i] >= '0' && prev[i] <= '9') || (prev[i] >= 'a' && prev[i] <= 'f');
+    if (!hex) {
+        snprintf(why, why_size, "has a field 'prev' that is not %d lowercase hex digits",
+                 TK_AUDIT_HASH_HEX_LEN);
+        goto bad;
+    }
+
+    *ret = o;
+    return 0;
+
+bad:
+    json_object_put(o);
+    return -EBADMSG;
+}
+
+static int64_t record_seq(json_object *o)
+{
+    return json_object_get_int64(json_object_object_get(o, "seq"));
+}
+
+static const char *record_prev(json_object *o)
+{
+    return json_object_get_string(json_object_object_get(o, "prev"));
+}
+
 /* Reads the last line of the open file (without its newline) into line, reading no more than
  * the bound allows. Returns 1 and its length, 0 for an empty file, or a negative errno:
  * -EBADMSG for a last line cut short or too long. */
@@ -69,21 +168,72 @@ static int read_last_line(int fd, const char *path, char line[static LINE_BUF], 
                             "Cannot read audit file %s.", path);
     if (buf[want - 1] != '\n')
         return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                            "The last line of audit file %s is incomplete (a write was cut "
-                            "short); check it with 'tokenctl audit verify' before appending.",
-                            path);
+                            "The last line of audit file %s is incomplete: a write was cut short "
+                            "(a crash or a full disk). Nothing is appended after it; check the "
+                            "file with 'tokenctl audit verify %s'.",
+                            path, path);
     const char *nl = memrchr(buf, '\n', want - 1);
     size_t start = nl ? (size_t)(nl - buf) + 1 : 0;
     size_t len = want - 1 - start;
     if ((!nl && (off_t)want < st.st_size) || len > TK_AUDIT_LINE_MAX)
         return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
                             "The last line of audit file %s is longer than %d bytes, which no "
-                            "writer makes; check it with 'tokenctl audit verify'.",
-                            path, TK_AUDIT_LINE_MAX);
+                            "writer makes; check the file with 'tokenctl audit verify %s'.",
+                            path, TK_AUDIT_LINE_MAX, path);
     memcpy(line, buf + start, len);
     line[len] = 0;
     *ret_len = len;
     return 1;
+}
+
+/* The seq and hash of the last line, which must be a valid record: 0 and the genesis hash for
+ * an empty file. */
+static int read_tail(int fd, const char *path, int64_t *ret_seq,
+                     char ret_hash[TK_AUDIT_HASH_HEX_LEN + 1], TkError *error)
+{
+    char line[LINE_BUF];
+    size_t len = 0;
+    int r = read_last_line(fd, path, line, &len, error);
+    if (r < 0)
+        return r;
+
+    int64_t seq = 0;
+    if (r > 0) {
+        _cleanup_json_ json_object *o = NULL;
+        char why[128];
+        r = parse_record(line, len, &o, why, sizeof(why));
+        if (r == -EBADMSG)
+            return tk_error_set(error, r, TK_ERROR_FAILED,
+                                "The last line of audit file %s %s, so it is not a valid record; "
+                                "check the file with 'tokenctl audit verify %s'.",
+                                path, why, path);
+        if (r < 0)
+            return r;
+        seq = record_seq(o);
+    }
+
+    r = sha256_hex(seq > 0 ? line : "", seq > 0 ? len : 0, ret_hash);
+    if (r < 0)
+        return r;
+    *ret_seq = seq;
+    return 0;
+}
+
+/* The seq and prev the next line gets. */
+static int next_link(int fd, const char *path, int64_t *ret_seq,
+                     char ret_prev[TK_AUDIT_HASH_HEX_LEN + 1], TkError *error)
+{
+    int64_t seq = 0;
+    int r = read_tail(fd, path, &seq, ret_prev, error);
+    if (r < 0)
+        return r;
+    if (seq >= INT64_MAX - 1)
+        return tk_error_set(error, -EOVERFLOW, TK_ERROR_FAILED,
+                            "The audit file %s has reached the largest sequence number; start a "
+                            "new file.",
+                            path);
+    *ret_seq = seq + 1;
+    return 0;
 }
 
 /* The field whose JSON text is longest, to say which one made a record too long. */
@@ -108,6 +258,9 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, uint64_t *ret_se
 {
     if (isempty(path) || !rec || isempty(rec->operation) || isempty(rec->result))
         return -EINVAL;
+    /* The verifier takes time_usec as a JSON integer below INT64_MAX (see fields[]). */
+    if (rec->time_usec >= INT64_MAX)
+        return -EINVAL;
 
     _cleanup_close_ int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
     if (fd < 0)
@@ -116,29 +269,11 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, uint64_t *ret_se
     if (flock(fd, LOCK_EX) < 0)
         return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
 
-    char last[LINE_BUF];
-    size_t last_len = 0;
-    int r = read_last_line(fd, path, last, &last_len, error);
-    if (r < 0)
-        return r;
-    bool empty = r == 0;
-
-    int64_t seq = 1;
+    int64_t seq = 0;
     char prev[TK_AUDIT_HASH_HEX_LEN + 1];
-    r = sha256_hex(empty ? "" : last, empty ? 0 : last_len, prev);
+    int r = next_link(fd, path, &seq, prev, error);
     if (r < 0)
         return r;
-    if (!empty) {
-        _cleanup_json_ json_object *o = json_tokener_parse(last);
-        json_object *s = NULL;
-        if (!o || !json_object_object_get_ex(o, "seq", &s) ||
-            !json_object_is_type(s, json_type_int))
-            return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                                "The last line of audit file %s is not a valid record; check it "
-                                "with 'tokenctl audit verify'.",
-                                path);
-        seq = json_object_get_int64(s) + 1;
-    }
 
     char when[32];
     time_t t = (time_t)(rec->time_usec / 1000000);
@@ -197,13 +332,8 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, uint64_t *ret_se
     return 0;
 }
 
-static const char *const required_fields[] = {
-    "seq", "time",    "time_usec", "operation", "serial", "uid",
-    "pid", "request", "result",    "error",     "prev",
-};
-
-/* Checks one line on its own: complete, JSON, every field there with the right type, the right
- * seq. On failure fills error and returns -EBADMSG. */
+/* Checks one line on its own: complete, within the bound, a valid record, the right seq. On
+ * failure fills error and returns -EBADMSG. */
 static int check_line(const char *line, ssize_t len, size_t lineno, json_object **ret,
                       TkError *error)
 {
@@ -216,27 +346,14 @@ static int check_line(const char *line, ssize_t len, size_t lineno, json_object 
         return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED, "Line %zu is longer than %d bytes.",
                             lineno, TK_AUDIT_LINE_MAX);
 
-    json_object *o = json_tokener_parse(line);
-    if (!o || !json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED, "Line %zu is not a JSON object.",
-                            lineno);
-    }
-    for (size_t i = 0; i < ELEMENTSOF(required_fields); i++)
-        if (!json_object_object_get_ex(o, required_fields[i], NULL)) {
-            json_object_put(o);
-            return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED, "Line %zu has no field '%s'.",
-                                lineno, required_fields[i]);
-        }
-    json_object *seq = json_object_object_get(o, "seq");
-    json_object *prev = json_object_object_get(o, "prev");
-    if (!json_object_is_type(seq, json_type_int) || !json_object_is_type(prev, json_type_string) ||
-        json_object_get_string_len(prev) != TK_AUDIT_HASH_HEX_LEN) {
-        json_object_put(o);
-        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                            "Line %zu has a malformed 'seq' or 'prev' field.", lineno);
-    }
-    int64_t s = json_object_get_int64(seq);
+    json_object *o = NULL;
+    char why[128];
+    int r = parse_record(line, (size_t)len - 1, &o, why, sizeof(why));
+    if (r == -EBADMSG)
+        return tk_error_set(error, r, TK_ERROR_FAILED, "Line %zu %s.", lineno, why);
+    if (r < 0)
+        return r;
+    int64_t s = record_seq(o);
     if (s != (int64_t)lineno) {
         json_object_put(o);
         return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
@@ -280,7 +397,7 @@ int tk_audit_verify(const char *path, size_t *ret_lines, size_t *ret_bad_line, T
                 *ret_bad_line = lineno;
             return r;
         }
-        bool linked = streq(json_object_get_string(json_object_object_get(o, "prev")), hash);
+        bool linked = streq(record_prev(o), hash);
         json_object_put(o);
         r = sha256_hex(line, (size_t)len - 1, hash);
         if (r < 0)
@@ -297,7 +414,7 @@ int tk_audit_verify(const char *path, size_t *ret_lines, size_t *ret_bad_line, T
             json_object *no = NULL;
             TkError ignored = {};
             if (nlen >= 0 && check_line(next, nlen, lineno + 1, &no, &ignored) == 0) {
-                if (streq(json_object_get_string(json_object_object_get(no, "prev")), hash))
+                if (streq(record_prev(no), hash))
                     bad = lineno - 1;
                 json_object_put(no);
             } else if (nlen < 0)
@@ -335,32 +452,15 @@ int tk_audit_head(const char *path, uint64_t *ret_seq, char **ret_hash_hex, TkEr
         return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot open audit file %s: %m", path);
     if (flock(fd, LOCK_SH) < 0)
         return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
-    char last[LINE_BUF];
-    size_t last_len = 0;
-    int r = read_last_line(fd, path, last, &last_len, error);
+    int64_t seq = 0;
+    char hash[TK_AUDIT_HASH_HEX_LEN + 1];
+    int r = read_tail(fd, path, &seq, hash, error);
     if (r < 0)
         return r;
-    bool empty = r == 0;
-
-    uint64_t seq = 0;
-    if (!empty) {
-        _cleanup_json_ json_object *o = json_tokener_parse(last);
-        json_object *s = NULL;
-        if (!o || !json_object_object_get_ex(o, "seq", &s) ||
-            !json_object_is_type(s, json_type_int))
-            return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                                "The last line of audit file %s is not a valid record.", path);
-        seq = (uint64_t)json_object_get_int64(s);
-    }
-    char *hex = malloc(TK_AUDIT_HASH_HEX_LEN + 1);
+    char *hex = strdup(hash);
     if (!hex)
         return -ENOMEM;
-    r = sha256_hex(empty ? "" : last, empty ? 0 : last_len, hex);
-    if (r < 0) {
-        free(hex);
-        return r;
-    }
-    *ret_seq = seq;
+    *ret_seq = (uint64_t)seq;
     *ret_hash_hex = hex;
     return 0;
 }

@@ -32,18 +32,22 @@ typedef struct TkAuditRecord {
  * error, prev. prev is the hex SHA-256 of the previous line's bytes without its newline; for
  * the first line it is the SHA-256 of zero bytes. Holds an exclusive flock() while it reads
  * the last line and writes, and fsync()s before returning; *ret_seq (if not NULL) is then the
- * new line's seq, for a caller to link a later record to this one. A file whose last line is
- * cut short is refused (-EBADMSG) rather than chained onto. A record whose line would be longer
- * than TK_AUDIT_LINE_MAX is refused (-E2BIG, the message names the longest field) before
- * anything is written. */
+ * new line's seq, for a caller to link a later record to this one.
+ *
+ * Nothing is written, and the chain is left as it was, when the line would be longer than
+ * TK_AUDIT_LINE_MAX (-E2BIG, the message names the longest field), when the last line is cut
+ * short or is not a valid record (-EBADMSG) rather than chained onto, and when the last seq is
+ * the largest a line may carry (-EOVERFLOW). */
 int tk_audit_append(const char *path, const TkAuditRecord *r, uint64_t *ret_seq, TkError *error);
 
 /* Verifies the whole chain. Returns 0 when intact (*ret_lines = number of lines), or -EBADMSG
- * with *ret_bad_line = the 1-based line found bad and error saying why. An edited, deleted,
- * reordered or inserted line is found; removing lines from the end is not, which is what
- * tk_audit_head() is for. */
+ * with *ret_bad_line = the 1-based line found bad and error saying why. Every line must be one
+ * JSON object with every field of its type, seq equal to its line number, prev 64 lowercase hex
+ * equal to the hash of the line before. An edited, deleted, reordered or inserted line is
+ * found; removing lines from the end is not, which is what tk_audit_head() is for. */
 int tk_audit_verify(const char *path, size_t *ret_lines, size_t *ret_bad_line, TkError *error);
 
 /* The seq and hex hash of the last line (0 and the genesis hash for an empty file), for an
- * operator to record elsewhere and compare later. *ret_hash_hex is to be free()d. */
+ * operator to record elsewhere and compare later. *ret_hash_hex is to be free()d. A last line
+ * that is cut short, too long or not a valid record is -EBADMSG. */
 int tk_audit_head(const char *path, uint64_t *ret_seq, char **ret_hash_hex, TkError *error);

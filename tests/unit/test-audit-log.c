@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -6,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <json-c/json.h>
+#include <openssl/evp.h>
 
 #include "audit-log.h"
 #include "tk-test.h"
@@ -530,6 +532,182 @@ START_TEST(head_refuses_an_overlong_last_line_without_reading_it_whole)
 }
 END_TEST
 
+/* Hex SHA-256 of a line without its newline. */
+static void line_hash(const char *line, char out[TK_AUDIT_HASH_HEX_LEN + 1])
+{
+    size_t len = strlen(line);
+    if (len > 0 && line[len - 1] == '\n')
+        len--;
+    unsigned char md[32];
+    ck_assert(EVP_Digest(line, len, md, NULL, EVP_sha256(), NULL));
+    for (size_t i = 0; i < sizeof(md); i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Gives lines[from..n-1] the prev of the line before them as it now is, as a forger who
+ * recomputes the chain would, so that only the rule under test can catch an edit. */
+static void rechain(char *lines[], size_t from, size_t n)
+{
+    for (size_t i = from < 1 ? 1 : from; i < n; i++) {
+        char *at = strstr(lines[i], "\"prev\":\"");
+        ck_assert_ptr_nonnull(at);
+        char hash[TK_AUDIT_HASH_HEX_LEN + 1];
+        line_hash(lines[i - 1], hash);
+        memcpy(at + strlen("\"prev\":\""), hash, TK_AUDIT_HASH_HEX_LEN);
+    }
+}
+
+/* A fresh chain of N_RECORDS lines in which line 3 has `from` replaced by `to` and every later
+ * line is rechained. */
+static void write_chain_with_line_3_edited(const char *from, const char *to)
+{
+    unlink(path);
+    append_n(N_RECORDS);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    char *edited = replaced(lines[2], from, to);
+    free(lines[2]);
+    lines[2] = edited;
+    rechain(lines, 3, n);
+    write_lines(lines, n);
+    free_lines(lines, n);
+}
+
+START_TEST(append_refuses_to_go_past_the_largest_seq)
+{
+    append_n(1);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    /* INT64_MAX - 1: the largest seq a line may have, since json-c reads larger numbers as
+     * INT64_MAX. */
+    char *last = replaced(lines[0], "\"seq\":1,", "\"seq\":9223372036854775806,");
+    write_lines(&last, 1);
+    free(last);
+    free_lines(lines, n);
+    off_t before = file_size(path);
+
+    TkAuditRecord r = {.operation = "op", .result = "ok"};
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -EOVERFLOW);
+    ck_assert_int_eq(file_size(path), before);
+}
+END_TEST
+
+START_TEST(verify_refuses_a_seq_that_overflows)
+{
+    static const struct {
+        const char *seq, *why;
+    } cases[] = {
+        /* json-c reads both as INT64_MAX, and INT64_MAX itself is therefore not trusted. */
+        {"18446744073709551619", "field 'seq' out of range"},
+        {"9223372036854775811", "field 'seq' out of range"},
+        {"9223372036854775807", "field 'seq' out of range"},
+        /* 3 in 32 bits. */
+        {"4294967299", "sequence number 4294967299 where 3"},
+        {"-3", "field 'seq' out of range"},
+        {"3.0", "field 'seq' that is not an integer"},
+        {"\"3\"", "field 'seq' that is not an integer"},
+        /* Not JSON: a leading zero. */
+        {"03", "not a JSON object"},
+    };
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        char to[64];
+        snprintf(to, sizeof(to), "\"seq\":%s,", cases[i].seq);
+        write_chain_with_line_3_edited("\"seq\":3,", to);
+        assert_bad_line(3, cases[i].why);
+    }
+}
+END_TEST
+
+START_TEST(verify_refuses_fields_of_the_wrong_type)
+{
+    static const struct {
+        const char *from, *to, *why;
+    } cases[] = {
+        {"\"uid\":1003", "\"uid\":\"1003\"", "field 'uid' that is not an integer"},
+        {"\"uid\":1003", "\"uid\":4294967296", "field 'uid' out of range"},
+        {"\"pid\":4003", "\"pid\":-1", "field 'pid' out of range"},
+        {"\"time_usec\":", "\"time_usec\":-", "field 'time_usec' out of range"},
+        {"\"time\":\"2025-11-24T16:00:03.000003Z\"", "\"time\":null",
+         "field 'time' that is not a string"},
+        {"\"operation\":\"op-3\"", "\"operation\":null", "field 'operation' that is not a string"},
+        {"\"serial\":\"SER3\"", "\"serial\":3", "field 'serial' that is not a string or null"},
+        {"\"result\":\"refused\"", "\"result\":[]", "field 'result' that is not a string"},
+        {"\"error\":\"PinPolicy\"", "\"error\":{}", "field 'error' that is not a string or null"},
+        {"\"prev\":\"", "\"prev\":1,\"was\":\"", "field 'prev' that is not a string"},
+        {"\"prev\":\"", "\"prev\":\"0", "field 'prev' that is not 64 lowercase hex"},
+    };
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        write_chain_with_line_3_edited(cases[i].from, cases[i].to);
+        assert_bad_line(3, cases[i].why);
+    }
+}
+END_TEST
+
+START_TEST(verify_refuses_a_prev_in_capitals)
+{
+    append_n(N_RECORDS);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    char *at = strstr(lines[2], "\"prev\":\"") + strlen("\"prev\":\"");
+    for (size_t i = 0; i < TK_AUDIT_HASH_HEX_LEN; i++)
+        at[i] = (char)toupper((unsigned char)at[i]);
+    rechain(lines, 3, n);
+    write_lines(lines, n);
+    free_lines(lines, n);
+    assert_bad_line(3, "field 'prev' that is not 64 lowercase hex");
+}
+END_TEST
+
+START_TEST(verify_refuses_a_line_that_is_more_than_one_json_object)
+{
+    static const struct {
+        const char *from, *to;
+    } cases[] = {
+        {"\"}\n", "\"} x\n"},
+        {"\"}\n", "\"}{}\n"},
+        {"\"}\n", "\",}\n"},
+    };
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        write_chain_with_line_3_edited(cases[i].from, cases[i].to);
+        assert_bad_line(3, "not a JSON object");
+    }
+
+    /* A NUL byte would hide what follows it from a reader that stops there. */
+    unlink(path);
+    append_n(N_RECORDS);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    unlink(path);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(lines[i]);
+        if (i == 2) {
+            append_bytes(path, lines[i], len - 3);
+            append_bytes(path, "\0", 1);
+            append_bytes(path, lines[i] + len - 3, 3);
+        } else
+            append_bytes(path, lines[i], len);
+    }
+    free_lines(lines, n);
+    assert_bad_line(3, "NUL byte");
+}
+END_TEST
+
+START_TEST(append_refuses_to_chain_onto_a_last_line_that_is_not_a_record)
+{
+    append_n(3);
+    append_bytes(path, "{\"seq\":4}\n", 10);
+    off_t before = file_size(path);
+    TkAuditRecord r = {.operation = "op", .result = "ok"};
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -EBADMSG);
+    ck_assert_msg(strstr(e.message, "has no field 'time'") &&
+                      strstr(e.message, "not a valid record"),
+                  "%s", e.message);
+    ck_assert_int_eq(file_size(path), before);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
     Suite *s = suite_create("audit-log");
@@ -557,6 +735,12 @@ static Suite *audit_suite(void)
                    append_refuses_a_record_longer_than_a_line_and_the_chain_still_takes_the_next);
     tcase_add_test(tc, append_takes_a_line_of_exactly_the_bound_and_refuses_one_byte_more);
     tcase_add_test(tc, head_refuses_an_overlong_last_line_without_reading_it_whole);
+    tcase_add_test(tc, append_refuses_to_go_past_the_largest_seq);
+    tcase_add_test(tc, verify_refuses_a_seq_that_overflows);
+    tcase_add_test(tc, verify_refuses_fields_of_the_wrong_type);
+    tcase_add_test(tc, verify_refuses_a_prev_in_capitals);
+    tcase_add_test(tc, verify_refuses_a_line_that_is_more_than_one_json_object);
+    tcase_add_test(tc, append_refuses_to_chain_onto_a_last_line_that_is_not_a_record);
     suite_add_tcase(s, tc);
     return s;
 }
