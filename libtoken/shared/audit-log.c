@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -332,42 +333,60 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, uint64_t *ret_se
     return 0;
 }
 
-/* Checks one line on its own: complete, within the bound, a valid record, the right seq. On
- * failure fills error and returns -EBADMSG. */
-static int check_line(const char *line, ssize_t len, size_t lineno, json_object **ret,
-                      TkError *error)
-{
-    if (len <= 0 || line[len - 1] != '\n')
-        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                            "Line %zu is incomplete: the file ends without a newline, so a "
-                            "write was cut short (a crash) or the file was truncated.",
-                            lineno);
-    if ((size_t)len - 1 > TK_AUDIT_LINE_MAX)
-        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED, "Line %zu is longer than %d bytes.",
-                            lineno, TK_AUDIT_LINE_MAX);
+typedef struct LineReader {
+    FILE *f;
+    uint64_t offset; /* of the next byte to be read */
+} LineReader;
 
-    json_object *o = NULL;
-    char why[128];
-    int r = parse_record(line, (size_t)len - 1, &o, why, sizeof(why));
-    if (r == -EBADMSG)
-        return tk_error_set(error, r, TK_ERROR_FAILED, "Line %zu %s.", lineno, why);
-    if (r < 0)
-        return r;
-    int64_t s = record_seq(o);
-    if (s != (int64_t)lineno) {
-        json_object_put(o);
-        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                            "Line %zu has sequence number %" PRId64 " where %zu was expected: %s.",
-                            lineno, s, lineno,
-                            s > (int64_t)lineno
-                                ? "a line before it was deleted, or lines were reordered"
-                                : "a line was inserted or duplicated, or lines were reordered");
+enum {
+    LINE_END,      /* nothing more */
+    LINE_COMPLETE, /* a line and its newline */
+    LINE_PARTIAL,  /* the file ends before a newline */
+    LINE_TOO_LONG, /* more than TK_AUDIT_LINE_MAX bytes before a newline */
+};
+
+/* Reads the next line (without its newline) into line. Stops after TK_AUDIT_LINE_MAX + 1 bytes
+ * without a newline, so that a hostile file costs no more memory or time than an honest one. */
+static int read_line(LineReader *rd, char line[static LINE_BUF], size_t *ret_len)
+{
+    size_t n = 0;
+    for (;;) {
+        int c = getc_unlocked(rd->f);
+        if (c == EOF) {
+            if (ferror(rd->f))
+                return -EIO;
+            line[n] = 0;
+            *ret_len = n;
+            return n == 0 ? LINE_END : LINE_PARTIAL;
+        }
+        rd->offset++;
+        if (c == '\n') {
+            line[n] = 0;
+            *ret_len = n;
+            return LINE_COMPLETE;
+        }
+        if (n == TK_AUDIT_LINE_MAX)
+            return LINE_TOO_LONG;
+        line[n++] = (char)c;
     }
-    *ret = o;
-    return 0;
 }
 
-int tk_audit_verify(const char *path, size_t *ret_lines, size_t *ret_bad_line, TkError *error)
+static int report_bad_line(TkAuditVerifyResult *result, size_t bad, TkError *error, const char *fmt,
+                           ...) _printf_(4, 5);
+
+static int report_bad_line(TkAuditVerifyResult *result, size_t bad, TkError *error, const char *fmt,
+                           ...)
+{
+    if (result)
+        *result = (TkAuditVerifyResult){.lines = bad - 1, .bad_line = bad};
+    va_list ap;
+    va_start(ap, fmt);
+    tk_error_setv(error, -EBADMSG, TK_ERROR_FAILED, fmt, ap);
+    va_end(ap);
+    return -EBADMSG;
+}
+
+int tk_audit_verify(const char *path, TkAuditVerifyResult *result, TkError *error)
 {
     if (isempty(path))
         return -EINVAL;
@@ -379,27 +398,53 @@ int tk_audit_verify(const char *path, size_t *ret_lines, size_t *ret_bad_line, T
     if (flock(fileno(f), LOCK_SH) < 0)
         return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
 
-    _cleanup_free_ char *line = NULL, *next = NULL;
-    size_t cap = 0, next_cap = 0;
+    TkAuditVerifyResult res = {};
+    char line[LINE_BUF], next[LINE_BUF];
     char hash[TK_AUDIT_HASH_HEX_LEN + 1];
     int r = sha256_hex("", 0, hash);
     if (r < 0)
         return r;
 
+    LineReader rd = {.f = f};
     size_t lineno = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        json_object *o = NULL;
-        r = check_line(line, len, lineno, &o, error);
-        if (r < 0) {
-            if (ret_bad_line)
-                *ret_bad_line = lineno;
-            return r;
+    for (;;) {
+        uint64_t start = rd.offset;
+        size_t len = 0;
+        int k = read_line(&rd, line, &len);
+        if (k < 0)
+            return tk_error_set(error, k, TK_ERROR_FAILED, "Cannot read audit file %s.", path);
+        if (k == LINE_END)
+            break;
+        if (k == LINE_PARTIAL) {
+            /* Only the end of a write can be missing: a writer appends one whole line at a
+             * time under its lock, so a crash or a full disk can cut short only the last. */
+            res.interrupted = true;
+            res.interrupted_offset = start;
+            break;
         }
+        lineno++;
+        if (k == LINE_TOO_LONG)
+            return report_bad_line(result, lineno, error,
+                                   "Line %zu is longer than %d bytes, which no writer makes.",
+                                   lineno, TK_AUDIT_LINE_MAX);
+
+        _cleanup_json_ json_object *o = NULL;
+        char why[128];
+        r = parse_record(line, len, &o, why, sizeof(why));
+        if (r == -EBADMSG)
+            return report_bad_line(result, lineno, error, "Line %zu %s.", lineno, why);
+        if (r < 0)
+            return r;
+        int64_t s = record_seq(o);
+        if (s != (int64_t)lineno)
+            return report_bad_line(
+                result, lineno, error,
+                "Line %zu has sequence number %" PRId64 " where %zu was expected: %s.", lineno, s,
+                lineno,
+                s > (int64_t)lineno ? "a line before it was deleted, or lines were reordered"
+                                    : "a line was inserted or duplicated, or lines were reordered");
         bool linked = streq(record_prev(o), hash);
-        json_object_put(o);
-        r = sha256_hex(line, (size_t)len - 1, hash);
+        r = sha256_hex(line, len, hash);
         if (r < 0)
             return r;
         if (linked)
@@ -407,39 +452,44 @@ int tk_audit_verify(const char *path, size_t *ret_lines, size_t *ret_bad_line, T
 
         /* The link into this line is broken: either the line before was changed, or this one
          * was forged. If this line links correctly to the next one, it is genuine and the one
-         * before was changed; otherwise this one is the odd one out. */
+         * before was changed; otherwise this one is the odd one out. With no next line (or
+         * only a partial one) there is nothing to tell them apart; the line before is named. */
         size_t bad = lineno;
         if (lineno > 1) {
-            ssize_t nlen = getline(&next, &next_cap, f);
-            json_object *no = NULL;
-            TkError ignored = {};
-            if (nlen >= 0 && check_line(next, nlen, lineno + 1, &no, &ignored) == 0) {
-                if (streq(record_prev(no), hash))
-                    bad = lineno - 1;
-                json_object_put(no);
-            } else if (nlen < 0)
+            size_t nlen = 0;
+            int nk = read_line(&rd, next, &nlen);
+            if (nk < 0)
+                return tk_error_set(error, nk, TK_ERROR_FAILED, "Cannot read audit file %s.", path);
+            if (nk == LINE_END || nk == LINE_PARTIAL)
                 bad = lineno - 1;
+            else if (nk == LINE_COMPLETE) {
+                _cleanup_json_ json_object *no = NULL;
+                char ignored[128];
+                if (parse_record(next, nlen, &no, ignored, sizeof(ignored)) == 0 &&
+                    record_seq(no) == (int64_t)lineno + 1 && streq(record_prev(no), hash))
+                    bad = lineno - 1;
+            }
         }
-        if (ret_bad_line)
-            *ret_bad_line = bad;
         if (bad == lineno && lineno == 1)
-            return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                                "Line 1 does not start the chain (its 'prev' is not the genesis "
-                                "hash): lines before it were removed, or it was forged.");
+            return report_bad_line(result, bad, error,
+                                   "Line 1 does not start the chain (its 'prev' is not the "
+                                   "genesis hash): lines before it were removed, or it was "
+                                   "forged.");
         if (bad == lineno)
-            return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                                "Line %zu does not carry the hash of line %zu: it was forged or "
-                                "changed.",
-                                lineno, lineno - 1);
-        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                            "Line %zu does not match the hash recorded in line %zu: it was "
-                            "changed.",
-                            lineno - 1, lineno);
+            return report_bad_line(result, bad, error,
+                                   "Line %zu does not carry the hash of line %zu: it was forged "
+                                   "or changed.",
+                                   lineno, lineno - 1);
+        return report_bad_line(result, bad, error,
+                               "Line %zu does not match the hash recorded in line %zu: it was "
+                               "changed.",
+                               lineno - 1, lineno);
     }
-    if (ferror(f))
-        return tk_error_set(error, -EIO, TK_ERROR_FAILED, "Cannot read audit file %s.", path);
-    if (ret_lines)
-        *ret_lines = lineno;
+
+    res.lines = lineno;
+    memcpy(res.head_hash, hash, sizeof(hash));
+    if (result)
+        *result = res;
     return 0;
 }
 

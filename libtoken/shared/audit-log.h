@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,12 +41,31 @@ typedef struct TkAuditRecord {
  * the largest a line may carry (-EOVERFLOW). */
 int tk_audit_append(const char *path, const TkAuditRecord *r, uint64_t *ret_seq, TkError *error);
 
-/* Verifies the whole chain. Returns 0 when intact (*ret_lines = number of lines), or -EBADMSG
- * with *ret_bad_line = the 1-based line found bad and error saying why. Every line must be one
- * JSON object with every field of its type, seq equal to its line number, prev 64 lowercase hex
- * equal to the hash of the line before. An edited, deleted, reordered or inserted line is
- * found; removing lines from the end is not, which is what tk_audit_head() is for. */
-int tk_audit_verify(const char *path, size_t *ret_lines, size_t *ret_bad_line, TkError *error);
+/* What tk_audit_verify() found. */
+typedef struct TkAuditVerifyResult {
+    /* Complete lines that verified: all of them when the chain is intact, those before bad_line
+     * when it is not. */
+    size_t lines;
+    /* The 1-based line found bad, 0 when the chain is intact. */
+    size_t bad_line;
+    /* The file ends, after `lines` good lines, in a partial line (no newline, at most
+     * TK_AUDIT_LINE_MAX bytes): a write that was cut short by a crash or a full disk, not an
+     * edit. interrupted_offset is the byte offset where that partial line starts. */
+    bool interrupted;
+    uint64_t interrupted_offset;
+    /* Hex SHA-256 of line `lines` (the SHA-256 of zero bytes when there is none): the head of
+     * the verified chain, whose seq is `lines`. Empty when the chain is broken. */
+    char head_hash[TK_AUDIT_HASH_HEX_LEN + 1];
+} TkAuditVerifyResult;
+
+/* Verifies the whole chain, reading the file in lines of at most TK_AUDIT_LINE_MAX bytes.
+ * Returns 0 when it is intact (a partial last line included: see TkAuditVerifyResult), or
+ * -EBADMSG with result->bad_line set and error saying why; *result (if not NULL) is filled in
+ * for both and left alone for any other error. Every line must be one JSON object with every
+ * field of its type, seq equal to its line number, prev 64 lowercase hex equal to the hash of
+ * the line before. An edited, deleted, reordered or inserted line is found; removing lines
+ * from the end is not, which is what the head hash is for. */
+int tk_audit_verify(const char *path, TkAuditVerifyResult *result, TkError *error);
 
 /* The seq and hex hash of the last line (0 and the genesis hash for an empty file), for an
  * operator to record elsewhere and compare later. *ret_hash_hex is to be free()d. A last line

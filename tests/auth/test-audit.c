@@ -62,9 +62,9 @@ START_TEST(allowed_and_refused_acts_land_in_a_verifiable_file)
     ck_assert_int_eq(audit_record(path, &ok, &error), 0);
     ck_assert_int_eq(audit_record(path, &refused, &error), 0);
 
-    size_t lines = 0, bad = 0;
-    ck_assert_int_eq(tk_audit_verify(path, &lines, &bad, &error), 0);
-    ck_assert_uint_eq(lines, 2);
+    TkAuditVerifyResult result;
+    ck_assert_int_eq(tk_audit_verify(path, &result, &error), 0);
+    ck_assert_uint_eq(result.lines, 2);
 
     char *text = tk_read_file(path, NULL);
     ck_assert_ptr_nonnull(strstr(text, "ULA-2026-0042"));
