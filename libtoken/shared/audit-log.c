@@ -19,6 +19,12 @@
 /* A line with room for its terminating NUL. */
 #define LINE_BUF (TK_AUDIT_LINE_MAX + 1)
 
+/* Flags for every open of the audit file. O_NOFOLLOW: a symbolic link put in its place must not
+ * send the trail, or what is verified, to another file. O_NONBLOCK: a FIFO put there must not
+ * hang the daemon in open(); it is then refused as not a regular file, and for a regular file
+ * the flag changes nothing. */
+#define AUDIT_OPEN_FLAGS (O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK)
+
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 static int sha256_hex(const void *data, size_t len, char out[TK_AUDIT_HASH_HEX_LEN + 1])
@@ -47,6 +53,60 @@ static void fclosep(FILE **f)
 static json_object *json_string_or_null(const char *s)
 {
     return s ? json_object_new_string(s) : NULL;
+}
+
+/* Opens the audit file with AUDIT_OPEN_FLAGS and makes sure it is a regular file. Returns the
+ * descriptor, or a negative errno with a message that says what to fix. */
+static int open_audit(const char *path, int flags, TkError *error)
+{
+    bool writing = (flags & O_ACCMODE) != O_RDONLY;
+    int fd = open(path, flags | AUDIT_OPEN_FLAGS, 0600);
+    if (fd < 0) {
+        int err = errno;
+        if (err == ELOOP)
+            return tk_error_set(error, -err, TK_ERROR_FAILED,
+                                "The audit file %s is a symbolic link; it must be the file "
+                                "itself, so that the trail cannot be sent elsewhere.",
+                                path);
+        if (writing && err == ENOENT)
+            return tk_error_set(error, -err, TK_ERROR_FAILED,
+                                "The directory of the audit file %s does not exist; create it "
+                                "or set Audit File to a path in a directory that exists.",
+                                path);
+        if (writing && err == EROFS)
+            return tk_error_set(error, -err, TK_ERROR_FAILED,
+                                "The audit file %s is on a read-only file system; make it "
+                                "writable or set Audit File to a writable place.",
+                                path);
+        if (writing && (err == EACCES || err == EPERM))
+            return tk_error_set(error, -err, TK_ERROR_FAILED,
+                                "The audit file %s cannot be opened for appending (%s); check "
+                                "the owner, mode and attributes of the file and its directory.",
+                                path, strerror(err));
+        errno = err;
+        return tk_error_set(error, -err, TK_ERROR_FAILED, "Cannot open audit file %s: %m", path);
+    }
+
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return tk_error_set(error, -err, TK_ERROR_FAILED, "Cannot stat audit file %s: %m", path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return tk_error_set(error, -EBADFD, TK_ERROR_FAILED,
+                            "The audit file %s is not a regular file.", path);
+    }
+    return fd;
+}
+
+static int lock_audit(int fd, int operation, const char *path, TkError *error)
+{
+    if (flock(fd, operation) < 0)
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
+    return 0;
 }
 
 /* What each line must carry. Integers must lie in [min, max]; INT64_MAX is never in range
@@ -263,16 +323,17 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, uint64_t *ret_se
     if (rec->time_usec >= INT64_MAX)
         return -EINVAL;
 
-    _cleanup_close_ int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    _cleanup_close_ int fd = open_audit(path, O_RDWR | O_APPEND | O_CREAT, error);
     if (fd < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot open audit file %s: %m", path);
+        return fd;
     /* The lock goes with the descriptor and is released when it is closed. */
-    if (flock(fd, LOCK_EX) < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
+    int r = lock_audit(fd, LOCK_EX, path, error);
+    if (r < 0)
+        return r;
 
     int64_t seq = 0;
     char prev[TK_AUDIT_HASH_HEX_LEN + 1];
-    int r = next_link(fd, path, &seq, prev, error);
+    r = next_link(fd, path, &seq, prev, error);
     if (r < 0)
         return r;
 
@@ -391,17 +452,22 @@ int tk_audit_verify(const char *path, TkAuditVerifyResult *result, TkError *erro
     if (isempty(path))
         return -EINVAL;
 
-    _cleanup_(fclosep) FILE *f = fopen(path, "re");
-    if (!f)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot open audit file %s: %m", path);
+    _cleanup_close_ int fd = open_audit(path, O_RDONLY, error);
+    if (fd < 0)
+        return fd;
     /* Shared lock: a writer never leaves us a half-written last line. */
-    if (flock(fileno(f), LOCK_SH) < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
+    int r = lock_audit(fd, LOCK_SH, path, error);
+    if (r < 0)
+        return r;
+    _cleanup_(fclosep) FILE *f = fdopen(fd, "re");
+    if (!f)
+        return -errno;
+    TAKE_FD(fd);
 
     TkAuditVerifyResult res = {};
     char line[LINE_BUF], next[LINE_BUF];
     char hash[TK_AUDIT_HASH_HEX_LEN + 1];
-    int r = sha256_hex("", 0, hash);
+    r = sha256_hex("", 0, hash);
     if (r < 0)
         return r;
 
@@ -497,14 +563,16 @@ int tk_audit_head(const char *path, uint64_t *ret_seq, char **ret_hash_hex, TkEr
 {
     if (isempty(path) || !ret_seq || !ret_hash_hex)
         return -EINVAL;
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    _cleanup_close_ int fd = open_audit(path, O_RDONLY, error);
     if (fd < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot open audit file %s: %m", path);
-    if (flock(fd, LOCK_SH) < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
+        return fd;
+    int r = lock_audit(fd, LOCK_SH, path, error);
+    if (r < 0)
+        return r;
+
     int64_t seq = 0;
     char hash[TK_AUDIT_HASH_HEX_LEN + 1];
-    int r = read_tail(fd, path, &seq, hash, error);
+    r = read_tail(fd, path, &seq, hash, error);
     if (r < 0)
         return r;
     char *hex = strdup(hash);

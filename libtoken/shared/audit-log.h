@@ -36,9 +36,10 @@ typedef struct TkAuditRecord {
  * new line's seq, for a caller to link a later record to this one.
  *
  * Nothing is written, and the chain is left as it was, when the line would be longer than
- * TK_AUDIT_LINE_MAX (-E2BIG, the message names the longest field), when the last line is cut
- * short or is not a valid record (-EBADMSG) rather than chained onto, and when the last seq is
- * the largest a line may carry (-EOVERFLOW). */
+ * TK_AUDIT_LINE_MAX (-E2BIG, the message names the longest field), when the file is a symbolic
+ * link (-ELOOP) or not a regular file (-EBADFD), when its last line is cut short or is not a
+ * valid record (-EBADMSG) rather than chained onto, and when the last seq is the largest a line
+ * may carry (-EOVERFLOW). */
 int tk_audit_append(const char *path, const TkAuditRecord *r, uint64_t *ret_seq, TkError *error);
 
 /* What tk_audit_verify() found. */

@@ -18,17 +18,21 @@
 
 static char tmpdir[64];
 static char path[128];
+/* A second file, for the tests that need one (a symbolic link's target). */
+static char other[128];
 
 static void setup(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/tk-audit-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     snprintf(path, sizeof(path), "%s/audit.jsonl", tmpdir);
+    snprintf(other, sizeof(other), "%s/other.jsonl", tmpdir);
 }
 
 static void teardown(void)
 {
     unlink(path);
+    unlink(other);
     ck_assert_int_eq(rmdir(tmpdir), 0);
 }
 
@@ -787,6 +791,42 @@ START_TEST(append_refuses_to_chain_onto_a_last_line_that_is_not_a_record)
 }
 END_TEST
 
+START_TEST(append_verify_and_head_refuse_a_symlink)
+{
+    snprintf(path, sizeof(path), "%s", other);
+    append_n(2);
+    snprintf(path, sizeof(path), "%s/audit.jsonl", tmpdir);
+    ck_assert_int_eq(symlink(other, path), 0);
+    off_t before = file_size(other);
+
+    TkAuditRecord r = {.operation = "op", .result = "ok"};
+    TkAuditVerifyResult v = {};
+    uint64_t seq = 0;
+    _cleanup_free_ char *head = NULL;
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -ELOOP);
+    ck_assert_int_eq(file_size(other), before);
+    ck_assert_int_eq(tk_audit_verify(path, &v, &e), -ELOOP);
+    ck_assert_int_eq(tk_audit_head(path, &seq, &head, &e), -ELOOP);
+}
+END_TEST
+
+START_TEST(append_verify_and_head_refuse_a_fifo_without_hanging)
+{
+    /* Opening a FIFO for reading would wait for a writer that never comes. */
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    TkAuditRecord r = {.operation = "op", .result = "ok"};
+    TkAuditVerifyResult v = {};
+    uint64_t seq = 0;
+    _cleanup_free_ char *head = NULL;
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -EBADFD);
+    ck_assert_msg(strstr(e.message, "not a regular file"), "%s", e.message);
+    ck_assert_int_eq(tk_audit_verify(path, &v, &e), -EBADFD);
+    ck_assert_int_eq(tk_audit_head(path, &seq, &head, &e), -EBADFD);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
     Suite *s = suite_create("audit-log");
@@ -824,6 +864,8 @@ static Suite *audit_suite(void)
     tcase_add_test(tc, verify_refuses_a_prev_in_capitals);
     tcase_add_test(tc, verify_refuses_a_line_that_is_more_than_one_json_object);
     tcase_add_test(tc, append_refuses_to_chain_onto_a_last_line_that_is_not_a_record);
+    tcase_add_test(tc, append_verify_and_head_refuse_a_symlink);
+    tcase_add_test(tc, append_verify_and_head_refuse_a_fifo_without_hanging);
     suite_add_tcase(s, tc);
     return s;
 }
