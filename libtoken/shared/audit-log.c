@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include <json-c/json.h>
@@ -280,7 +281,8 @@ static int read_tail(int fd, const char *path, int64_t *ret_seq,
     return 0;
 }
 
-/* The seq and prev the next line gets. */
+/* The seq and prev the next line gets. Writer and checker both use it, so that what the
+ * checker accepts the writer can chain onto. */
 static int next_link(int fd, const char *path, int64_t *ret_seq,
                      char ret_prev[TK_AUDIT_HASH_HEX_LEN + 1], TkError *error)
 {
@@ -391,6 +393,42 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, uint64_t *ret_se
         return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot sync audit file %s: %m", path);
     if (ret_seq)
         *ret_seq = (uint64_t)seq;
+    return 0;
+}
+
+int tk_audit_check_appendable(const char *path, uint64_t min_free_bytes, TkError *error)
+{
+    if (isempty(path))
+        return -EINVAL;
+
+    /* Opened as the writer opens it, so that what fails here would fail there. */
+    _cleanup_close_ int fd = open_audit(path, O_RDWR | O_APPEND | O_CREAT, error);
+    if (fd < 0)
+        return fd;
+    /* Shared, like a reader: it only waits for a writer to finish its line. */
+    int r = lock_audit(fd, LOCK_SH, path, error);
+    if (r < 0)
+        return r;
+
+    int64_t seq = 0;
+    char prev[TK_AUDIT_HASH_HEX_LEN + 1];
+    r = next_link(fd, path, &seq, prev, error);
+    if (r < 0)
+        return r;
+
+    struct statvfs sv;
+    if (fstatvfs(fd, &sv) < 0)
+        return tk_error_set(error, -errno, TK_ERROR_FAILED,
+                            "Cannot find the free space for audit file %s: %m", path);
+    uint64_t avail;
+    if (__builtin_mul_overflow((uint64_t)sv.f_bavail, (uint64_t)sv.f_frsize, &avail))
+        avail = UINT64_MAX;
+    if (avail < min_free_bytes)
+        return tk_error_set(error, -ENOSPC, TK_ERROR_FAILED,
+                            "The file system of the audit file %s has %" PRIu64
+                            " bytes free, less than the %" PRIu64
+                            " needed to record an act; free some space there.",
+                            path, avail, min_free_bytes);
     return 0;
 }
 

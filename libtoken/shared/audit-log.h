@@ -42,6 +42,15 @@ typedef struct TkAuditRecord {
  * may carry (-EOVERFLOW). */
 int tk_audit_append(const char *path, const TkAuditRecord *r, uint64_t *ret_seq, TkError *error);
 
+/* Whether tk_audit_append() could append a line now, for a caller to ask before it does the act
+ * the line records: the file opens for appending (it is created 0600 when missing; its directory
+ * must exist), its last line is complete and a valid record (or the file is empty), and its file
+ * system has at least min_free_bytes available to tokend. Returns 0, or a negative errno with a
+ * message naming the file and what is wrong: -EACCES, -EROFS, -ENOENT, -ELOOP (a symbolic link),
+ * -EBADFD (not a regular file) and the like when it cannot be written, -EBADMSG for a damaged
+ * last line, -EOVERFLOW when the largest seq is reached, -ENOSPC for too little space. */
+int tk_audit_check_appendable(const char *path, uint64_t min_free_bytes, TkError *error);
+
 /* What tk_audit_verify() found. */
 typedef struct TkAuditVerifyResult {
     /* Complete lines that verified: all of them when the chain is intact, those before bad_line

@@ -2,8 +2,10 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -516,6 +518,7 @@ START_TEST(append_refuses_a_record_longer_than_a_line_and_the_chain_still_takes_
 
     /* The trail goes on. */
     r.error = NULL;
+    ck_assert_msg(tk_audit_check_appendable(path, 0, &e) == 0, "%s", e.message);
     append_record(&r, 4);
     TkAuditVerifyResult v = {};
     ck_assert_msg(tk_audit_verify(path, &v, &e) == 0, "%s", e.message);
@@ -555,6 +558,7 @@ START_TEST(append_takes_a_line_of_exactly_the_bound_and_refuses_one_byte_more)
     _cleanup_free_ char *head = NULL;
     ck_assert_msg(tk_audit_head(path, &seq, &head, &e) == 0, "%s", e.message);
     ck_assert_uint_eq(seq, 2);
+    ck_assert_msg(tk_audit_check_appendable(path, 0, &e) == 0, "%s", e.message);
 }
 END_TEST
 
@@ -574,6 +578,7 @@ START_TEST(append_refuses_to_go_past_the_largest_seq)
     TkAuditRecord r = {.operation = "op", .result = "ok"};
     TkError e = {};
     ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -EOVERFLOW);
+    ck_assert_int_eq(tk_audit_check_appendable(path, 0, &e), -EOVERFLOW);
     ck_assert_int_eq(file_size(path), before);
 }
 END_TEST
@@ -791,6 +796,77 @@ START_TEST(append_refuses_to_chain_onto_a_last_line_that_is_not_a_record)
 }
 END_TEST
 
+START_TEST(check_appendable_accepts_a_missing_an_empty_and_a_sound_file)
+{
+    TkError e = {};
+    ck_assert_msg(tk_audit_check_appendable(path, 65536, &e) == 0, "%s", e.message);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_size, 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0600);
+    ck_assert_msg(tk_audit_check_appendable(path, 65536, &e) == 0, "%s", e.message);
+    append_n(3);
+    ck_assert_msg(tk_audit_check_appendable(path, 65536, &e) == 0, "%s", e.message);
+}
+END_TEST
+
+START_TEST(check_appendable_refuses_a_damaged_tail)
+{
+    static const struct {
+        const char *tail, *why;
+    } cases[] = {
+        {"{\"seq\":4,\"time\":", "incomplete"},
+        {"not a record\n", "not a valid record"},
+        {"{\"seq\":4}\n", "not a valid record"},
+        {"\n", "not a valid record"},
+    };
+    TkAuditRecord r = {.operation = "op", .result = "ok"};
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        unlink(path);
+        append_n(3);
+        append_bytes(path, cases[i].tail, strlen(cases[i].tail));
+        off_t before = file_size(path);
+        TkError e = {};
+        ck_assert_int_eq(tk_audit_check_appendable(path, 0, &e), -EBADMSG);
+        ck_assert_msg(strstr(e.message, path), "%s", e.message);
+        ck_assert_msg(strstr(e.message, cases[i].why), "'%s' lacks '%s'", e.message, cases[i].why);
+        /* What the check refuses the writer refuses too. */
+        ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -EBADMSG);
+        ck_assert_int_eq(file_size(path), before);
+    }
+
+    unlink(path);
+    append_n(2);
+    append_huge_line(64 << 10, true);
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_check_appendable(path, 0, &e), -EBADMSG);
+    ck_assert_msg(strstr(e.message, "longer than"), "%s", e.message);
+}
+END_TEST
+
+START_TEST(check_appendable_refuses_a_full_file_system)
+{
+    append_n(2);
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_check_appendable(path, UINT64_MAX / 2, &e), -ENOSPC);
+    ck_assert_msg(strstr(e.message, path) && strstr(e.message, "free"), "%s", e.message);
+    ck_assert_msg(tk_audit_check_appendable(path, 64 * 1024, &e) == 0, "%s", e.message);
+}
+END_TEST
+
+START_TEST(check_appendable_refuses_a_symlink)
+{
+    /* The link's target is a sound trail: only the link is wrong. */
+    snprintf(path, sizeof(path), "%s", other);
+    append_n(2);
+    snprintf(path, sizeof(path), "%s/audit.jsonl", tmpdir);
+    ck_assert_int_eq(symlink(other, path), 0);
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_check_appendable(path, 0, &e), -ELOOP);
+    ck_assert_msg(strstr(e.message, path) && strstr(e.message, "symbolic link"), "%s", e.message);
+}
+END_TEST
+
 START_TEST(append_verify_and_head_refuse_a_symlink)
 {
     snprintf(path, sizeof(path), "%s", other);
@@ -811,7 +887,7 @@ START_TEST(append_verify_and_head_refuse_a_symlink)
 }
 END_TEST
 
-START_TEST(append_verify_and_head_refuse_a_fifo_without_hanging)
+START_TEST(check_append_verify_and_head_refuse_a_fifo_without_hanging)
 {
     /* Opening a FIFO for reading would wait for a writer that never comes. */
     ck_assert_int_eq(mkfifo(path, 0600), 0);
@@ -820,10 +896,72 @@ START_TEST(append_verify_and_head_refuse_a_fifo_without_hanging)
     uint64_t seq = 0;
     _cleanup_free_ char *head = NULL;
     TkError e = {};
-    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -EBADFD);
+    ck_assert_int_eq(tk_audit_check_appendable(path, 0, &e), -EBADFD);
     ck_assert_msg(strstr(e.message, "not a regular file"), "%s", e.message);
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -EBADFD);
     ck_assert_int_eq(tk_audit_verify(path, &v, &e), -EBADFD);
     ck_assert_int_eq(tk_audit_head(path, &seq, &head, &e), -EBADFD);
+}
+END_TEST
+
+typedef struct ReadOnlyOutcome {
+    int setup_errno; /* why no read-only file could be made, or 0 */
+    int r;
+    char message[sizeof(((TkError *)NULL)->message)];
+} ReadOnlyOutcome;
+
+START_TEST(check_appendable_refuses_a_read_only_file)
+{
+    append_n(2);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        ReadOnlyOutcome out = {};
+        /* Root writes a file whatever its mode, so for root the file is made read-only as on a
+         * read-only /var: the test's directory is bind-mounted read-only onto itself, in a
+         * private mount namespace of this child alone, which goes when the child exits.
+         * Anyone else gets a file of mode 0400. */
+        if (geteuid() == 0) {
+            if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                mount(tmpdir, tmpdir, NULL, MS_BIND, NULL) < 0 ||
+                mount(NULL, tmpdir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+                out.setup_errno = errno;
+        } else if (chmod(path, 0400) < 0)
+            out.setup_errno = errno;
+        if (!out.setup_errno) {
+            TkError e = {};
+            out.r = tk_audit_check_appendable(path, 0, &e);
+            memcpy(out.message, e.message, sizeof(out.message));
+        }
+        _exit(write(fds[1], &out, sizeof(out)) == sizeof(out) ? 0 : 1);
+    }
+    close(fds[1]);
+    ReadOnlyOutcome out = {};
+    ck_assert_int_eq(read(fds[0], &out, sizeof(out)), sizeof(out));
+    close(fds[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    ck_assert_msg(out.setup_errno == 0, "cannot make a read-only file: %s",
+                  strerror(out.setup_errno));
+    ck_assert_int_eq(out.r, geteuid() == 0 ? -EROFS : -EACCES);
+    ck_assert_msg(strstr(out.message, path), "%s", out.message);
+    if (geteuid() == 0)
+        ck_assert_msg(strstr(out.message, "read-only file system"), "%s", out.message);
+}
+END_TEST
+
+START_TEST(check_appendable_refuses_a_file_in_a_missing_directory)
+{
+    char missing[192];
+    snprintf(missing, sizeof(missing), "%s/no-such-dir/audit.jsonl", tmpdir);
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_check_appendable(missing, 0, &e), -ENOENT);
+    ck_assert_msg(strstr(e.message, missing) && strstr(e.message, "does not exist"), "%s",
+                  e.message);
 }
 END_TEST
 
@@ -864,8 +1002,14 @@ static Suite *audit_suite(void)
     tcase_add_test(tc, verify_refuses_a_prev_in_capitals);
     tcase_add_test(tc, verify_refuses_a_line_that_is_more_than_one_json_object);
     tcase_add_test(tc, append_refuses_to_chain_onto_a_last_line_that_is_not_a_record);
+    tcase_add_test(tc, check_appendable_accepts_a_missing_an_empty_and_a_sound_file);
+    tcase_add_test(tc, check_appendable_refuses_a_damaged_tail);
+    tcase_add_test(tc, check_appendable_refuses_a_full_file_system);
+    tcase_add_test(tc, check_appendable_refuses_a_symlink);
     tcase_add_test(tc, append_verify_and_head_refuse_a_symlink);
-    tcase_add_test(tc, append_verify_and_head_refuse_a_fifo_without_hanging);
+    tcase_add_test(tc, check_append_verify_and_head_refuse_a_fifo_without_hanging);
+    tcase_add_test(tc, check_appendable_refuses_a_read_only_file);
+    tcase_add_test(tc, check_appendable_refuses_a_file_in_a_missing_directory);
     suite_add_tcase(s, tc);
     return s;
 }
