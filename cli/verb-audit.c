@@ -12,10 +12,8 @@
  * neither the daemon nor whoever may have edited the file. */
 int verb_audit(Context *ctx)
 {
-    _cleanup_free_ char *hash = NULL;
+    TkAuditVerifyResult result = {};
     TkError error = {};
-    size_t lines = 0, bad = 0;
-    uint64_t seq = 0;
     int r;
 
     if (ctx->n_args < 1 || !streq(ctx->args[0], "verify"))
@@ -24,33 +22,46 @@ int verb_audit(Context *ctx)
         return fail(ctx, CLI_ERROR_USAGE, "audit verify takes at most one FILE");
     const char *path = ctx->n_args > 1 ? ctx->args[1] : TOKEND_AUDIT_FILE;
 
-    r = tk_audit_verify(path, &lines, &bad, &error);
+    r = tk_audit_verify(path, &result, &error);
     if (r == -EBADMSG)
         return fail(ctx, CLI_ERROR_AUDIT_BROKEN,
                     "The audit trail %s is damaged at line %zu: %s. Keep a copy of the file and "
                     "report it; do not edit it.",
-                    path, bad, tk_error_is_set(&error) ? error.message : "the chain is broken");
+                    path, result.bad_line,
+                    tk_error_is_set(&error) ? error.message : "the chain is broken");
     if (r < 0)
         return fail(ctx, CLI_ERROR_FAILED, "Cannot verify the audit trail %s: %s", path,
                     tk_error_is_set(&error) ? error.message : strerror(-r));
-    r = tk_audit_head(path, &seq, &hash, &error);
-    if (r < 0)
-        return fail(ctx, CLI_ERROR_FAILED, "Cannot read the last line of %s: %s", path,
-                    tk_error_is_set(&error) ? error.message : strerror(-r));
 
+    /* The head comes from the same locked read as the verification, so it is the head of the
+     * lines that were verified even while tokend appends. Its seq is its line number. */
     if (ctx->json) {
         json_object *head = json_object_new_object();
         ctx->result = json_object_new_object();
         json_object_object_add(ctx->result, "file", json_object_new_string(path));
         json_object_object_add(ctx->result, "intact", json_object_new_boolean(true));
-        json_object_object_add(ctx->result, "lines", json_object_new_int64((int64_t)lines));
-        json_object_object_add(head, "seq", json_object_new_uint64(seq));
-        json_object_object_add(head, "hash", json_object_new_string(hash));
+        json_object_object_add(ctx->result, "lines", json_object_new_int64((int64_t)result.lines));
+        json_object_object_add(ctx->result, "interrupted",
+                               json_object_new_boolean(result.interrupted));
+        json_object_object_add(
+            ctx->result, "partial-line-offset",
+            result.interrupted ? json_object_new_uint64(result.interrupted_offset) : NULL);
+        json_object_object_add(head, "seq", json_object_new_uint64(result.lines));
+        json_object_object_add(head, "hash", json_object_new_string(result.head_hash));
         json_object_object_add(ctx->result, "head", head);
         return 0;
     }
-    printf("%s: %zu line%s, hash chain intact.\n", path, lines, lines == 1 ? "" : "s");
-    printf("Last line: seq %llu, SHA-256 %s\n", (unsigned long long)seq, hash);
+    printf("%s: %zu line%s, hash chain intact.\n", path, result.lines,
+           result.lines == 1 ? "" : "s");
+    /* A partial last line is not an edit (see TkAuditVerifyResult), so it is no failure; but
+     * nothing is appended after it, so it needs a person's attention. */
+    if (result.interrupted)
+        printf("The audit trail ends in a partial line at byte %llu after line %zu: the writer "
+               "was interrupted (crash or full disk); this is not tampering. tokend appends "
+               "nothing after it until the file is dealt with; keep a copy of it.\n",
+               (unsigned long long)result.interrupted_offset, result.lines);
+    printf("%s: seq %zu, SHA-256 %s\n", result.interrupted ? "Last complete line" : "Last line",
+           result.lines, result.head_hash);
     printf("(Lines cut from the end are only found by comparing this with a copy kept "
            "elsewhere.)\n");
     return 0;

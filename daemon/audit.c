@@ -34,7 +34,7 @@ static int check_writable(const char *path, TkError *error)
 static int append(const char *path, const TkAuditRecord *r, TkError *error)
 {
     TkError e = {};
-    int ret = tk_audit_append(path, r, &e);
+    int ret = tk_audit_append(path, r, NULL, &e);
     if (ret < 0)
         return tk_error_set(error, ret, TK_ERROR_FAILED,
                             "The audit trail could not be written, so nothing is done to the "

@@ -2,11 +2,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include <json-c/json.h>
@@ -15,8 +17,16 @@
 #include "audit-log.h"
 #include "io-util.h"
 
-/* Longer lines are refused: a record is a few hundred bytes, so anything bigger is damage. */
-#define AUDIT_LINE_MAX 65536
+/* A line with room for its terminating NUL. */
+#define LINE_BUF (TK_AUDIT_LINE_MAX + 1)
+
+/* Flags for every open of the audit file. O_NOFOLLOW: a symbolic link put in its place must not
+ * send the trail, or what is verified, to another file. O_NONBLOCK: a FIFO put there must not
+ * hang the daemon in open(); it is then refused as not a regular file, and for a regular file
+ * the flag changes nothing. */
+#define AUDIT_OPEN_FLAGS (O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK)
+
+#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 static int sha256_hex(const void *data, size_t len, char out[TK_AUDIT_HASH_HEX_LEN + 1])
 {
@@ -46,75 +56,288 @@ static json_object *json_string_or_null(const char *s)
     return s ? json_object_new_string(s) : NULL;
 }
 
-/* Reads the last line (without its newline) of the open file, or NULL for an empty file. */
-static int read_last_line(int fd, const char *path, char **ret, TkError *error)
+/* Opens the audit file with AUDIT_OPEN_FLAGS and makes sure it is a regular file. Returns the
+ * descriptor, or a negative errno with a message that says what to fix. */
+static int open_audit(const char *path, int flags, TkError *error)
+{
+    bool writing = (flags & O_ACCMODE) != O_RDONLY;
+    int fd = open(path, flags | AUDIT_OPEN_FLAGS, 0600);
+    if (fd < 0) {
+        int err = errno;
+        if (err == ELOOP)
+            return tk_error_set(error, -err, TK_ERROR_FAILED,
+                                "The audit file %s is a symbolic link; it must be the file "
+                                "itself, so that the trail cannot be sent elsewhere.",
+                                path);
+        if (writing && err == ENOENT)
+            return tk_error_set(error, -err, TK_ERROR_FAILED,
+                                "The directory of the audit file %s does not exist; create it "
+                                "or set Audit File to a path in a directory that exists.",
+                                path);
+        if (writing && err == EROFS)
+            return tk_error_set(error, -err, TK_ERROR_FAILED,
+                                "The audit file %s is on a read-only file system; make it "
+                                "writable or set Audit File to a writable place.",
+                                path);
+        if (writing && (err == EACCES || err == EPERM))
+            return tk_error_set(error, -err, TK_ERROR_FAILED,
+                                "The audit file %s cannot be opened for appending (%s); check "
+                                "the owner, mode and attributes of the file and its directory.",
+                                path, strerror(err));
+        errno = err;
+        return tk_error_set(error, -err, TK_ERROR_FAILED, "Cannot open audit file %s: %m", path);
+    }
+
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return tk_error_set(error, -err, TK_ERROR_FAILED, "Cannot stat audit file %s: %m", path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return tk_error_set(error, -EBADFD, TK_ERROR_FAILED,
+                            "The audit file %s is not a regular file.", path);
+    }
+    return fd;
+}
+
+static int lock_audit(int fd, int operation, const char *path, TkError *error)
+{
+    if (flock(fd, operation) < 0)
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
+    return 0;
+}
+
+/* What each line must carry. Integers must lie in [min, max]; INT64_MAX is never in range
+ * because json-c reads every larger number (and INT64_MIN every smaller one) as that value,
+ * so such a number cannot be told from a huge one. */
+static const struct {
+    const char *name;
+    json_type type;
+    bool nullable;
+    int64_t min, max;
+} fields[] = {
+    {"seq", json_type_int, false, 1, INT64_MAX - 1},
+    {"time", json_type_string, false, 0, 0},
+    {"time_usec", json_type_int, false, 0, INT64_MAX - 1},
+    {"operation", json_type_string, false, 0, 0},
+    {"serial", json_type_string, true, 0, 0},
+    {"uid", json_type_int, false, 0, UINT32_MAX},
+    {"pid", json_type_int, false, 0, UINT32_MAX},
+    {"request", json_type_string, true, 0, 0},
+    {"result", json_type_string, false, 0, 0},
+    {"error", json_type_string, true, 0, 0},
+    {"prev", json_type_string, false, 0, 0},
+};
+
+/* Checks that line (len bytes, no newline) is one record: a single JSON object and nothing
+ * else, every field there with its type and range, prev 64 lowercase hex. Returns 0 and the
+ * object, or -EBADMSG with why = what is wrong, to follow "Line N" or "The last line". */
+static int parse_record(const char *line, size_t len, json_object **ret, char *why, size_t why_size)
+{
+    if (memchr(line, 0, len)) {
+        snprintf(why, why_size, "contains a NUL byte");
+        return -EBADMSG;
+    }
+
+    /* Strict: no trailing commas, leading zeros or the like; and the object must take the
+     * whole line, so that nothing hides after it. */
+    json_tokener *tok = json_tokener_new();
+    if (!tok)
+        return -ENOMEM;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    json_object *o = json_tokener_parse_ex(tok, line, (int)len);
+    bool whole = o && json_tokener_get_parse_end(tok) == len;
+    json_tokener_free(tok);
+    if (!whole || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        snprintf(why, why_size, "is not a JSON object");
+        return -EBADMSG;
+    }
+
+    for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+        json_object *v = NULL;
+        if (!json_object_object_get_ex(o, fields[i].name, &v)) {
+            snprintf(why, why_size, "has no field '%s'", fields[i].name);
+            goto bad;
+        }
+        if (!v && fields[i].nullable)
+            continue;
+        if (!json_object_is_type(v, fields[i].type)) {
+            snprintf(why, why_size, "has a field '%s' that is not %s%s", fields[i].name,
+                     fields[i].type == json_type_int ? "an integer" : "a string",
+                     fields[i].nullable ? " or null" : "");
+            goto bad;
+        }
+        if (fields[i].type == json_type_int) {
+            int64_t n = json_object_get_int64(v);
+            if (n < fields[i].min || n > fields[i].max) {
+                snprintf(why, why_size, "has a field '%s' out of range", fields[i].name);
+                goto bad;
+            }
+        }
+    }
+
+    const char *prev = json_object_get_string(json_object_object_get(o, "prev"));
+    bool hex =
+        json_object_get_string_len(json_object_object_get(o, "prev")) == TK_AUDIT_HASH_HEX_LEN;
+    for (size_t i = 0; hex && i < TK_AUDIT_HASH_HEX_LEN; i++)
+        hex = (prev[i] >= '0' && prev[i] <= '9') || (prev[i] >= 'a' && prev[i] <= 'f');
+    if (!hex) {
+        snprintf(why, why_size, "has a field 'prev' that is not %d lowercase hex digits",
+                 TK_AUDIT_HASH_HEX_LEN);
+        goto bad;
+    }
+
+    *ret = o;
+    return 0;
+
+bad:
+    json_object_put(o);
+    return -EBADMSG;
+}
+
+static int64_t record_seq(json_object *o)
+{
+    return json_object_get_int64(json_object_object_get(o, "seq"));
+}
+
+static const char *record_prev(json_object *o)
+{
+    return json_object_get_string(json_object_object_get(o, "prev"));
+}
+
+/* Reads the last line of the open file (without its newline) into line, reading no more than
+ * the bound allows. Returns 1 and its length, 0 for an empty file, or a negative errno:
+ * -EBADMSG for a last line cut short or too long. */
+static int read_last_line(int fd, const char *path, char line[static LINE_BUF], size_t *ret_len,
+                          TkError *error)
 {
     struct stat st;
     if (fstat(fd, &st) < 0)
         return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot stat audit file %s: %m", path);
-    if (st.st_size == 0) {
-        *ret = NULL;
+    if (st.st_size == 0)
         return 0;
-    }
-    off_t size = st.st_size;
-    size_t want = size > AUDIT_LINE_MAX + 1 ? AUDIT_LINE_MAX + 1 : (size_t)size;
-    _cleanup_free_ char *buf = malloc(want + 1);
-    if (!buf)
-        return -ENOMEM;
-    ssize_t k = pread(fd, buf, want, size - (off_t)want);
+
+    /* The last line, its newline and the newline before it. */
+    char buf[TK_AUDIT_LINE_MAX + 2];
+    size_t want = st.st_size > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)st.st_size;
+    ssize_t k = pread(fd, buf, want, st.st_size - (off_t)want);
     if (k != (ssize_t)want)
         return tk_error_set(error, k < 0 ? -errno : -EIO, TK_ERROR_FAILED,
                             "Cannot read audit file %s.", path);
     if (buf[want - 1] != '\n')
         return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                            "The last line of audit file %s is incomplete (a write was cut "
-                            "short); check it with 'tokenctl audit verify' before appending.",
-                            path);
-    buf[want - 1] = 0;
-    char *nl = strrchr(buf, '\n');
-    if (!nl && (off_t)want < size)
+                            "The last line of audit file %s is incomplete: a write was cut short "
+                            "(a crash or a full disk). Nothing is appended after it; check the "
+                            "file with 'tokenctl audit verify %s'.",
+                            path, path);
+    const char *nl = memrchr(buf, '\n', want - 1);
+    size_t start = nl ? (size_t)(nl - buf) + 1 : 0;
+    size_t len = want - 1 - start;
+    if ((!nl && (off_t)want < st.st_size) || len > TK_AUDIT_LINE_MAX)
         return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                            "The last line of audit file %s is too long.", path);
-    char *line = strdup(nl ? nl + 1 : buf);
-    if (!line)
-        return -ENOMEM;
-    *ret = line;
+                            "The last line of audit file %s is longer than %d bytes, which no "
+                            "writer makes; check the file with 'tokenctl audit verify %s'.",
+                            path, TK_AUDIT_LINE_MAX, path);
+    memcpy(line, buf + start, len);
+    line[len] = 0;
+    *ret_len = len;
+    return 1;
+}
+
+/* The seq and hash of the last line, which must be a valid record: 0 and the genesis hash for
+ * an empty file. */
+static int read_tail(int fd, const char *path, int64_t *ret_seq,
+                     char ret_hash[TK_AUDIT_HASH_HEX_LEN + 1], TkError *error)
+{
+    char line[LINE_BUF];
+    size_t len = 0;
+    int r = read_last_line(fd, path, line, &len, error);
+    if (r < 0)
+        return r;
+
+    int64_t seq = 0;
+    if (r > 0) {
+        _cleanup_json_ json_object *o = NULL;
+        char why[128];
+        r = parse_record(line, len, &o, why, sizeof(why));
+        if (r == -EBADMSG)
+            return tk_error_set(error, r, TK_ERROR_FAILED,
+                                "The last line of audit file %s %s, so it is not a valid record; "
+                                "check the file with 'tokenctl audit verify %s'.",
+                                path, why, path);
+        if (r < 0)
+            return r;
+        seq = record_seq(o);
+    }
+
+    r = sha256_hex(seq > 0 ? line : "", seq > 0 ? len : 0, ret_hash);
+    if (r < 0)
+        return r;
+    *ret_seq = seq;
     return 0;
 }
 
-int tk_audit_append(const char *path, const TkAuditRecord *rec, TkError *error)
+/* The seq and prev the next line gets. Writer and checker both use it, so that what the
+ * checker accepts the writer can chain onto. */
+static int next_link(int fd, const char *path, int64_t *ret_seq,
+                     char ret_prev[TK_AUDIT_HASH_HEX_LEN + 1], TkError *error)
+{
+    int64_t seq = 0;
+    int r = read_tail(fd, path, &seq, ret_prev, error);
+    if (r < 0)
+        return r;
+    if (seq >= INT64_MAX - 1)
+        return tk_error_set(error, -EOVERFLOW, TK_ERROR_FAILED,
+                            "The audit file %s has reached the largest sequence number; start a "
+                            "new file.",
+                            path);
+    *ret_seq = seq + 1;
+    return 0;
+}
+
+/* The field whose JSON text is longest, to say which one made a record too long. */
+static const char *longest_field(json_object *o, size_t *ret_len)
+{
+    const char *name = "?";
+    size_t longest = 0;
+    json_object_object_foreach(o, key, value)
+    {
+        const char *text = json_object_to_json_string_ext(value, JSON_FLAGS);
+        size_t len = text ? strlen(text) : 0;
+        if (len > longest) {
+            longest = len;
+            name = key;
+        }
+    }
+    *ret_len = longest;
+    return name;
+}
+
+int tk_audit_append(const char *path, const TkAuditRecord *rec, uint64_t *ret_seq, TkError *error)
 {
     if (isempty(path) || !rec || isempty(rec->operation) || isempty(rec->result))
         return -EINVAL;
+    /* The verifier takes time_usec as a JSON integer below INT64_MAX (see fields[]). */
+    if (rec->time_usec >= INT64_MAX)
+        return -EINVAL;
 
-    _cleanup_close_ int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    _cleanup_close_ int fd = open_audit(path, O_RDWR | O_APPEND | O_CREAT, error);
     if (fd < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot open audit file %s: %m", path);
+        return fd;
     /* The lock goes with the descriptor and is released when it is closed. */
-    if (flock(fd, LOCK_EX) < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
-
-    _cleanup_free_ char *last = NULL;
-    int r = read_last_line(fd, path, &last, error);
+    int r = lock_audit(fd, LOCK_EX, path, error);
     if (r < 0)
         return r;
 
-    int64_t seq = 1;
+    int64_t seq = 0;
     char prev[TK_AUDIT_HASH_HEX_LEN + 1];
-    r = sha256_hex(last ? last : "", last ? strlen(last) : 0, prev);
+    r = next_link(fd, path, &seq, prev, error);
     if (r < 0)
         return r;
-    if (last) {
-        _cleanup_json_ json_object *o = json_tokener_parse(last);
-        json_object *s = NULL;
-        if (!o || !json_object_object_get_ex(o, "seq", &s) ||
-            !json_object_is_type(s, json_type_int))
-            return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                                "The last line of audit file %s is not a valid record; check it "
-                                "with 'tokenctl audit verify'.",
-                                path);
-        seq = json_object_get_int64(s) + 1;
-    }
 
     char when[32];
     time_t t = (time_t)(rec->time_usec / 1000000);
@@ -139,11 +362,21 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, TkError *error)
     json_object_object_add(o, "error", json_string_or_null(rec->error));
     json_object_object_add(o, "prev", json_object_new_string(prev));
 
-    const char *text =
-        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *text = json_object_to_json_string_ext(o, JSON_FLAGS);
     if (!text)
         return -ENOMEM;
     size_t len = strlen(text);
+    /* Refused here, before anything is written: a line over the bound would be refused by
+     * every later reader, this writer included, and so end the trail. */
+    if (len > TK_AUDIT_LINE_MAX) {
+        size_t field_len = 0;
+        const char *field = longest_field(o, &field_len);
+        return tk_error_set(error, -E2BIG, TK_ERROR_INVALID_ARGUMENT,
+                            "The audit record would be a line of %zu bytes, more than the %d a "
+                            "line may hold, so it was not written: its field '%s' alone is %zu "
+                            "bytes.",
+                            len, TK_AUDIT_LINE_MAX, field, field_len);
+    }
     _cleanup_free_ char *line = malloc(len + 2);
     if (!line)
         return -ENOMEM;
@@ -158,94 +391,164 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, TkError *error)
     }
     if (fsync(fd) < 0)
         return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot sync audit file %s: %m", path);
+    if (ret_seq)
+        *ret_seq = (uint64_t)seq;
     return 0;
 }
 
-static const char *const required_fields[] = {
-    "seq", "time",    "time_usec", "operation", "serial", "uid",
-    "pid", "request", "result",    "error",     "prev",
-};
-
-/* Checks one line on its own: complete, JSON, every field there with the right type, the right
- * seq. On failure fills error and returns -EBADMSG. */
-static int check_line(const char *line, ssize_t len, size_t lineno, json_object **ret,
-                      TkError *error)
-{
-    if (len <= 0 || line[len - 1] != '\n')
-        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                            "Line %zu is incomplete: the file ends without a newline, so a "
-                            "write was cut short (a crash) or the file was truncated.",
-                            lineno);
-    if ((size_t)len > AUDIT_LINE_MAX)
-        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED, "Line %zu is too long.", lineno);
-
-    json_object *o = json_tokener_parse(line);
-    if (!o || !json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED, "Line %zu is not a JSON object.",
-                            lineno);
-    }
-    for (size_t i = 0; i < ELEMENTSOF(required_fields); i++)
-        if (!json_object_object_get_ex(o, required_fields[i], NULL)) {
-            json_object_put(o);
-            return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED, "Line %zu has no field '%s'.",
-                                lineno, required_fields[i]);
-        }
-    json_object *seq = json_object_object_get(o, "seq");
-    json_object *prev = json_object_object_get(o, "prev");
-    if (!json_object_is_type(seq, json_type_int) || !json_object_is_type(prev, json_type_string) ||
-        json_object_get_string_len(prev) != TK_AUDIT_HASH_HEX_LEN) {
-        json_object_put(o);
-        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                            "Line %zu has a malformed 'seq' or 'prev' field.", lineno);
-    }
-    int64_t s = json_object_get_int64(seq);
-    if (s != (int64_t)lineno) {
-        json_object_put(o);
-        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                            "Line %zu has sequence number %" PRId64 " where %zu was expected: %s.",
-                            lineno, s, lineno,
-                            s > (int64_t)lineno
-                                ? "a line before it was deleted, or lines were reordered"
-                                : "a line was inserted or duplicated, or lines were reordered");
-    }
-    *ret = o;
-    return 0;
-}
-
-int tk_audit_verify(const char *path, size_t *ret_lines, size_t *ret_bad_line, TkError *error)
+int tk_audit_check_appendable(const char *path, uint64_t min_free_bytes, TkError *error)
 {
     if (isempty(path))
         return -EINVAL;
 
-    _cleanup_(fclosep) FILE *f = fopen(path, "re");
-    if (!f)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot open audit file %s: %m", path);
-    /* Shared lock: a writer never leaves us a half-written last line. */
-    if (flock(fileno(f), LOCK_SH) < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
-
-    _cleanup_free_ char *line = NULL, *next = NULL;
-    size_t cap = 0, next_cap = 0;
-    char hash[TK_AUDIT_HASH_HEX_LEN + 1];
-    int r = sha256_hex("", 0, hash);
+    /* Opened as the writer opens it, so that what fails here would fail there. */
+    _cleanup_close_ int fd = open_audit(path, O_RDWR | O_APPEND | O_CREAT, error);
+    if (fd < 0)
+        return fd;
+    /* Shared, like a reader: it only waits for a writer to finish its line. */
+    int r = lock_audit(fd, LOCK_SH, path, error);
     if (r < 0)
         return r;
 
-    size_t lineno = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        json_object *o = NULL;
-        r = check_line(line, len, lineno, &o, error);
-        if (r < 0) {
-            if (ret_bad_line)
-                *ret_bad_line = lineno;
-            return r;
+    int64_t seq = 0;
+    char prev[TK_AUDIT_HASH_HEX_LEN + 1];
+    r = next_link(fd, path, &seq, prev, error);
+    if (r < 0)
+        return r;
+
+    struct statvfs sv;
+    if (fstatvfs(fd, &sv) < 0)
+        return tk_error_set(error, -errno, TK_ERROR_FAILED,
+                            "Cannot find the free space for audit file %s: %m", path);
+    uint64_t avail;
+    if (__builtin_mul_overflow((uint64_t)sv.f_bavail, (uint64_t)sv.f_frsize, &avail))
+        avail = UINT64_MAX;
+    if (avail < min_free_bytes)
+        return tk_error_set(error, -ENOSPC, TK_ERROR_FAILED,
+                            "The file system of the audit file %s has %" PRIu64
+                            " bytes free, less than the %" PRIu64
+                            " needed to record an act; free some space there.",
+                            path, avail, min_free_bytes);
+    return 0;
+}
+
+typedef struct LineReader {
+    FILE *f;
+    uint64_t offset; /* of the next byte to be read */
+} LineReader;
+
+enum {
+    LINE_END,      /* nothing more */
+    LINE_COMPLETE, /* a line and its newline */
+    LINE_PARTIAL,  /* the file ends before a newline */
+    LINE_TOO_LONG, /* more than TK_AUDIT_LINE_MAX bytes before a newline */
+};
+
+/* Reads the next line (without its newline) into line. Stops after TK_AUDIT_LINE_MAX + 1 bytes
+ * without a newline, so that a hostile file costs no more memory or time than an honest one. */
+static int read_line(LineReader *rd, char line[static LINE_BUF], size_t *ret_len)
+{
+    size_t n = 0;
+    for (;;) {
+        int c = getc_unlocked(rd->f);
+        if (c == EOF) {
+            if (ferror(rd->f))
+                return -EIO;
+            line[n] = 0;
+            *ret_len = n;
+            return n == 0 ? LINE_END : LINE_PARTIAL;
         }
-        bool linked = streq(json_object_get_string(json_object_object_get(o, "prev")), hash);
-        json_object_put(o);
-        r = sha256_hex(line, (size_t)len - 1, hash);
+        rd->offset++;
+        if (c == '\n') {
+            line[n] = 0;
+            *ret_len = n;
+            return LINE_COMPLETE;
+        }
+        if (n == TK_AUDIT_LINE_MAX)
+            return LINE_TOO_LONG;
+        line[n++] = (char)c;
+    }
+}
+
+static int report_bad_line(TkAuditVerifyResult *result, size_t bad, TkError *error, const char *fmt,
+                           ...) _printf_(4, 5);
+
+static int report_bad_line(TkAuditVerifyResult *result, size_t bad, TkError *error, const char *fmt,
+                           ...)
+{
+    if (result)
+        *result = (TkAuditVerifyResult){.lines = bad - 1, .bad_line = bad};
+    va_list ap;
+    va_start(ap, fmt);
+    tk_error_setv(error, -EBADMSG, TK_ERROR_FAILED, fmt, ap);
+    va_end(ap);
+    return -EBADMSG;
+}
+
+int tk_audit_verify(const char *path, TkAuditVerifyResult *result, TkError *error)
+{
+    if (isempty(path))
+        return -EINVAL;
+
+    _cleanup_close_ int fd = open_audit(path, O_RDONLY, error);
+    if (fd < 0)
+        return fd;
+    /* Shared lock: a writer never leaves us a half-written last line. */
+    int r = lock_audit(fd, LOCK_SH, path, error);
+    if (r < 0)
+        return r;
+    _cleanup_(fclosep) FILE *f = fdopen(fd, "re");
+    if (!f)
+        return -errno;
+    TAKE_FD(fd);
+
+    TkAuditVerifyResult res = {};
+    char line[LINE_BUF], next[LINE_BUF];
+    char hash[TK_AUDIT_HASH_HEX_LEN + 1];
+    r = sha256_hex("", 0, hash);
+    if (r < 0)
+        return r;
+
+    LineReader rd = {.f = f};
+    size_t lineno = 0;
+    for (;;) {
+        uint64_t start = rd.offset;
+        size_t len = 0;
+        int k = read_line(&rd, line, &len);
+        if (k < 0)
+            return tk_error_set(error, k, TK_ERROR_FAILED, "Cannot read audit file %s.", path);
+        if (k == LINE_END)
+            break;
+        if (k == LINE_PARTIAL) {
+            /* Only the end of a write can be missing: a writer appends one whole line at a
+             * time under its lock, so a crash or a full disk can cut short only the last. */
+            res.interrupted = true;
+            res.interrupted_offset = start;
+            break;
+        }
+        lineno++;
+        if (k == LINE_TOO_LONG)
+            return report_bad_line(result, lineno, error,
+                                   "Line %zu is longer than %d bytes, which no writer makes.",
+                                   lineno, TK_AUDIT_LINE_MAX);
+
+        _cleanup_json_ json_object *o = NULL;
+        char why[128];
+        r = parse_record(line, len, &o, why, sizeof(why));
+        if (r == -EBADMSG)
+            return report_bad_line(result, lineno, error, "Line %zu %s.", lineno, why);
+        if (r < 0)
+            return r;
+        int64_t s = record_seq(o);
+        if (s != (int64_t)lineno)
+            return report_bad_line(
+                result, lineno, error,
+                "Line %zu has sequence number %" PRId64 " where %zu was expected: %s.", lineno, s,
+                lineno,
+                s > (int64_t)lineno ? "a line before it was deleted, or lines were reordered"
+                                    : "a line was inserted or duplicated, or lines were reordered");
+        bool linked = streq(record_prev(o), hash);
+        r = sha256_hex(line, len, hash);
         if (r < 0)
             return r;
         if (linked)
@@ -253,39 +556,44 @@ int tk_audit_verify(const char *path, size_t *ret_lines, size_t *ret_bad_line, T
 
         /* The link into this line is broken: either the line before was changed, or this one
          * was forged. If this line links correctly to the next one, it is genuine and the one
-         * before was changed; otherwise this one is the odd one out. */
+         * before was changed; otherwise this one is the odd one out. With no next line (or
+         * only a partial one) there is nothing to tell them apart; the line before is named. */
         size_t bad = lineno;
         if (lineno > 1) {
-            ssize_t nlen = getline(&next, &next_cap, f);
-            json_object *no = NULL;
-            TkError ignored = {};
-            if (nlen >= 0 && check_line(next, nlen, lineno + 1, &no, &ignored) == 0) {
-                if (streq(json_object_get_string(json_object_object_get(no, "prev")), hash))
-                    bad = lineno - 1;
-                json_object_put(no);
-            } else if (nlen < 0)
+            size_t nlen = 0;
+            int nk = read_line(&rd, next, &nlen);
+            if (nk < 0)
+                return tk_error_set(error, nk, TK_ERROR_FAILED, "Cannot read audit file %s.", path);
+            if (nk == LINE_END || nk == LINE_PARTIAL)
                 bad = lineno - 1;
+            else if (nk == LINE_COMPLETE) {
+                _cleanup_json_ json_object *no = NULL;
+                char ignored[128];
+                if (parse_record(next, nlen, &no, ignored, sizeof(ignored)) == 0 &&
+                    record_seq(no) == (int64_t)lineno + 1 && streq(record_prev(no), hash))
+                    bad = lineno - 1;
+            }
         }
-        if (ret_bad_line)
-            *ret_bad_line = bad;
         if (bad == lineno && lineno == 1)
-            return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                                "Line 1 does not start the chain (its 'prev' is not the genesis "
-                                "hash): lines before it were removed, or it was forged.");
+            return report_bad_line(result, bad, error,
+                                   "Line 1 does not start the chain (its 'prev' is not the "
+                                   "genesis hash): lines before it were removed, or it was "
+                                   "forged.");
         if (bad == lineno)
-            return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                                "Line %zu does not carry the hash of line %zu: it was forged or "
-                                "changed.",
-                                lineno, lineno - 1);
-        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                            "Line %zu does not match the hash recorded in line %zu: it was "
-                            "changed.",
-                            lineno - 1, lineno);
+            return report_bad_line(result, bad, error,
+                                   "Line %zu does not carry the hash of line %zu: it was forged "
+                                   "or changed.",
+                                   lineno, lineno - 1);
+        return report_bad_line(result, bad, error,
+                               "Line %zu does not match the hash recorded in line %zu: it was "
+                               "changed.",
+                               lineno - 1, lineno);
     }
-    if (ferror(f))
-        return tk_error_set(error, -EIO, TK_ERROR_FAILED, "Cannot read audit file %s.", path);
-    if (ret_lines)
-        *ret_lines = lineno;
+
+    res.lines = lineno;
+    memcpy(res.head_hash, hash, sizeof(hash));
+    if (result)
+        *result = res;
     return 0;
 }
 
@@ -293,35 +601,22 @@ int tk_audit_head(const char *path, uint64_t *ret_seq, char **ret_hash_hex, TkEr
 {
     if (isempty(path) || !ret_seq || !ret_hash_hex)
         return -EINVAL;
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    _cleanup_close_ int fd = open_audit(path, O_RDONLY, error);
     if (fd < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot open audit file %s: %m", path);
-    if (flock(fd, LOCK_SH) < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
-    _cleanup_free_ char *last = NULL;
-    int r = read_last_line(fd, path, &last, error);
+        return fd;
+    int r = lock_audit(fd, LOCK_SH, path, error);
     if (r < 0)
         return r;
 
-    uint64_t seq = 0;
-    if (last) {
-        _cleanup_json_ json_object *o = json_tokener_parse(last);
-        json_object *s = NULL;
-        if (!o || !json_object_object_get_ex(o, "seq", &s) ||
-            !json_object_is_type(s, json_type_int))
-            return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                                "The last line of audit file %s is not a valid record.", path);
-        seq = (uint64_t)json_object_get_int64(s);
-    }
-    char *hex = malloc(TK_AUDIT_HASH_HEX_LEN + 1);
+    int64_t seq = 0;
+    char hash[TK_AUDIT_HASH_HEX_LEN + 1];
+    r = read_tail(fd, path, &seq, hash, error);
+    if (r < 0)
+        return r;
+    char *hex = strdup(hash);
     if (!hex)
         return -ENOMEM;
-    r = sha256_hex(last ? last : "", last ? strlen(last) : 0, hex);
-    if (r < 0) {
-        free(hex);
-        return r;
-    }
-    *ret_seq = seq;
+    *ret_seq = (uint64_t)seq;
     *ret_hash_hex = hex;
     return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,20 +23,61 @@ typedef struct TkAuditRecord {
 /* SHA-256 in hex is 64 characters. */
 #define TK_AUDIT_HASH_HEX_LEN 64
 
+/* The longest line (in bytes, without its newline) that is written or accepted. A record is a
+ * few hundred bytes; the bound lets every reader work in a fixed buffer, and is checked by the
+ * writer so that no caller's record can make a line the readers refuse. */
+#define TK_AUDIT_LINE_MAX 4096
+
 /* Appends one JSON line to the audit file (created 0600): fields seq (1 for the first line,
  * then +1), time (ISO 8601 UTC), time_usec, operation, serial, uid, pid, request, result,
  * error, prev. prev is the hex SHA-256 of the previous line's bytes without its newline; for
  * the first line it is the SHA-256 of zero bytes. Holds an exclusive flock() while it reads
- * the last line and writes, and fsync()s before returning. A file whose last line is cut short
- * is refused (-EBADMSG) rather than chained onto. */
-int tk_audit_append(const char *path, const TkAuditRecord *r, TkError *error);
+ * the last line and writes, and fsync()s before returning; *ret_seq (if not NULL) is then the
+ * new line's seq, for a caller to link a later record to this one.
+ *
+ * Nothing is written, and the chain is left as it was, when the line would be longer than
+ * TK_AUDIT_LINE_MAX (-E2BIG, the message names the longest field), when the file is a symbolic
+ * link (-ELOOP) or not a regular file (-EBADFD), when its last line is cut short or is not a
+ * valid record (-EBADMSG) rather than chained onto, and when the last seq is the largest a line
+ * may carry (-EOVERFLOW). */
+int tk_audit_append(const char *path, const TkAuditRecord *r, uint64_t *ret_seq, TkError *error);
 
-/* Verifies the whole chain. Returns 0 when intact (*ret_lines = number of lines), or -EBADMSG
- * with *ret_bad_line = the 1-based line found bad and error saying why. An edited, deleted,
- * reordered or inserted line is found; removing lines from the end is not, which is what
- * tk_audit_head() is for. */
-int tk_audit_verify(const char *path, size_t *ret_lines, size_t *ret_bad_line, TkError *error);
+/* Whether tk_audit_append() could append a line now, for a caller to ask before it does the act
+ * the line records: the file opens for appending (it is created 0600 when missing; its directory
+ * must exist), its last line is complete and a valid record (or the file is empty), and its file
+ * system has at least min_free_bytes available to tokend. Returns 0, or a negative errno with a
+ * message naming the file and what is wrong: -EACCES, -EROFS, -ENOENT, -ELOOP (a symbolic link),
+ * -EBADFD (not a regular file) and the like when it cannot be written, -EBADMSG for a damaged
+ * last line, -EOVERFLOW when the largest seq is reached, -ENOSPC for too little space. */
+int tk_audit_check_appendable(const char *path, uint64_t min_free_bytes, TkError *error);
+
+/* What tk_audit_verify() found. */
+typedef struct TkAuditVerifyResult {
+    /* Complete lines that verified: all of them when the chain is intact, those before bad_line
+     * when it is not. */
+    size_t lines;
+    /* The 1-based line found bad, 0 when the chain is intact. */
+    size_t bad_line;
+    /* The file ends, after `lines` good lines, in a partial line (no newline, at most
+     * TK_AUDIT_LINE_MAX bytes): a write that was cut short by a crash or a full disk, not an
+     * edit. interrupted_offset is the byte offset where that partial line starts. */
+    bool interrupted;
+    uint64_t interrupted_offset;
+    /* Hex SHA-256 of line `lines` (the SHA-256 of zero bytes when there is none): the head of
+     * the verified chain, whose seq is `lines`. Empty when the chain is broken. */
+    char head_hash[TK_AUDIT_HASH_HEX_LEN + 1];
+} TkAuditVerifyResult;
+
+/* Verifies the whole chain, reading the file in lines of at most TK_AUDIT_LINE_MAX bytes.
+ * Returns 0 when it is intact (a partial last line included: see TkAuditVerifyResult), or
+ * -EBADMSG with result->bad_line set and error saying why; *result (if not NULL) is filled in
+ * for both and left alone for any other error. Every line must be one JSON object with every
+ * field of its type, seq equal to its line number, prev 64 lowercase hex equal to the hash of
+ * the line before. An edited, deleted, reordered or inserted line is found; removing lines
+ * from the end is not, which is what the head hash is for. */
+int tk_audit_verify(const char *path, TkAuditVerifyResult *result, TkError *error);
 
 /* The seq and hex hash of the last line (0 and the genesis hash for an empty file), for an
- * operator to record elsewhere and compare later. *ret_hash_hex is to be free()d. */
+ * operator to record elsewhere and compare later. *ret_hash_hex is to be free()d. A last line
+ * that is cut short, too long or not a valid record is -EBADMSG. */
 int tk_audit_head(const char *path, uint64_t *ret_seq, char **ret_hash_hex, TkError *error);

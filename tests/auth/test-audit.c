@@ -68,9 +68,9 @@ START_TEST(intent_then_outcome_land_in_a_verifiable_file)
     rec.error = "SoPinFinalTry";
     ck_assert_int_eq(audit_record(path, unblock, &rec, &error), 0);
 
-    size_t lines = 0, bad = 0;
-    ck_assert_int_eq(tk_audit_verify(path, &lines, &bad, &error), 0);
-    ck_assert_uint_eq(lines, 2);
+    TkAuditVerifyResult result;
+    ck_assert_int_eq(tk_audit_verify(path, &result, &error), 0);
+    ck_assert_uint_eq(result.lines, 2);
 
     char *text = tk_read_file(path, NULL);
     char *second = strchr(text, '\n');

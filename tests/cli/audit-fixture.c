@@ -23,7 +23,7 @@ int main(int argc, char *argv[])
             .request = "UNLOCK-2026-0001",
             .result = "ok",
         };
-        if (tk_audit_append(argv[1], &rec, &error) < 0) {
+        if (tk_audit_append(argv[1], &rec, NULL, &error) < 0) {
             fprintf(stderr, "%s\n", error.message);
             return 1;
         }

@@ -6,16 +6,17 @@
 
 int main(int argc, char **argv)
 {
-    size_t lines = 0, bad = 0;
+    TkAuditVerifyResult result = {};
     TkError error = {};
     if (argc != 2) {
         fprintf(stderr, "usage: %s FILE\n", argv[0]);
         return 2;
     }
-    if (tk_audit_verify(argv[1], &lines, &bad, &error) < 0) {
-        printf("line %zu: %s\n", bad, error.message);
+    if (tk_audit_verify(argv[1], &result, &error) < 0) {
+        printf("line %zu: %s\n", result.bad_line, error.message);
         return 1;
     }
-    printf("%zu lines, chain intact\n", lines);
+    printf("%zu lines, chain intact%s\n", result.lines,
+           result.interrupted ? ", then a partial line" : "");
     return 0;
 }

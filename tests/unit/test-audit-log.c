@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <json-c/json.h>
+#include <openssl/evp.h>
 
 #include "audit-log.h"
 #include "tk-test.h"
@@ -13,17 +20,21 @@
 
 static char tmpdir[64];
 static char path[128];
+/* A second file, for the tests that need one (a symbolic link's target). */
+static char other[128];
 
 static void setup(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/tk-audit-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     snprintf(path, sizeof(path), "%s/audit.jsonl", tmpdir);
+    snprintf(other, sizeof(other), "%s/other.jsonl", tmpdir);
 }
 
 static void teardown(void)
 {
     unlink(path);
+    unlink(other);
     ck_assert_int_eq(rmdir(tmpdir), 0);
 }
 
@@ -43,7 +54,7 @@ static void append(unsigned i)
         .error = i % 3 ? NULL : "PinPolicy",
     };
     TkError e = {};
-    ck_assert_msg(tk_audit_append(path, &r, &e) == 0, "append: %s", e.message);
+    ck_assert_msg(tk_audit_append(path, &r, NULL, &e) == 0, "append: %s", e.message);
 }
 
 static void append_n(unsigned n)
@@ -87,10 +98,14 @@ static void free_lines(char *lines[], size_t n)
 
 static void assert_bad_line(size_t want, const char *message_part)
 {
-    size_t lines = 0, bad = 0;
+    TkAuditVerifyResult v = {};
     TkError e = {};
-    ck_assert_int_eq(tk_audit_verify(path, &lines, &bad, &e), -EBADMSG);
-    ck_assert_msg(bad == want, "reported line %zu, expected %zu (%s)", bad, want, e.message);
+    int r = tk_audit_verify(path, &v, &e);
+    ck_assert_msg(r == -EBADMSG, "verify gave %d, expected -EBADMSG (%s)", r, e.message);
+    ck_assert_msg(v.bad_line == want, "reported line %zu, expected %zu (%s)", v.bad_line, want,
+                  e.message);
+    ck_assert_uint_eq(v.lines, want - 1);
+    ck_assert(!v.interrupted);
     ck_assert_msg(strstr(e.message, message_part), "message '%s' lacks '%s'", e.message,
                   message_part);
 }
@@ -109,10 +124,19 @@ static char *replaced(const char *line, const char *from, const char *to)
 START_TEST(audit_chain_of_appends_verifies)
 {
     append_n(N_RECORDS);
-    size_t lines = 0, bad = 0;
+    TkAuditVerifyResult v = {};
     TkError e = {};
-    ck_assert_msg(tk_audit_verify(path, &lines, &bad, &e) == 0, "%s", e.message);
-    ck_assert_uint_eq(lines, N_RECORDS);
+    ck_assert_msg(tk_audit_verify(path, &v, &e) == 0, "%s", e.message);
+    ck_assert_uint_eq(v.lines, N_RECORDS);
+    ck_assert_uint_eq(v.bad_line, 0);
+    ck_assert(!v.interrupted);
+
+    /* The verified head is what tk_audit_head() reports. */
+    uint64_t seq = 0;
+    _cleanup_free_ char *head = NULL;
+    ck_assert_int_eq(tk_audit_head(path, &seq, &head, NULL), 0);
+    ck_assert_uint_eq(seq, N_RECORDS);
+    ck_assert_str_eq(v.head_hash, head);
 
     struct stat st;
     ck_assert_int_eq(stat(path, &st), 0);
@@ -268,23 +292,6 @@ START_TEST(audit_detects_forged_first_line)
 }
 END_TEST
 
-START_TEST(audit_reports_truncated_last_line)
-{
-    append_n(N_RECORDS);
-    char *lines[MAX_LINES];
-    size_t n = read_lines(lines);
-    lines[n - 1][strlen(lines[n - 1]) / 2] = 0;
-    write_lines(lines, n);
-    free_lines(lines, n);
-    assert_bad_line(N_RECORDS, "incomplete");
-
-    TkAuditRecord r = {.operation = "op", .result = "ok"};
-    TkError e = {};
-    ck_assert_int_eq(tk_audit_append(path, &r, &e), -EBADMSG);
-    ck_assert_ptr_nonnull(strstr(e.message, "incomplete"));
-}
-END_TEST
-
 START_TEST(audit_reports_line_that_is_not_json)
 {
     append_n(N_RECORDS);
@@ -331,9 +338,9 @@ START_TEST(audit_head_anchors_the_tail)
     /* Dropping the tail leaves a valid chain; only the recorded head shows it. */
     write_lines(lines, n - 1);
     free_lines(lines, n);
-    size_t count = 0;
-    ck_assert_int_eq(tk_audit_verify(path, &count, NULL, NULL), 0);
-    ck_assert_uint_eq(count, N_RECORDS);
+    TkAuditVerifyResult v = {};
+    ck_assert_int_eq(tk_audit_verify(path, &v, NULL), 0);
+    ck_assert_uint_eq(v.lines, N_RECORDS);
     ck_assert_int_eq(tk_audit_head(path, &seq, &after, NULL), 0);
     ck_assert_uint_eq(seq, N_RECORDS);
     ck_assert_str_eq(after, head);
@@ -349,7 +356,7 @@ START_TEST(audit_concurrent_writers_do_not_interleave)
         if (pids[c] == 0) {
             for (unsigned i = 0; i < 25; i++) {
                 TkAuditRecord r = {.operation = c ? "b" : "a", .result = "ok", .pid = getpid()};
-                if (tk_audit_append(path, &r, NULL) < 0)
+                if (tk_audit_append(path, &r, NULL, NULL) < 0)
                     _exit(1);
             }
             _exit(0);
@@ -360,18 +367,601 @@ START_TEST(audit_concurrent_writers_do_not_interleave)
         ck_assert_int_eq(waitpid(pids[c], &status, 0), pids[c]);
         ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
-    size_t lines = 0, bad = 0;
+    TkAuditVerifyResult v = {};
     TkError e = {};
-    ck_assert_msg(tk_audit_verify(path, &lines, &bad, &e) == 0, "line %zu: %s", bad, e.message);
-    ck_assert_uint_eq(lines, 50);
+    ck_assert_msg(tk_audit_verify(path, &v, &e) == 0, "line %zu: %s", v.bad_line, e.message);
+    ck_assert_uint_eq(v.lines, 50);
 }
 END_TEST
 
 START_TEST(audit_verify_reports_missing_file)
 {
     TkError e = {};
-    ck_assert_int_eq(tk_audit_verify(path, NULL, NULL, &e), -ENOENT);
+    ck_assert_int_eq(tk_audit_verify(path, NULL, &e), -ENOENT);
     ck_assert_ptr_nonnull(strstr(e.message, path));
+}
+END_TEST
+
+static off_t file_size(const char *p)
+{
+    struct stat st;
+    ck_assert_int_eq(stat(p, &st), 0);
+    return st.st_size;
+}
+
+static void append_record(const TkAuditRecord *r, uint64_t want_seq)
+{
+    uint64_t seq = 0;
+    TkError e = {};
+    ck_assert_msg(tk_audit_append(path, r, &seq, &e) == 0, "append: %s", e.message);
+    ck_assert_uint_eq(seq, want_seq);
+}
+
+static void append_bytes(const char *p, const void *data, size_t len)
+{
+    int fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+    ck_assert_int_eq(close(fd), 0);
+}
+
+/* Appends a line of `size` bytes that starts like a record: the start, then a hole (NUL bytes
+ * that take no disk space), then its end and, if complete, a newline. */
+static void append_huge_line(off_t size, bool complete)
+{
+    static const char start[] = "{\"seq\":3,\"request\":\"";
+    static const char end[] = "\"}\n";
+    append_bytes(path, start, strlen(start));
+    ck_assert_int_eq(truncate(path, file_size(path) + size - (off_t)strlen(start) - 2), 0);
+    append_bytes(path, end, complete ? 3 : 2);
+}
+
+/* Bytes this process has read so far (/proc/self/io's rchar: read(), pread() and the like), or
+ * -1 when the kernel does not count them. */
+static long long bytes_read(void)
+{
+    FILE *f = fopen("/proc/self/io", "re");
+    if (!f)
+        return -1;
+    long long n = -1;
+    char key[32];
+    long long value;
+    while (fscanf(f, "%31s %lld", key, &value) == 2)
+        if (streq(key, "rchar:"))
+            n = value;
+    fclose(f);
+    return n;
+}
+
+/* Hex SHA-256 of a line without its newline. */
+static void line_hash(const char *line, char out[TK_AUDIT_HASH_HEX_LEN + 1])
+{
+    size_t len = strlen(line);
+    if (len > 0 && line[len - 1] == '\n')
+        len--;
+    unsigned char md[32];
+    ck_assert(EVP_Digest(line, len, md, NULL, EVP_sha256(), NULL));
+    for (size_t i = 0; i < sizeof(md); i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Gives lines[from..n-1] the prev of the line before them as it now is, as a forger who
+ * recomputes the chain would, so that only the rule under test can catch an edit. */
+static void rechain(char *lines[], size_t from, size_t n)
+{
+    for (size_t i = from < 1 ? 1 : from; i < n; i++) {
+        char *at = strstr(lines[i], "\"prev\":\"");
+        ck_assert_ptr_nonnull(at);
+        char hash[TK_AUDIT_HASH_HEX_LEN + 1];
+        line_hash(lines[i - 1], hash);
+        memcpy(at + strlen("\"prev\":\""), hash, TK_AUDIT_HASH_HEX_LEN);
+    }
+}
+
+/* A fresh chain of N_RECORDS lines in which line 3 has `from` replaced by `to` and every later
+ * line is rechained. */
+static void write_chain_with_line_3_edited(const char *from, const char *to)
+{
+    unlink(path);
+    append_n(N_RECORDS);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    char *edited = replaced(lines[2], from, to);
+    free(lines[2]);
+    lines[2] = edited;
+    rechain(lines, 3, n);
+    write_lines(lines, n);
+    free_lines(lines, n);
+}
+
+START_TEST(append_returns_the_seq_of_the_new_line)
+{
+    TkAuditRecord r = {.operation = "unblock-pin", .result = "ok"};
+    for (uint64_t want = 1; want <= 3; want++)
+        append_record(&r, want);
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), 0);
+    TkAuditVerifyResult v = {};
+    ck_assert_int_eq(tk_audit_verify(path, &v, &e), 0);
+    ck_assert_uint_eq(v.lines, 4);
+}
+END_TEST
+
+START_TEST(append_refuses_a_record_longer_than_a_line_and_the_chain_still_takes_the_next)
+{
+    append_n(3);
+    off_t before = file_size(path);
+
+    /* The 70,000-character reference that once ended a trail. */
+    _cleanup_free_ char *big = malloc(70001);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'R', 70000);
+    big[70000] = 0;
+    TkAuditRecord r = {.operation = "unblock-pin", .serial = "0011", .result = "ok"};
+    r.request = big;
+    uint64_t seq = 99;
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_append(path, &r, &seq, &e), -E2BIG);
+    ck_assert_uint_eq(seq, 99);
+    ck_assert_msg(strstr(e.message, "field 'request'"), "%s", e.message);
+    ck_assert_int_eq(file_size(path), before);
+
+    /* What counts is the line as written: 1,000 control characters are 6,000 bytes escaped. */
+    char controls[1001];
+    memset(controls, '\x01', 1000);
+    controls[1000] = 0;
+    r.request = "UNLOCK-2026-0001";
+    r.error = controls;
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -E2BIG);
+    ck_assert_msg(strstr(e.message, "field 'error'"), "%s", e.message);
+    ck_assert_int_eq(file_size(path), before);
+
+    /* The trail goes on. */
+    r.error = NULL;
+    ck_assert_msg(tk_audit_check_appendable(path, 0, &e) == 0, "%s", e.message);
+    append_record(&r, 4);
+    TkAuditVerifyResult v = {};
+    ck_assert_msg(tk_audit_verify(path, &v, &e) == 0, "%s", e.message);
+    ck_assert_uint_eq(v.lines, 4);
+}
+END_TEST
+
+START_TEST(append_takes_a_line_of_exactly_the_bound_and_refuses_one_byte_more)
+{
+    TkAuditRecord r = {.time_usec = 1795608000000000ULL,
+                       .operation = "unblock-pin",
+                       .request = "",
+                       .result = "ok"};
+    append_record(&r, 1);
+    /* Line 2 of the same record differs only in its seq (one digit too) and prev (64 hex). */
+    size_t base = (size_t)file_size(path) - 1;
+    size_t n = TK_AUDIT_LINE_MAX - base;
+    _cleanup_free_ char *request = malloc(n + 2);
+    ck_assert_ptr_nonnull(request);
+    memset(request, 'r', n + 1);
+    request[n] = 0;
+    r.request = request;
+    off_t before = file_size(path);
+    append_record(&r, 2);
+    ck_assert_int_eq(file_size(path) - before, TK_AUDIT_LINE_MAX + 1);
+
+    request[n] = 'r';
+    request[n + 1] = 0;
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -E2BIG);
+
+    /* Every reader takes a line of exactly the bound. */
+    TkAuditVerifyResult v = {};
+    ck_assert_msg(tk_audit_verify(path, &v, &e) == 0, "%s", e.message);
+    ck_assert_uint_eq(v.lines, 2);
+    uint64_t seq = 0;
+    _cleanup_free_ char *head = NULL;
+    ck_assert_msg(tk_audit_head(path, &seq, &head, &e) == 0, "%s", e.message);
+    ck_assert_uint_eq(seq, 2);
+    ck_assert_msg(tk_audit_check_appendable(path, 0, &e) == 0, "%s", e.message);
+}
+END_TEST
+
+START_TEST(append_refuses_to_go_past_the_largest_seq)
+{
+    append_n(1);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    /* INT64_MAX - 1: the largest seq a line may have, since json-c reads larger numbers as
+     * INT64_MAX. */
+    char *last = replaced(lines[0], "\"seq\":1,", "\"seq\":9223372036854775806,");
+    write_lines(&last, 1);
+    free(last);
+    free_lines(lines, n);
+    off_t before = file_size(path);
+
+    TkAuditRecord r = {.operation = "op", .result = "ok"};
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -EOVERFLOW);
+    ck_assert_int_eq(tk_audit_check_appendable(path, 0, &e), -EOVERFLOW);
+    ck_assert_int_eq(file_size(path), before);
+}
+END_TEST
+
+START_TEST(verify_reports_a_partial_last_line_as_an_interruption_not_tampering)
+{
+    append_n(N_RECORDS - 1);
+    uint64_t seq = 0;
+    _cleanup_free_ char *head = NULL, *after = NULL;
+    ck_assert_int_eq(tk_audit_head(path, &seq, &head, NULL), 0);
+    off_t good = file_size(path);
+    append(N_RECORDS);
+    /* Cut short as a crash or a full disk leaves it: the start on disk, not the newline. */
+    ck_assert_int_eq(truncate(path, good + 40), 0);
+
+    TkAuditVerifyResult v = {};
+    TkError e = {};
+    ck_assert_msg(tk_audit_verify(path, &v, &e) == 0, "%s", e.message);
+    ck_assert_uint_eq(v.lines, N_RECORDS - 1);
+    ck_assert_uint_eq(v.bad_line, 0);
+    ck_assert(v.interrupted);
+    ck_assert_uint_eq(v.interrupted_offset, (uint64_t)good);
+    ck_assert_str_eq(v.head_hash, head);
+
+    /* Nothing is chained onto it. */
+    TkAuditRecord r = {.operation = "op", .result = "ok"};
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -EBADMSG);
+    ck_assert_ptr_nonnull(strstr(e.message, "incomplete"));
+    ck_assert_int_eq(file_size(path), good + 40);
+    ck_assert_int_eq(tk_audit_head(path, &seq, &after, &e), -EBADMSG);
+}
+END_TEST
+
+START_TEST(verify_reports_a_file_that_is_only_a_partial_line_as_an_interruption)
+{
+    static const char partial[] = "{\"seq\":1,\"time\":\"2026-";
+    append_bytes(path, partial, strlen(partial));
+    TkAuditVerifyResult v = {};
+    TkError e = {};
+    ck_assert_msg(tk_audit_verify(path, &v, &e) == 0, "%s", e.message);
+    ck_assert_uint_eq(v.lines, 0);
+    ck_assert(v.interrupted);
+    ck_assert_uint_eq(v.interrupted_offset, 0);
+    ck_assert_str_eq(v.head_hash,
+                     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+END_TEST
+
+START_TEST(verify_refuses_a_partial_last_line_longer_than_a_line)
+{
+    /* No writer makes a line this long, so no interrupted write leaves one. */
+    append_n(2);
+    append_huge_line(2 * TK_AUDIT_LINE_MAX, false);
+    assert_bad_line(3, "longer than");
+}
+END_TEST
+
+START_TEST(verify_blames_an_edited_line_even_when_a_partial_line_follows)
+{
+    append_n(N_RECORDS);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    char *edited = replaced(lines[3], "\"uid\":1004", "\"uid\":0");
+    free(lines[3]);
+    lines[3] = edited;
+    lines[5][20] = 0;
+    write_lines(lines, n);
+    free_lines(lines, n);
+    /* Line 5 is genuine: only the cut-short line 6 could have told, and it says nothing. */
+    assert_bad_line(4, "changed");
+}
+END_TEST
+
+START_TEST(verify_refuses_an_overlong_line_without_reading_it_whole)
+{
+    append_n(2);
+    append_huge_line(64 << 20, true);
+    long long before = bytes_read();
+    assert_bad_line(3, "longer than");
+    long long after = bytes_read();
+    /* Without the kernel's count, only the verdict can be checked. */
+    if (before >= 0)
+        ck_assert_msg(after - before < (1 << 20), "verify read %lld bytes", after - before);
+}
+END_TEST
+
+START_TEST(head_refuses_an_overlong_last_line_without_reading_it_whole)
+{
+    append_n(2);
+    append_huge_line(64 << 20, true);
+    uint64_t seq = 0;
+    _cleanup_free_ char *head = NULL;
+    TkError e = {};
+    long long before = bytes_read();
+    ck_assert_int_eq(tk_audit_head(path, &seq, &head, &e), -EBADMSG);
+    long long after = bytes_read();
+    ck_assert_msg(strstr(e.message, "longer than"), "%s", e.message);
+    if (before >= 0)
+        ck_assert_msg(after - before < (1 << 20), "head read %lld bytes", after - before);
+}
+END_TEST
+
+START_TEST(verify_refuses_a_seq_that_overflows)
+{
+    static const struct {
+        const char *seq, *why;
+    } cases[] = {
+        /* json-c reads both as INT64_MAX, and INT64_MAX itself is therefore not trusted. */
+        {"18446744073709551619", "field 'seq' out of range"},
+        {"9223372036854775811", "field 'seq' out of range"},
+        {"9223372036854775807", "field 'seq' out of range"},
+        /* 3 in 32 bits. */
+        {"4294967299", "sequence number 4294967299 where 3"},
+        {"-3", "field 'seq' out of range"},
+        {"3.0", "field 'seq' that is not an integer"},
+        {"\"3\"", "field 'seq' that is not an integer"},
+        /* Not JSON: a leading zero. */
+        {"03", "not a JSON object"},
+    };
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        char to[64];
+        snprintf(to, sizeof(to), "\"seq\":%s,", cases[i].seq);
+        write_chain_with_line_3_edited("\"seq\":3,", to);
+        assert_bad_line(3, cases[i].why);
+    }
+}
+END_TEST
+
+START_TEST(verify_refuses_fields_of_the_wrong_type)
+{
+    static const struct {
+        const char *from, *to, *why;
+    } cases[] = {
+        {"\"uid\":1003", "\"uid\":\"1003\"", "field 'uid' that is not an integer"},
+        {"\"uid\":1003", "\"uid\":4294967296", "field 'uid' out of range"},
+        {"\"pid\":4003", "\"pid\":-1", "field 'pid' out of range"},
+        {"\"time_usec\":", "\"time_usec\":-", "field 'time_usec' out of range"},
+        {"\"time\":\"2025-11-24T16:00:03.000003Z\"", "\"time\":null",
+         "field 'time' that is not a string"},
+        {"\"operation\":\"op-3\"", "\"operation\":null", "field 'operation' that is not a string"},
+        {"\"serial\":\"SER3\"", "\"serial\":3", "field 'serial' that is not a string or null"},
+        {"\"result\":\"refused\"", "\"result\":[]", "field 'result' that is not a string"},
+        {"\"error\":\"PinPolicy\"", "\"error\":{}", "field 'error' that is not a string or null"},
+        {"\"prev\":\"", "\"prev\":1,\"was\":\"", "field 'prev' that is not a string"},
+        {"\"prev\":\"", "\"prev\":\"0", "field 'prev' that is not 64 lowercase hex"},
+    };
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        write_chain_with_line_3_edited(cases[i].from, cases[i].to);
+        assert_bad_line(3, cases[i].why);
+    }
+}
+END_TEST
+
+START_TEST(verify_refuses_a_prev_in_capitals)
+{
+    append_n(N_RECORDS);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    char *at = strstr(lines[2], "\"prev\":\"") + strlen("\"prev\":\"");
+    for (size_t i = 0; i < TK_AUDIT_HASH_HEX_LEN; i++)
+        at[i] = (char)toupper((unsigned char)at[i]);
+    rechain(lines, 3, n);
+    write_lines(lines, n);
+    free_lines(lines, n);
+    assert_bad_line(3, "field 'prev' that is not 64 lowercase hex");
+}
+END_TEST
+
+START_TEST(verify_refuses_a_line_that_is_more_than_one_json_object)
+{
+    static const struct {
+        const char *from, *to;
+    } cases[] = {
+        {"\"}\n", "\"} x\n"},
+        {"\"}\n", "\"}{}\n"},
+        {"\"}\n", "\",}\n"},
+    };
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        write_chain_with_line_3_edited(cases[i].from, cases[i].to);
+        assert_bad_line(3, "not a JSON object");
+    }
+
+    /* A NUL byte would hide what follows it from a reader that stops there. */
+    unlink(path);
+    append_n(N_RECORDS);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    unlink(path);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(lines[i]);
+        if (i == 2) {
+            append_bytes(path, lines[i], len - 3);
+            append_bytes(path, "\0", 1);
+            append_bytes(path, lines[i] + len - 3, 3);
+        } else
+            append_bytes(path, lines[i], len);
+    }
+    free_lines(lines, n);
+    assert_bad_line(3, "NUL byte");
+}
+END_TEST
+
+START_TEST(append_refuses_to_chain_onto_a_last_line_that_is_not_a_record)
+{
+    append_n(3);
+    append_bytes(path, "{\"seq\":4}\n", 10);
+    off_t before = file_size(path);
+    TkAuditRecord r = {.operation = "op", .result = "ok"};
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -EBADMSG);
+    ck_assert_msg(strstr(e.message, "has no field 'time'") &&
+                      strstr(e.message, "not a valid record"),
+                  "%s", e.message);
+    ck_assert_int_eq(file_size(path), before);
+}
+END_TEST
+
+START_TEST(check_appendable_accepts_a_missing_an_empty_and_a_sound_file)
+{
+    TkError e = {};
+    ck_assert_msg(tk_audit_check_appendable(path, 65536, &e) == 0, "%s", e.message);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_size, 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0600);
+    ck_assert_msg(tk_audit_check_appendable(path, 65536, &e) == 0, "%s", e.message);
+    append_n(3);
+    ck_assert_msg(tk_audit_check_appendable(path, 65536, &e) == 0, "%s", e.message);
+}
+END_TEST
+
+START_TEST(check_appendable_refuses_a_damaged_tail)
+{
+    static const struct {
+        const char *tail, *why;
+    } cases[] = {
+        {"{\"seq\":4,\"time\":", "incomplete"},
+        {"not a record\n", "not a valid record"},
+        {"{\"seq\":4}\n", "not a valid record"},
+        {"\n", "not a valid record"},
+    };
+    TkAuditRecord r = {.operation = "op", .result = "ok"};
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        unlink(path);
+        append_n(3);
+        append_bytes(path, cases[i].tail, strlen(cases[i].tail));
+        off_t before = file_size(path);
+        TkError e = {};
+        ck_assert_int_eq(tk_audit_check_appendable(path, 0, &e), -EBADMSG);
+        ck_assert_msg(strstr(e.message, path), "%s", e.message);
+        ck_assert_msg(strstr(e.message, cases[i].why), "'%s' lacks '%s'", e.message, cases[i].why);
+        /* What the check refuses the writer refuses too. */
+        ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -EBADMSG);
+        ck_assert_int_eq(file_size(path), before);
+    }
+
+    unlink(path);
+    append_n(2);
+    append_huge_line(64 << 10, true);
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_check_appendable(path, 0, &e), -EBADMSG);
+    ck_assert_msg(strstr(e.message, "longer than"), "%s", e.message);
+}
+END_TEST
+
+START_TEST(check_appendable_refuses_a_full_file_system)
+{
+    append_n(2);
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_check_appendable(path, UINT64_MAX / 2, &e), -ENOSPC);
+    ck_assert_msg(strstr(e.message, path) && strstr(e.message, "free"), "%s", e.message);
+    ck_assert_msg(tk_audit_check_appendable(path, 64 * 1024, &e) == 0, "%s", e.message);
+}
+END_TEST
+
+START_TEST(check_appendable_refuses_a_symlink)
+{
+    /* The link's target is a sound trail: only the link is wrong. */
+    snprintf(path, sizeof(path), "%s", other);
+    append_n(2);
+    snprintf(path, sizeof(path), "%s/audit.jsonl", tmpdir);
+    ck_assert_int_eq(symlink(other, path), 0);
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_check_appendable(path, 0, &e), -ELOOP);
+    ck_assert_msg(strstr(e.message, path) && strstr(e.message, "symbolic link"), "%s", e.message);
+}
+END_TEST
+
+START_TEST(append_verify_and_head_refuse_a_symlink)
+{
+    snprintf(path, sizeof(path), "%s", other);
+    append_n(2);
+    snprintf(path, sizeof(path), "%s/audit.jsonl", tmpdir);
+    ck_assert_int_eq(symlink(other, path), 0);
+    off_t before = file_size(other);
+
+    TkAuditRecord r = {.operation = "op", .result = "ok"};
+    TkAuditVerifyResult v = {};
+    uint64_t seq = 0;
+    _cleanup_free_ char *head = NULL;
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -ELOOP);
+    ck_assert_int_eq(file_size(other), before);
+    ck_assert_int_eq(tk_audit_verify(path, &v, &e), -ELOOP);
+    ck_assert_int_eq(tk_audit_head(path, &seq, &head, &e), -ELOOP);
+}
+END_TEST
+
+START_TEST(check_append_verify_and_head_refuse_a_fifo_without_hanging)
+{
+    /* Opening a FIFO for reading would wait for a writer that never comes. */
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    TkAuditRecord r = {.operation = "op", .result = "ok"};
+    TkAuditVerifyResult v = {};
+    uint64_t seq = 0;
+    _cleanup_free_ char *head = NULL;
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_check_appendable(path, 0, &e), -EBADFD);
+    ck_assert_msg(strstr(e.message, "not a regular file"), "%s", e.message);
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -EBADFD);
+    ck_assert_int_eq(tk_audit_verify(path, &v, &e), -EBADFD);
+    ck_assert_int_eq(tk_audit_head(path, &seq, &head, &e), -EBADFD);
+}
+END_TEST
+
+typedef struct ReadOnlyOutcome {
+    int setup_errno; /* why no read-only file could be made, or 0 */
+    int r;
+    char message[sizeof(((TkError *)NULL)->message)];
+} ReadOnlyOutcome;
+
+START_TEST(check_appendable_refuses_a_read_only_file)
+{
+    append_n(2);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        ReadOnlyOutcome out = {};
+        /* Root writes a file whatever its mode, so for root the file is made read-only as on a
+         * read-only /var: the test's directory is bind-mounted read-only onto itself, in a
+         * private mount namespace of this child alone, which goes when the child exits.
+         * Anyone else gets a file of mode 0400. */
+        if (geteuid() == 0) {
+            if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                mount(tmpdir, tmpdir, NULL, MS_BIND, NULL) < 0 ||
+                mount(NULL, tmpdir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+                out.setup_errno = errno;
+        } else if (chmod(path, 0400) < 0)
+            out.setup_errno = errno;
+        if (!out.setup_errno) {
+            TkError e = {};
+            out.r = tk_audit_check_appendable(path, 0, &e);
+            memcpy(out.message, e.message, sizeof(out.message));
+        }
+        _exit(write(fds[1], &out, sizeof(out)) == sizeof(out) ? 0 : 1);
+    }
+    close(fds[1]);
+    ReadOnlyOutcome out = {};
+    ck_assert_int_eq(read(fds[0], &out, sizeof(out)), sizeof(out));
+    close(fds[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    ck_assert_msg(out.setup_errno == 0, "cannot make a read-only file: %s",
+                  strerror(out.setup_errno));
+    ck_assert_int_eq(out.r, geteuid() == 0 ? -EROFS : -EACCES);
+    ck_assert_msg(strstr(out.message, path), "%s", out.message);
+    if (geteuid() == 0)
+        ck_assert_msg(strstr(out.message, "read-only file system"), "%s", out.message);
+}
+END_TEST
+
+START_TEST(check_appendable_refuses_a_file_in_a_missing_directory)
+{
+    char missing[192];
+    snprintf(missing, sizeof(missing), "%s/no-such-dir/audit.jsonl", tmpdir);
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_check_appendable(missing, 0, &e), -ENOENT);
+    ck_assert_msg(strstr(e.message, missing) && strstr(e.message, "does not exist"), "%s",
+                  e.message);
 }
 END_TEST
 
@@ -391,12 +981,35 @@ static Suite *audit_suite(void)
     tcase_add_test(tc, audit_detects_forged_inserted_line);
     tcase_add_test(tc, audit_detects_swapped_lines);
     tcase_add_test(tc, audit_detects_forged_first_line);
-    tcase_add_test(tc, audit_reports_truncated_last_line);
     tcase_add_test(tc, audit_reports_line_that_is_not_json);
     tcase_add_test(tc, audit_reports_missing_field);
     tcase_add_test(tc, audit_head_anchors_the_tail);
     tcase_add_test(tc, audit_concurrent_writers_do_not_interleave);
     tcase_add_test(tc, audit_verify_reports_missing_file);
+    tcase_add_test(tc, append_returns_the_seq_of_the_new_line);
+    tcase_add_test(tc,
+                   append_refuses_a_record_longer_than_a_line_and_the_chain_still_takes_the_next);
+    tcase_add_test(tc, append_takes_a_line_of_exactly_the_bound_and_refuses_one_byte_more);
+    tcase_add_test(tc, append_refuses_to_go_past_the_largest_seq);
+    tcase_add_test(tc, verify_reports_a_partial_last_line_as_an_interruption_not_tampering);
+    tcase_add_test(tc, verify_reports_a_file_that_is_only_a_partial_line_as_an_interruption);
+    tcase_add_test(tc, verify_refuses_a_partial_last_line_longer_than_a_line);
+    tcase_add_test(tc, verify_blames_an_edited_line_even_when_a_partial_line_follows);
+    tcase_add_test(tc, verify_refuses_an_overlong_line_without_reading_it_whole);
+    tcase_add_test(tc, head_refuses_an_overlong_last_line_without_reading_it_whole);
+    tcase_add_test(tc, verify_refuses_a_seq_that_overflows);
+    tcase_add_test(tc, verify_refuses_fields_of_the_wrong_type);
+    tcase_add_test(tc, verify_refuses_a_prev_in_capitals);
+    tcase_add_test(tc, verify_refuses_a_line_that_is_more_than_one_json_object);
+    tcase_add_test(tc, append_refuses_to_chain_onto_a_last_line_that_is_not_a_record);
+    tcase_add_test(tc, check_appendable_accepts_a_missing_an_empty_and_a_sound_file);
+    tcase_add_test(tc, check_appendable_refuses_a_damaged_tail);
+    tcase_add_test(tc, check_appendable_refuses_a_full_file_system);
+    tcase_add_test(tc, check_appendable_refuses_a_symlink);
+    tcase_add_test(tc, append_verify_and_head_refuse_a_symlink);
+    tcase_add_test(tc, check_append_verify_and_head_refuse_a_fifo_without_hanging);
+    tcase_add_test(tc, check_appendable_refuses_a_read_only_file);
+    tcase_add_test(tc, check_appendable_refuses_a_file_in_a_missing_directory);
     suite_add_tcase(s, tc);
     return s;
 }
