@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
 #include <syslog.h>
-#include <unistd.h>
 
 #include <systemd/sd-journal.h>
 
@@ -19,29 +17,21 @@ const char *audit_message_id(const char *operation)
     return NULL;
 }
 
-static int check_writable(const char *path, TkError *error)
-{
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED,
-                            "The audit trail %s cannot be written (%s), so nothing is done to "
-                            "the token. Ask the administrator to check the Audit File setting.",
-                            path, strerror(errno));
-    close(fd);
-    return 0;
-}
-
 static int append(const char *path, const TkAuditRecord *r, TkError *error)
 {
     TkError e = {};
     int ret = tk_audit_append(path, r, NULL, &e);
     if (ret < 0)
         return tk_error_set(error, ret, TK_ERROR_FAILED,
-                            "The audit trail could not be written, so nothing is done to the "
-                            "token: %s Ask the administrator to check it.",
+                            "The audit trail could not be written: %s Ask the administrator to "
+                            "check it.",
                             e.message);
     return 0;
 }
+
+/* Room for the intent, its outcome and more: a trail must never be cut off by the act it
+ * records. */
+#define AUDIT_MIN_FREE_BYTES (64u * 1024)
 
 int audit_intent(const char *path, const Operation *op, const TkAuditRecord *r, TkError *error)
 {
@@ -51,10 +41,19 @@ int audit_intent(const char *path, const Operation *op, const TkAuditRecord *r, 
     TkAuditRecord intent = *r;
     intent.result = "intent";
     intent.error = NULL;
-    int ret = check_writable(path, error);
+    TkError e = {};
+    int ret = tk_audit_check_appendable(path, AUDIT_MIN_FREE_BYTES, &e);
     if (ret < 0)
-        return ret;
-    return append(path, &intent, error);
+        return tk_error_set(error, ret, TK_ERROR_FAILED,
+                            "The audit trail cannot take the record of this act, so nothing is "
+                            "done to the token: %s Ask the administrator to check it.",
+                            e.message);
+    ret = append(path, &intent, error);
+    if (ret < 0)
+        return tk_error_set(error, ret, TK_ERROR_FAILED,
+                            "The audit trail cannot take the record of this act, so nothing is "
+                            "done to the token. Ask the administrator to check it.");
+    return 0;
 }
 
 int audit_record(const char *path, const Operation *op, const TkAuditRecord *r, TkError *error)
