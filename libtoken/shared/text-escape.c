@@ -34,15 +34,22 @@ static char *put_byte_escape(char *p, unsigned char b)
     return p;
 }
 
+size_t tk_utf8_char_length(const char *s, size_t len)
+{
+    unsigned long c = 0;
+    if (!s || len == 0)
+        return 0;
+    size_t n = utf8_sequence((const unsigned char *)s, len, &c);
+    return n > 0 && c != 0 ? n : 0;
+}
+
 bool tk_utf8_is_valid(const char *s, size_t len)
 {
-    const unsigned char *u = (const unsigned char *)s;
     if (!s)
         return len == 0;
     for (size_t i = 0; i < len;) {
-        unsigned long c;
-        size_t n = utf8_sequence(u + i, len - i, &c);
-        if (n == 0 || c == 0)
+        size_t n = tk_utf8_char_length(s + i, len - i);
+        if (n == 0)
             return false;
         i += n;
     }

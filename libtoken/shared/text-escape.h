@@ -8,6 +8,10 @@
  * Latin-1, hold a NUL or carry terminal control sequences. D-Bus carries only valid UTF-8 and
  * a terminal obeys what it is sent, so such strings pass through these on their way. */
 
+/* The length of the UTF-8 character that s[0..len) starts with; 0 when it starts with none (a
+ * stray byte, an overlong form, a surrogate, a cut sequence) or with a NUL. */
+size_t tk_utf8_char_length(const char *s, size_t len);
+
 /* Whether s[0..len) is UTF-8 that D-Bus accepts: no overlong forms, no surrogates, nothing
  * above U+10FFFF, no sequence cut short, no NUL. */
 bool tk_utf8_is_valid(const char *s, size_t len);

@@ -121,6 +121,20 @@ static void expect_round_trip(const unsigned char *buf, size_t len)
     ck_assert_mem_eq(back, buf, len);
 }
 
+START_TEST(character_length)
+{
+    ck_assert_uint_eq(tk_utf8_char_length("a", 1), 1);
+    ck_assert_uint_eq(tk_utf8_char_length("\xc3\xa3o", 3), 2);
+    ck_assert_uint_eq(tk_utf8_char_length("\xe4\xb8\xad", 3), 3);
+    ck_assert_uint_eq(tk_utf8_char_length("\xf0\x9f\x94\x90", 4), 4);
+    ck_assert_uint_eq(tk_utf8_char_length("\xe4\xb8\xad", 2), 0);
+    ck_assert_uint_eq(tk_utf8_char_length("\xe3o", 2), 0);
+    ck_assert_uint_eq(tk_utf8_char_length("\xed\xa0\x80", 3), 0);
+    ck_assert_uint_eq(tk_utf8_char_length("\0", 1), 0);
+    ck_assert_uint_eq(tk_utf8_char_length("a", 0), 0);
+}
+END_TEST
+
 START_TEST(unescape_gives_the_bytes_back)
 {
     unsigned char all[256];
@@ -211,6 +225,7 @@ static Suite *text_escape_suite(void)
     tcase_add_test(tc, a_nul_within_len_is_escaped);
     tcase_add_test(tc, backslashes_are_doubled_so_escapes_cannot_be_forged);
     tcase_add_test(tc, validity);
+    tcase_add_test(tc, character_length);
     tcase_add_test(tc, unescape_gives_the_bytes_back);
     tcase_add_test(tc, unescape_refuses_what_escape_never_writes);
     suite_add_tcase(s, tc);
