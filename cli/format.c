@@ -9,6 +9,7 @@
 #include "bus-names.h"
 #include "format.h"
 #include "macro.h"
+#include "text-escape.h"
 #include "token-error.h"
 
 int exit_code_for_error(const char *name)
@@ -190,4 +191,35 @@ char *hex_string(const uint8_t *p, size_t n)
     }
     s[2 * n] = 0;
     return s;
+}
+
+const char *terminal_text(const char *s, char **buf)
+{
+    free(*buf);
+    *buf = NULL;
+    if (!s)
+        return "";
+    return tk_escape_for_terminal(s, buf) < 0 ? "?" : *buf;
+}
+
+int json_text_for_terminal(const char *json, char **ret)
+{
+    size_t len = strlen(json);
+    /* DEL grows from 1 byte to 6. */
+    char *out = malloc(len * 6 + 1), *p = out;
+    if (!out)
+        return -ENOMEM;
+    const unsigned char *u = (const unsigned char *)json;
+    /* Such characters occur only inside strings, where a \u escape means the same; in UTF-8,
+     * C1 is 0xc2 0x80..0x9f, and 0xc2 only ever starts a character. */
+    for (size_t i = 0; i < len; i++)
+        if (u[i] == 0x7f)
+            p += sprintf(p, "\\u007f");
+        else if (u[i] == 0xc2 && u[i + 1] >= 0x80 && u[i + 1] < 0xa0)
+            p += sprintf(p, "\\u%04x", u[++i]);
+        else
+            *p++ = (char)u[i];
+    *p = 0;
+    *ret = out;
+    return 0;
 }

@@ -43,6 +43,15 @@ int pin_state_severity(const char *state);
 int format_expiry(uint64_t not_after, time_t now, char *buf, size_t size);
 bool expiry_is_past(uint64_t not_after, time_t now);
 
+/* s as a person's terminal may be sent it, control characters written as text
+ * (tk_escape_for_terminal()); the copy is kept in *buf for the caller to free. "" for NULL,
+ * and "?" when out of memory: never s raw. */
+const char *terminal_text(const char *s, char **buf);
+
+/* JSON text with DEL and the C1 controls written as \u00NN: json-c escapes only U+0000..U+001F,
+ * and U+009B is CSI to some terminals. The same JSON, safe to print. */
+int json_text_for_terminal(const char *json, char **ret);
+
 /* Hex text (with optional ':' separators) to bytes; -EINVAL on bad input or empty. */
 int parse_hex(const char *s, uint8_t **ret, size_t *ret_len);
 /* Bytes to lower-case hex without separators. */

@@ -5,6 +5,7 @@
 
 #include "macro.h"
 #include "table.h"
+#include "text-escape.h"
 
 typedef struct Cell {
     char *text;
@@ -55,8 +56,8 @@ int table_add_colored(Table *t, const char *cell, const char *color)
     if (!c)
         return -ENOMEM;
     t->cells = c;
-    c[t->n_cells].text = strdup(strempty(cell));
-    if (!c[t->n_cells].text)
+    /* Cells show what tokens say (labels, subjects, reader names): never raw to a terminal. */
+    if (tk_escape_for_terminal(strempty(cell), &c[t->n_cells].text) < 0)
         return -ENOMEM;
     c[t->n_cells].color = color;
     t->n_cells++;

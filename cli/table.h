@@ -6,7 +6,8 @@
 #include <stdio.h>
 
 /* A small aligned text table for people: a header row, then cells added left to right. A
- * cell may carry a colour, which is left out of the width count. */
+ * cell may carry a colour, which is left out of the width count. Control characters in a
+ * cell's text are shown as text (tk_escape_for_terminal()). */
 typedef struct Table Table;
 
 Table *table_new(size_t n_columns, const char *const *headers);

@@ -364,14 +364,23 @@ static void print_result(Context *ctx, const Verb *verb)
             return; /* monitor prints one object per event as it goes */
         else
             doc = ctx->result ? json_object_get(ctx->result) : json_object_new_object();
-        puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+        _cleanup_free_ char *text = NULL;
+        if (json_text_for_terminal(json_object_to_json_string_ext(
+                                       doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                JSON_C_TO_STRING_NOSLASHESCAPE),
+                                   &text) < 0) {
+            fputs("tokenctl: out of memory\n", stderr);
+            return;
+        }
+        puts(text);
         return;
     }
     if (ctx->error_name) {
         bool color = isatty(STDERR_FILENO) && !getenv("NO_COLOR");
+        /* Messages quote labels and reader names, from tokenctl and from the daemon alike. */
+        _cleanup_free_ char *buf = NULL;
         fprintf(stderr, "%stokenctl: %s%s\n", color ? "\033[1;31m" : "",
-                strempty(ctx->error_message), color ? "\033[0m" : "");
+                terminal_text(ctx->error_message, &buf), color ? "\033[0m" : "");
         if (ctx->exit_code == EXIT_USAGE && streq(ctx->error_name, CLI_ERROR_USAGE))
             fputs("Try \"tokenctl --help\".\n", stderr);
     }

@@ -274,6 +274,8 @@ int verb_objects(Context *ctx)
 
 static void print_field(Context *ctx, const char *name, const char *value, const char *color)
 {
+    _cleanup_free_ char *buf = NULL;
+    value = terminal_text(value, &buf);
     printf("%14s: ", name);
     if (ctx->color && color)
         printf("%s%s%s\n", color, value, ANSI_RESET);

@@ -113,8 +113,9 @@ int verb_keygen(Context *ctx)
         json_object_object_add(ctx->result, "public-key", json_object_new_string(pem));
         return 0;
     }
+    _cleanup_free_ char *buf = NULL;
     fprintf(stderr, "Generated an %s key pair on token %s, id %s.\n", ctx->type,
-            json_get_string(token, "Serial"), id_hex);
+            terminal_text(json_get_string(token, "Serial"), &buf), id_hex);
     fputs(pem, stdout);
     return 0;
 }
@@ -353,7 +354,9 @@ int verb_import_cert(Context *ctx)
                                json_object_new_int((int)(certs.n - 1 + chain.n)));
         return 0;
     }
-    printf("Certificate stored on token %s with id %s", json_get_string(token, "Serial"), id_hex);
+    _cleanup_free_ char *buf = NULL;
+    printf("Certificate stored on token %s with id %s",
+           terminal_text(json_get_string(token, "Serial"), &buf), id_hex);
     if (certs.n - 1 + chain.n > 0)
         printf(", with %zu CA certificate%s", certs.n - 1 + chain.n,
                certs.n - 1 + chain.n == 1 ? "" : "s");
@@ -410,7 +413,8 @@ int verb_delete(Context *ctx)
                                json_object_new_string(ctx->key_id ?: ctx->cert_id));
         return 0;
     }
+    _cleanup_free_ char *buf = NULL;
     printf("Deleted the %s with id %s from token %s.\n", class, ctx->key_id ?: ctx->cert_id,
-           json_get_string(token, "Serial"));
+           terminal_text(json_get_string(token, "Serial"), &buf));
     return 0;
 }

@@ -9,9 +9,12 @@
 
 static void emit(Context *ctx, json_object *event)
 {
-    if (ctx->json)
-        puts(json_object_to_json_string_ext(event, JSON_C_TO_STRING_PLAIN |
-                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+    _cleanup_free_ char *text = NULL;
+    if (ctx->json &&
+        json_text_for_terminal(json_object_to_json_string_ext(
+                                   event, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+                               &text) >= 0)
+        puts(text);
     fflush(stdout);
 }
 
@@ -25,7 +28,7 @@ static int on_token_event(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         return 0;
     if (!ctx->json) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *serial = NULL, *label = NULL;
+        _cleanup_free_ char *serial = NULL, *label = NULL, *b1 = NULL, *b2 = NULL;
 
         /* A person wants to know which token came; a removed one can no longer be asked. */
         if (streq(member, "TokenAdded")) {
@@ -36,7 +39,8 @@ static int on_token_event(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
                                              "Label", &error, &label);
         }
         if (serial)
-            printf("token added:   %s (serial %s, label \"%s\")\n", path, serial, strempty(label));
+            printf("token added:   %s (serial %s, label \"%s\")\n", path,
+                   terminal_text(serial, &b1), terminal_text(label, &b2));
         else
             printf("%s %s\n",
                    streq(member, "TokenAdded") ? "token added:  " : "token removed:", path);
@@ -58,7 +62,9 @@ static int on_progress(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
     if (sd_bus_message_read(m, "ss", &operation, &stage) < 0)
         return 0;
     if (!ctx->json) {
-        printf("progress:      %s %s: %s\n", sd_bus_message_get_path(m), operation, stage);
+        _cleanup_free_ char *b1 = NULL, *b2 = NULL;
+        printf("progress:      %s %s: %s\n", sd_bus_message_get_path(m),
+               terminal_text(operation, &b1), terminal_text(stage, &b2));
         fflush(stdout);
         return 0;
     }
@@ -84,10 +90,13 @@ static int on_properties(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
     if (!ctx->json) {
         json_object_object_foreach(changed, key, val)
         {
-            printf("changed:       %s %s = %s\n", sd_bus_message_get_path(m), key,
-                   val ? json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN |
-                                                                 JSON_C_TO_STRING_NOSLASHESCAPE)
-                       : "null");
+            _cleanup_free_ char *b1 = NULL, *b2 = NULL;
+            const char *text =
+                val ? json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE)
+                    : "null";
+            printf("changed:       %s %s = %s\n", sd_bus_message_get_path(m),
+                   terminal_text(key, &b1), terminal_text(text, &b2));
         }
         fflush(stdout);
         return 0;

@@ -26,7 +26,8 @@ static int done(Context *ctx, json_object *token, const char *action, const char
         json_object_object_add(ctx->result, "done", json_object_new_string(action));
         return 0;
     }
-    printf("%s%s%s\n", before, json_get_string(token, "Serial"), after);
+    _cleanup_free_ char *buf = NULL;
+    printf("%s%s%s\n", before, terminal_text(json_get_string(token, "Serial"), &buf), after);
     return 0;
 }
 

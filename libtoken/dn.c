@@ -11,6 +11,7 @@
 #include <openssl/objects.h>
 
 #include "dn.h"
+#include "text-escape.h"
 
 /* OpenSSL's short names are case-sensitive and differ from RFC 4514's for a few types, so the
  * common ones are looked up here first; anything else goes to OBJ_txt2obj(). */
@@ -231,18 +232,50 @@ int tk_dn_parse(const char *rfc4514, X509_NAME **ret, TkError *error)
     return 0;
 }
 
-char *tk_dn_format(const X509_NAME *n)
+/* The name as X509_NAME_print_ex() writes it with these flags; NULL when it cannot. */
+static char *print_name(const X509_NAME *n, unsigned long flags)
 {
-    if (!n)
-        return NULL;
     _cleanup_(bio_freep) BIO *bio = BIO_new(BIO_s_mem());
-    if (!bio)
-        return NULL;
-    if (X509_NAME_print_ex(bio, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0)
+    if (!bio || X509_NAME_print_ex(bio, n, 0, flags) < 0)
         return NULL;
     char *data = NULL;
     long len = BIO_get_mem_data(bio, &data);
     if (len < 0)
         return NULL;
     return strndup(data ? data : "", (size_t)len);
+}
+
+/* OpenSSL copies a UTF8String's bytes as they are, UTF-8 or not (a Latin-1 name from a card).
+ * A byte outside any UTF-8 character becomes an RFC 4514 hex pair, as OpenSSL writes control
+ * characters: the string stays a DN that names the same bytes, and valid UTF-8. */
+static char *escape_stray_bytes(const char *s)
+{
+    size_t len = strlen(s);
+    char *out = malloc(len * 3 + 1), *p = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len;) {
+        size_t n = tk_utf8_char_length(s + i, len - i);
+        if (n > 0) {
+            memcpy(p, s + i, n);
+            p += n;
+            i += n;
+        } else
+            p += sprintf(p, "\\%02X", (unsigned char)s[i++]);
+    }
+    *p = 0;
+    return out;
+}
+
+char *tk_dn_format(const X509_NAME *n)
+{
+    if (!n)
+        return NULL;
+    /* UTF-8 left readable rather than every byte above 0x7f as \XX; controls are escaped. */
+    _cleanup_free_ char *s = print_name(n, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+    if (s)
+        return escape_stray_bytes(s);
+    /* A BMPString or UniversalString holding no character (a lone surrogate, a code point
+     * beyond U+10FFFF) has no UTF-8 form: then every value as RFC 4514's #hex of its BER. */
+    return print_name(n, XN_FLAG_RFC2253 | ASN1_STRFLGS_DUMP_ALL);
 }

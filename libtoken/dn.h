@@ -13,5 +13,8 @@
  * Errors (-EINVAL, TK_ERROR_INVALID_ARGUMENT) name the offending part. */
 int tk_dn_parse(const char *rfc4514, X509_NAME **ret, TkError *error);
 
-/* The RFC 4514 form of a name, with UTF-8 left readable; free() the result. NULL on error. */
+/* The RFC 4514 form of a name, with UTF-8 left readable; free() the result. NULL on error.
+ * The result is valid UTF-8 whatever the certificate holds: a byte of a UTF8String that is not
+ * UTF-8 is a hex pair ("CN=Jo\E3o"), and a name with a BMPString or UniversalString that has no
+ * UTF-8 form comes with every value as #hex of its encoding. */
 char *tk_dn_format(const X509_NAME *n);

@@ -54,8 +54,12 @@ int tk_token_error_from_libp11(TkToken *t, TkError *error, const char *what);
 /* A session of our own on the token's slot, for raw PKCS#11 calls. */
 int tk_token_open_session(TkToken *t, bool rw, CK_SESSION_HANDLE *ret, TkError *error);
 
-/* A blank-padded PKCS#11 string field as a C string; NULL when out of memory. */
+/* A blank-padded PKCS#11 string field as a C string, escaped with tk_utf8_escape(): what a
+ * token says is data, and above libtoken only valid UTF-8 goes. NULL when out of memory. */
 char *tk_p11_string(const unsigned char *s, size_t len);
+/* The same for a string libp11 copied out of such a field (a slot description, a serial, an
+ * object's label); NULL is taken as "". */
+char *tk_p11_libp11_string(const char *s);
 
 /* Compares a key id with a buffer. */
 static inline bool tk_id_equal(const unsigned char *a, size_t a_len, const uint8_t *b, size_t b_len)

@@ -8,12 +8,22 @@
 
 #include "p11-error.h"
 #include "p11-internal.h"
+#include "text-escape.h"
 
 char *tk_p11_string(const unsigned char *s, size_t len)
 {
-    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == 0))
+    /* Modules that pad with NULs rather than blanks exist; the field ends at the first NUL, as
+     * libp11 reads it too, so a serial compares equal whichever of the two it came from. */
+    len = strnlen((const char *)s, len);
+    while (len > 0 && s[len - 1] == ' ')
         len--;
-    return strndup((const char *)s, len);
+    char *escaped;
+    return tk_utf8_escape((const char *)s, len, &escaped) < 0 ? NULL : escaped;
+}
+
+char *tk_p11_libp11_string(const char *s)
+{
+    return tk_p11_string((const unsigned char *)strempty(s), strlen(strempty(s)));
 }
 
 int tk_module_load(const char *path, TkModule **ret, TkError *error)
@@ -150,7 +160,7 @@ static int fill_info(TkModule *m, PKCS11_SLOT *slot, TkTokenInfo *ret, TkError *
     info.label = tk_p11_string(ti.label, sizeof(ti.label));
     info.manufacturer = tk_p11_string(ti.manufacturerID, sizeof(ti.manufacturerID));
     info.model = tk_p11_string(ti.model, sizeof(ti.model));
-    info.slot_description = strdup(strempty(slot->description));
+    info.slot_description = tk_p11_libp11_string(slot->description);
     if (!info.serial || !info.label || !info.manufacturer || !info.model ||
         !info.slot_description) {
         tk_token_info_done(&info);
@@ -206,17 +216,29 @@ void tk_token_info_array_free(TkTokenInfo *infos, size_t n)
     free(infos);
 }
 
-static PKCS11_SLOT *find_slot(TkModule *m, const char *serial, unsigned long slot_id, bool by_id)
+/* The slot by slot id, or by serial as tk_module_list_tokens() reports it (escaped). -ENXIO
+ * when none matches. */
+static int find_slot(TkModule *m, const char *serial, unsigned long slot_id, bool by_id,
+                     PKCS11_SLOT **ret)
 {
     for (unsigned i = 0; i < m->n_slots; i++) {
         PKCS11_SLOT *s = &m->slots[i];
         if (!s->token)
             continue;
-        if (by_id ? PKCS11_get_slotid_from_slot(s) == slot_id
-                  : streq(strempty(s->token->serialnr), serial))
-            return s;
+        if (by_id) {
+            if (PKCS11_get_slotid_from_slot(s) != slot_id)
+                continue;
+        } else {
+            _cleanup_free_ char *escaped = tk_p11_libp11_string(s->token->serialnr);
+            if (!escaped)
+                return -ENOMEM;
+            if (!streq(escaped, serial))
+                continue;
+        }
+        *ret = s;
+        return 0;
     }
-    return NULL;
+    return -ENXIO;
 }
 
 static int token_new(TkModule *m, PKCS11_SLOT *slot, TkToken **ret)
@@ -228,7 +250,7 @@ static int token_new(TkModule *m, PKCS11_SLOT *slot, TkToken **ret)
     t->slot = slot;
     t->generation = m->generation;
     t->slot_id = PKCS11_get_slotid_from_slot(slot);
-    t->serial = strdup(strempty(slot->token->serialnr));
+    t->serial = tk_p11_libp11_string(slot->token->serialnr);
     if (!t->serial) {
         free(t);
         return -ENOMEM;
@@ -245,12 +267,15 @@ int tk_token_open(TkModule *m, const char *serial, TkToken **ret, TkError *error
     int r = tk_module_refresh(m, error);
     if (r < 0)
         return r;
-    PKCS11_SLOT *slot = find_slot(m, serial, 0, false);
-    if (!slot)
+    PKCS11_SLOT *slot;
+    r = find_slot(m, serial, 0, false, &slot);
+    if (r == -ENXIO)
         return tk_error_set(error, -ENXIO, TK_ERROR_TOKEN_NOT_FOUND,
                             "No token with serial number %s is present. Check that it is "
                             "inserted, and list the present tokens.",
                             serial);
+    if (r < 0)
+        return r;
     return token_new(m, slot, ret);
 }
 
@@ -259,8 +284,8 @@ int tk_token_open_slot(TkModule *m, unsigned long slot_id, TkToken **ret, TkErro
     int r = tk_module_refresh(m, error);
     if (r < 0)
         return r;
-    PKCS11_SLOT *slot = find_slot(m, NULL, slot_id, true);
-    if (!slot)
+    PKCS11_SLOT *slot;
+    if (find_slot(m, NULL, slot_id, true, &slot) < 0)
         return tk_error_set(error, -ENXIO, TK_ERROR_TOKEN_NOT_FOUND,
                             "No token is present in slot %lu. Check that it is inserted.", slot_id);
     return token_new(m, slot, ret);
@@ -294,11 +319,14 @@ int tk_token_slot(TkToken *t, PKCS11_SLOT **ret_slot, TkError *error)
         if (r < 0)
             return r;
         /* A token without a serial (an uninitialised SoftHSM2 slot) is kept by its slot. */
-        PKCS11_SLOT *slot = isempty(t->serial) ? find_slot(t->module, NULL, t->slot_id, true)
-                                               : find_slot(t->module, t->serial, 0, false);
-        if (!slot)
+        PKCS11_SLOT *slot;
+        r = isempty(t->serial) ? find_slot(t->module, NULL, t->slot_id, true, &slot)
+                               : find_slot(t->module, t->serial, 0, false, &slot);
+        if (r == -ENXIO)
             return tk_error_set(error, -ENODEV, TK_ERROR_TOKEN_REMOVED,
                                 "The token %s was removed. Insert it again and repeat.", t->serial);
+        if (r < 0)
+            return r;
         t->slot = slot;
         t->generation = t->module->generation;
         t->slot_id = PKCS11_get_slotid_from_slot(slot);

@@ -14,6 +14,7 @@
 #include "p11-error.h"
 #include "p11-internal.h"
 #include "p11-objects.h"
+#include "text-escape.h"
 
 static void object_done(TkObject *o)
 {
@@ -63,9 +64,10 @@ int tk_describe_public_key(EVP_PKEY *pkey, TkKeyType *ret_type, unsigned *ret_bi
 
 static int copy_id_label(TkObject *o, const unsigned char *id, size_t id_len, const char *label)
 {
+    /* CKA_LABEL is not a padded field: trailing blanks are the label's own. */
+    label = strempty(label);
     o->id = malloc(id_len ? id_len : 1);
-    o->label = strdup(strempty(label));
-    if (!o->id || !o->label)
+    if (!o->id || tk_utf8_escape(label, strlen(label), &o->label) < 0)
         return -ENOMEM;
     if (id_len)
         memcpy(o->id, id, id_len);

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -11,6 +10,7 @@
 
 #include "pcsc-error.h"
 #include "pcsc-monitor.h"
+#include "text-escape.h"
 
 #define PNP_READER           "\\\\?PnP?\\Notification"
 #define RECONNECT_INTERVAL_S 1
@@ -57,8 +57,21 @@ static int monitor_push(TkPcscMonitor *m, TkPcscEventType type, const char *read
                         const uint8_t *atr, size_t atr_len)
 {
     TkPcscEvent ev = {.type = type};
-    if (reader)
-        snprintf(ev.reader, sizeof(ev.reader), "%s", reader);
+    if (reader) {
+        /* The thread keeps pcscd's own names, which SCardGetStatusChange() wants. */
+        _cleanup_free_ char *escaped = NULL;
+        if (tk_utf8_escape(reader, strlen(reader), &escaped) < 0)
+            return -ENOMEM;
+        size_t n = strlen(escaped);
+        if (n >= sizeof(ev.reader)) {
+            /* Longer than pcsc-lite allows: cut, but not inside a UTF-8 character. */
+            n = sizeof(ev.reader) - 1;
+            while (n > 0 && ((unsigned char)escaped[n] & 0xc0) == 0x80)
+                n--;
+        }
+        memcpy(ev.reader, escaped, n);
+        ev.reader[n] = 0;
+    }
     if (atr && atr_len > 0) {
         ev.atr_len = atr_len > TK_ATR_MAX ? TK_ATR_MAX : atr_len;
         memcpy(ev.atr, atr, ev.atr_len);

@@ -16,9 +16,14 @@ typedef enum TkPcscEventType {
     TK_PCSC_SERVICE_BACK,
 } TkPcscEventType;
 
+/* pcsc-lite's reader names are at most 127 bytes, escaping makes a byte at most 4. */
+#define TK_PCSC_READER_NAME_MAX (4 * 127 + 1)
+
 typedef struct TkPcscEvent {
     TkPcscEventType type;
-    char reader[128]; /* empty for SERVICE_LOST / SERVICE_BACK */
+    /* Escaped with tk_utf8_escape(), as tk_pcsc_list_readers() gives it; empty for
+     * SERVICE_LOST / SERVICE_BACK. */
+    char reader[TK_PCSC_READER_NAME_MAX];
     uint8_t atr[TK_ATR_MAX];
     size_t atr_len; /* CARD_INSERTED only */
 } TkPcscEvent;

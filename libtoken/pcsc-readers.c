@@ -5,6 +5,7 @@
 
 #include "pcsc-error.h"
 #include "pcsc-readers.h"
+#include "text-escape.h"
 
 void tk_reader_info_array_free(TkReaderInfo *r, size_t n)
 {
@@ -75,14 +76,16 @@ int tk_pcsc_list_readers(TkReaderInfo **ret, size_t *ret_n, TkError *error)
         return tk_error_set(error, -ENOMEM, TK_ERROR_FAILED, "Out of memory");
     }
 
+    /* pcscd is asked by the names it gave; callers get them escaped, as a reader name is
+     * text from a driver and goes onto the bus, and as OpenSC's slot description of the same
+     * reader is escaped too (tk_module_list_tokens()), so the two still compare equal. */
     size_t i = 0;
     for (const char *p = names; i < n; p += strlen(p) + 1, i++) {
-        infos[i].name = strdup(p);
-        if (!infos[i].name) {
+        if (tk_utf8_escape(p, strlen(p), &infos[i].name) < 0) {
             tk_reader_info_array_free(infos, n);
             return tk_error_set(error, -ENOMEM, TK_ERROR_FAILED, "Out of memory");
         }
-        states[i].szReader = infos[i].name;
+        states[i].szReader = p;
         states[i].dwCurrentState = SCARD_STATE_UNAWARE;
     }
 

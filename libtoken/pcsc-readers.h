@@ -10,7 +10,7 @@
 #define TK_ATR_MAX 33
 
 typedef struct TkReaderInfo {
-    char *name;
+    char *name; /* as pcscd names it, escaped with tk_utf8_escape() */
     bool card_present;
     uint8_t atr[TK_ATR_MAX];
     size_t atr_len;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "text-escape.h"
 
 extern char **environ;
 
@@ -158,11 +159,21 @@ int tk_pkcs15_personalise(const char *reader, const char *label, const TkSecret 
                              "Could not run OpenSC's pkcs15-init to %s: %s. Install the opensc "
                              "package.",
                              what[i], strerror(-status));
-        else if (status != 0)
-            r = tk_error_set(error, -EIO, TK_ERROR_FAILED,
-                             "OpenSC's pkcs15-init could not %s%s: %s. Check the card and "
-                             "repeat the initialisation.",
-                             what[i], i > 0 ? " (the card is erased)" : "", last_line(out));
+        else if (status != 0) {
+            /* OpenSC's complaint may quote the card, so it is escaped like any card string. */
+            const char *line = last_line(out);
+            char *said = NULL;
+            if (tk_utf8_escape(line, strlen(line), &said) < 0)
+                r = tk_error_set(error, -ENOMEM, TK_ERROR_FAILED, "Out of memory.");
+            else
+                r = tk_error_set(error, -EIO, TK_ERROR_FAILED,
+                                 "OpenSC's pkcs15-init could not %s%s: %s. Check the card and "
+                                 "repeat the initialisation.",
+                                 what[i], i > 0 ? " (the card is erased)" : "", said);
+            if (said)
+                explicit_bzero(said, strlen(said));
+            free(said);
+        }
         explicit_bzero(out, sizeof(out));
     }
     free_env(env);

@@ -12,6 +12,7 @@
 #include <openssl/params.h>
 
 #include "so-pin.h"
+#include "text-escape.h"
 
 static void mac_ctx_freep(EVP_MAC_CTX **p)
 {
@@ -23,8 +24,8 @@ static void mac_freep(EVP_MAC **p)
     EVP_MAC_free(*p);
 }
 
-static int hmac_block(EVP_MAC *mac, const TkSecret *key, const char *serial, uint32_t counter,
-                      unsigned char out[32])
+static int hmac_block(EVP_MAC *mac, const TkSecret *key, const char *serial, size_t serial_len,
+                      uint32_t counter, unsigned char out[32])
 {
     _cleanup_(mac_ctx_freep) EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
     if (!ctx)
@@ -36,7 +37,7 @@ static int hmac_block(EVP_MAC *mac, const TkSecret *key, const char *serial, uin
     };
     if (!EVP_MAC_init(ctx, (const unsigned char *)key->data, key->len, params))
         return -EIO;
-    if (!EVP_MAC_update(ctx, (const unsigned char *)serial, strlen(serial)))
+    if (!EVP_MAC_update(ctx, (const unsigned char *)serial, serial_len))
         return -EIO;
     if (counter > 0) {
         /* The NUL cannot occur in a serial, so block inputs never collide with each other. */
@@ -57,6 +58,17 @@ int tk_so_pin_derive(const TkSecret *site_key, const char *serial, size_t digits
     if (digits < TK_SO_PIN_DIGITS_MIN || digits > TK_SO_PIN_DIGITS_MAX)
         return -EINVAL;
 
+    /* libtoken reports serials escaped (text-escape.h); the MAC is over the bytes the token
+     * holds, so that it does not change with the escaping (a serial with a backslash keeps the
+     * SO PIN it was given before) and any other tool gets the same PIN from the raw serial. */
+    _cleanup_free_ char *raw = NULL;
+    size_t raw_len;
+    int r = tk_utf8_unescape(serial, &raw, &raw_len);
+    if (r < 0)
+        return r;
+    if (memchr(raw, 0, raw_len))
+        return -EINVAL;
+
     _cleanup_(mac_freep) EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     if (!mac)
         return -EOPNOTSUPP;
@@ -64,11 +76,10 @@ int tk_so_pin_derive(const TkSecret *site_key, const char *serial, size_t digits
     char pin[TK_SO_PIN_DIGITS_MAX + 1];
     unsigned char block[32];
     size_t n = 0;
-    int r = 0;
     /* 250 of 256 byte values are kept, so a block almost always gives 24+ digits; the bound
      * only guards against a broken MAC. */
     for (uint32_t counter = 0; n < digits && counter < 64; counter++) {
-        r = hmac_block(mac, site_key, serial, counter, block);
+        r = hmac_block(mac, site_key, raw, raw_len, counter, block);
         if (r < 0)
             break;
         for (size_t i = 0; i < sizeof(block) && n < digits; i++)

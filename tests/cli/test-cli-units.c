@@ -179,6 +179,53 @@ START_TEST(table_aligns_columns_by_characters_not_bytes)
 }
 END_TEST
 
+START_TEST(table_shows_control_characters_as_text_and_aligns_by_what_is_shown)
+{
+    static const char *const headers[] = {"LABEL", "X"};
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    Table *t = table_new(2, headers);
+
+    table_add(t, "\x1b[31mred");
+    table_add(t, "1");
+    table_add(t, "Jo\\xe3o");
+    table_add(t, "2");
+    ck_assert_int_eq(table_print(t, f, false), 0);
+    fclose(f);
+    ck_assert_str_eq(buf, "LABEL        X\n"
+                          "\\x1b[31mred  1\n"
+                          "Jo\\xe3o      2\n");
+    free(buf);
+    table_free(t);
+}
+END_TEST
+
+START_TEST(terminal_text_never_gives_back_a_control_character)
+{
+    _cleanup_free_ char *b = NULL;
+    ck_assert_str_eq(terminal_text("a\a\nb\xc2\x85", &b), "a\\x07\\x0ab\\u0085");
+    ck_assert_str_eq(terminal_text("Jo\xc3\xa3o", &b), "Jo\xc3\xa3o");
+    ck_assert_str_eq(terminal_text(NULL, &b), "");
+}
+END_TEST
+
+START_TEST(json_for_terminal_escapes_del_and_c1_and_stays_the_same_json)
+{
+    const char *in = "{\"label\":\"a\x7f\xc2\x9b"
+                     "31m\xc2\xa0\xe4\xb8\xad\"}";
+    _cleanup_free_ char *out = NULL;
+    ck_assert_int_eq(json_text_for_terminal(in, &out), 0);
+    ck_assert_str_eq(out, "{\"label\":\"a\\u007f\\u009b31m\xc2\xa0\xe4\xb8\xad\"}");
+    json_object *a = json_tokener_parse(in), *b = json_tokener_parse(out);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert(json_object_equal(a, b));
+    json_object_put(a);
+    json_object_put(b);
+}
+END_TEST
+
 static TkSecret *read_pin_file(const char *path)
 {
     TkSecret *s = NULL;
@@ -300,6 +347,9 @@ static Suite *format_suite(void)
     tcase_add_test(tc, exit_codes_follow_the_error_class);
     tcase_add_test(tc, hex_ids_round_trip);
     tcase_add_test(tc, table_aligns_columns_by_characters_not_bytes);
+    tcase_add_test(tc, table_shows_control_characters_as_text_and_aligns_by_what_is_shown);
+    tcase_add_test(tc, terminal_text_never_gives_back_a_control_character);
+    tcase_add_test(tc, json_for_terminal_escapes_del_and_c1_and_stays_the_same_json);
     suite_add_tcase(s, tc);
     return s;
 }

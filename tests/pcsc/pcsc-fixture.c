@@ -92,6 +92,11 @@ static int spawn_pcscd(PcscFixture *f)
 
 int pcsc_fixture_start(PcscFixture *f)
 {
+    return pcsc_fixture_start_named(f, "Virtual PCD");
+}
+
+int pcsc_fixture_start_named(PcscFixture *f, const char *friendly_name)
+{
     /* The client library reads PCSCLITE_CSOCK_NAME once per process: when tests share a
      * process (CK_FORK=no) every pcscd they start must use the same directory and socket. */
     if (f->dir[0])
@@ -124,7 +129,7 @@ int pcsc_fixture_start(PcscFixture *f)
     FILE *c = fopen(path, "we");
     if (!c)
         return -errno;
-    fprintf(c, "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:%d\nLIBPATH %s\n", port,
+    fprintf(c, "FRIENDLYNAME \"%s\"\nDEVICENAME /dev/null:%d\nLIBPATH %s\n", friendly_name, port,
             VPCD_DRIVER);
     if (fclose(c) != 0)
         return -errno;

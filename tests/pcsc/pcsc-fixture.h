@@ -19,6 +19,9 @@ typedef struct PcscFixture {
  * the same f reuse them. 0 on success, -ENOPKG when it cannot run here (not root, pcscd or vpcd
  * missing), -errno else. */
 int pcsc_fixture_start(PcscFixture *f);
+/* The same with the vpcd entry under another name: readers "<friendly_name> 00 00" and "… 00 01".
+ * The name is the first start's; later starts reuse the configuration. */
+int pcsc_fixture_start_named(PcscFixture *f, const char *friendly_name);
 /* Why a private pcscd cannot run here, or NULL when it can. */
 const char *pcsc_fixture_unavailable(void);
 int pcsc_fixture_stop_pcscd(PcscFixture *f);

@@ -147,6 +147,50 @@ START_TEST(dn_refuses_malformed_input)
 }
 END_TEST
 
+/* A name as a certificate from a card may carry it: one CN of this type, these bytes as they are.
+ */
+static char *format_raw_cn(int type, const char *bytes, int len)
+{
+    _cleanup_name_ X509_NAME *n = X509_NAME_new();
+    ck_assert_ptr_nonnull(n);
+    ck_assert_int_eq(X509_NAME_add_entry_by_NID(n, NID_commonName, type,
+                                                (const unsigned char *)bytes, len, -1, 0),
+                     1);
+    return tk_dn_format(n);
+}
+
+START_TEST(dn_format_writes_bytes_that_are_not_utf8_as_hex_pairs)
+{
+    static const struct {
+        const char *bytes;
+        int len;
+        const char *want;
+    } cases[] = {
+        {"Jo\xe3o", 4, "CN=Jo\\E3o"},       {"J\xed\xa0\x80", 4, "CN=J\\ED\\A0\\80"},
+        {"ab\xe4\xb8", 4, "CN=ab\\E4\\B8"}, {"Jo\xc3\xa3o", 5, "CN=Jo\xc3\xa3o"},
+        {"a\\b\x1b", 4, "CN=a\\\\b\\1B"},
+    };
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        _cleanup_free_ char *out = format_raw_cn(V_ASN1_UTF8STRING, cases[i].bytes, cases[i].len);
+        ck_assert_ptr_nonnull(out);
+        ck_assert_str_eq(out, cases[i].want);
+    }
+}
+END_TEST
+
+START_TEST(dn_format_dumps_values_without_a_utf8_form)
+{
+    /* A lone surrogate in a BMPString, U+110000 in a UniversalString. */
+    _cleanup_free_ char *bmp = format_raw_cn(V_ASN1_BMPSTRING, "\x00J\xd8\x00\x00o", 6);
+    _cleanup_free_ char *universal =
+        format_raw_cn(V_ASN1_UNIVERSALSTRING, "\x00\x00\x00J\x00\x11\x00\x00", 8);
+    ck_assert_ptr_nonnull(bmp);
+    ck_assert_str_eq(bmp, "CN=#1E06004AD800006F");
+    ck_assert_ptr_nonnull(universal);
+    ck_assert_str_eq(universal, "CN=#1C080000004A00110000");
+}
+END_TEST
+
 START_TEST(dn_format_of_null_is_null)
 {
     ck_assert_ptr_null(tk_dn_format(NULL));
@@ -169,6 +213,8 @@ static Suite *dn_suite(void)
     tcase_add_test(tc, dn_refuses_unknown_type);
     tcase_add_test(tc, dn_refuses_bad_country);
     tcase_add_test(tc, dn_refuses_malformed_input);
+    tcase_add_test(tc, dn_format_writes_bytes_that_are_not_utf8_as_hex_pairs);
+    tcase_add_test(tc, dn_format_dumps_values_without_a_utf8_form);
     tcase_add_test(tc, dn_format_of_null_is_null);
     suite_add_tcase(s, tc);
     return s;

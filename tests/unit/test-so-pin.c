@@ -127,6 +127,41 @@ START_TEST(so_pin_uses_counter_blocks_when_bytes_are_rejected)
 }
 END_TEST
 
+START_TEST(so_pin_is_derived_from_the_serials_own_bytes)
+{
+    /* libtoken reports a serial holding a backslash as a\\b (two backslashes) and Latin-1 bytes
+     * as Jo\xe3o: the PIN is the one the raw serial gives, as before escaping existed and in
+     * any other tool. */
+    static const struct {
+        const char *escaped;
+        const char *raw;
+    } cases[] = {
+        {"a\\\\b", "a\\b"},
+        {"Jo\\xe3o", "Jo\xe3o"},
+        {"0123456789ABCDEF", "0123456789ABCDEF"},
+    };
+    _cleanup_secret_ TkSecret *key = site_key();
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        _cleanup_secret_ TkSecret *pin = NULL;
+        char want[33];
+        reference_pin(cases[i].raw, 12, want);
+        ck_assert_int_eq(tk_so_pin_derive(key, cases[i].escaped, 12, &pin), 0);
+        ck_assert_str_eq(pin->data, want);
+    }
+}
+END_TEST
+
+START_TEST(so_pin_refuses_serials_libtoken_never_reports)
+{
+    _cleanup_secret_ TkSecret *key = site_key();
+    TkSecret *pin = NULL;
+    /* A lone backslash is no escape, and a NUL would blur where a serial ends. */
+    ck_assert_int_eq(tk_so_pin_derive(key, "a\\b", 8, &pin), -EINVAL);
+    ck_assert_int_eq(tk_so_pin_derive(key, "a\\x00b", 8, &pin), -EINVAL);
+    ck_assert_ptr_null(pin);
+}
+END_TEST
+
 START_TEST(so_pin_honours_length_and_is_digits_only)
 {
     _cleanup_secret_ TkSecret *key = site_key();
@@ -245,6 +280,8 @@ static Suite *so_pin_suite(void)
     tcase_add_test(tc, so_pin_reference_mac_matches_openssl_command);
     tcase_add_test(tc, so_pin_known_answer);
     tcase_add_test(tc, so_pin_uses_counter_blocks_when_bytes_are_rejected);
+    tcase_add_test(tc, so_pin_is_derived_from_the_serials_own_bytes);
+    tcase_add_test(tc, so_pin_refuses_serials_libtoken_never_reports);
     tcase_add_test(tc, so_pin_honours_length_and_is_digits_only);
     tcase_add_test(tc, so_pin_differs_between_serials);
     tcase_add_test(tc, so_pin_refuses_bad_arguments);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "text-escape.h"
 #include "tk-test.h"
 #include "token-error.h"
 
@@ -59,6 +60,25 @@ START_TEST(error_set_fills_name_message_and_returns_errno)
 }
 END_TEST
 
+START_TEST(error_message_cut_short_stays_utf8)
+{
+    /* 中 is three bytes: the 511 bytes a message holds end 0, 1 or 2 bytes into one. */
+    char text[700] = "";
+    for (int i = 0; i < 200; i++)
+        strcat(text, "\xe4\xb8\xad");
+    static const struct {
+        const char *prefix;
+        size_t want;
+    } cases[] = {{"", 510}, {"a", 511}, {"ab", 509}};
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        TkError e = {};
+        tk_error_set(&e, -EIO, NULL, "%s%s", cases[i].prefix, text);
+        ck_assert_uint_eq(strlen(e.message), cases[i].want);
+        ck_assert(tk_utf8_is_valid(e.message, strlen(e.message)));
+    }
+}
+END_TEST
+
 static Suite *token_error_suite(void)
 {
     Suite *s = suite_create("token-error");
@@ -69,6 +89,7 @@ static Suite *token_error_suite(void)
     tcase_add_test(tc, known_errnos_map_to_documented_names);
     tcase_add_test(tc, unknown_name_and_errno_fall_back_to_failed);
     tcase_add_test(tc, error_set_fills_name_message_and_returns_errno);
+    tcase_add_test(tc, error_message_cut_short_stays_utf8);
     suite_add_tcase(s, tc);
     return s;
 }
