@@ -87,13 +87,15 @@ static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata)
     return 0;
 }
 
-static void child_exec(int fd, const char *path, char *const *argv, char *const *env)
+static void child_exec(pid_t parent, int fd, const char *path, char *const *argv, char *const *env)
 {
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
-    /* A worker must not outlive a daemon that died without stopping it. */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    /* A worker must not outlive a daemon that died without stopping it, even one that died
+     * before the death signal was set. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+        _exit(127);
     if (dup2(fd, WORKER_FD) < 0)
         _exit(127);
     for (char *const *e = env; e && *e; e++)
@@ -122,6 +124,7 @@ int worker_spawn(sd_event *event, const char *path, char *const *argv, char *con
     Worker *w = calloc(1, sizeof(Worker));
     if (!w)
         return -ENOMEM;
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         r = -errno;
@@ -129,7 +132,7 @@ int worker_spawn(sd_event *event, const char *path, char *const *argv, char *con
         return r;
     }
     if (pid == 0)
-        child_exec(theirs, path, argv, env);
+        child_exec(parent, theirs, path, argv, env);
     w->pid = pid;
     w->cb = cb;
     w->userdata = userdata;
