@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "macro.h"
 #include "worker-protocol.h"
 #include "worker.h"
+
+/* SIGTERM ends a worker at once unless something holds it (a module call stuck in the kernel, a
+ * stopped process); SIGKILL follows this long after, which bounds how long it keeps its card. */
+#define WORKER_STOP_GRACE_USEC (2 * 1000000ull)
 
 struct Worker {
     pid_t pid;
@@ -18,11 +23,54 @@ struct Worker {
     sd_event_source *child;
     worker_exit_cb_t cb;
     void *userdata;
+    /* Set by worker_free() on a live process: the child watch and the kill timer then belong
+     * to the event loop (floating), and the last of them to be destroyed frees the Worker,
+     * whether the child was reaped or the loop was freed first. */
+    bool stopping;
+    sd_event_source *kill_timer;
+    unsigned n_floating;
 };
+
+static void stopping_unref(Worker *w)
+{
+    if (--w->n_floating == 0)
+        free(w);
+}
+
+static void on_child_destroy(void *userdata)
+{
+    Worker *w = userdata;
+    w->child = NULL;
+    stopping_unref(w);
+}
+
+static void on_kill_timer_destroy(void *userdata)
+{
+    Worker *w = userdata;
+    w->kill_timer = NULL;
+    stopping_unref(w);
+}
+
+/* Takes a floating source back from the event loop and drops it; its destroy callback runs
+ * (after the dispatch, when it is the source being dispatched). */
+static void floating_release(sd_event_source *s)
+{
+    if (!s)
+        return;
+    sd_event_source_ref(s);
+    (void)sd_event_source_set_floating(s, false);
+    sd_event_source_disable_unref(s);
+}
 
 static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 {
     Worker *w = userdata;
+    if (w->stopping) {
+        /* Reaped: the stop is over. The child watch goes last, as it frees w. */
+        floating_release(w->kill_timer);
+        floating_release(w->child);
+        return 0;
+    }
     w->pid = 0;
     w->child = sd_event_source_unref(w->child);
     if (w->cb)
@@ -30,13 +78,24 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
     return 0;
 }
 
-static void child_exec(int fd, const char *path, char *const *argv, char *const *env)
+static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+    Worker *w = userdata;
+    fprintf(stderr, "Worker %d did not stop within %llu s of SIGTERM; killing it\n", (int)w->pid,
+            WORKER_STOP_GRACE_USEC / 1000000ull);
+    (void)sd_event_source_send_child_signal(w->child, SIGKILL, NULL, 0);
+    return 0;
+}
+
+static void child_exec(pid_t parent, int fd, const char *path, char *const *argv, char *const *env)
 {
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
-    /* A worker must not outlive a daemon that died without stopping it. */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    /* A worker must not outlive a daemon that died without stopping it, even one that died
+     * before the death signal was set. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+        _exit(127);
     if (dup2(fd, WORKER_FD) < 0)
         _exit(127);
     for (char *const *e = env; e && *e; e++)
@@ -61,25 +120,33 @@ int worker_spawn(sd_event *event, const char *path, char *const *argv, char *con
         return -errno;
     _cleanup_close_ int ours = fds[0], theirs = fds[1];
 
-    pid_t pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0)
-        child_exec(theirs, path, argv, env);
-
+    /* Allocated before the fork, so that no failure after it leaves a child without a watch. */
     Worker *w = calloc(1, sizeof(Worker));
-    if (!w) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+    if (!w)
         return -ENOMEM;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        r = -errno;
+        free(w);
+        return r;
     }
+    if (pid == 0)
+        child_exec(parent, theirs, path, argv, env);
     w->pid = pid;
     w->cb = cb;
     w->userdata = userdata;
 
     r = sd_event_add_child(event, &w->child, pid, WEXITED, on_child, w);
-    if (r >= 0)
-        r = sd_bus_new(&w->bus);
+    if (r < 0) {
+        /* Without a child watch nothing could reap it later. SIGKILL bounds the wait: the
+         * process was forked a moment ago and is at most starting up. */
+        kill(pid, SIGKILL);
+        (void)waitpid(pid, NULL, 0);
+        free(w);
+        return r;
+    }
+    r = sd_bus_new(&w->bus);
     if (r >= 0)
         r = sd_bus_set_fd(w->bus, ours, ours);
     if (r >= 0) {
@@ -112,30 +179,53 @@ void worker_kill(Worker *w)
         kill(w->pid, SIGKILL);
 }
 
+/* The stop goes on in the event loop: the main process never waits for a worker. */
 Worker *worker_free(Worker *w)
 {
     if (!w)
         return NULL;
     if (w->bus) {
         sd_bus_detach_event(w->bus);
-        sd_bus_close_unref(w->bus);
+        w->bus = sd_bus_close_unref(w->bus);
     }
-    if (w->pid > 0) {
-        kill(w->pid, SIGTERM);
-        /* A worker in the middle of a module call gets a moment, then is killed. */
-        for (int i = 0; i < 50; i++) {
-            if (waitpid(w->pid, NULL, WNOHANG) == w->pid) {
-                w->pid = 0;
-                break;
-            }
-            nanosleep(&(struct timespec){0, 10000000}, NULL);
-        }
-        if (w->pid > 0) {
-            kill(w->pid, SIGKILL);
-            waitpid(w->pid, NULL, 0);
-        }
+    w->cb = NULL;
+    if (!w->child) {
+        free(w);
+        return NULL;
     }
-    sd_event_source_disable_unref(w->child);
-    free(w);
+
+    sd_event_source *child = w->child;
+    w->stopping = true;
+    /* Should the loop be freed before the child is reaped (tokend exiting), sd-event SIGKILLs
+     * and reaps it then: no worker outlives tokend, and none is left a zombie. */
+    (void)sd_event_source_set_child_process_own(child, true);
+    if (sd_event_source_set_floating(child, true) < 0) {
+        /* Not expected; dropping the watch SIGKILLs and reaps the child at once, a short wait. */
+        sd_event_source_unref(child);
+        free(w);
+        return NULL;
+    }
+    /* From here on the loop's reference keeps each source, and its destroy callback clears our
+     * pointer to it. */
+    sd_event_source_unref(child);
+    (void)sd_event_source_set_destroy_callback(child, on_child_destroy);
+    w->n_floating = 1;
+
+    (void)sd_event_source_send_child_signal(child, SIGTERM, NULL, 0);
+    sd_event_source *timer = NULL;
+    int r = sd_event_add_time_relative(sd_event_source_get_event(child), &timer, CLOCK_MONOTONIC,
+                                       WORKER_STOP_GRACE_USEC, 0, on_kill_timer, w);
+    if (r >= 0)
+        r = sd_event_source_set_floating(timer, true);
+    if (r >= 0) {
+        (void)sd_event_source_set_destroy_callback(timer, on_kill_timer_destroy);
+        w->kill_timer = timer;
+        w->n_floating++;
+    }
+    sd_event_source_unref(timer);
+    /* No timer: out of memory, or the loop has finished (tokend exiting) and no grace period
+     * could end. The child watch still reaps the child. */
+    if (r < 0)
+        (void)sd_event_source_send_child_signal(child, SIGKILL, NULL, 0);
     return NULL;
 }

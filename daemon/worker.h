@@ -17,6 +17,7 @@ sd_bus *worker_bus(Worker *w);
 pid_t worker_pid(Worker *w);
 /* SIGKILLs the process by PID; the exit callback still follows. */
 void worker_kill(Worker *w);
-/* Stops the process (SIGTERM, then SIGKILL after a grace period), reaps it and frees w
- * without calling the exit callback. */
+/* Closes the bus and frees w at once, without calling the exit callback. Stopping the process
+ * goes on in the event loop without blocking it: SIGTERM now, SIGKILL after a grace period, and
+ * the child watch reaps it; freeing the event loop first SIGKILLs and reaps it then. */
 Worker *worker_free(Worker *w);

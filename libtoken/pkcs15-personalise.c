@@ -3,11 +3,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,32 +75,88 @@ static char **make_env(const TkSecret *so_pin, const TkSecret *user_pin)
     return env;
 }
 
-/* Runs pkcs15-init with args; its standard error ends up in out (truncated), stdin is
- * /dev/null so a prompt fails at once instead of hanging. Returns its exit status or -errno. */
-static int run_pkcs15_init(char *const *argv, char **env, char *out, size_t size)
+/* The child's side, between fork and exec: only async-signal-safe calls. It tells its parent
+ * why an exec failed over report_fd, which the exec closes otherwise. */
+static _Noreturn void exec_child(pid_t parent, int null_fd, int err_fd, int report_fd,
+                                 const char *program, char *const *argv, char **env)
 {
-    posix_spawn_file_actions_t fa;
-    int pipefd[2];
-    pid_t pid;
-    int r;
-
-    if (pipe2(pipefd, O_CLOEXEC) < 0)
-        return -errno;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
-    r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, env);
-    posix_spawn_file_actions_destroy(&fa);
-    close(pipefd[1]);
-    if (r != 0) {
-        close(pipefd[0]);
-        return -r;
+    int r = 0;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    /* It must die with its worker: a worker killed for a timeout or stopped with its token must
+     * not leave pkcs15-init writing to the card with nobody to tell. The parent could have died
+     * before the death signal was set. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+        _exit(127);
+    /* The worker's descriptors 0-2 are open, so these three are at 3 or above. */
+    if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0 ||
+        dup2(err_fd, STDERR_FILENO) < 0)
+        r = -errno;
+    /* Nothing else of the worker's reaches pkcs15-init: not its bus to tokend (fd 3), nor the
+     * module's or pcsc-lite's descriptors. Marked rather than closed, so that report_fd stays
+     * until the exec. Kernels before 5.11 lack the flag: one descriptor at a time then. */
+    if (r == 0 && close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        struct rlimit rl;
+        rlim_t max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                         ? rl.rlim_cur
+                         : 65536;
+        for (rlim_t fd = 3; fd < max; fd++)
+            (void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
     }
+    if (r == 0) {
+        execvpe(program, argv, env);
+        r = -errno;
+    }
+    (void)!write(report_fd, &r, sizeof(r));
+    _exit(127);
+}
+
+/* Runs program with argv; its standard error ends up in out (truncated), stdin is /dev/null
+ * so a prompt fails at once instead of hanging. Returns its exit status or -errno.
+ *
+ * fork and exec rather than posix_spawn: the death signal has to be set in the child. */
+static int run_pkcs15_init(const char *program, char *const *argv, char **env, char *out,
+                           size_t size)
+{
+    _cleanup_close_ int null_fd = -1, err_read = -1, err_write = -1, report_read = -1,
+                        report_write = -1;
+    int fds[2];
+
+    null_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+    if (null_fd < 0)
+        return -errno;
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -errno;
+    err_read = fds[0];
+    err_write = fds[1];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -errno;
+    report_read = fds[0];
+    report_write = fds[1];
+
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0)
+        exec_child(parent, null_fd, err_write, report_write, program, argv, env);
+    close(TAKE_FD(err_write));
+    close(TAKE_FD(report_write));
+
+    /* The report pipe closes at the exec, or carries the reason it failed. */
+    int exec_error = 0;
+    ssize_t k;
+    do
+        k = read(report_read, &exec_error, sizeof(exec_error));
+    while (k < 0 && errno == EINTR);
+    if (k != (ssize_t)sizeof(exec_error))
+        exec_error = 0;
+
     size_t got = 0;
-    for (;;) {
+    while (exec_error == 0) {
         char buf[512];
-        ssize_t k = read(pipefd[0], buf, sizeof(buf));
+        k = read(err_read, buf, sizeof(buf));
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
@@ -109,11 +167,12 @@ static int run_pkcs15_init(char *const *argv, char **env, char *out, size_t size
         got += take;
     }
     out[got] = '\0';
-    close(pipefd[0]);
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return -errno;
+    if (exec_error < 0)
+        return exec_error;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -130,19 +189,25 @@ static const char *last_line(char *out)
 int tk_pkcs15_personalise(const char *reader, const char *label, const TkSecret *so_pin,
                           const TkSecret *user_pin, TkError *error)
 {
+    return tk_pkcs15_personalise_with("pkcs15-init", reader, label, so_pin, user_pin, error);
+}
+
+int tk_pkcs15_personalise_with(const char *program, const char *reader, const char *label,
+                               const TkSecret *so_pin, const TkSecret *user_pin, TkError *error)
+{
     if (isempty(reader) || isempty(label) || strlen(label) > 32 || !so_pin || !user_pin)
         return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
                             "Initialising a card takes its reader, a label of 1 to 32 "
                             "characters, the SO PIN and the new user PIN.");
-    char *rd = (char *)reader, *lb = (char *)label;
+    char *pg = (char *)program, *rd = (char *)reader, *lb = (char *)label;
     /* "PIN" as the PIN's label makes OpenSC show the token label alone. */
     char *const steps[][16] = {
-        {"pkcs15-init", "--reader", rd, "--erase-card", "--so-pin", "env:" SO_VAR, NULL},
-        {"pkcs15-init", "--reader", rd, "--create-pkcs15", "--so-pin", "env:" SO_VAR, "--so-puk",
+        {pg, "--reader", rd, "--erase-card", "--so-pin", "env:" SO_VAR, NULL},
+        {pg, "--reader", rd, "--create-pkcs15", "--so-pin", "env:" SO_VAR, "--so-puk",
          "env:" SO_VAR, "--label", lb, NULL},
-        {"pkcs15-init", "--reader", rd, "--store-pin", "--auth-id", "01", "--pin", "env:" PIN_VAR,
-         "--puk", "env:" SO_VAR, "--so-pin", "env:" SO_VAR, "--label", "PIN", NULL},
-        {"pkcs15-init", "--reader", rd, "--finalize", NULL},
+        {pg, "--reader", rd, "--store-pin", "--auth-id", "01", "--pin", "env:" PIN_VAR, "--puk",
+         "env:" SO_VAR, "--so-pin", "env:" SO_VAR, "--label", "PIN", NULL},
+        {pg, "--reader", rd, "--finalize", NULL},
     };
     static const char *const what[] = {"erase the card", "create the PKCS#15 structure",
                                        "store the user PIN", "finalise the card"};
@@ -153,7 +218,7 @@ int tk_pkcs15_personalise(const char *reader, const char *label, const TkSecret 
     int r = 0;
     for (size_t i = 0; i < ELEMENTSOF(steps) && r == 0; i++) {
         char out[2048];
-        int status = run_pkcs15_init(steps[i], env, out, sizeof(out));
+        int status = run_pkcs15_init(program, steps[i], env, out, sizeof(out));
         if (status < 0)
             r = tk_error_set(error, status, TK_ERROR_FAILED,
                              "Could not run OpenSC's pkcs15-init to %s: %s. Install the opensc "
