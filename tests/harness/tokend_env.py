@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import stat
 import string
 import subprocess
@@ -267,7 +268,16 @@ class Env:
                                      "--nofork", "--nopidfile"], stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
         self.pids.append(self.bus.pid)
-        self.wait_for(lambda: os.path.exists(f"{self.dir}/bus"), 5, "the private bus")
+        # The socket file appears when dbus-daemon binds it, a moment before it listens: a
+        # client that connects in between is refused. Only a connection says it is ready.
+        def listening():
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                try:
+                    s.connect(f"{self.dir}/bus")
+                    return True
+                except OSError:
+                    return False
+        self.wait_for(listening, 5, "the private bus")
 
     def wait_for(self, predicate, timeout, what):
         end = time.monotonic() + timeout
