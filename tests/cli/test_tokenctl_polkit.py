@@ -7,18 +7,15 @@ import json
 import os
 import pty
 import select
-import shutil
-import signal
 import subprocess
 import sys
 import time
 
+from polkit_env import POLKIT_BUS_CONF, POLKITD, start_polkitd
 from tap import Tap, skip
 from tokend_env import SOFTHSM_MODULE, USER_PIN, Env, exec_as, need
 
 TOKENCTL = os.environ["TOKENCTL"]
-POLKITD = "/usr/lib/polkit-1/polkitd"
-POLKIT_BUS_CONF = "/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf"
 NOBODY = 65534
 
 need("dbus-daemon", "softhsm2-util", "setpriv", "unshare", POLKITD, SOFTHSM_MODULE)
@@ -39,35 +36,8 @@ polkit.addRule(function(action, subject) {
 });
 """
 
-env = Env(labels=("pk-a",))
+env = Env(labels=("pk-a",), extra_policies=(POLKIT_BUS_CONF,))
 os.chmod(env.dir, 0o755)
-polkitd = None
-
-
-def start_polkitd():
-    global polkitd
-    for d in ("actions", "rules", "empty"):
-        os.makedirs(f"{env.dir}/pk-{d}", mode=0o755)
-    shutil.copy(f"{env.source}/systemd/org.tokend.policy", f"{env.dir}/pk-actions/")
-    with open(f"{env.dir}/pk-rules/50-test.rules", "w") as f:
-        f.write(RULES)
-    shutil.copy(POLKIT_BUS_CONF, f"{env.dir}/policy/")
-    os.kill(env.bus.pid, signal.SIGHUP)  # dbus-daemon rereads its policy
-    time.sleep(0.2)
-    # A private mount namespace puts our actions and rules where polkitd looks, touching
-    # nothing outside this test.
-    # The paths reach the script as arguments, never split or interpreted by the shell.
-    script = ('mount --bind "$1/pk-actions" /usr/share/polkit-1/actions && '
-              'mount --bind "$1/pk-rules" /etc/polkit-1/rules.d && '
-              'mount --bind "$1/pk-empty" /usr/share/polkit-1/rules.d && '
-              'exec "$2"')  # its log names the agents that register
-    log = open(f"{env.dir}/polkitd.log", "w")
-    polkitd = subprocess.Popen(["unshare", "-m", "sh", "-c", script, "sh", env.dir, POLKITD],
-                               env=env.env, stdout=log, stderr=subprocess.STDOUT)
-    env.wait_for(lambda: any(n.get("name") == "org.freedesktop.PolicyKit1"
-                             for n in env.busctl("list")), 10, "polkitd on the bus")
-
-
 def tokenctl_for_nobody():
     """tokenctl runs as nobody from a copy that nobody can reach, not from the build tree."""
     return env.copy_for_other_users(TOKENCTL)
@@ -153,7 +123,7 @@ def reading_needs_no_authorisation():
 
 try:
     try:
-        start_polkitd()
+        start_polkitd(env, env.source, rules_text=RULES, log=f"{env.dir}/polkitd.log")
     except AssertionError as e:
         skip(f"polkitd did not start on the private bus: {e}".splitlines()[0])
     rc = Tap([refused_by_polkit_exits_3, authentication_needed_without_a_terminal_fails_at_once,
@@ -161,12 +131,5 @@ try:
               on_a_terminal_the_agent_is_started_and_stopped_and_nothing_hangs,
               reading_needs_no_authorisation]).run()
 finally:
-    if polkitd:
-        polkitd.terminate()
-        try:
-            polkitd.wait(10)
-        except subprocess.TimeoutExpired:
-            polkitd.kill()
-            polkitd.wait()
     env.close()
 sys.exit(rc)

@@ -48,16 +48,21 @@ class Users:
         self.users, self.groups = [], []
 
 
-def start_polkitd(env, source, rules=None):
+def start_polkitd(env, source, rules_text=None, log=None):
     """Starts polkitd on env's bus (made with extra_policies=(POLKIT_BUS_CONF,)) with the
-    shipped actions and rules (the example role rules unless a rules file is given); its PID
-    goes to env.pids. Returns the Popen."""
+    shipped actions and the shipped example role rules, or the rules given as text; its PID
+    goes to env.pids. With log, polkitd writes its messages (the agents that register, for
+    one) to that file. Returns the Popen."""
     for d in ("actions", "rules", "empty"):
         os.makedirs(f"{env.dir}/polkit-{d}", exist_ok=True)
         os.chmod(f"{env.dir}/polkit-{d}", 0o755)
     shutil.copy(f"{source}/systemd/org.tokend.policy", f"{env.dir}/polkit-actions/")
-    shutil.copy(rules or f"{source}/systemd/50-tokend-roles.rules.example",
-                f"{env.dir}/polkit-rules/50-tokend-roles.rules")
+    rules = f"{env.dir}/polkit-rules/50-tokend-roles.rules"
+    if rules_text is None:
+        shutil.copy(f"{source}/systemd/50-tokend-roles.rules.example", rules)
+    else:
+        with open(rules, "w") as f:
+            f.write(rules_text)
     for d in ("actions", "rules"):
         for f in os.listdir(f"{env.dir}/polkit-{d}"):
             os.chmod(f"{env.dir}/polkit-{d}/{f}", 0o644)
@@ -65,10 +70,13 @@ def start_polkitd(env, source, rules=None):
     script = ('mount --bind "$1/polkit-actions" /usr/share/polkit-1/actions && '
               'mount --bind "$1/polkit-rules" /etc/polkit-1/rules.d && '
               'mount --bind "$1/polkit-empty" /usr/share/polkit-1/rules.d && '
-              'exec "$2" --no-debug')
+              'exec "$2" ${3:+--no-debug}')
+    out = open(log, "w") if log else subprocess.DEVNULL
     p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script,
-                          "sh", env.dir, POLKITD],
-                         env=env.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                          "sh", env.dir, POLKITD] + ([] if log else ["quiet"]),
+                         env=env.env, stdout=out, stderr=subprocess.STDOUT)
+    if log:
+        out.close()
     env.pids.append(p.pid)
 
     def up():
