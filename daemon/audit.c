@@ -17,16 +17,19 @@ const char *audit_message_id(const char *operation)
     return NULL;
 }
 
-static int append(const char *path, const TkAuditRecord *r, TkError *error)
+/* An act's record could not be written: says so, and what follows from it. */
+static int unwritten(int err, const char *consequence, const TkError *why, TkError *error)
 {
-    TkError e = {};
-    int ret = tk_audit_append(path, r, NULL, &e);
-    if (ret < 0)
-        return tk_error_set(error, ret, TK_ERROR_FAILED,
-                            "The audit trail could not be written: %s Ask the administrator to "
-                            "check it.",
-                            e.message);
-    return 0;
+    return tk_error_set(error, err, TK_ERROR_FAILED,
+                        "The audit trail cannot take the record of this act%s: %s Ask the "
+                        "administrator to check it.",
+                        consequence, why->message);
+}
+
+static int not_recorded(const Operation *op, TkError *error)
+{
+    return tk_error_set(error, -EINVAL, TK_ERROR_FAILED,
+                        "%s is not an operation of the audit trail.", op->name);
 }
 
 /* Room for the intent, its outcome and more: a trail must never be cut off by the act it
@@ -35,32 +38,26 @@ static int append(const char *path, const TkAuditRecord *r, TkError *error)
 
 int audit_intent(const char *path, const Operation *op, const TkAuditRecord *r, TkError *error)
 {
-    if (!op->message_id)
-        return tk_error_set(error, -EINVAL, TK_ERROR_FAILED,
-                            "%s is not an operation of the audit trail.", op->name);
+    static const char *const untouched = ", so nothing is done to the token";
     TkAuditRecord intent = *r;
+    TkError e = {};
+
+    if (!op->message_id)
+        return not_recorded(op, error);
     intent.result = "intent";
     intent.error = NULL;
-    TkError e = {};
     int ret = tk_audit_check_appendable(path, AUDIT_MIN_FREE_BYTES, &e);
-    if (ret < 0)
-        return tk_error_set(error, ret, TK_ERROR_FAILED,
-                            "The audit trail cannot take the record of this act, so nothing is "
-                            "done to the token: %s Ask the administrator to check it.",
-                            e.message);
-    ret = append(path, &intent, error);
-    if (ret < 0)
-        return tk_error_set(error, ret, TK_ERROR_FAILED,
-                            "The audit trail cannot take the record of this act, so nothing is "
-                            "done to the token. Ask the administrator to check it.");
-    return 0;
+    if (ret >= 0)
+        ret = tk_audit_append(path, &intent, NULL, &e);
+    return ret < 0 ? unwritten(ret, untouched, &e, error) : 0;
 }
 
 int audit_record(const char *path, const Operation *op, const TkAuditRecord *r, TkError *error)
 {
+    TkError e = {};
+
     if (!op->message_id)
-        return tk_error_set(error, -EINVAL, TK_ERROR_FAILED,
-                            "%s is not an operation of the audit trail.", op->name);
+        return not_recorded(op, error);
 
     /* journald may be absent (containers, tests); the file is the record that must exist. */
     (void)sd_journal_send(
@@ -70,5 +67,6 @@ int audit_record(const char *path, const Operation *op, const TkAuditRecord *r, 
         "TOKEND_TOKEN_SERIAL=%s", strempty(r->serial), "TOKEND_CALLER_UID=%" PRIu32, r->uid,
         "TOKEND_CALLER_PID=%" PRIu32, r->pid, "TOKEND_REQUEST=%s", strempty(r->request),
         "TOKEND_RESULT=%s", strempty(r->result), "TOKEND_ERROR=%s", strempty(r->error), NULL);
-    return append(path, r, error);
+    int ret = tk_audit_append(path, r, NULL, &e);
+    return ret < 0 ? unwritten(ret, "", &e, error) : 0;
 }

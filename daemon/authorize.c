@@ -51,19 +51,13 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
     return 0;
 }
 
-int authorize_check(sd_bus_message *m, const Operation *op, authorize_cb_t cb, void *userdata)
+int authorize_check(sd_bus_message *m, const Operation *op, uid_t uid, authorize_cb_t cb,
+                    void *userdata)
 {
-    _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *q = NULL;
     sd_bus_slot *slot;
-    uid_t uid;
+    int r;
 
-    int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
-    if (r < 0)
-        return r;
-    r = sd_bus_creds_get_euid(creds, &uid);
-    if (r < 0)
-        return r;
     if (uid == 0 || !op->action) {
         cb(m, 0, NULL, userdata);
         return 0;

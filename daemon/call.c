@@ -188,16 +188,9 @@ static int read_arguments(sd_bus_message *m, const char *member, const Operation
 static int check_options(Token *t, const Operation *op, const Options *o, TkError *e)
 {
     Config *config = &t->context->config;
-    bool derived = op->so_pin_derived && config->site_key_file;
-
-    for (int id = 0; id < _OPTION_MAX; id++) {
-        if (!(op->required & OPT(id)) || (o->given & OPT(id)))
-            continue;
-        if (id == OPTION_SO_PIN && derived)
-            continue;
-        return tk_error_set(e, -EINVAL, TK_ERROR_INVALID_ARGUMENT, "%s needs option \"%s\".",
-                            op->member, option_spec(id)->name);
-    }
+    int r = options_check_required(op, o, op->so_pin_derived && config->site_key_file, e);
+    if (r < 0)
+        return r;
     if (streq(op->name, "unblock-pin") && config->unblock_require_request && !o->request)
         return tk_error_set(e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
                             "An unblock needs the unlock application's reference (option "
@@ -207,8 +200,10 @@ static int check_options(Token *t, const Operation *op, const Options *o, TkErro
             .site_min_length = config->pin_min_length,
             .reject_trivial = config->pin_reject_trivial,
         };
+        /* A new PIN must differ from the one it replaces, which a PIN change presents. */
+        const TkSecret *old = streq(op->member, "ChangePin") ? o->pin : NULL;
         return tk_pin_policy_check(&policy, t->info.min_pin_length, t->info.max_pin_length,
-                                   o->new_pin, op->variant ? o->pin : NULL, e);
+                                   o->new_pin, old, e);
     }
     return 0;
 }
@@ -359,7 +354,7 @@ int call_start(sd_bus_message *m, Token *t, sd_bus_error *error)
     Call *waiting = TAKE_PTR(call);
     waiting->next = c->authorizing;
     c->authorizing = waiting;
-    r = authorize_check(m, op, on_authorized, waiting);
+    r = authorize_check(m, op, waiting->uid, on_authorized, waiting);
     if (r < 0) {
         unlink_authorizing(waiting);
         call_free(waiting);

@@ -7,6 +7,7 @@
 #include <wctype.h>
 
 #include "options.h"
+#include "text-escape.h"
 
 void options_done(Options *o)
 {
@@ -24,11 +25,11 @@ void options_done(Options *o)
     *o = (Options){};
 }
 
-/* Walks s (len bytes) and counts characters; < 0 when it is not valid UTF-8 or holds a NUL.
- * With printable, a control character also fails; *ret_blank says whether all were spaces.
- * glibc's decoder in its built-in C.UTF-8 locale refuses overlong forms, surrogates and code
- * points beyond U+10FFFF, and iswprint() knows which characters are printable. */
-static int utf8_walk(const char *s, size_t len, bool printable, size_t *ret_chars, bool *ret_blank)
+/* Walks s (len bytes) and counts characters; < 0 when it is not valid UTF-8, holds a NUL or a
+ * character that is not printable (a control character); *ret_blank says whether all were
+ * spaces. glibc's decoder in its built-in C.UTF-8 locale refuses overlong forms, surrogates
+ * and code points beyond U+10FFFF, and iswprint() knows which characters are printable. */
+static int printable_walk(const char *s, size_t len, size_t *ret_chars, bool *ret_blank)
 {
     locale_t l = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0), old;
     mbstate_t st = {};
@@ -46,7 +47,7 @@ static int utf8_walk(const char *s, size_t len, bool printable, size_t *ret_char
             r = -EINVAL;
             break;
         }
-        if (printable && !iswprint((wint_t)wc)) {
+        if (!iswprint((wint_t)wc)) {
             r = -EINVAL;
             break;
         }
@@ -65,13 +66,6 @@ static int utf8_walk(const char *s, size_t len, bool printable, size_t *ret_char
     return 0;
 }
 
-bool utf8_valid(const void *p, size_t len)
-{
-    size_t chars;
-    bool blank;
-    return utf8_walk(p, len, false, &chars, &blank) >= 0;
-}
-
 int text_check(const char *s, size_t min_chars, size_t max_chars)
 {
     size_t chars, len = strlen(s);
@@ -80,7 +74,7 @@ int text_check(const char *s, size_t min_chars, size_t max_chars)
     /* Four bytes a character at most: a longer string is refused before it is decoded. */
     if (len > 4 * max_chars)
         return -E2BIG;
-    if (utf8_walk(s, len, true, &chars, &blank) < 0)
+    if (printable_walk(s, len, &chars, &blank) < 0)
         return -EINVAL;
     if (chars > max_chars)
         return -E2BIG;
@@ -121,7 +115,7 @@ static int read_secret(sd_bus_message *m, const OptionSpec *spec, TkSecret **fie
         return r;
     if (n < spec->min_len || n > spec->max_len)
         return bad_length(error, spec, "bytes");
-    if (!utf8_valid(p, n))
+    if (!tk_utf8_is_valid(p, n))
         return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
                             "Option \"%s\" must be UTF-8 text without NUL bytes.", spec->name);
     tk_secret_free(*field);
@@ -332,6 +326,20 @@ bad:
 refused:
     options_done(&o);
     return r;
+}
+
+int options_check_required(const Operation *op, const Options *o, bool so_pin_derived,
+                           TkError *error)
+{
+    for (int id = 0; id < _OPTION_MAX; id++) {
+        if (!(op->required & OPT(id)) || (o->given & OPT(id)))
+            continue;
+        if (id == OPTION_SO_PIN && so_pin_derived)
+            continue;
+        return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT, "%s needs option \"%s\".",
+                            op->member, option_spec(id)->name);
+    }
+    return 0;
 }
 
 int options_peek_has(sd_bus_message *m, const char *name)

@@ -35,6 +35,11 @@ void options_done(Options *o);
  * oversized one costs no more than its limit. */
 int options_read(sd_bus_message *m, const Operation *op, Options *ret, TkError *error);
 
+/* Every option op requires is there; with so_pin_derived the SO PIN may be missing (tokend
+ * adds the one it derives). -EINVAL with an InvalidArgument error naming the first missing. */
+int options_check_required(const Operation *op, const Options *o, bool so_pin_derived,
+                           TkError *error);
+
 /* Whether an a{sv} at the read position carries the option name; the read position is kept.
  * For choosing the row of a method whose authorisation depends on it (ListObjects with pin). */
 int options_peek_has(sd_bus_message *m, const char *name);
@@ -42,5 +47,3 @@ int options_peek_has(sd_bus_message *m, const char *name);
 /* Text checks shared with the methods' own arguments: s is valid UTF-8 of min..max
  * characters, every one printable (no control characters), and not all blank. */
 int text_check(const char *s, size_t min_chars, size_t max_chars);
-/* Valid UTF-8 without NUL, of any characters. */
-bool utf8_valid(const void *p, size_t len);

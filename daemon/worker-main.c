@@ -137,6 +137,8 @@ static int begin(sd_bus_message *m, WorkerContext *w, const Operation *op, Optio
 {
     sd_bus_message_sensitive(m);
     int r = options_read(m, op, o, e);
+    if (r >= 0)
+        r = options_check_required(op, o, false, e);
     if (r < 0)
         return r;
     if (op->presents != SECRET_NONE) {
@@ -375,9 +377,6 @@ static int method_change_pin(sd_bus_message *m, void *userdata, sd_bus_error *re
                                           "Say whose PIN to change: \"user\" or \"so\".");
     TkUserType type = streq(who, "so") ? TK_SO : TK_USER;
     r = begin(m, w, op, &o, &e);
-    if (r >= 0 && (!o.pin || !o.new_pin))
-        r = tk_error_set(&e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                         "Give the current PIN (option pin) and the new one (option new-pin).");
     if (r >= 0)
         r = tk_token_change_pin(w->token, type, o.pin, o.new_pin, &e);
     options_done(&o);
@@ -392,9 +391,6 @@ static int method_unblock_pin(sd_bus_message *m, void *userdata, sd_bus_error *r
     TkError e = {};
 
     int r = begin(m, w, operation_find("UnblockPin", NULL), &o, &e);
-    if (r >= 0 && (!o.so_pin || !o.new_pin))
-        r = tk_error_set(&e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                         "Give the SO PIN or PUK (option so-pin) and the new PIN (new-pin).");
     if (r >= 0)
         r = w->unblock_with_puk ? tk_token_unblock_pin(w->token, o.so_pin, o.new_pin, &e)
                                 : tk_token_init_pin(w->token, o.so_pin, o.new_pin, &e);
@@ -493,9 +489,6 @@ static int method_initialize(sd_bus_message *m, void *userdata, sd_bus_error *re
     if (!l)
         return -ENOMEM;
     r = begin(m, w, operation_find("Initialize", NULL), &o, &e);
-    if (r >= 0 && !o.so_pin)
-        r = tk_error_set(&e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                         "Give the SO PIN (option so-pin).");
     if (r >= 0)
         r = w->unblock_with_puk ? initialize_card(w, o.so_pin, l, o.new_pin, &e)
                                 : tk_token_initialize(w->token, o.so_pin, l, o.new_pin, &e);
