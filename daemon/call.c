@@ -288,7 +288,6 @@ static void on_authorized(sd_bus_message *m, int r, const sd_bus_error *error, v
             reply_tk_error(m, &e);
             return;
         }
-        call->intent_written = true;
     }
 
     Call **tail = &t->queue;

@@ -26,7 +26,6 @@ typedef struct Call {
     char *request; /* the unlock application's reference, for the audit trail */
     bool force;
     bool so_pin_given;
-    bool intent_written;
     TkSecret *derived_so_pin; /* from the site key, added to the call's options */
     struct Call *next;
 } Call;

@@ -5,7 +5,6 @@ the shipped example rules. What is checked is what an attacker would try: lock a
 by presenting PINs, break the audit trail with a hostile reference, exhaust the daemon with huge
 options, reach the SO PIN from a kiosk, spend a PUK's last try through the queue."""
 
-import json
 import os
 import pwd
 import re
@@ -60,13 +59,6 @@ def as_user(user, method, *args, timeout=60):
     return (m.group(1), m.group(2).strip()) if m else (p.stderr, "")
 
 
-def records():
-    if not os.path.exists(trail):
-        return []
-    with open(trail) as f:
-        return [json.loads(line) for line in f]
-
-
 def trail_verifies():
     p = subprocess.run([f"{d.build}/tests/daemon/audit-verify", trail], capture_output=True,
                        text=True)
@@ -85,7 +77,7 @@ def presenting_a_pin_as_nobody_is_refused_before_the_card_and_recorded():
         assert err in ("org.freedesktop.DBus.Error.AccessDenied",
                        "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"), err
     assert env.counters(1) == before, (before, env.counters(1))
-    refused = [r for r in records() if r["operation"] == "list-objects"]
+    refused = [r for r in d.audit_records() if r["operation"] == "list-objects"]
     assert len(refused) == 2, refused
     for r in refused:
         assert (r["uid"], r["result"], r["serial"]) == (NOBODY, "refused", env.prop("Serial")), r
@@ -99,18 +91,18 @@ def listing_without_a_pin_works_for_anyone():
 
 
 def a_hostile_reference_is_an_invalid_argument_and_the_trail_takes_the_next_act():
-    before = len(records())
+    before = len(d.audit_records())
     for ref in ("A" * 70000, "   ", "ULA-2026\n0042", "U" * 65, "ULA-\x1b[31m-1"):
         err, message = as_user("nobody", "UnblockPin", gvariant_options(
             so_pin=b"00000000", new_pin=NEW_PIN, request=ref.replace("\n", "\\n")))
         assert err == "org.tokend.Tokend1.Error.InvalidArgument", (ref[:20], err, message)
         assert "request" in message, message
-    assert len(records()) == before, records()[before:]
+    assert len(d.audit_records()) == before, d.audit_records()[before:]
     trail_verifies()
     # The next act of someone who may: done and recorded.
     env.call("ChangePin", "sa{sv}", "user", *options(pin=env.sim.pin.encode(), new_pin=NEW_PIN))
     assert env.login_works(NEW_PIN.decode())
-    last = records()[-2:]
+    last = d.audit_records()[-2:]
     assert [(r["operation"], r["result"]) for r in last] == [("change-pin", "intent"),
                                                              ("change-pin", "ok")], last
     trail_verifies()
@@ -189,7 +181,7 @@ def two_queued_unblocks_do_not_spend_the_puks_last_try():
                                                          env.prop("SoPinRetriesSource"))
     assert env.counters(1)[2] == puk_before - 1, (puk_before, env.counters(1))
     assert env.prop("SoPinState") == "final-try"
-    refused = [r for r in records() if r.get("request") in ("ULA-Q0", "ULA-Q1")]
+    refused = [r for r in d.audit_records() if r.get("request") in ("ULA-Q0", "ULA-Q1")]
     assert ("refused", "SoPinFinalTry") in [(r["result"], r["error"]) for r in refused], refused
 
 

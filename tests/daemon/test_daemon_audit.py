@@ -3,7 +3,6 @@
 """The audit trail that tokend writes for acts on a token: allowed, refused and failed acts
 each leave a chained line, the chain verifies, and no PIN reaches it."""
 
-import json
 import os
 import sys
 
@@ -17,13 +16,6 @@ NEW_PIN = "730518"
 env = Env(labels=("audit-a",))
 path = env.token_by_label("audit-a")
 trail = f"{env.dir}/audit.jsonl"
-
-
-def lines():
-    if not os.path.exists(trail):
-        return []
-    with open(trail) as f:
-        return [json.loads(line) for line in f]
 
 
 def acts_leave_one_line_each_with_their_result():
@@ -40,23 +32,23 @@ def acts_leave_one_line_each_with_their_result():
     env.call(path, "UnblockPin", "a{sv}",
              *options(so_pin=SO_PIN.encode(), new_pin=NEW_PIN.encode(), request="ULA-2026-0042"))
 
-    got = [(e["operation"], e["result"], e.get("error")) for e in lines()]
+    got = [(e["operation"], e["result"], e.get("error")) for e in env.audit_records()]
     # Intent before the token is touched, outcome after; the calls refused by tokend's own
     # argument checks never reached polkit or the token and are not in the trail.
     assert got == [("generate-key", "intent", None), ("generate-key", "ok", None),
                    ("generate-key", "intent", None), ("generate-key", "failed", "PinIncorrect"),
                    ("unblock-pin", "intent", None), ("unblock-pin", "ok", None)], got
-    last = lines()[-1]
+    last = env.audit_records()[-1]
     assert last["request"] == "ULA-2026-0042", last
     assert last["uid"] == os.geteuid(), last
     serial = env.get(path, "org.tokend.Tokend1.Token", "Serial")
-    assert all(e["serial"] == serial for e in lines()), lines()
+    assert all(e["serial"] == serial for e in env.audit_records()), env.audit_records()
 
 
 def reading_leaves_no_line():
-    before = len(lines())
+    before = len(env.audit_records())
     env.call(path, "ListObjects", "a{sv}", *options())
-    assert len(lines()) == before
+    assert len(env.audit_records()) == before
 
 
 def no_pin_reaches_the_trail_or_the_log():

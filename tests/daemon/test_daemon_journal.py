@@ -6,7 +6,6 @@ does not allow, and journalctl then shows one entry per act (allowed, failed or 
 the fixed MESSAGE_ID of its kind and the TOKEND_* fields, the same acts as the audit file, and
 no PIN anywhere."""
 
-import json
 import os
 import pwd
 import re
@@ -166,8 +165,7 @@ def a_refused_act_can_be_found_by_its_message_id():
 
 
 def the_journal_and_the_audit_file_record_the_same_acts():
-    with open(f"{env.dir}/audit.jsonl") as f:
-        lines = [json.loads(line) for line in f]
+    lines = env.audit_records()
     journal_acts = [(e["TOKEND_OPERATION"], e["TOKEND_TOKEN_SERIAL"], e["TOKEND_CALLER_UID"],
                      e["TOKEND_CALLER_PID"], e.get("TOKEND_REQUEST", ""), e["TOKEND_RESULT"],
                      e.get("TOKEND_ERROR", "")) for e in audit_entries(len(acts))]

@@ -337,6 +337,15 @@ class Env:
                 return t
         raise AssertionError(f"no token labelled {label}")
 
+    def audit_records(self, path=None):
+        """The audit trail's records (the configured file unless path is given), [] while
+        there is none."""
+        path = path or f"{self.dir}/audit.jsonl"
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return [json.loads(line) for line in f]
+
     def pkcs11_tool(self, *args):
         p = subprocess.run(["pkcs11-tool", "--module", SOFTHSM_MODULE, *args],
                            capture_output=True, text=True, env=self.env)
