@@ -120,11 +120,10 @@ static int read_arguments(sd_bus_message *m, const char *member, const Operation
     int r;
 
     if (streq(member, "ListObjects")) {
-        r = options_peek_has(m, "pin");
+        r = options_list_objects_row(m, ret);
         if (r < 0)
             return tk_error_set(e, r, TK_ERROR_INVALID_ARGUMENT, "Malformed options.");
-        variant = r ? "login" : NULL;
-        r = sd_bus_message_rewind(m, true);
+        return 0;
     } else if (streq(member, "GenerateKeyPair")) {
         TkKeySpec spec;
         r = sd_bus_message_read_basic(m, 's', &s);

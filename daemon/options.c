@@ -342,12 +342,11 @@ int options_check_required(const Operation *op, const Options *o, bool so_pin_de
     return 0;
 }
 
-int options_peek_has(sd_bus_message *m, const char *name)
+static int peek_has(sd_bus_message *m, const char *name)
 {
     int found = 0, r;
 
-    /* Reading the dictionary's keys without their values costs a skip per entry; the
-     * message is then rewound to the options for the real read. */
+    /* Reading the dictionary's keys without their values costs a skip per entry. */
     r = sd_bus_message_enter_container(m, 'a', "{sv}");
     if (r < 0)
         return r;
@@ -369,4 +368,16 @@ int options_peek_has(sd_bus_message *m, const char *name)
             break;
     }
     return r < 0 ? r : found;
+}
+
+int options_list_objects_row(sd_bus_message *m, const Operation **ret)
+{
+    int login = peek_has(m, "pin");
+    if (login < 0)
+        return login;
+    int r = sd_bus_message_rewind(m, true);
+    if (r < 0)
+        return r;
+    *ret = operation_find("ListObjects", login ? "login" : NULL);
+    return 0;
 }

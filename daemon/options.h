@@ -40,9 +40,9 @@ int options_read(sd_bus_message *m, const Operation *op, Options *ret, TkError *
 int options_check_required(const Operation *op, const Options *o, bool so_pin_derived,
                            TkError *error);
 
-/* Whether an a{sv} at the read position carries the option name; the read position is kept.
- * For choosing the row of a method whose authorisation depends on it (ListObjects with pin). */
-int options_peek_has(sd_bus_message *m, const char *name);
+/* The row of a ListObjects call, whose authorisation depends on its options: with a pin it
+ * presents the PIN ("login"). Reads the options' names and rewinds the message to its start. */
+int options_list_objects_row(sd_bus_message *m, const Operation **ret);
 
 /* Text checks shared with the methods' own arguments: s is valid UTF-8 of min..max
  * characters, every one printable (no control characters), and not all blank. */

@@ -232,13 +232,11 @@ static int method_list_objects(sd_bus_message *m, void *userdata, sd_bus_error *
     TkObject *objects = NULL;
     size_t n = 0;
 
-    int login = options_peek_has(m, "pin");
-    if (login < 0)
-        return login;
-    int r = sd_bus_message_rewind(m, true);
+    const Operation *op;
+    int r = options_list_objects_row(m, &op);
     if (r < 0)
         return r;
-    r = begin(m, w, operation_find("ListObjects", login ? "login" : NULL), &o, &e);
+    r = begin(m, w, op, &o, &e);
     if (r >= 0)
         r = tk_token_list_objects(w->token, o.pin, &objects, &n, &e);
     options_done(&o);
