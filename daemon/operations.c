@@ -4,8 +4,6 @@
 #include "macro.h"
 #include "operations.h"
 
-#define SEC(s) ((uint64_t)(s)*1000000u)
-
 /* Limits are what a token can use, with room: PKCS#11 PINs are short, CKA_ID and labels are a
  * few dozen bytes, a certificate a few KiB, a CA chain a handful of certificates. Anything
  * beyond is refused while the options are read, before polkit is asked. */
@@ -44,7 +42,7 @@ const Operation operations[] = {
         .member = "ListObjects", .name = "list-objects",
         .signature = "a{sv}", .result = "aa{sv}",
         .what = "list a token's objects",
-        .reads = true, .timeout_usec = SEC(60),
+        .reads = true,
     },
     {
         .member = "ListObjects", .variant = "login", .name = "list-objects",
@@ -53,7 +51,7 @@ const Operation operations[] = {
         .action = "org.tokend.login",
         .message_id = "5676aef5dfff42b5a16791f6a02dfee9",
         .what = "present a token's PIN", .verb = "PIN presentation",
-        .reads = true, .presents = SECRET_USER_PIN, .timeout_usec = SEC(60),
+        .reads = true, .presents = SECRET_USER_PIN,
     },
     {
         .member = "GenerateKeyPair", .name = "generate-key",
@@ -62,7 +60,7 @@ const Operation operations[] = {
         .action = "org.tokend.generate-key",
         .message_id = "bfee0245518d4924bb4e698c7312cd2b",
         .what = "generate keys on tokens", .verb = "key generation",
-        .changes_token = true, .presents = SECRET_USER_PIN, .timeout_usec = SEC(300),
+        .changes_token = true, .presents = SECRET_USER_PIN,
     },
     {
         .member = "CreateRequest", .name = "create-request",
@@ -71,7 +69,7 @@ const Operation operations[] = {
         .action = "org.tokend.generate-key",
         .message_id = "b5e7f42e69044626a1b8da25e0de7dc3",
         .what = "create certificate requests", .verb = "certificate request",
-        .reads = true, .presents = SECRET_USER_PIN, .timeout_usec = SEC(120),
+        .reads = true, .presents = SECRET_USER_PIN,
     },
     {
         .member = "ImportCertificate", .name = "import-certificate",
@@ -80,7 +78,7 @@ const Operation operations[] = {
         .action = "org.tokend.import-certificate",
         .message_id = "d2680dc7db9c4469adb9f94ab89bd573",
         .what = "import certificates", .verb = "certificate import",
-        .changes_token = true, .presents = SECRET_USER_PIN, .timeout_usec = SEC(120),
+        .changes_token = true, .presents = SECRET_USER_PIN,
     },
     {
         .member = "ChangePin", .variant = "user", .name = "change-pin",
@@ -90,7 +88,7 @@ const Operation operations[] = {
         .action = "org.tokend.change-pin",
         .message_id = "8cca01deed014dc3a1908e05cdd3213b",
         .what = "change PINs", .verb = "PIN change",
-        .changes_token = true, .presents = SECRET_USER_PIN, .timeout_usec = SEC(60),
+        .changes_token = true, .presents = SECRET_USER_PIN,
     },
     {
         .member = "ChangePin", .variant = "so", .name = "change-so-pin",
@@ -100,7 +98,7 @@ const Operation operations[] = {
         .action = "org.tokend.change-so-pin",
         .message_id = "a26dd33e7d304980bd264eb2b7f5c7c2",
         .what = "change SO PINs", .verb = "SO PIN change",
-        .changes_token = true, .presents = SECRET_SO_PIN, .timeout_usec = SEC(60),
+        .changes_token = true, .presents = SECRET_SO_PIN,
     },
     {
         .member = "UnblockPin", .name = "unblock-pin",
@@ -112,7 +110,6 @@ const Operation operations[] = {
         .message_id = "4e5da7636a214470b985c28241570f8f",
         .what = "unblock PINs", .verb = "PIN unblock",
         .changes_token = true, .presents = SECRET_SO_PIN, .so_pin_derived = true,
-        .timeout_usec = SEC(60),
     },
     {
         .member = "Initialize", .name = "initialize",
@@ -123,7 +120,6 @@ const Operation operations[] = {
         .message_id = "b6adccc15dbe4d1c86e47ba00614c140",
         .what = "initialise tokens", .verb = "token initialisation",
         .changes_token = true, .presents = SECRET_SO_PIN, .so_pin_derived = true,
-        .timeout_usec = SEC(300),
     },
     {
         .member = "DeleteObject", .name = "delete-object",
@@ -132,7 +128,7 @@ const Operation operations[] = {
         .action = "org.tokend.delete-object",
         .message_id = "49d3e48a74e64fb8a883094874e12fda",
         .what = "delete keys and certificates", .verb = "object deletion",
-        .changes_token = true, .presents = SECRET_USER_PIN, .timeout_usec = SEC(60),
+        .changes_token = true, .presents = SECRET_USER_PIN,
     },
 };
 /* clang-format on */

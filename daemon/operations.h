@@ -71,7 +71,6 @@ typedef struct Operation {
     bool reads; /* only reads: never spends a final try, not even with force */
     Secret presents;
     bool so_pin_derived; /* the SO PIN comes from the site key when configured */
-    uint64_t timeout_usec;
 } Operation;
 
 /* Every row, for the tests and for walking. */
