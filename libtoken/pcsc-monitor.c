@@ -63,12 +63,9 @@ static int monitor_push(TkPcscMonitor *m, TkPcscEventType type, const char *read
         if (tk_utf8_escape(reader, strlen(reader), &escaped) < 0)
             return -ENOMEM;
         size_t n = strlen(escaped);
-        if (n >= sizeof(ev.reader)) {
-            /* Longer than pcsc-lite allows: cut, but not inside a UTF-8 character. */
-            n = sizeof(ev.reader) - 1;
-            while (n > 0 && ((unsigned char)escaped[n] & 0xc0) == 0x80)
-                n--;
-        }
+        /* Longer than pcsc-lite allows: cut, but not inside a UTF-8 character. */
+        if (n >= sizeof(ev.reader))
+            n = tk_utf8_whole_prefix(escaped, sizeof(ev.reader) - 1);
         memcpy(ev.reader, escaped, n);
         ev.reader[n] = 0;
     }

@@ -43,6 +43,16 @@ size_t tk_utf8_char_length(const char *s, size_t len)
     return n > 0 && c != 0 ? n : 0;
 }
 
+size_t tk_utf8_whole_prefix(const char *s, size_t len)
+{
+    size_t k = len;
+    while (k > 0 && ((unsigned char)s[k - 1] & 0xc0) == 0x80)
+        k--;
+    if (k > 0 && tk_utf8_char_length(s + k - 1, len - k + 1) == 0)
+        return k - 1;
+    return len;
+}
+
 bool tk_utf8_is_valid(const char *s, size_t len)
 {
     if (!s)

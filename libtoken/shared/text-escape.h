@@ -12,6 +12,10 @@
  * stray byte, an overlong form, a surrogate, a cut sequence) or with a NUL. */
 size_t tk_utf8_char_length(const char *s, size_t len);
 
+/* For text cut short at len bytes: the length of its longest prefix that does not end inside a
+ * UTF-8 character (len when it does not), so that what is kept is still valid UTF-8. */
+size_t tk_utf8_whole_prefix(const char *s, size_t len);
+
 /* Whether s[0..len) is UTF-8 that D-Bus accepts: no overlong forms, no surrogates, nothing
  * above U+10FFFF, no sequence cut short, no NUL. */
 bool tk_utf8_is_valid(const char *s, size_t len);

@@ -27,15 +27,10 @@ int tk_error_setv(TkError *error, int err, const char *name, const char *fmt, va
         return err;
     snprintf(error->name, sizeof(error->name), "%s", name ? name : tk_error_errno_to_name(err));
     int n = vsnprintf(error->message, sizeof(error->message), fmt, ap);
-    if (n >= (int)sizeof(error->message)) {
-        /* Cut short, the message may end inside a UTF-8 character (a long label in it), and
-         * then no bus message takes it: drop that character's start. */
-        size_t len = strlen(error->message), k = len;
-        while (k > 0 && ((unsigned char)error->message[k - 1] & 0xc0) == 0x80)
-            k--;
-        if (k > 0 && tk_utf8_char_length(error->message + k - 1, len - k + 1) == 0)
-            error->message[k - 1] = 0;
-    }
+    /* Cut short, the message may end inside a UTF-8 character (a long label in it), and then
+     * no bus message takes it. */
+    if (n >= (int)sizeof(error->message))
+        error->message[tk_utf8_whole_prefix(error->message, strlen(error->message))] = 0;
     return err;
 }
 

@@ -23,6 +23,20 @@ static void expect_terminal(const char *in, const char *want)
 
 #define ESCAPE(lit, want) expect_escape(lit, sizeof(lit) - 1, want)
 
+START_TEST(a_cut_never_ends_inside_a_character)
+{
+    /* "aé中": a, then é (2 bytes), then 中 (3 bytes). */
+    const char *s = "a\xc3\xa9\xe4\xb8\xad";
+    ck_assert_uint_eq(tk_utf8_whole_prefix(s, 0), 0);
+    ck_assert_uint_eq(tk_utf8_whole_prefix(s, 1), 1);
+    ck_assert_uint_eq(tk_utf8_whole_prefix(s, 2), 1);
+    ck_assert_uint_eq(tk_utf8_whole_prefix(s, 3), 3);
+    ck_assert_uint_eq(tk_utf8_whole_prefix(s, 4), 3);
+    ck_assert_uint_eq(tk_utf8_whole_prefix(s, 5), 3);
+    ck_assert_uint_eq(tk_utf8_whole_prefix(s, 6), 6);
+}
+END_TEST
+
 START_TEST(valid_utf8_passes_unchanged)
 {
     ESCAPE("Alice's token 01", "Alice's token 01");
@@ -236,6 +250,7 @@ static Suite *text_escape_suite(void)
     tcase_add_test(tc, terminal_gets_c1_controls_by_code_point);
     tcase_add_test(tc, terminal_gets_stray_bytes_as_text);
     tcase_add_test(tc, terminal_passes_printable_text_and_backslashes);
+    tcase_add_test(tc, a_cut_never_ends_inside_a_character);
     suite_add_tcase(s, tc);
     return s;
 }
