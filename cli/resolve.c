@@ -66,13 +66,19 @@ int match_token(json_object *tokens, const char *name)
         return n == 1 ? 0 : -ENOTUNIQ;
     }
 
-    /* An exact object path or serial names one token; labels and reader names may repeat. */
-    for (size_t i = 0; i < n; i++) {
-        json_object *t = json_object_array_get_idx(tokens, i);
-        if (streq_ptr(json_get_string(t, "path"), name) ||
-            streq_ptr(json_get_string(t, "Serial"), name))
+    /* An exact object path names one token. A serial should, but two present tokens may claim
+     * one (tokend marks them); labels and reader names may repeat. */
+    for (size_t i = 0; i < n; i++)
+        if (streq_ptr(json_get_string(json_object_array_get_idx(tokens, i), "path"), name))
             return (int)i;
-    }
+    for (size_t i = 0; i < n; i++)
+        if (streq_ptr(json_get_string(json_object_array_get_idx(tokens, i), "Serial"), name)) {
+            if (found >= 0)
+                return -ENOTUNIQ;
+            found = (int)i;
+        }
+    if (found >= 0)
+        return found;
     for (size_t i = 0; i < n; i++) {
         json_object *t = json_object_array_get_idx(tokens, i);
         if (streq_ptr(json_get_string(t, "Label"), name) ||
@@ -83,6 +89,14 @@ int match_token(json_object *tokens, const char *name)
         }
     }
     return found;
+}
+
+static size_t match_serial_count(json_object *tokens, const char *serial)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < json_object_array_length(tokens); i++)
+        n += streq_ptr(json_get_string(json_object_array_get_idx(tokens, i), "Serial"), serial);
+    return n;
 }
 
 static char *describe_candidates(json_object *tokens, const char *name)
@@ -96,13 +110,17 @@ static char *describe_candidates(json_object *tokens, const char *name)
     for (size_t i = 0; i < json_object_array_length(tokens); i++) {
         json_object *t = json_object_array_get_idx(tokens, i);
         if (name && !streq_ptr(json_get_string(t, "Label"), name) &&
-            !streq_ptr(json_get_string(t, "Reader"), name))
+            !streq_ptr(json_get_string(t, "Reader"), name) &&
+            !streq_ptr(json_get_string(t, "Serial"), name))
             continue;
         const char *reader = json_get_string(t, "Reader");
         fprintf(f, "\n  serial %s, label \"%s\"", strempty(json_get_string(t, "Serial")),
                 strempty(json_get_string(t, "Label")));
         if (!isempty(reader))
             fprintf(f, ", in reader \"%s\"", reader);
+        /* Two tokens with one serial: only the object path tells them apart for certain. */
+        if (json_get_bool(t, "SerialConflict", 0))
+            fprintf(f, ", object %s", strempty(json_get_string(t, "path")));
     }
     fclose(f);
     return buf;
@@ -135,6 +153,11 @@ int resolve_token(Context *ctx, const char *name, json_object **ret)
         if (!name)
             return fail(ctx, CLI_ERROR_AMBIGUOUS,
                         "Several tokens are present; name one by its serial:%s", strempty(some));
+        if (match_serial_count(tokens, name) > 1)
+            return fail(ctx, CLI_ERROR_AMBIGUOUS,
+                        "Several present tokens have the serial number %s; name one by its "
+                        "reader or object path:%s",
+                        name, strempty(some));
         return fail(ctx, CLI_ERROR_AMBIGUOUS,
                     "\"%s\" matches several tokens; name one by its serial:%s", name,
                     strempty(some));

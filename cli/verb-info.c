@@ -52,6 +52,8 @@ static json_object *token_json(json_object *t)
         o, "protected-authentication-path",
         json_object_new_boolean(json_get_bool(t, "ProtectedAuthenticationPath", 0)));
     json_object_object_add(o, "busy", json_object_new_boolean(json_get_bool(t, "Busy", 0)));
+    json_object_object_add(o, "serial-conflict",
+                           json_object_new_boolean(json_get_bool(t, "SerialConflict", 0)));
     json_object_object_add(o, "user-pin", pin_json(t, "User"));
     json_object_object_add(o, "so-pin", pin_json(t, "So"));
     json_object_object_add(o, "min-pin-length",
@@ -130,7 +132,12 @@ int verb_list(Context *ctx)
         char pin[160];
         int sev;
         pin_text(t, "User", pin, sizeof(pin), &sev);
-        table_add(table, json_get_string(t, "Serial"));
+        if (json_get_bool(t, "SerialConflict", 0)) {
+            char serial[96];
+            snprintf(serial, sizeof(serial), "%s (twice)", strempty(json_get_string(t, "Serial")));
+            table_add_colored(table, serial, ANSI_RED);
+        } else
+            table_add(table, json_get_string(t, "Serial"));
         table_add(table, json_get_string(t, "Label"));
         table_add(table, json_get_string(t, "Model"));
         table_add(table,
@@ -324,6 +331,11 @@ int verb_status(Context *ctx)
 
     print_field(ctx, "Token", strempty(json_get_string(token, "Label")), ANSI_BOLD);
     print_field(ctx, "Serial", strempty(json_get_string(token, "Serial")), NULL);
+    if (json_get_bool(token, "SerialConflict", 0))
+        print_field(ctx, "Conflict",
+                    "another present token has the same serial number: its SO PIN/PUK is not "
+                    "derived until one of them is removed",
+                    ANSI_RED);
     snprintf(buf, sizeof(buf), "%s %s", strempty(json_get_string(token, "Manufacturer")),
              strempty(json_get_string(token, "Model")));
     print_field(ctx, "Model", buf, NULL);

@@ -99,6 +99,8 @@ static const sd_bus_vtable token_vtable[] = {
                     offsetof(Token, info.protected_authentication_path),
                     SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("Busy", "b", property_busy, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("SerialConflict", "b", bus_property_get_bool, offsetof(Token, serial_conflict),
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("UserPinState", "s", property_user_pin_state, 0,
                     SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("SoPinState", "s", property_so_pin_state, 0,
@@ -157,6 +159,25 @@ void token_emit_progress(Token *t, const char *operation, const char *stage)
                        stage);
 }
 
+/* The serial names the object. A second present token with the same serial gets the next free
+ * name ("SERIAL-2", ...), so that both can be seen and told apart; tokend marks them both. */
+static int token_path(Context *c, const char *serial, char **ret)
+{
+    for (unsigned n = 1; n <= 64; n++) {
+        _cleanup_free_ char *name = NULL, *path = NULL;
+        if (n == 1 ? !(name = strdup(serial)) : asprintf(&name, "%s-%u", serial, n) < 0)
+            return -ENOMEM;
+        int r = sd_bus_path_encode(TOKEND_TOKEN_PREFIX, name, &path);
+        if (r < 0)
+            return r;
+        if (!token_find(c, path)) {
+            *ret = TAKE_PTR(path);
+            return 0;
+        }
+    }
+    return -EEXIST;
+}
+
 int token_new(Context *c, Module *m, const TkTokenInfo *info, Token **ret)
 {
     Token *t = calloc(1, sizeof(Token));
@@ -166,7 +187,7 @@ int token_new(Context *c, Module *m, const TkTokenInfo *info, Token **ret)
     t->module = m;
     t->present = true;
     t->info = *info;
-    int r = sd_bus_path_encode(TOKEND_TOKEN_PREFIX, info->serial, &t->path);
+    int r = token_path(c, info->serial, &t->path);
     if (r < 0) {
         free(t);
         return r;

@@ -253,6 +253,25 @@ static int derive_so_pin(Token *t, TkSecret **ret, TkError *e)
     return 0;
 }
 
+/* Whether the call would use the SO PIN/PUK that the site key derives from the serial. */
+static bool uses_derived_so_pin(const Token *t, const Call *call)
+{
+    return call->op->so_pin_derived && t->context->config.site_key_file && !call->so_pin_given;
+}
+
+/* Two present tokens claim one serial: the derived SO PIN/PUK would go to whichever card
+ * answers, and one of them is not the card it was derived for. */
+static int check_serial_conflict(const Token *t, const Call *call, TkError *e)
+{
+    if (!t->serial_conflict || !uses_derived_so_pin(t, call))
+        return 0;
+    return tk_error_set(e, -ENOTUNIQ, TK_ERROR_SERIAL_CONFLICT,
+                        "Another present token has the same serial number (%s), so tokend does "
+                        "not know which card the derived SO PIN is for. Remove the other token, "
+                        "or give the SO PIN (option so-pin).",
+                        t->info.serial);
+}
+
 /* polkit said yes or no. Only now is the site key read, the guards checked and the intent
  * written. */
 static void on_authorized(sd_bus_message *m, int r, const sd_bus_error *error, void *userdata)
@@ -274,8 +293,10 @@ static void on_authorized(sd_bus_message *m, int r, const sd_bus_error *error, v
         return;
     }
     /* The caller's own SO PIN wins over the derived one. */
-    if (call->op->so_pin_derived && c->config.site_key_file && !call->so_pin_given &&
-        (r = derive_so_pin(t, &call->derived_so_pin, &e)) < 0)
+    r = check_serial_conflict(t, call, &e);
+    if (r < 0)
+        return finish_with_tk_error(t, call, "refused", &e);
+    if (uses_derived_so_pin(t, call) && (r = derive_so_pin(t, &call->derived_so_pin, &e)) < 0)
         return finish_with_tk_error(t, call, "refused", &e);
     r = guard_check(call->op, &t->info, call->force, t->module->pcsc_backed, &e);
     if (r < 0)
@@ -507,7 +528,8 @@ static void drop_unrunnable(Token *t)
         TkError e = {};
         if (!caller_connected(t, call))
             record_result(t, call, "failed", "Disconnected");
-        else if (guard_check(call->op, &t->info, call->force, t->module->pcsc_backed, &e) < 0)
+        else if (check_serial_conflict(t, call, &e) < 0 ||
+                 guard_check(call->op, &t->info, call->force, t->module->pcsc_backed, &e) < 0)
             finish_with_tk_error(t, call, "refused", &e);
         else
             return;

@@ -45,6 +45,10 @@ typedef struct Token {
     bool worker_lost; /* killed after a failed call; its exit is awaited */
     uint64_t started_usec;
     unsigned missed; /* polls in a row that did not list it */
+    bool listed;     /* in the poll being read */
+    /* Another present token reports the same serial: the serial names neither, so nothing
+     * derived from it (the site key's SO PIN/PUK) is used on either until one leaves. */
+    bool serial_conflict;
     struct Token *next;
 } Token;
 

@@ -22,27 +22,52 @@ static void announce(Token *t, bool added)
     manager_emit_tokens_changed(c);
 }
 
-static Token *find_serial(Context *c, const char *serial)
+/* A token is its module's slot with that serial: a serial alone names nothing, as two cards
+ * may claim one (a copy, or a card made to look like another). The slot description is the
+ * reader for OpenSC. */
+static Token *find_token(Module *m, const TkTokenInfo *info)
 {
-    for (Token *t = c->tokens; t; t = t->next)
-        if (streq_ptr(t->info.serial, serial))
+    for (Token *t = m->context->tokens; t; t = t->next)
+        if (t->module == m && streq_ptr(t->info.serial, info->serial) &&
+            streq_ptr(t->info.slot_description, info->slot_description))
             return t;
     return NULL;
 }
 
+/* Marks every token whose serial another present token shares, and says so when that
+ * changes. */
+static void update_serial_conflicts(Context *c)
+{
+    for (Token *t = c->tokens; t; t = t->next) {
+        bool conflict = false;
+        for (Token *o = c->tokens; o && !conflict; o = o->next)
+            conflict = o != t && o->present && streq_ptr(o->info.serial, t->info.serial);
+        if (conflict == t->serial_conflict)
+            continue;
+        t->serial_conflict = conflict;
+        if (conflict)
+            fprintf(stderr,
+                    "Token %s (%s) reports the same serial as another present token; its SO "
+                    "PIN/PUK is not derived until one of them leaves\n",
+                    t->info.serial, strempty(t->info.slot_description));
+        sd_bus_emit_properties_changed(c->bus, t->path, TOKEND_TOKEN_IFACE, "SerialConflict", NULL);
+    }
+}
+
 /* The token is listed at once; its worker starts once the whole poll is in, so that a
  * PC/SC-backed worker's configuration hides every reader seen in that poll. */
-static void token_add(Module *m, TkTokenInfo *info)
+static Token *token_add(Module *m, TkTokenInfo *info)
 {
     Context *c = m->context;
     Token *t;
     if (token_new(c, m, info, &t) < 0) {
         tk_token_info_done(info);
-        return;
+        return NULL;
     }
     t->next = c->tokens;
     c->tokens = t;
     announce(t, true);
+    return t;
 }
 
 static void start_worker(Token *t)
@@ -106,16 +131,15 @@ static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
     Module *mod = userdata;
     Context *c = mod->context;
-    _cleanup_strv_free_ char **seen = calloc(1, sizeof(char *));
-    size_t n_seen = 0;
     bool changed = false;
     int r;
 
-    if (!seen)
-        return -ENOMEM;
     r = sd_bus_message_enter_container(m, 'a', "a{sv}");
     if (r < 0)
         return 0;
+    for (Token *t = c->tokens; t; t = t->next)
+        if (t->module == mod)
+            t->listed = false;
     for (;;) {
         TkTokenInfo info;
         r = sd_bus_message_at_end(m, false);
@@ -130,44 +154,38 @@ static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
             tk_token_info_done(&info);
             continue;
         }
-        char **ns = realloc(seen, sizeof(char *) * (n_seen + 2));
-        if (!ns) {
+        Token *t = find_token(mod, &info);
+        if (t && t->listed) {
+            /* The module listed one slot twice: the first entry stands. */
             tk_token_info_done(&info);
-            return -ENOMEM;
+            continue;
         }
-        seen = ns;
-        seen[n_seen] = strdup(info.serial);
-        seen[++n_seen] = NULL;
-
-        Token *t = find_serial(c, info.serial);
-        if (t && t->module == mod)
-            t->missed = 0;
         if (!t) {
-            token_add(mod, &info);
+            t = token_add(mod, &info);
+            if (!t)
+                continue;
             changed = true;
-        } else if (t->module == mod) {
+        } else {
             keep_worker_retries(t, &info);
             token_update_info(t, &info);
-        } else
-            tk_token_info_done(&info);
+        }
+        t->listed = true;
+        t->missed = 0;
     }
 
     for (Token *t = c->tokens, *next; t; t = next) {
         next = t->next;
-        if (t->module != mod)
+        if (t->module != mod || t->listed)
             continue;
-        bool found = false;
-        STRV_FOREACH (s, seen)
-            if (streq_ptr(*s, t->info.serial))
-                found = true;
         /* A file-backed module can miss a token that another process is writing at that moment
          * (SoftHSM2 while a worker changes it): a token goes only when two polls in a row miss
          * it and no call is running on it. */
-        if (!found && ++t->missed >= (mod->on_demand ? 1u : 2u) && !t->running) {
+        if (++t->missed >= (mod->on_demand ? 1u : 2u) && !t->running) {
             token_drop(t);
             changed = true;
         }
     }
+    update_serial_conflicts(c);
 
     if (changed && mod->pcsc_backed) {
         refresh_pcsc_workers(c);

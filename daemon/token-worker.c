@@ -80,11 +80,10 @@ static char *escape_reader(const char *s)
 static int write_opensc_conf(Token *t, char **ret_path)
 {
     Context *c = t->context;
-    _cleanup_free_ char *path = NULL, *escaped = NULL;
-    int r = sd_bus_path_encode("/opensc", t->info.serial, &escaped);
-    if (r < 0)
-        return r;
-    if (asprintf(&path, "%s/%s.conf", c->runtime_dir, strrchr(escaped, '/') + 1) < 0)
+    _cleanup_free_ char *path = NULL;
+    int r;
+    /* Named by the token's object, which is unique where the serial may not be. */
+    if (asprintf(&path, "%s/%s.conf", c->runtime_dir, strrchr(t->path, '/') + 1) < 0)
         return -ENOMEM;
     FILE *f = fopen(path, "we");
     if (!f)

@@ -19,6 +19,7 @@
 #define TK_ERROR_UNSUPPORTED         "Unsupported"
 #define TK_ERROR_INVALID_ARGUMENT    "InvalidArgument"
 #define TK_ERROR_BUSY                "Busy"
+#define TK_ERROR_SERIAL_CONFLICT     "SerialConflict"
 #define TK_ERROR_FAILED              "Failed"
 
 /* What went wrong, for a person: a bus error name (one of the above) and a message that says

@@ -32,14 +32,15 @@ def need_cards():
 
 
 class CardEnv:
-    """One simulated card in a private pcscd, and tokend on a private bus with OpenSC's module.
+    """Simulated cards in a private pcscd, and tokend on a private bus with OpenSC's module.
 
-    `before_tokend(sim)` runs once the card is in its reader and before tokend starts (to
-    personalise it differently, for example)."""
+    Card 0 is in its reader when tokend has listed it; any further cards (`cards`) are out of
+    theirs, for the test to insert. `before_tokend(sim)` runs once the cards are in their
+    readers and before tokend starts (to personalise them differently, for example)."""
 
     def __init__(self, personalise=True, extra_config="", before_tokend=None, extra_policies=(),
-                 **sim_args):
-        self.sim = simenv.SimEnv(cards=1, personalise=personalise, **sim_args)
+                 cards=1, **sim_args):
+        self.sim = simenv.SimEnv(cards=cards, personalise=personalise, **sim_args)
         self.daemon = None
         self.monitor = None
         try:
@@ -48,8 +49,9 @@ class CardEnv:
                 before_tokend(self.sim)
             # tokend starts with an empty reader (Env waits for its token list to match the
             # SoftHSM2 tokens it made: none) and sees the card inserted.
-            self.sim.cards[0].remove()
-            self.sim.wait_card(0, False)
+            for i, card in enumerate(self.sim.cards):
+                card.remove()
+                self.sim.wait_card(i, False)
             saved = os.environ.get("PCSCLITE_CSOCK_NAME")
             # Env copies the environment: its tokend and clients use simenv's pcscd.
             os.environ["PCSCLITE_CSOCK_NAME"] = self.sim.env["PCSCLITE_CSOCK_NAME"]

@@ -372,13 +372,18 @@ class SimEnv:
 
     `env` is the environment for clients: PCSCLITE_CSOCK_NAME, OPENSC_CONF, and per card
     TOKEND_SIM_CONTROL_<i> and TOKEND_SIM_READER_<i>, plus the personalisation secrets
-    TOKEND_SIM_PIN, _PUK, _SO_PIN and _SO_PUK (random per environment unless given)."""
+    TOKEND_SIM_PIN, _PUK, _SO_PIN and _SO_PUK (random per environment unless given). `serials`
+    gives each card its serial (20 hex digits; random unless given)."""
 
     def __init__(self, cards=1, personalise=False, readers=None, label="tokend sim",
-                 pin=None, puk=None, so_pin=None, so_puk=None, delay_ms=None, removed=False):
+                 pin=None, puk=None, so_pin=None, so_puk=None, delay_ms=None, removed=False,
+                 serials=None):
         readers = readers or max(2, cards + cards % 2)
         if cards > readers:
             raise ValueError("one reader per card")
+        if serials is not None and len(serials) != cards:
+            raise ValueError("one serial per card")
+        self.serials = serials
         self.cards_wanted = cards
         self.readers_wanted = readers
         self.personalise_cards = personalise
@@ -430,6 +435,7 @@ class SimEnv:
                          SO_PUK_VAR: self.so_puk})
         for i in range(self.cards_wanted):
             card = SimCard(self.dir, i, self.pcscd.reader_ports[i], self.pcscd.reader_names[i],
+                           serial=self.serials[i] if self.serials else None,
                            removed=self.start_removed, delay_ms=self.delay_ms)
             self.cards.append(card)
             card.start()
