@@ -12,16 +12,10 @@
 #include "bus-names.h"
 #include "guard.h"
 #include "options.h"
-#include "pcsc-probe.h"
 #include "pkcs15-personalise.h"
-#include "retries.h"
 #include "retry-ledger.h"
+#include "token-retries.h"
 #include "worker-protocol.h"
-
-/* A PUK's counter usually starts at 3 on ISO 7816 cards; the ledger turns tokend's count of
- * failed attempts into tries left with it, or with the card's own start value where the PC/SC
- * probe knows the card. */
-#define PUK_MAX_TRIES 3
 
 typedef struct WorkerContext {
     const char *module_path;
@@ -33,28 +27,10 @@ typedef struct WorkerContext {
     sd_bus *bus;
 } WorkerContext;
 
-/* The token's info with retry counts from the best source: the card over PC/SC where a probe
- * is known, then the PKCS#11 flags, then tokend's ledger of failed SO PIN/PUK attempts. */
+/* The token's info with retry counts from the best source, the ledger included. */
 static int token_info(WorkerContext *w, TkTokenInfo *ret, TkError *e)
 {
-    TkCardRetries card = TK_CARD_RETRIES_UNKNOWN;
-    unsigned puk_max = w->unblock_with_puk ? PUK_MAX_TRIES : 0;
-    int failed = -1;
-    int r = tk_token_get_info(w->token, ret, e);
-    if (r < 0)
-        return r;
-    if (w->unblock_with_puk && !isempty(ret->slot_description)) {
-        TkError probe_error = {};
-        if (tk_pcsc_probe_retries(ret->slot_description, &card.user, &card.so, &card.puk,
-                                  &probe_error) < 0)
-            card = TK_CARD_RETRIES_UNKNOWN;
-        else
-            puk_max = TK_PCSC_PROBE_PUK_MAX_TRIES;
-    }
-    if (w->state_dir && tk_ledger_get(w->state_dir, ret->serial, &failed) < 0)
-        failed = -1;
-    tk_token_info_apply_retries(ret, &card, w->unblock_with_puk, failed, puk_max);
-    return 0;
+    return tk_token_get_info_with_retries(w->token, w->unblock_with_puk, w->state_dir, ret, e);
 }
 
 static int reply_tk_error(sd_bus_message *m, const TkError *e, int r)
