@@ -13,6 +13,7 @@
 #include "guard.h"
 #include "options.h"
 #include "pkcs15-personalise.h"
+#include "retries.h"
 #include "retry-ledger.h"
 #include "token-retries.h"
 #include "worker-protocol.h"
@@ -58,30 +59,12 @@ typedef enum Spends {
     SPENDS_OTHER,
 } Spends;
 
-/* Rewrites a PinIncorrect error with the count that the module's flags could not give: the
- * card's own counter, or for a PUK tokend's ledger, so that the person at the counter knows
- * how careful to be. */
-static void pin_incorrect_with_tries(WorkerContext *w, const TkTokenInfo *info, Spends spends,
-                                     TkError *e)
+/* The secret a call spent, as libtoken words the tries it has left. */
+static TkSecretSpent secret_spent(const WorkerContext *w, Spends spends)
 {
-    if (!streq(e->name, TK_ERROR_PIN_INCORRECT) || spends == SPENDS_OTHER)
-        return;
-    bool user = spends == SPENDS_USER_PIN;
-    int left = user ? info->user_pin_retries : info->so_pin_retries;
-    TkRetriesSource source = user ? info->user_pin_retries_source : info->so_pin_retries_source;
-    const char *what = user ? "user PIN" : w->unblock_with_puk ? "PUK" : "SO PIN";
-    if (left < 0 || (source != TK_RETRIES_CARD && source != TK_RETRIES_LEDGER))
-        return;
-    if (left == 0)
-        (void)tk_error_set(e, -ENOLCK, TK_ERROR_PIN_INCORRECT,
-                           "The %s is incorrect, and it is now locked.%s", what,
-                           user ? " Have it unblocked at the helpdesk." : "");
-    else
-        (void)tk_error_set(e, -ENOLCK, TK_ERROR_PIN_INCORRECT,
-                           "The %s is incorrect: %d %s left before it locks%s. Check it and try "
-                           "again.",
-                           what, left, left == 1 ? "try" : "tries",
-                           source == TK_RETRIES_LEDGER ? " (as counted by tokend)" : "");
+    return spends == SPENDS_USER_PIN ? TK_SPENT_USER_PIN
+           : w->unblock_with_puk     ? TK_SPENT_PUK
+                                     : TK_SPENT_SO_PIN;
 }
 
 /* Sends the token's current info; done before every reply, so that a wrong PIN's new retry
@@ -95,8 +78,8 @@ static int emit_info(WorkerContext *w, Spends spends, TkError *e)
     int r = token_info(w, &info, &info_error);
     if (r < 0)
         return r;
-    if (e)
-        pin_incorrect_with_tries(w, &info, spends, e);
+    if (e && spends != SPENDS_OTHER)
+        tk_pin_incorrect_with_tries(&info, secret_spent(w, spends), e);
     r = sd_bus_message_new_signal(w->bus, &s, WORKER_PATH, WORKER_INTERFACE, "Info");
     if (r >= 0)
         r = worker_append_info(s, &info);
