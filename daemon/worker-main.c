@@ -10,9 +10,9 @@
 #include <time.h>
 
 #include "bus-names.h"
+#include "card-init.h"
 #include "guard.h"
 #include "options.h"
-#include "pkcs15-personalise.h"
 #include "retries.h"
 #include "retry-ledger.h"
 #include "token-retries.h"
@@ -360,73 +360,13 @@ static int method_unblock_pin(sd_bus_message *m, void *userdata, sd_bus_error *r
     return r < 0 ? 0 : sd_bus_reply_method_return(m, NULL);
 }
 
-/* Finds the token in reader after the module was loaded afresh, and makes it the worker's. */
-static int reopen_by_reader(WorkerContext *w, const char *reader, TkError *e)
-{
-    TkTokenInfo *infos = NULL;
-    size_t n = 0;
-    int r = tk_module_load(w->module_path, &w->module, e);
-    if (r < 0)
-        return r;
-    r = tk_module_list_tokens(w->module, &infos, &n, e);
-    if (r < 0)
-        return r;
-    r = tk_error_set(e, -ENODEV, TK_ERROR_TOKEN_REMOVED,
-                     "The card left reader %s while it was initialised. Insert it and repeat "
-                     "the initialisation.",
-                     reader);
-    for (size_t i = 0; i < n && r < 0; i++) {
-        if (!streq(infos[i].slot_description, reader))
-            continue;
-        char *serial = strdup(infos[i].serial);
-        if (!serial) {
-            r = -ENOMEM;
-            break;
-        }
-        free(w->serial);
-        w->serial = serial;
-        *e = (TkError){};
-        r = tk_token_open(w->module, w->serial, &w->token, e);
-    }
-    tk_token_info_array_free(infos, n);
-    return r;
-}
-
 /* Cards whose PINs carry a PUK (OpenSC over PC/SC) are personalised with OpenSC's pkcs15-init,
- * the SO PIN doubling as the user PIN's PUK, so the unblock service takes the same secret. */
+ * which gives the PUK its full count again: the ledger starts afresh with it. */
 static int initialize_card(WorkerContext *w, const TkSecret *so_pin, const char *label,
                            const TkSecret *new_pin, TkError *e)
 {
-    TkTokenInfo info = {};
-    if (!new_pin)
-        return tk_error_set(e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                            "A smart card gets its user PIN, and the PUK that unblocks it, when "
-                            "it is initialised: give the new user PIN (option new-pin).");
-    int r = tk_token_get_info(w->token, &info, e);
-    if (r < 0)
-        return r;
-    _cleanup_free_ char *reader = strdup(info.slot_description);
-    bool initialized = info.initialized;
-    tk_token_info_done(&info);
-    if (!reader)
-        return -ENOMEM;
-    /* The SO PIN is checked here, where a wrong one gives a proper PinIncorrect with the tries
-     * left, before anything is erased. */
-    if (initialized) {
-        r = tk_token_check_pin(w->token, TK_SO, so_pin, e);
-        if (r < 0)
-            return r;
-    }
-    /* OpenSC in this process lets go of the card, and forgets what it knew of it. */
-    w->token = tk_token_free(w->token);
-    w->module = tk_module_free(w->module);
-    r = tk_pkcs15_personalise(reader, label, so_pin, new_pin, e);
-    TkError reopen_error = {};
-    int k = reopen_by_reader(w, reader, &reopen_error);
-    if (r >= 0 && k < 0) {
-        *e = reopen_error;
-        r = k;
-    }
+    int r = tk_card_initialize(w->module_path, &w->module, &w->token, &w->serial, so_pin, label,
+                               new_pin, e);
     if (r >= 0 && w->state_dir)
         (void)tk_ledger_record(w->state_dir, w->serial, true);
     return r;
