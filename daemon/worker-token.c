@@ -241,24 +241,36 @@ static int method_generate_key_pair(sd_bus_message *m, void *userdata, sd_bus_er
     return sd_bus_send(NULL, reply, NULL);
 }
 
+/* Reads an "ay" argument into a buffer of the caller's, never NULL even when it is empty. */
+static int read_bytes(sd_bus_message *m, uint8_t **ret, size_t *ret_len)
+{
+    const void *p;
+    size_t len;
+    int r = sd_bus_message_read_array(m, 'y', &p, &len);
+    if (r < 0)
+        return r;
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, p, len);
+    *ret = copy;
+    *ret_len = len;
+    return 0;
+}
+
 static int method_create_request(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
     WorkerContext *w = userdata;
     _cleanup_free_ char *pem = NULL;
     _cleanup_free_ uint8_t *id = NULL;
-    const void *p;
     size_t id_len;
     const char *subject;
     Options o = {};
     TkError e = {};
 
-    int r = sd_bus_message_read_array(m, 'y', &p, &id_len);
+    int r = read_bytes(m, &id, &id_len);
     if (r < 0)
         return r;
-    id = malloc(id_len ? id_len : 1);
-    if (!id)
-        return -ENOMEM;
-    memcpy(id, p, id_len);
     r = sd_bus_message_read(m, "s", &subject);
     if (r < 0)
         return r;
@@ -280,18 +292,13 @@ static int method_import_certificate(sd_bus_message *m, void *userdata, sd_bus_e
     WorkerContext *w = userdata;
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
     _cleanup_free_ uint8_t *cert = NULL, *id = NULL;
-    const void *p;
     size_t len, id_len = 0;
     Options o = {};
     TkError e = {};
 
-    int r = sd_bus_message_read_array(m, 'y', &p, &len);
+    int r = read_bytes(m, &cert, &len);
     if (r < 0)
         return r;
-    cert = malloc(len ? len : 1);
-    if (!cert)
-        return -ENOMEM;
-    memcpy(cert, p, len);
     r = begin(m, w, operation_find("ImportCertificate", NULL), &o, &e);
     if (r >= 0)
         r = tk_token_import_certificate(w->token, o.pin, cert, len, o.chain, o.n_chain, &id,
@@ -396,7 +403,6 @@ static int method_delete_object(sd_bus_message *m, void *userdata, sd_bus_error 
     WorkerContext *w = userdata;
     _cleanup_free_ uint8_t *id = NULL;
     const char *class;
-    const void *p;
     size_t id_len;
     Options o = {};
     TkError e = {};
@@ -405,13 +411,9 @@ static int method_delete_object(sd_bus_message *m, void *userdata, sd_bus_error 
     if (r < 0)
         return r;
     TkObjectClass c = streq(class, "certificate") ? TK_OBJECT_CERTIFICATE : TK_OBJECT_PRIVATE_KEY;
-    r = sd_bus_message_read_array(m, 'y', &p, &id_len);
+    r = read_bytes(m, &id, &id_len);
     if (r < 0)
         return r;
-    id = malloc(id_len ? id_len : 1);
-    if (!id)
-        return -ENOMEM;
-    memcpy(id, p, id_len);
     r = begin(m, w, operation_find("DeleteObject", NULL), &o, &e);
     if (r >= 0)
         r = tk_token_delete_object(w->token, o.pin, c, id, id_len, &e);
