@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+
 #include "retries.h"
 
 static void set_count(int count, TkRetriesSource source, int *ret_retries,
@@ -41,4 +43,26 @@ void tk_token_info_apply_retries(TkTokenInfo *info, const TkCardRetries *card, b
     int left = (int)max_tries - ledger_failed;
     set_count(left > 0 ? left : 0, TK_RETRIES_LEDGER, &info->so_pin_retries,
               &info->so_pin_retries_source, &info->so_pin_state);
+}
+
+void tk_pin_incorrect_with_tries(const TkTokenInfo *info, TkSecretSpent spent, TkError *error)
+{
+    if (!streq(error->name, TK_ERROR_PIN_INCORRECT))
+        return;
+    bool user = spent == TK_SPENT_USER_PIN;
+    int left = user ? info->user_pin_retries : info->so_pin_retries;
+    TkRetriesSource source = user ? info->user_pin_retries_source : info->so_pin_retries_source;
+    const char *what = user ? "user PIN" : spent == TK_SPENT_PUK ? "PUK" : "SO PIN";
+    if (left < 0 || (source != TK_RETRIES_CARD && source != TK_RETRIES_LEDGER))
+        return;
+    if (left == 0)
+        (void)tk_error_set(error, -ENOLCK, TK_ERROR_PIN_INCORRECT,
+                           "The %s is incorrect, and it is now locked.%s", what,
+                           user ? " Have it unblocked at the helpdesk." : "");
+    else
+        (void)tk_error_set(error, -ENOLCK, TK_ERROR_PIN_INCORRECT,
+                           "The %s is incorrect: %d %s left before it locks%s. Check it and try "
+                           "again.",
+                           what, left, left == 1 ? "try" : "tries",
+                           source == TK_RETRIES_LEDGER ? " (as counted by tokend)" : "");
 }

@@ -21,3 +21,16 @@ typedef struct TkCardRetries {
  * turn failures into tries left. A count also sharpens the state: 0 is locked, 1 final try. */
 void tk_token_info_apply_retries(TkTokenInfo *info, const TkCardRetries *card, bool so_is_puk,
                                  int ledger_failed, unsigned max_tries);
+
+/* Which secret a call presented, for telling the caller how many tries it has left. */
+typedef enum TkSecretSpent {
+    TK_SPENT_USER_PIN,
+    TK_SPENT_SO_PIN,
+    TK_SPENT_PUK, /* counted on the SO side of the info: see so_is_puk above */
+} TkSecretSpent;
+
+/* Rewrites a PinIncorrect error with the count that the module's flags could not give: the
+ * card's own counter, or for a PUK tokend's ledger, so that the person at the counter knows
+ * how careful to be. info is the token's info read after the failed attempt. Any other error,
+ * and a count from the flags or from nowhere, is left as it is. */
+void tk_pin_incorrect_with_tries(const TkTokenInfo *info, TkSecretSpent spent, TkError *error);

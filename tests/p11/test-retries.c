@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Which retry count a helpdesk is shown, and where it is said to come from. */
+/* Which retry count a helpdesk is shown, where it is said to come from, and how a wrong PIN's
+ * error words it. */
 #include <check.h>
+#include <errno.h>
 
 #include "retries.h"
 #include "tk-test.h"
@@ -83,6 +85,113 @@ START_TEST(puk_count_is_unknown_without_card_or_ledger)
 }
 END_TEST
 
+static TkTokenInfo info_with_counts(int user, TkRetriesSource user_source, int so,
+                                    TkRetriesSource so_source)
+{
+    return (TkTokenInfo){
+        .user_pin_retries = user,
+        .user_pin_retries_source = user_source,
+        .so_pin_retries = so,
+        .so_pin_retries_source = so_source,
+    };
+}
+
+#define MODULE_MESSAGE "The PIN is incorrect."
+
+/* A module's wrong-PIN error, as tk_pin_incorrect_with_tries() leaves it given info: still a
+ * PinIncorrect, whatever its words. */
+static TkError reworded(const TkTokenInfo *info, TkSecretSpent spent)
+{
+    TkError e = {};
+    (void)tk_error_set(&e, -ENOLCK, TK_ERROR_PIN_INCORRECT, MODULE_MESSAGE);
+    tk_pin_incorrect_with_tries(info, spent, &e);
+    ck_assert_str_eq(e.name, TK_ERROR_PIN_INCORRECT);
+    return e;
+}
+
+START_TEST(wrong_user_pin_says_the_tries_the_card_counts)
+{
+    TkTokenInfo info = info_with_counts(2, TK_RETRIES_CARD, 3, TK_RETRIES_CARD);
+    TkError e = reworded(&info, TK_SPENT_USER_PIN);
+    ck_assert_str_eq(e.message, "The user PIN is incorrect: 2 tries left before it locks. Check "
+                                "it and try again.");
+}
+END_TEST
+
+START_TEST(wrong_pin_with_one_try_left_says_try)
+{
+    TkTokenInfo info = info_with_counts(1, TK_RETRIES_CARD, 1, TK_RETRIES_CARD);
+    TkError user = reworded(&info, TK_SPENT_USER_PIN);
+    TkError so = reworded(&info, TK_SPENT_SO_PIN);
+    ck_assert_str_eq(user.message, "The user PIN is incorrect: 1 try left before it locks. Check "
+                                   "it and try again.");
+    ck_assert_str_eq(so.message, "The SO PIN is incorrect: 1 try left before it locks. Check it "
+                                 "and try again.");
+}
+END_TEST
+
+START_TEST(wrong_user_pin_that_locks_sends_to_the_helpdesk)
+{
+    TkTokenInfo info = info_with_counts(0, TK_RETRIES_CARD, 3, TK_RETRIES_CARD);
+    TkError e = reworded(&info, TK_SPENT_USER_PIN);
+    ck_assert_str_eq(e.message, "The user PIN is incorrect, and it is now locked. Have it "
+                                "unblocked at the helpdesk.");
+}
+END_TEST
+
+START_TEST(wrong_so_pin_or_puk_that_locks_names_no_helpdesk)
+{
+    TkTokenInfo info = info_with_counts(3, TK_RETRIES_CARD, 0, TK_RETRIES_CARD);
+    TkError so = reworded(&info, TK_SPENT_SO_PIN);
+    TkError puk = reworded(&info, TK_SPENT_PUK);
+    ck_assert_str_eq(so.message, "The SO PIN is incorrect, and it is now locked.");
+    ck_assert_str_eq(puk.message, "The PUK is incorrect, and it is now locked.");
+}
+END_TEST
+
+START_TEST(wrong_puk_counted_by_the_ledger_says_so)
+{
+    /* The user side's count does not stand for the PUK. */
+    TkTokenInfo info = info_with_counts(3, TK_RETRIES_CARD, 7, TK_RETRIES_LEDGER);
+    TkError seven = reworded(&info, TK_SPENT_PUK);
+    info.so_pin_retries = 0;
+    TkError none = reworded(&info, TK_SPENT_PUK);
+    ck_assert_str_eq(seven.message, "The PUK is incorrect: 7 tries left before it locks (as "
+                                    "counted by tokend). Check it and try again.");
+    ck_assert_str_eq(none.message, "The PUK is incorrect, and it is now locked.");
+}
+END_TEST
+
+START_TEST(counts_from_the_flags_or_nowhere_leave_the_message)
+{
+    /* The flags say only "final try" or "locked", which the module's own message covers. */
+    TkTokenInfo flags = info_with_counts(1, TK_RETRIES_FLAGS, 0, TK_RETRIES_FLAGS);
+    TkTokenInfo unknown = info_with_counts(-1, TK_RETRIES_UNKNOWN, -1, TK_RETRIES_UNKNOWN);
+    TkTokenInfo uncounted = info_with_counts(-1, TK_RETRIES_CARD, -1, TK_RETRIES_LEDGER);
+    const TkTokenInfo *infos[] = {&flags, &unknown, &uncounted};
+    const TkSecretSpent spent[] = {TK_SPENT_USER_PIN, TK_SPENT_SO_PIN, TK_SPENT_PUK};
+    for (size_t i = 0; i < ELEMENTSOF(infos); i++)
+        for (size_t j = 0; j < ELEMENTSOF(spent); j++) {
+            TkError e = reworded(infos[i], spent[j]);
+            ck_assert_str_eq(e.message, MODULE_MESSAGE);
+        }
+}
+END_TEST
+
+START_TEST(other_errors_are_left_alone)
+{
+    TkTokenInfo info = info_with_counts(0, TK_RETRIES_CARD, 0, TK_RETRIES_LEDGER);
+    TkError e = {};
+    (void)tk_error_set(&e, -EPERM, TK_ERROR_PIN_LOCKED, "The PIN is locked.");
+    tk_pin_incorrect_with_tries(&info, TK_SPENT_USER_PIN, &e);
+    ck_assert_str_eq(e.name, TK_ERROR_PIN_LOCKED);
+    ck_assert_str_eq(e.message, "The PIN is locked.");
+    TkError none = {};
+    tk_pin_incorrect_with_tries(&info, TK_SPENT_PUK, &none);
+    ck_assert(!tk_error_is_set(&none));
+}
+END_TEST
+
 static Suite *retries_suite(void)
 {
     Suite *s = suite_create("retries");
@@ -93,6 +202,17 @@ static Suite *retries_suite(void)
     tcase_add_test(tc, flags_stay_when_the_card_says_nothing);
     tcase_add_test(tc, ledger_counts_the_puk_when_nothing_else_can);
     tcase_add_test(tc, puk_count_is_unknown_without_card_or_ledger);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("pin-incorrect");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, wrong_user_pin_says_the_tries_the_card_counts);
+    tcase_add_test(tc, wrong_pin_with_one_try_left_says_try);
+    tcase_add_test(tc, wrong_user_pin_that_locks_sends_to_the_helpdesk);
+    tcase_add_test(tc, wrong_so_pin_or_puk_that_locks_names_no_helpdesk);
+    tcase_add_test(tc, wrong_puk_counted_by_the_ledger_says_so);
+    tcase_add_test(tc, counts_from_the_flags_or_nowhere_leave_the_message);
+    tcase_add_test(tc, other_errors_are_left_alone);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* tokend-worker --scan: polls one module's slots, by the interval or when tokend asks with
+ * Rescan, and reports the tokens it finds to tokend in Tokens signals. */
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "worker-main.h"
+#include "worker-protocol.h"
+
+/* Loads the module afresh for every poll: SoftHSM2 (like other file-backed modules) reads
+ * its token directory only in C_Initialize, so a token made by another process would never
+ * appear in a module instance that stays loaded. */
+static int send_tokens(sd_bus *bus, const char *module_path)
+{
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+    _cleanup_(tk_module_freep) TkModule *module = NULL;
+    TkTokenInfo *infos = NULL;
+    size_t n = 0;
+    TkError e = {};
+    int r = tk_module_load(module_path, &module, &e);
+    if (r >= 0)
+        r = tk_module_list_tokens(module, &infos, &n, &e);
+    if (r < 0) {
+        fprintf(stderr, "tokend-worker: listing tokens failed: %s\n", e.message);
+        n = 0;
+    }
+    r = sd_bus_message_new_signal(bus, &s, WORKER_PATH, WORKER_INTERFACE, "Tokens");
+    if (r >= 0)
+        r = sd_bus_message_open_container(s, 'a', "a{sv}");
+    for (size_t i = 0; r >= 0 && i < n; i++)
+        r = worker_append_info(s, &infos[i]);
+    if (r >= 0)
+        r = sd_bus_message_close_container(s);
+    if (r >= 0)
+        r = sd_bus_send(bus, s, NULL);
+    tk_token_info_array_free(infos, n);
+    return r;
+}
+
+static uint64_t now_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+typedef struct Scanner {
+    const char *module_path;
+    uint64_t interval_usec;
+    uint64_t next;
+} Scanner;
+
+static int method_rescan(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    Scanner *s = userdata;
+    s->next = 0;
+    return sd_bus_reply_method_return(m, NULL);
+}
+
+static const sd_bus_vtable scanner_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD("Rescan", "", "", method_rescan, 0),
+    SD_BUS_SIGNAL("Tokens", "aa{sv}", 0),
+    SD_BUS_VTABLE_END,
+};
+
+int worker_scan(sd_bus *bus, const char *module_path, uint64_t interval_usec)
+{
+    Scanner s = {.module_path = module_path, .interval_usec = interval_usec};
+    int r = sd_bus_add_object_vtable(bus, NULL, WORKER_PATH, WORKER_INTERFACE, scanner_vtable, &s);
+    if (r < 0)
+        return r;
+    for (;;) {
+        if (now_usec() >= s.next) {
+            r = send_tokens(bus, s.module_path);
+            if (r < 0)
+                return r == -ECONNRESET || r == -ENOTCONN ? 0 : r;
+            s.next = s.interval_usec > 0 ? now_usec() + s.interval_usec : UINT64_MAX;
+        }
+        r = sd_bus_process(bus, NULL);
+        if (r < 0)
+            return r == -ECONNRESET || r == -ENOTCONN ? 0 : r;
+        if (r > 0)
+            continue;
+        uint64_t n = now_usec();
+        r = sd_bus_wait(bus, s.next == UINT64_MAX ? UINT64_MAX : s.next > n ? s.next - n : 0);
+        if (r < 0)
+            return r;
+    }
+}
