@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bus-json.h"
+#include "bus-error.h"
 #include "config.h"
 #include "format.h"
 #include "polkit-agent.h"
@@ -394,6 +395,8 @@ int main(int argc, char *argv[])
     int r;
 
     setlocale(LC_ALL, "");
+    /* A failed call's errno is then its tokend error's (ENOLCK for PinIncorrect), not EIO. */
+    (void)tk_bus_error_register();
     r = parse_args(&ctx, argc, argv, &verb, &want_help);
     if (r < 0) {
         r = 0; /* --version */

@@ -13,6 +13,7 @@
 
 #include "audit.h"
 #include "authorize.h"
+#include "bus-error.h"
 #include "context.h"
 #include "guard.h"
 #include "options.h"
@@ -43,9 +44,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Call *, call_free)
 
 static int reply_tk_error(sd_bus_message *m, const TkError *e)
 {
-    char name[128];
-    snprintf(name, sizeof(name), TOKEND_ERROR_PREFIX "%s", e->name);
-    return sd_bus_reply_method_errorf(m, name, "%s", e->message);
+    return tk_bus_reply_tk_error(m, e, -EIO);
 }
 
 static uint64_t now_realtime_usec(void)
@@ -73,13 +72,11 @@ static int record_result(Token *t, const Call *call, const char *result, const c
 {
     if (!operation_audited(call->op))
         return 0;
-    /* One kind of name on the record: the last part of a D-Bus error name ("AccessDenied"),
-     * as tokend's own errors are given ("PinIncorrect"). */
-    if (error_name && strrchr(error_name, '.'))
-        error_name = strrchr(error_name, '.') + 1;
+    /* The record names errors short ("PinIncorrect", "AccessDenied"): tokend's and polkit's
+     * read alike. */
     TkAuditRecord rec = call_record(t, call);
     rec.result = result;
-    rec.error = error_name;
+    rec.error = tk_error_short_name(error_name);
     TkError e = {};
     int r = audit_record(t->context->config.audit_file, call->op, &rec, &e);
     if (r < 0)
@@ -100,14 +97,12 @@ static void finish_with_error(Token *t, Call *call, const char *result, const ch
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
     record_result(t, call, result, name);
-    sd_bus_reply_method_errorf(call->message, name, "%s", message);
+    tk_bus_reply_errorf(call->message, name, "%s", message);
 }
 
 static void finish_with_tk_error(Token *t, Call *call, const char *result, const TkError *e)
 {
-    char name[128];
-    snprintf(name, sizeof(name), TOKEND_ERROR_PREFIX "%s", e->name);
-    finish_with_error(t, call, result, name, "%s", e->message);
+    finish_with_error(t, call, result, e->name, "%s", e->message);
 }
 
 /* The leading arguments of a method, checked with the same care as its options; leaves the
@@ -283,13 +278,13 @@ static void on_authorized(sd_bus_message *m, int r, const sd_bus_error *error, v
     unlink_authorizing(call);
     Token *t = token_find(c, call->path);
     if (!t || !t->present) {
-        sd_bus_reply_method_errorf(m, TOKEND_ERROR_PREFIX TK_ERROR_TOKEN_REMOVED,
-                                   "The token was removed. Insert it again and repeat.");
+        tk_bus_reply_errorf(m, TK_ERROR_TOKEN_REMOVED,
+                            "The token was removed. Insert it again and repeat.");
         return;
     }
     if (r < 0) {
         record_result(t, call, "refused", error->name);
-        sd_bus_reply_method_error(m, error);
+        tk_bus_reply_error(m, error);
         return;
     }
     /* The caller's own SO PIN wins over the derived one. */
@@ -402,7 +397,7 @@ void call_fail_running(Token *t, const char *message)
 {
     if (!t->running || !t->queue)
         return;
-    finish_with_error(t, t->queue, "failed", TOKEND_ERROR_PREFIX TK_ERROR_FAILED, "%s", message);
+    finish_with_error(t, t->queue, "failed", TK_ERROR_FAILED, "%s", message);
     call_done(t);
 }
 
@@ -410,7 +405,7 @@ void call_fail_queue(Token *t)
 {
     while (t->queue) {
         Call *call = t->queue;
-        finish_with_error(t, call, "failed", TOKEND_ERROR_PREFIX TK_ERROR_TOKEN_REMOVED,
+        finish_with_error(t, call, "failed", TK_ERROR_TOKEN_REMOVED,
                           "The token %s was removed. Insert it again and repeat.", t->info.serial);
         t->queue = call->next;
         call_free(call);
@@ -429,9 +424,11 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         return 0;
     if (sd_bus_message_is_method_error(reply, NULL)) {
         const sd_bus_error *e = sd_bus_message_get_error(reply);
-        if (e->name && strncmp(e->name, TOKEND_ERROR_PREFIX, strlen(TOKEND_ERROR_PREFIX)) == 0) {
+        /* The worker's own errors come typed; anything else (NoReply, Disconnected) means the
+         * worker itself failed. */
+        if (tk_error_name_is_known(e->name)) {
             record_result(t, call, "failed", e->name);
-            sd_bus_reply_method_error(call->message, e);
+            tk_bus_reply_error(call->message, e);
         } else {
             /* The worker died, hung or broke the protocol: fail this call only, and start a
              * fresh worker for the next one. */
@@ -440,12 +437,12 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
             bool timeout = sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) &&
                            now >= t->started_usec + t->context->worker_timeout_usec;
             if (timeout)
-                finish_with_error(t, call, "failed", TOKEND_ERROR_PREFIX TK_ERROR_FAILED,
+                finish_with_error(t, call, "failed", TK_ERROR_FAILED,
                                   "The token did not finish the operation within %" PRIu64
                                   " seconds and was reset. Check the token and try again.",
                                   t->context->worker_timeout_usec / 1000000);
             else
-                finish_with_error(t, call, "failed", TOKEND_ERROR_PREFIX TK_ERROR_FAILED,
+                finish_with_error(t, call, "failed", TK_ERROR_FAILED,
                                   "The token's worker process stopped during the operation; it "
                                   "may not have completed. Check the token and try again.");
             fprintf(stderr, "Worker for token %s failed: %s\n", t->info.serial,
@@ -458,9 +455,9 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
     } else {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *out = NULL;
         if (record_result(t, call, "ok", NULL) < 0) {
-            sd_bus_reply_method_errorf(call->message, TOKEND_ERROR_PREFIX TK_ERROR_FAILED,
-                                       "The operation was done, but the audit trail could not "
-                                       "be written. Tell the administrator.");
+            tk_bus_reply_errorf(call->message, TK_ERROR_FAILED,
+                                "The operation was done, but the audit trail could not "
+                                "be written. Tell the administrator.");
             call_done(t);
             return 0;
         }
@@ -564,8 +561,8 @@ void call_dispatch(Token *t)
         r = sd_bus_call_async(worker_bus(t->worker), &t->running_slot, fwd, on_worker_reply, t,
                               t->context->worker_timeout_usec);
     if (r < 0) {
-        finish_with_error(t, call, "failed", TOKEND_ERROR_PREFIX TK_ERROR_FAILED,
-                          "Cannot reach the token's worker: %s", strerror(-r));
+        finish_with_error(t, call, "failed", TK_ERROR_FAILED, "Cannot reach the token's worker: %s",
+                          strerror(-r));
         t->running = true;
         call_done(t);
         return;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
+#include "bus-error.h"
 #include "config.h"
 #include "context.h"
 
@@ -206,7 +207,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "tokend: cannot set up the event loop: %s\n", strerror(-r));
         goto finish;
     }
-    r = sd_bus_open_system(&c.bus);
+    r = tk_bus_error_register();
+    if (r >= 0)
+        r = sd_bus_open_system(&c.bus);
     if (r >= 0)
         r = manager_register(&c);
     if (r >= 0)

@@ -8,14 +8,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus-error.h"
 #include "worker-main.h"
 #include "worker-protocol.h"
+
+/* Every call from tokend may carry a PIN in its options: each is wiped when freed, however
+ * far its handler got in reading it. Error replies are marked where they are made. */
+static int mark_sensitive(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    (void)sd_bus_message_sensitive(m);
+    return 0;
+}
 
 static int open_bus(sd_bus **ret)
 {
     _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
     sd_id128_t id;
-    int r = sd_bus_new(&bus);
+    /* The errors it replies with are tokend's, by name and errno. */
+    int r = tk_bus_error_register();
+    if (r < 0)
+        return r;
+    r = sd_bus_new(&bus);
     if (r < 0)
         return r;
     r = sd_bus_set_fd(bus, WORKER_FD, WORKER_FD);
@@ -25,6 +38,9 @@ static int open_bus(sd_bus **ret)
     if (r < 0)
         return r;
     r = sd_bus_set_server(bus, 1, id);
+    if (r < 0)
+        return r;
+    r = sd_bus_add_filter(bus, NULL, mark_sensitive, NULL);
     if (r < 0)
         return r;
     r = sd_bus_start(bus);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus-names.h"
+#include "bus-error.h"
 #include "card-init.h"
 #include "guard.h"
 #include "options.h"
@@ -26,11 +26,7 @@ static int token_info(WorkerContext *w, TkTokenInfo *ret, TkError *e)
 
 static int reply_tk_error(sd_bus_message *m, const TkError *e, int r)
 {
-    char name[128];
-    snprintf(name, sizeof(name), TOKEND_ERROR_PREFIX "%s",
-             e->name[0] ? e->name : tk_error_errno_to_name(r));
-    return sd_bus_reply_method_errorf(m, name, "%s",
-                                      e->message[0] ? e->message : "The operation failed.");
+    return tk_bus_reply_tk_error(m, e, r);
 }
 
 static int emit_progress(WorkerContext *w, const char *operation, const char *stage)
@@ -221,8 +217,7 @@ static int method_generate_key_pair(sd_bus_message *m, void *userdata, sd_bus_er
     if (r < 0)
         return r;
     if (tk_key_spec_from_string(type, &spec) < 0)
-        return sd_bus_reply_method_errorf(m, TOKEND_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
-                                          "Unknown key type \"%s\".", type);
+        return tk_bus_reply_errorf(m, TK_ERROR_INVALID_ARGUMENT, "Unknown key type \"%s\".", type);
     r = begin(m, w, operation_find("GenerateKeyPair", NULL), &o, &e);
     if (r >= 0)
         r = tk_token_generate_key(w->token, o.pin, spec, o.label, o.id, o.id_len, &id, &id_len,
@@ -327,8 +322,8 @@ static int method_change_pin(sd_bus_message *m, void *userdata, sd_bus_error *re
         return r;
     const Operation *op = operation_find("ChangePin", who);
     if (!op)
-        return sd_bus_reply_method_errorf(m, TOKEND_ERROR_PREFIX TK_ERROR_INVALID_ARGUMENT,
-                                          "Say whose PIN to change: \"user\" or \"so\".");
+        return tk_bus_reply_errorf(m, TK_ERROR_INVALID_ARGUMENT,
+                                   "Say whose PIN to change: \"user\" or \"so\".");
     TkUserType type = streq(who, "so") ? TK_SO : TK_USER;
     r = begin(m, w, op, &o, &e);
     if (r >= 0)

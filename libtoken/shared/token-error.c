@@ -8,19 +8,12 @@
 
 /* One errno per bus error name, so that code which only has an errno (a failed syscall, a
  * worker that died) still maps to a name, and a name maps back to an errno for exit codes. */
+#define ENTRY(name, err) {name, err},
 static const struct {
     const char *name;
     int err;
-} error_table[] = {
-    {TK_ERROR_PIN_INCORRECT, ENOLCK},     {TK_ERROR_PIN_LOCKED, EPERM},
-    {TK_ERROR_PIN_POLICY, EKEYREJECTED},  {TK_ERROR_SO_PIN_FINAL_TRY, EDEADLK},
-    {TK_ERROR_TOKEN_REMOVED, ENODEV},     {TK_ERROR_TOKEN_NOT_FOUND, ENXIO},
-    {TK_ERROR_NO_MATCHING_KEY, ENOKEY},   {TK_ERROR_INVALID_CERTIFICATE, EBADMSG},
-    {TK_ERROR_DUPLICATE, EEXIST},         {TK_ERROR_UNSUPPORTED, EOPNOTSUPP},
-    {TK_ERROR_INVALID_ARGUMENT, EINVAL},  {TK_ERROR_FAILED, EIO},
-    {TK_ERROR_PIN_FINAL_TRY, EDQUOT},     {TK_ERROR_BUSY, EBUSY},
-    {TK_ERROR_SERIAL_CONFLICT, ENOTUNIQ},
-};
+} error_table[] = {TK_ERROR_FOREACH(ENTRY)};
+#undef ENTRY
 
 int tk_error_setv(TkError *error, int err, const char *name, const char *fmt, va_list ap)
 {
@@ -57,6 +50,20 @@ int tk_error_name_to_errno(const char *name)
         if (strcmp(error_table[i].name, name) == 0)
             return -error_table[i].err;
     return -EIO;
+}
+
+bool tk_error_name_is_known(const char *name)
+{
+    for (size_t i = 0; name && i < ELEMENTSOF(error_table); i++)
+        if (strcmp(error_table[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+const char *tk_error_short_name(const char *name)
+{
+    const char *dot = name ? strrchr(name, '.') : NULL;
+    return dot ? dot + 1 : name;
 }
 
 const char *tk_error_errno_to_name(int err)

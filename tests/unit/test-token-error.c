@@ -3,12 +3,9 @@
 #include "tk-test.h"
 #include "token-error.h"
 
-static const char *const all_names[] = {
-    TK_ERROR_PIN_INCORRECT,    TK_ERROR_PIN_LOCKED,          TK_ERROR_PIN_POLICY,
-    TK_ERROR_SO_PIN_FINAL_TRY, TK_ERROR_TOKEN_REMOVED,       TK_ERROR_TOKEN_NOT_FOUND,
-    TK_ERROR_NO_MATCHING_KEY,  TK_ERROR_INVALID_CERTIFICATE, TK_ERROR_DUPLICATE,
-    TK_ERROR_UNSUPPORTED,      TK_ERROR_INVALID_ARGUMENT,    TK_ERROR_FAILED,
-};
+#define NAME(name, err) name,
+static const char *const all_names[] = {TK_ERROR_FOREACH(NAME)};
+#undef NAME
 
 START_TEST(every_error_name_maps_to_errno_and_back)
 {
@@ -36,6 +33,22 @@ START_TEST(known_errnos_map_to_documented_names)
     ck_assert_str_eq(tk_error_errno_to_name(-EPERM), TK_ERROR_PIN_LOCKED);
     ck_assert_str_eq(tk_error_errno_to_name(-ENODEV), TK_ERROR_TOKEN_REMOVED);
     ck_assert_str_eq(tk_error_errno_to_name(-EKEYREJECTED), TK_ERROR_PIN_POLICY);
+    ck_assert_str_eq(tk_error_errno_to_name(-ENOTUNIQ), TK_ERROR_SERIAL_CONFLICT);
+    ck_assert_str_eq(TK_ERROR_PIN_INCORRECT, "org.tokend.Tokend1.Error.PinIncorrect");
+}
+END_TEST
+
+START_TEST(names_are_known_and_shortened)
+{
+    ck_assert(tk_error_name_is_known(TK_ERROR_BUSY));
+    ck_assert(!tk_error_name_is_known("org.freedesktop.DBus.Error.NoReply"));
+    ck_assert(!tk_error_name_is_known("Busy"));
+    ck_assert(!tk_error_name_is_known(NULL));
+    ck_assert_str_eq(tk_error_short_name(TK_ERROR_SO_PIN_FINAL_TRY), "SoPinFinalTry");
+    ck_assert_str_eq(tk_error_short_name("org.freedesktop.DBus.Error.AccessDenied"),
+                     "AccessDenied");
+    ck_assert_str_eq(tk_error_short_name("Plain"), "Plain");
+    ck_assert_ptr_null(tk_error_short_name(NULL));
 }
 END_TEST
 
@@ -87,6 +100,7 @@ static Suite *token_error_suite(void)
     tcase_add_test(tc, every_error_name_maps_to_errno_and_back);
     tcase_add_test(tc, error_names_have_distinct_errnos);
     tcase_add_test(tc, known_errnos_map_to_documented_names);
+    tcase_add_test(tc, names_are_known_and_shortened);
     tcase_add_test(tc, unknown_name_and_errno_fall_back_to_failed);
     tcase_add_test(tc, error_set_fills_name_message_and_returns_errno);
     tcase_add_test(tc, error_message_cut_short_stays_utf8);
