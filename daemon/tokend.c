@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "context.h"
+#include "log.h"
 
 static void help(void)
 {
@@ -119,6 +120,7 @@ int main(int argc, char **argv)
     TkError e = {};
     int opt, r;
 
+    log_parse_environment();
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) >= 0)
         switch (opt) {
         case 'h':
@@ -136,7 +138,7 @@ int main(int argc, char **argv)
             break;
         case ARG_WORKER_TIMEOUT:
             if (parse_number(optarg, 86400, &v) < 0) {
-                fprintf(stderr, "tokend: --worker-timeout: expected seconds, got %s\n", optarg);
+                log_error("--worker-timeout: expected seconds, got %s", optarg);
                 return 2;
             }
             c.worker_timeout_usec = v * 1000000ull;
@@ -149,7 +151,7 @@ int main(int argc, char **argv)
             break;
         case ARG_SCAN:
             if (parse_number(optarg, 3600000, &v) < 0) {
-                fprintf(stderr, "tokend: --scan-interval: expected milliseconds, got %s\n", optarg);
+                log_error("--scan-interval: expected milliseconds, got %s", optarg);
                 return 2;
             }
             c.scan_interval_ms = v;
@@ -158,7 +160,7 @@ int main(int argc, char **argv)
             return 2;
         }
     if (optind < argc) {
-        fprintf(stderr, "tokend: unexpected argument %s\n", argv[optind]);
+        log_error("unexpected argument %s", argv[optind]);
         return 2;
     }
 
@@ -166,7 +168,10 @@ int main(int argc, char **argv)
     if (r >= 0)
         r = config_load(&c.config, config_file, !config_given, &e);
     if (r < 0) {
-        fprintf(stderr, "tokend: %s\n", e.message[0] ? e.message : strerror(-r));
+        if (e.message[0])
+            log_error_errno(r, "%s", e.message);
+        else
+            log_error_errno(r, "%m");
         config_done(&c.config);
         return EXIT_FAILURE;
     }
@@ -176,8 +181,7 @@ int main(int argc, char **argv)
     }
     c.worker_path = strdup(worker_path ? worker_path : TOKEND_LIBEXECDIR "/tokend/tokend-worker");
     if (!c.worker_path || access(c.worker_path, X_OK) < 0) {
-        fprintf(stderr, "tokend: cannot run the worker %s: %m\n", strempty(c.worker_path));
-        r = -ENOENT;
+        r = log_error_errno(errno, "cannot run the worker %s: %m", strempty(c.worker_path));
         goto finish;
     }
 
@@ -190,7 +194,7 @@ int main(int argc, char **argv)
 
     r = make_runtime_dir(&c);
     if (r < 0) {
-        fprintf(stderr, "tokend: cannot make a runtime directory: %s\n", strerror(-r));
+        log_error_errno(r, "cannot make a runtime directory: %m");
         goto finish;
     }
     r = sd_event_default(&c.event);
@@ -203,7 +207,7 @@ int main(int argc, char **argv)
     if (r >= 0)
         r = sd_event_add_time_relative(c.event, NULL, CLOCK_MONOTONIC, 5000000, 0, on_status, &c);
     if (r < 0) {
-        fprintf(stderr, "tokend: cannot set up the event loop: %s\n", strerror(-r));
+        log_error_errno(r, "cannot set up the event loop: %m");
         goto finish;
     }
     r = sd_bus_open_system(&c.bus);
@@ -214,13 +218,12 @@ int main(int argc, char **argv)
     if (r >= 0)
         r = sd_bus_request_name(c.bus, TOKEND_BUS_NAME, 0);
     if (r < 0) {
-        fprintf(stderr, "tokend: cannot offer %s on the system bus: %s\n", TOKEND_BUS_NAME,
-                strerror(-r));
+        log_error_errno(r, "cannot offer %s on the system bus: %m", TOKEND_BUS_NAME);
         goto finish;
     }
     r = inventory_start(&c);
     if (r < 0) {
-        fprintf(stderr, "tokend: cannot start the token scanners: %s\n", strerror(-r));
+        log_error_errno(r, "cannot start the token scanners: %m");
         goto finish;
     }
 
