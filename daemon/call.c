@@ -16,6 +16,7 @@
 #include "bus-error.h"
 #include "context.h"
 #include "guard.h"
+#include "log.h"
 #include "options.h"
 #include "pin-policy.h"
 #include "so-pin.h"
@@ -80,7 +81,7 @@ static int record_result(Token *t, const Call *call, const char *result, const c
     TkError e = {};
     int r = audit_record(t->context->config.audit_file, call->op, &rec, &e);
     if (r < 0)
-        fprintf(stderr, "Cannot write the audit trail: %s\n", e.message);
+        log_error_errno(r, "Cannot write the audit trail: %s", e.message);
     return r;
 }
 
@@ -445,8 +446,8 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 finish_with_error(t, call, "failed", TK_ERROR_FAILED,
                                   "The token's worker process stopped during the operation; it "
                                   "may not have completed. Check the token and try again.");
-            fprintf(stderr, "Worker for token %s failed: %s\n", t->info.serial,
-                    e->message ? e->message : e->name);
+            log_error("Worker for token %s failed: %s", t->info.serial,
+                      e->message ? e->message : e->name);
             t->timed_out = true;
             /* Nothing more goes to this worker: queued calls wait for its successor. */
             t->worker_lost = true;
@@ -467,8 +468,7 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         if (r >= 0)
             r = sd_bus_send(NULL, out, NULL);
         if (r < 0)
-            fprintf(stderr, "Cannot forward reply for token %s: %s\n", t->info.serial,
-                    strerror(-r));
+            log_error_errno(r, "Cannot forward reply for token %s: %m", t->info.serial);
     }
     call_done(t);
     return 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "log.h"
 #include "worker-protocol.h"
 
 static void announce(Token *t, bool added)
@@ -74,7 +75,7 @@ static void start_worker(Token *t)
 {
     int r = token_spawn_worker(t);
     if (r < 0)
-        fprintf(stderr, "Cannot start a worker for token %s: %s\n", t->info.serial, strerror(-r));
+        log_error_errno(r, "Cannot start a worker for token %s: %m", t->info.serial);
 }
 
 /* OpenSC reads ignored_readers once, when a worker loads it: when the set of PC/SC tokens
@@ -203,16 +204,17 @@ static int on_scanner_respawn(sd_event_source *s, uint64_t usec, void *userdata)
 {
     Module *m = userdata;
     m->respawn = sd_event_source_disable_unref(m->respawn);
-    if (module_spawn_scanner(m) < 0)
-        fprintf(stderr, "Cannot start the scanner for %s\n", m->path);
+    int r = module_spawn_scanner(m);
+    if (r < 0)
+        log_error_errno(r, "Cannot start the scanner for %s", m->path);
     return 0;
 }
 
 static void on_scanner_exit(Worker *w, const siginfo_t *si, void *userdata)
 {
     Module *m = userdata;
-    fprintf(stderr, "Scanner for %s stopped (%s %d); restarting it\n", m->path,
-            si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
+    log_warning("Scanner for %s stopped (%s %d); restarting it", m->path,
+                si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
     m->scanner = worker_free(m->scanner);
     sd_event_add_time_relative(m->context->event, &m->respawn, CLOCK_MONOTONIC, 2000000, 0,
                                on_scanner_respawn, m);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "log.h"
 #include "pcsc-monitor.h"
 #include "worker-protocol.h"
 
@@ -97,10 +98,10 @@ static void handle(Context *c, const TkPcscEvent *ev)
         rescan(c);
         break;
     case TK_PCSC_SERVICE_LOST:
-        fprintf(stderr, "pcscd went away; waiting for it to come back\n");
+        log_notice("pcscd went away; waiting for it to come back");
         break;
     case TK_PCSC_SERVICE_BACK:
-        fprintf(stderr, "pcscd is back\n");
+        log_info("pcscd is back");
         rescan(c);
         break;
     }
@@ -115,8 +116,7 @@ static int on_pcsc(sd_event_source *s, int fd, uint32_t revents, void *userdata)
     while ((r = tk_pcsc_monitor_next(c->pcsc, &ev)) > 0)
         handle(c, &ev);
     if (r < 0) {
-        fprintf(stderr, "The PC/SC monitor stopped: %s; smart cards are now found by polling\n",
-                strerror(-r));
+        log_warning_errno(r, "The PC/SC monitor stopped: %m; smart cards are now found by polling");
         c->pcsc_source = sd_event_source_disable_unref(c->pcsc_source);
         c->pcsc = tk_pcsc_monitor_stop(c->pcsc);
     }
@@ -128,7 +128,7 @@ int pcsc_watch_start(Context *c)
     TkError e = {};
     int r = tk_pcsc_monitor_start(&c->pcsc, &e);
     if (r < 0) {
-        fprintf(stderr, "Cannot watch PC/SC readers: %s\n", e.message);
+        log_warning_errno(r, "Cannot watch PC/SC readers: %s", e.message);
         return r;
     }
     r = sd_event_add_io(c->event, &c->pcsc_source, tk_pcsc_monitor_fd(c->pcsc), EPOLLIN, on_pcsc,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "log.h"
 #include "worker-protocol.h"
 
 /* Relays the worker's progress and keeps the cache current. */
@@ -29,8 +30,11 @@ static int on_respawn(sd_event_source *s, uint64_t usec, void *userdata)
 {
     Token *t = userdata;
     t->respawn = sd_event_source_disable_unref(t->respawn);
-    if (t->present && !t->worker && token_spawn_worker(t) < 0)
-        fprintf(stderr, "Cannot start a worker for token %s\n", t->info.serial);
+    if (t->present && !t->worker) {
+        int r = token_spawn_worker(t);
+        if (r < 0)
+            log_error_errno(r, "Cannot start a worker for token %s", t->info.serial);
+    }
     call_dispatch(t);
     return 0;
 }
@@ -39,8 +43,8 @@ static void on_worker_exit(Worker *w, const siginfo_t *si, void *userdata)
 {
     Token *t = userdata;
     if (!t->timed_out)
-        fprintf(stderr, "Worker %d for token %s stopped (%s %d)\n", (int)si->si_pid, t->info.serial,
-                si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
+        log_warning("Worker %d for token %s stopped (%s %d)", (int)si->si_pid, t->info.serial,
+                    si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
     /* The worker goes first, so that the queue waits for its successor. */
     t->running_slot = sd_bus_slot_unref(t->running_slot);
     t->worker = worker_free(t->worker);

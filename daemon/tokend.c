@@ -13,6 +13,7 @@
 #include "bus-error.h"
 #include "config.h"
 #include "context.h"
+#include "log.h"
 
 static void help(void)
 {
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
     TkError e = {};
     int opt, r;
 
+    log_parse_environment();
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) >= 0)
         switch (opt) {
         case 'h':
@@ -137,7 +139,7 @@ int main(int argc, char **argv)
             break;
         case ARG_WORKER_TIMEOUT:
             if (parse_number(optarg, 86400, &v) < 0) {
-                fprintf(stderr, "tokend: --worker-timeout: expected seconds, got %s\n", optarg);
+                log_error("--worker-timeout: expected seconds, got %s", optarg);
                 return 2;
             }
             c.worker_timeout_usec = v * 1000000ull;
@@ -150,7 +152,7 @@ int main(int argc, char **argv)
             break;
         case ARG_SCAN:
             if (parse_number(optarg, 3600000, &v) < 0) {
-                fprintf(stderr, "tokend: --scan-interval: expected milliseconds, got %s\n", optarg);
+                log_error("--scan-interval: expected milliseconds, got %s", optarg);
                 return 2;
             }
             c.scan_interval_ms = v;
@@ -159,7 +161,7 @@ int main(int argc, char **argv)
             return 2;
         }
     if (optind < argc) {
-        fprintf(stderr, "tokend: unexpected argument %s\n", argv[optind]);
+        log_error("unexpected argument %s", argv[optind]);
         return 2;
     }
 
@@ -167,7 +169,10 @@ int main(int argc, char **argv)
     if (r >= 0)
         r = config_load(&c.config, config_file, !config_given, &e);
     if (r < 0) {
-        fprintf(stderr, "tokend: %s\n", e.message[0] ? e.message : strerror(-r));
+        if (e.message[0])
+            log_error_errno(r, "%s", e.message);
+        else
+            log_error_errno(r, "%m");
         config_done(&c.config);
         return EXIT_FAILURE;
     }
@@ -177,8 +182,7 @@ int main(int argc, char **argv)
     }
     c.worker_path = strdup(worker_path ? worker_path : TOKEND_LIBEXECDIR "/tokend/tokend-worker");
     if (!c.worker_path || access(c.worker_path, X_OK) < 0) {
-        fprintf(stderr, "tokend: cannot run the worker %s: %m\n", strempty(c.worker_path));
-        r = -ENOENT;
+        r = log_error_errno(errno, "cannot run the worker %s: %m", strempty(c.worker_path));
         goto finish;
     }
 
@@ -191,7 +195,7 @@ int main(int argc, char **argv)
 
     r = make_runtime_dir(&c);
     if (r < 0) {
-        fprintf(stderr, "tokend: cannot make a runtime directory: %s\n", strerror(-r));
+        log_error_errno(r, "cannot make a runtime directory: %m");
         goto finish;
     }
     r = sd_event_default(&c.event);
@@ -204,7 +208,7 @@ int main(int argc, char **argv)
     if (r >= 0)
         r = sd_event_add_time_relative(c.event, NULL, CLOCK_MONOTONIC, 5000000, 0, on_status, &c);
     if (r < 0) {
-        fprintf(stderr, "tokend: cannot set up the event loop: %s\n", strerror(-r));
+        log_error_errno(r, "cannot set up the event loop: %m");
         goto finish;
     }
     r = tk_bus_error_register();
@@ -217,13 +221,12 @@ int main(int argc, char **argv)
     if (r >= 0)
         r = sd_bus_request_name(c.bus, TOKEND_BUS_NAME, 0);
     if (r < 0) {
-        fprintf(stderr, "tokend: cannot offer %s on the system bus: %s\n", TOKEND_BUS_NAME,
-                strerror(-r));
+        log_error_errno(r, "cannot offer %s on the system bus: %m", TOKEND_BUS_NAME);
         goto finish;
     }
     r = inventory_start(&c);
     if (r < 0) {
-        fprintf(stderr, "tokend: cannot start the token scanners: %s\n", strerror(-r));
+        log_error_errno(r, "cannot start the token scanners: %m");
         goto finish;
     }
 

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "log.h"
 #include "macro.h"
 #include "worker-protocol.h"
 #include "worker.h"
@@ -81,8 +82,8 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
     Worker *w = userdata;
-    fprintf(stderr, "Worker %d did not stop within %llu s of SIGTERM; killing it\n", (int)w->pid,
-            WORKER_STOP_GRACE_USEC / 1000000ull);
+    log_warning("Worker %d did not stop within %llu s of SIGTERM; killing it", (int)w->pid,
+                WORKER_STOP_GRACE_USEC / 1000000ull);
     (void)sd_event_source_send_child_signal(w->child, SIGKILL, NULL, 0);
     return 0;
 }
