@@ -47,10 +47,9 @@ static void update_serial_conflicts(Context *c)
             continue;
         t->serial_conflict = conflict;
         if (conflict)
-            fprintf(stderr,
-                    "Token %s (%s) reports the same serial as another present token; its SO "
-                    "PIN/PUK is not derived until one of them leaves\n",
-                    t->info.serial, strempty(t->info.slot_description));
+            log_warning("Token %s (%s) reports the same serial as another present token; its SO "
+                        "PIN/PUK is not derived until one of them leaves",
+                        t->info.serial, strempty(t->info.slot_description));
         sd_bus_emit_properties_changed(c->bus, t->path, TOKEND_TOKEN_IFACE, "SerialConflict", NULL);
     }
 }

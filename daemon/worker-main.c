@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bus-error.h"
+#include "log.h"
 #include "worker-main.h"
 #include "worker-protocol.h"
 
@@ -128,12 +129,12 @@ int main(int argc, char **argv)
     TkError e = {};
     r = scanner ? 0 : tk_module_load(module_path, &w.module, &e);
     if (r < 0) {
-        fprintf(stderr, "tokend-worker: %s\n", e.message);
+        log_error("%s", e.message);
         return EXIT_FAILURE;
     }
     r = open_bus(&w.bus);
     if (r < 0) {
-        fprintf(stderr, "tokend-worker: cannot talk to tokend: %s\n", strerror(-r));
+        log_error_errno(r, "cannot talk to tokend: %m");
         tk_module_free(w.module);
         return EXIT_FAILURE;
     }
@@ -143,7 +144,7 @@ int main(int argc, char **argv)
     else {
         r = tk_token_open(w.module, w.serial, &w.token, &e);
         if (r < 0)
-            fprintf(stderr, "tokend-worker: %s\n", e.message);
+            log_error("%s", e.message);
         else
             r = worker_token_publish(&w);
         if (r >= 0)

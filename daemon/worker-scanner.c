@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "log.h"
 #include "worker-main.h"
 #include "worker-protocol.h"
 
@@ -22,7 +23,7 @@ static int send_tokens(sd_bus *bus, const char *module_path)
     if (r >= 0)
         r = tk_module_list_tokens(module, &infos, &n, &e);
     if (r < 0) {
-        fprintf(stderr, "tokend-worker: listing tokens failed: %s\n", e.message);
+        log_warning("listing tokens failed: %s", e.message);
         n = 0;
     }
     r = sd_bus_message_new_signal(bus, &s, WORKER_PATH, WORKER_INTERFACE, "Tokens");

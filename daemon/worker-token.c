@@ -11,6 +11,7 @@
 #include "bus-error.h"
 #include "card-init.h"
 #include "guard.h"
+#include "log.h"
 #include "options.h"
 #include "retries.h"
 #include "retry-ledger.h"
@@ -346,7 +347,7 @@ static int method_unblock_pin(sd_bus_message *m, void *userdata, sd_bus_error *r
     /* The ledger counts what the SO PIN/PUK itself said: right (reset) or wrong. */
     if (w->state_dir && (r >= 0 || streq(e.name, TK_ERROR_PIN_INCORRECT)) &&
         tk_ledger_record(w->state_dir, w->serial, r >= 0) < 0)
-        fprintf(stderr, "tokend-worker: cannot update the retry ledger in %s\n", w->state_dir);
+        log_error("cannot update the retry ledger in %s", w->state_dir);
     options_done(&o);
     finish(m, w, r, SPENDS_UNBLOCK, &e);
     return r < 0 ? 0 : sd_bus_reply_method_return(m, NULL);
