@@ -5,6 +5,7 @@ the shipped example rules. What is checked is what an attacker would try: lock a
 by presenting PINs, break the audit trail with a hostile reference, exhaust the daemon with huge
 options, reach the SO PIN from a kiosk, spend a PUK's last try through the queue."""
 
+import grp
 import os
 import pwd
 import re
@@ -137,7 +138,9 @@ def oversized_options_from_nobody_are_refused_at_once_and_cost_no_memory():
 def a_kiosk_account_changes_the_user_pin_and_cannot_present_the_so_pin():
     err, message = as_user(kiosk, "ChangePin", "'user'",
                            gvariant_options(pin=NEW_PIN, new_pin=b"530618"))
-    assert err is None, (err, message)
+    # What polkit's isInGroup() would have seen, should the rule not have matched.
+    groups = [grp.getgrgid(g).gr_name for g in os.getgrouplist(kiosk, pwd.getpwnam(kiosk).pw_gid)]
+    assert err is None, (err, message, groups)
     assert env.login_works("530618")
     before = (env.counters(1), env.counters(3))
     for method, args in (("ChangePin", ["'so'", gvariant_options(pin=env.sim.puk.encode(),
