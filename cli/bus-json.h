@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 #include <systemd/sd-bus.h>
 
+#include "json-util.h"
 #include "macro.h"
 
 /* Reads the next complete value of any D-Bus type from m into JSON: dictionaries become
@@ -17,8 +18,6 @@ const char *json_get_string(json_object *o, const char *key);
 int64_t json_get_int(json_object *o, const char *key, int64_t def);
 int json_get_bool(json_object *o, const char *key, int def);
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
-#define _cleanup_json_ _cleanup_(json_object_putp)
 /* sd-bus.h brings the *_unrefp helpers. */
 #define _cleanup_bus_message_ _cleanup_(sd_bus_message_unrefp)
 #define _cleanup_bus_error_   _cleanup_(sd_bus_error_free)

@@ -78,8 +78,9 @@ struct Context {
     sd_event *event;
     sd_bus *bus;
     char *worker_path;
-    char *runtime_dir; /* per-worker OpenSC configurations */
-    char *state_dir;   /* the retry ledger */
+    char *worker_socket; /* set: workers are started by connecting here (socket activation) */
+    char *runtime_dir;   /* per-worker OpenSC configurations */
+    char *state_dir;     /* the retry ledger */
     uint64_t worker_timeout_usec;
     unsigned scan_interval_ms;
     Module *modules;
@@ -115,6 +116,9 @@ Call *call_free(Call *call);
 
 /* token-worker.c: the token's worker process. */
 int token_spawn_worker(Token *t);
+/* The --call-timeout a worker gets: tokend's worker timeout and a little more. */
+#define WORKER_CALL_TIMEOUT_SLACK_SEC 5
+void worker_call_timeout(const Context *c, char *buf, size_t size);
 
 /* pcsc-watch.c */
 int pcsc_watch_start(Context *c);

@@ -209,11 +209,10 @@ static int on_scanner_respawn(sd_event_source *s, uint64_t usec, void *userdata)
     return 0;
 }
 
-static void on_scanner_exit(Worker *w, const siginfo_t *si, void *userdata)
+static void on_scanner_exit(Worker *w, const char *how, void *userdata)
 {
     Module *m = userdata;
-    log_warning("Scanner for %s stopped (%s %d); restarting it", m->path,
-                si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
+    log_warning("Scanner for %s stopped (%s); restarting it", m->path, how);
     m->scanner = worker_free(m->scanner);
     sd_event_add_time_relative(m->context->event, &m->respawn, CLOCK_MONOTONIC, 2000000, 0,
                                on_scanner_respawn, m);
@@ -227,8 +226,14 @@ static int module_spawn_scanner(Module *m)
      * slow timer only as a safety net: loading OpenSC binds every card. */
     snprintf(interval, sizeof(interval), "%u",
              m->on_demand ? 10 * c->scan_interval_ms : c->scan_interval_ms);
-    char *argv[] = {"--module", m->path, "--scan", "--interval-ms", interval, NULL};
-    int r = worker_spawn(c->event, c->worker_path, argv, NULL, on_scanner_exit, m, &m->scanner);
+    char timeout[32];
+    worker_call_timeout(c, timeout, sizeof(timeout));
+    char *argv[] = {"--module", m->path,          "--scan", "--interval-ms",
+                    interval,   "--call-timeout", timeout,  NULL};
+    int r = c->worker_socket ? worker_connect(c->event, c->worker_socket, argv, NULL,
+                                              on_scanner_exit, m, &m->scanner)
+                             : worker_spawn(c->event, c->worker_path, argv, NULL, on_scanner_exit,
+                                            m, &m->scanner);
     if (r < 0)
         return r;
     return sd_bus_match_signal(worker_bus(m->scanner), NULL, NULL, WORKER_PATH, WORKER_INTERFACE,

@@ -2,11 +2,14 @@
 /* A token's worker process: started with its own OpenSC configuration, watched, replaced when
  * it stops. */
 #include <errno.h>
+#include <inttypes.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "context.h"
+#include "io-util.h"
 #include "log.h"
 #include "worker-protocol.h"
 
@@ -39,12 +42,11 @@ static int on_respawn(sd_event_source *s, uint64_t usec, void *userdata)
     return 0;
 }
 
-static void on_worker_exit(Worker *w, const siginfo_t *si, void *userdata)
+static void on_worker_exit(Worker *w, const char *how, void *userdata)
 {
     Token *t = userdata;
     if (!t->timed_out)
-        log_warning("Worker %d for token %s stopped (%s %d)", (int)si->si_pid, t->info.serial,
-                    si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
+        log_warning("Worker for token %s stopped (%s)", t->info.serial, how);
     /* The worker goes first, so that the queue waits for its successor. */
     t->running_slot = sd_bus_slot_unref(t->running_slot);
     t->worker = worker_free(t->worker);
@@ -54,9 +56,9 @@ static void on_worker_exit(Worker *w, const siginfo_t *si, void *userdata)
         snprintf(message, sizeof(message),
                  t->timed_out ? "The token did not finish the operation in time and was reset. "
                                 "Check the token and try again."
-                              : "The token's worker process stopped during the operation (%s "
-                                "%d); it may not have completed. Check the token and try again.",
-                 si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
+                              : "The token's worker process stopped during the operation (%s); "
+                                "it may not have completed. Check the token and try again.",
+                 how);
         call_fail_running(t, message);
     }
     t->running = false;
@@ -81,17 +83,14 @@ static char *escape_reader(const char *s)
 
 /* OpenSC binds every card it sees: a worker's private configuration hides every other reader
  * (whole names) and makes C_SetPIN in an unlogged session send RESET RETRY COUNTER. */
-static int write_opensc_conf(Token *t, char **ret_path)
+static int opensc_conf_text(Token *t, char **ret)
 {
     Context *c = t->context;
-    _cleanup_free_ char *path = NULL;
-    int r;
-    /* Named by the token's object, which is unique where the serial may not be. */
-    if (asprintf(&path, "%s/%s.conf", c->runtime_dir, strrchr(t->path, '/') + 1) < 0)
-        return -ENOMEM;
-    FILE *f = fopen(path, "we");
+    _cleanup_free_ char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
     if (!f)
-        return -errno;
+        return -ENOMEM;
     fputs("app default {\n", f);
     bool first = true;
     for (Reader *rd = c->readers; rd; rd = rd->next) {
@@ -114,37 +113,74 @@ static int write_opensc_conf(Token *t, char **ret_path)
     fputs("    framework pkcs15 {\n    }\n    pkcs11 {\n"
           "        user_pin_unblock_style = set_pin_in_unlogged_session;\n    }\n}\n",
           f);
-    r = fflush(f) == 0 ? 0 : -errno;
-    fclose(f);
+    if (fclose(f) != 0)
+        return -ENOMEM;
+    *ret = TAKE_PTR(text);
+    return 0;
+}
+
+/* A worker started by tokend reads its configuration from a file in tokend's runtime
+ * directory, named by the token's object (unique where the serial may not be). */
+static int write_opensc_conf(Token *t, const char *text, char **ret_path)
+{
+    _cleanup_free_ char *path = NULL;
+    if (asprintf(&path, "%s/%s.conf", t->context->runtime_dir, strrchr(t->path, '/') + 1) < 0)
+        return -ENOMEM;
+    _cleanup_close_ int fd =
+        open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    int r = tk_write_all(fd, text, strlen(text));
     if (r < 0)
         return r;
     *ret_path = TAKE_PTR(path);
     return 0;
 }
 
+void worker_call_timeout(const Context *c, char *buf, size_t size)
+{
+    /* tokend's own limit comes first and reports the timeout; the worker's ends a worker that
+     * tokend could not stop (one of another user, started by socket activation). */
+    snprintf(buf, size, "%" PRIu64,
+             c->worker_timeout_usec / 1000000u + WORKER_CALL_TIMEOUT_SLACK_SEC);
+}
+
 int token_spawn_worker(Token *t)
 {
     Context *c = t->context;
-    _cleanup_free_ char *conf = NULL, *env0 = NULL;
+    _cleanup_free_ char *conf = NULL, *path = NULL, *env0 = NULL;
     int r;
 
     if (t->module->pcsc_backed) {
-        r = write_opensc_conf(t, &conf);
+        r = opensc_conf_text(t, &conf);
         if (r < 0)
             return r;
-        if (asprintf(&env0, "OPENSC_CONF=%s", conf) < 0)
-            return -ENOMEM;
     }
+    char timeout[32];
+    worker_call_timeout(c, timeout, sizeof(timeout));
     char *argv[] = {"--module",
                     t->module->path,
                     "--serial",
                     t->info.serial,
+                    "--call-timeout",
+                    timeout,
                     "--state-dir",
                     c->state_dir,
                     t->module->pcsc_backed ? "--unblock-with-puk" : NULL,
                     NULL};
-    char *env[] = {env0, NULL};
-    r = worker_spawn(c->event, c->worker_path, argv, env, on_worker_exit, t, &t->worker);
+    if (c->worker_socket)
+        r = worker_connect(c->event, c->worker_socket, argv, conf, on_worker_exit, t, &t->worker);
+    else {
+        if (conf) {
+            r = write_opensc_conf(t, conf, &path);
+            if (r < 0)
+                return r;
+            if (asprintf(&env0, "OPENSC_CONF=%s", path) < 0)
+                return -ENOMEM;
+        }
+        char *env[] = {env0, NULL};
+        r = worker_spawn(c->event, c->worker_path, argv, env, on_worker_exit, t, &t->worker);
+    }
     if (r < 0)
         return r;
     return sd_bus_match_signal(worker_bus(t->worker), NULL, NULL, WORKER_PATH, WORKER_INTERFACE,

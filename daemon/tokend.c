@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <systemd/sd-daemon.h>
 
 #include "bus-error.h"
@@ -23,6 +24,8 @@ static void help(void)
            "     --version            Show the version\n"
            "     --config FILE        Read FILE instead of %s\n"
            "     --worker-path PATH   Run PATH as the token worker (default %s)\n"
+           "     --worker-socket PATH Connect to PATH for each worker instead of starting it\n"
+           "                          (socket activation: systemd starts one per connection)\n"
            "     --worker-timeout SEC Fail an operation that takes longer (default 600)\n"
            "     --scan-interval MS   Poll non-PC/SC modules' slots this often (default 2000)\n"
            "     --state-dir DIR      Keep the retry ledger in DIR (default %s)\n",
@@ -99,13 +102,15 @@ int main(int argc, char **argv)
         ARG_WORKER_PATH,
         ARG_WORKER_TIMEOUT,
         ARG_SCAN,
-        ARG_STATE_DIR
+        ARG_STATE_DIR,
+        ARG_WORKER_SOCKET,
     };
     static const struct option longopts[] = {
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, ARG_VERSION},
         {"config", required_argument, NULL, ARG_CONFIG},
         {"worker-path", required_argument, NULL, ARG_WORKER_PATH},
+        {"worker-socket", required_argument, NULL, ARG_WORKER_SOCKET},
         {"worker-timeout", required_argument, NULL, ARG_WORKER_TIMEOUT},
         {"scan-interval", required_argument, NULL, ARG_SCAN},
         {"state-dir", required_argument, NULL, ARG_STATE_DIR},
@@ -136,6 +141,12 @@ int main(int argc, char **argv)
             break;
         case ARG_WORKER_PATH:
             worker_path = optarg;
+            break;
+        case ARG_WORKER_SOCKET:
+            free(c.worker_socket);
+            c.worker_socket = strdup(optarg);
+            if (!c.worker_socket)
+                return EXIT_FAILURE;
             break;
         case ARG_WORKER_TIMEOUT:
             if (parse_number(optarg, 86400, &v) < 0) {
@@ -181,7 +192,20 @@ int main(int argc, char **argv)
         c.state_dir = strdup(d && *d ? d : TOKEND_STATE_DIR);
     }
     c.worker_path = strdup(worker_path ? worker_path : TOKEND_LIBEXECDIR "/tokend/tokend-worker");
-    if (!c.worker_path || access(c.worker_path, X_OK) < 0) {
+    if (c.worker_socket) {
+        /* Each connection starts a worker: the socket must be there to connect to. */
+        struct sockaddr_un sa;
+        struct stat st;
+        if (strlen(c.worker_socket) >= sizeof(sa.sun_path)) {
+            r = log_error_errno(ENAMETOOLONG, "--worker-socket %s: %m", c.worker_socket);
+            goto finish;
+        }
+        r = stat(c.worker_socket, &st) < 0 ? -errno : S_ISSOCK(st.st_mode) ? 0 : -ENOTSOCK;
+        if (r < 0) {
+            log_error_errno(r, "cannot use the worker socket %s: %m", c.worker_socket);
+            goto finish;
+        }
+    } else if (!c.worker_path || access(c.worker_path, X_OK) < 0) {
         r = log_error_errno(errno, "cannot run the worker %s: %m", strempty(c.worker_path));
         goto finish;
     }
@@ -241,6 +265,7 @@ finish:
     remove_runtime_dir(&c);
     free(c.runtime_dir);
     free(c.worker_path);
+    free(c.worker_socket);
     free(c.state_dir);
     config_done(&c.config);
     return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -3,13 +3,19 @@
  * module's slots), in its own process with its own module instance. It serves
  * org.tokend.Worker1 to the main process over the socketpair on fd 3. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include "bus-error.h"
+#include "io-util.h"
 #include "log.h"
+#include "worker-launch.h"
 #include "worker-main.h"
 #include "worker-protocol.h"
 
@@ -51,10 +57,15 @@ static int open_bus(sd_bus **ret)
     return 0;
 }
 
-static int serve(sd_bus *bus)
+/* Serves tokend's calls until it goes. A call that takes longer than call_timeout_sec (0: no
+ * limit) ends the process: a module stuck in a card never returns, and tokend, which may not
+ * be able to signal a worker of another user, then sees the connection close. */
+static int serve(sd_bus *bus, unsigned call_timeout_sec)
 {
     for (;;) {
+        alarm(call_timeout_sec);
         int r = sd_bus_process(bus, NULL);
+        alarm(0);
         if (r < 0)
             return r == -ECONNRESET || r == -ENOTCONN ? 0 : r;
         if (r > 0)
@@ -65,12 +76,67 @@ static int serve(sd_bus *bus)
     }
 }
 
+/* The private OpenSC configuration of a socket-activated worker, removed however the worker
+ * ends: its own time limit (SIGALRM) and systemd's stop (SIGTERM) included. */
+static char *opensc_conf_path;
+
+static void on_fatal_signal(int sig)
+{
+    if (opensc_conf_path)
+        (void)unlink(opensc_conf_path);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Socket activation: systemd passes tokend's connection as the one listening fd (3), and the
+ * launch frame on it gives what tokend would otherwise put on the command line (returned as
+ * a new argv behind argv0) and in OPENSC_CONF (written to a private file, whose path is
+ * returned for removal at exit). */
+static int read_launch(const char *argv0, char ***ret_argv, char **ret_conf_path)
+{
+    _cleanup_strv_free_ char **args = NULL;
+    _cleanup_free_ char *conf = NULL, *path = NULL;
+    int n = sd_listen_fds(true);
+    if (n < 0)
+        return n;
+    if (n != 1)
+        return -EBADF;
+    int r = worker_launch_read(WORKER_FD, &args, &conf);
+    if (r < 0)
+        return r;
+    size_t count = strv_length(args);
+    _cleanup_strv_free_ char **argv = calloc(count + 2, sizeof(char *));
+    if (!argv || !(argv[0] = strdup(argv0)))
+        return -ENOMEM;
+    memcpy(argv + 1, args, count * sizeof(char *));
+    free(TAKE_PTR(args)); /* the strings now belong to argv */
+    if (conf) {
+        const char *tmp = getenv("TMPDIR");
+        if (asprintf(&path, "%s/tokend-worker-opensc.XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0)
+            return -ENOMEM;
+        _cleanup_close_ int fd = mkostemp(path, O_CLOEXEC);
+        if (fd < 0)
+            return -errno;
+        r = tk_write_all(fd, conf, strlen(conf));
+        if (r < 0 || setenv("OPENSC_CONF", path, 1) < 0) {
+            (void)unlink(path);
+            return r < 0 ? r : -errno;
+        }
+    }
+    *ret_argv = TAKE_PTR(argv);
+    *ret_conf_path = TAKE_PTR(path);
+    return 0;
+}
+
 static void help(void)
 {
-    printf("Usage: tokend-worker --module PATH (--scan [--interval-ms N, 0: on request] | --serial "
-           "SERIAL "
-           "[--unblock-with-puk] [--state-dir DIR])\n\n"
-           "The PKCS#11 side of tokend, started by tokend with a socketpair on fd 3.\n");
+    printf(
+        "Usage: tokend-worker --module PATH (--scan [--interval-ms N, 0: on request] | --serial "
+        "SERIAL "
+        "[--unblock-with-puk] [--state-dir DIR])\n\n"
+        "       tokend-worker --socket\n\n"
+        "The PKCS#11 side of tokend, started by tokend with a socketpair on fd 3, or by systemd\n"
+        "for a connection to the worker socket (--socket), whose first message gives the rest.\n");
 }
 
 int main(int argc, char **argv)
@@ -83,13 +149,30 @@ int main(int argc, char **argv)
         {"serial", required_argument, NULL, 'S'},
         {"unblock-with-puk", no_argument, NULL, 'p'},
         {"state-dir", required_argument, NULL, 'd'},
+        {"call-timeout", required_argument, NULL, 't'},
         {},
     };
     WorkerContext w = {};
     const char *module_path = NULL;
     bool scanner = false;
     uint64_t interval_usec = 2000000;
+    unsigned call_timeout_sec = 0;
+    _cleanup_strv_free_ char **launch_argv = NULL;
+    _cleanup_free_ char *conf_path = NULL;
     int c, r;
+
+    if (argc == 2 && streq(argv[1], "--socket")) {
+        r = read_launch(argv[0], &launch_argv, &conf_path);
+        if (r < 0) {
+            log_error_errno(r, "cannot read what to do from tokend's connection: %m");
+            return EXIT_FAILURE;
+        }
+        argv = launch_argv;
+        argc = (int)strv_length(argv);
+        opensc_conf_path = conf_path;
+        signal(SIGALRM, on_fatal_signal);
+        signal(SIGTERM, on_fatal_signal);
+    }
 
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) >= 0)
         switch (c) {
@@ -117,6 +200,16 @@ int main(int argc, char **argv)
         case 'd':
             w.state_dir = optarg;
             break;
+        case 't': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (!*optarg || *end || v > 86400) {
+                log_error("--call-timeout: expected seconds up to 86400, got %s", optarg);
+                return 2;
+            }
+            call_timeout_sec = (unsigned)v;
+            break;
+        }
         default:
             return 2;
         }
@@ -140,7 +233,7 @@ int main(int argc, char **argv)
     }
 
     if (scanner)
-        r = worker_scan(w.bus, module_path, interval_usec);
+        r = worker_scan(w.bus, module_path, interval_usec, call_timeout_sec);
     else {
         r = tk_token_open(w.module, w.serial, &w.token, &e);
         if (r < 0)
@@ -148,11 +241,13 @@ int main(int argc, char **argv)
         else
             r = worker_token_publish(&w);
         if (r >= 0)
-            r = serve(w.bus);
+            r = serve(w.bus, call_timeout_sec);
     }
     sd_bus_flush_close_unref(w.bus);
     tk_token_free(w.token);
     tk_module_free(w.module);
     free(w.serial);
+    if (conf_path)
+        (void)unlink(conf_path);
     return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

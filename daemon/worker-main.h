@@ -28,5 +28,6 @@ int worker_token_publish(WorkerContext *w);
 
 /* Lists the module's slots every interval (or, with an interval of 0, only when asked with
  * Rescan) and reports what it found in Tokens signals on bus, until the main process goes
- * away. */
-int worker_scan(sd_bus *bus, const char *module_path, uint64_t interval_usec);
+ * away. A poll that takes longer than call_timeout_sec (0: no limit) ends the process. */
+int worker_scan(sd_bus *bus, const char *module_path, uint64_t interval_usec,
+                unsigned call_timeout_sec);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "worker-main.h"
@@ -66,7 +67,8 @@ static const sd_bus_vtable scanner_vtable[] = {
     SD_BUS_VTABLE_END,
 };
 
-int worker_scan(sd_bus *bus, const char *module_path, uint64_t interval_usec)
+int worker_scan(sd_bus *bus, const char *module_path, uint64_t interval_usec,
+                unsigned call_timeout_sec)
 {
     Scanner s = {.module_path = module_path, .interval_usec = interval_usec};
     int r = sd_bus_add_object_vtable(bus, NULL, WORKER_PATH, WORKER_INTERFACE, scanner_vtable, &s);
@@ -74,7 +76,11 @@ int worker_scan(sd_bus *bus, const char *module_path, uint64_t interval_usec)
         return r;
     for (;;) {
         if (now_usec() >= s.next) {
+            /* A module stuck in C_GetSlotList would freeze its inventory: the scanner ends
+             * instead, and tokend starts another. */
+            alarm(call_timeout_sec);
             r = send_tokens(bus, s.module_path);
+            alarm(0);
             if (r < 0)
                 return r == -ECONNRESET || r == -ENOTCONN ? 0 : r;
             s.next = s.interval_usec > 0 ? now_usec() + s.interval_usec : UINT64_MAX;

@@ -7,10 +7,12 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "log.h"
 #include "macro.h"
+#include "worker-launch.h"
 #include "worker-protocol.h"
 #include "worker.h"
 
@@ -19,7 +21,9 @@
 #define WORKER_STOP_GRACE_USEC (2 * 1000000ull)
 
 struct Worker {
-    pid_t pid;
+    pid_t pid;                 /* 0 for a socket worker, and once reaped */
+    sd_bus_slot *disconnected; /* a socket worker: its end */
+    sd_event_source *defer_exit;
     sd_bus *bus;
     sd_event_source *child;
     worker_exit_cb_t cb;
@@ -74,8 +78,11 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
     }
     w->pid = 0;
     w->child = sd_event_source_unref(w->child);
+    char how[64];
+    snprintf(how, sizeof(how), "%s %d", si->si_code == CLD_EXITED ? "exit status" : "signal",
+             si->si_status);
     if (w->cb)
-        w->cb(w, si, w->userdata);
+        w->cb(w, how, w->userdata);
     return 0;
 }
 
@@ -109,6 +116,29 @@ static void child_exec(pid_t parent, int fd, const char *path, char *const *argv
     memcpy(args + 1, argv, n * sizeof(char *));
     execv(path, args);
     _exit(127);
+}
+
+static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+
+/* The peer-to-peer bus on the worker's connection, which it takes (*fd is then -1). A socket
+ * worker's end is its connection's: its Disconnected is watched. */
+static int start_bus(Worker *w, sd_event *event, int *fd)
+{
+    int r = sd_bus_new(&w->bus);
+    if (r >= 0)
+        r = sd_bus_set_fd(w->bus, *fd, *fd);
+    if (r < 0)
+        return r;
+    *fd = -1;
+    if (w->pid == 0)
+        r = sd_bus_match_signal(w->bus, &w->disconnected, "org.freedesktop.DBus.Local",
+                                "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
+                                "Disconnected", on_disconnected, w);
+    if (r >= 0)
+        r = sd_bus_start(w->bus);
+    if (r >= 0)
+        r = sd_bus_attach_event(w->bus, event, SD_EVENT_PRIORITY_NORMAL);
+    return r;
 }
 
 int worker_spawn(sd_event *event, const char *path, char *const *argv, char *const *env,
@@ -147,15 +177,56 @@ int worker_spawn(sd_event *event, const char *path, char *const *argv, char *con
         free(w);
         return r;
     }
-    r = sd_bus_new(&w->bus);
-    if (r >= 0)
-        r = sd_bus_set_fd(w->bus, ours, ours);
-    if (r >= 0) {
-        ours = -1; /* the bus owns it now */
-        r = sd_bus_start(w->bus);
+    r = start_bus(w, event, &ours);
+    if (r < 0) {
+        worker_free(w);
+        return r;
     }
-    if (r >= 0)
-        r = sd_bus_attach_event(w->bus, event, SD_EVENT_PRIORITY_NORMAL);
+    *ret = w;
+    return 0;
+}
+
+static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    Worker *w = userdata;
+    w->disconnected = sd_bus_slot_unref(w->disconnected);
+    if (w->cb)
+        w->cb(w, "connection closed", w->userdata);
+    return 0;
+}
+
+static int on_defer_exit(sd_event_source *s, void *userdata)
+{
+    Worker *w = userdata;
+    w->defer_exit = sd_event_source_disable_unref(w->defer_exit);
+    if (w->disconnected)
+        on_disconnected(NULL, w, NULL);
+    return 0;
+}
+
+int worker_connect(sd_event *event, const char *socket_path, char *const *argv,
+                   const char *opensc_conf, worker_exit_cb_t cb, void *userdata, Worker **ret)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(socket_path) >= sizeof(sa.sun_path))
+        return -ENAMETOOLONG;
+    strcpy(sa.sun_path, socket_path);
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        return -errno;
+    /* A frame is small, the socket's buffer takes it at once; the worker reads it first. */
+    int r = worker_launch_write(fd, argv, opensc_conf);
+    if (r < 0)
+        return r;
+
+    Worker *w = calloc(1, sizeof(Worker));
+    if (!w)
+        return -ENOMEM;
+    w->cb = cb;
+    w->userdata = userdata;
+    r = start_bus(w, event, &fd);
     if (r < 0) {
         worker_free(w);
         return r;
@@ -178,6 +249,11 @@ void worker_kill(Worker *w)
 {
     if (w && w->pid > 0)
         kill(w->pid, SIGKILL);
+    else if (w && w->disconnected && !w->defer_exit)
+        /* The end follows from the event loop, as a child's exit would, and not from inside
+         * a callback of the bus being closed: the exit callback frees the Worker, and that
+         * closes the connection. */
+        (void)sd_event_add_defer(sd_bus_get_event(w->bus), &w->defer_exit, on_defer_exit, w);
 }
 
 /* The stop goes on in the event loop: the main process never waits for a worker. */
@@ -185,6 +261,8 @@ Worker *worker_free(Worker *w)
 {
     if (!w)
         return NULL;
+    w->disconnected = sd_bus_slot_unref(w->disconnected);
+    w->defer_exit = sd_event_source_disable_unref(w->defer_exit);
     if (w->bus) {
         sd_bus_detach_event(w->bus);
         w->bus = sd_bus_close_unref(w->bus);

@@ -22,3 +22,22 @@ int tk_write_all(int fd, const void *data, size_t n)
     }
     return 0;
 }
+
+int tk_read_all(int fd, void *buf, size_t n)
+{
+    char *p = buf;
+
+    while (n > 0) {
+        ssize_t k = read(fd, p, n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (k == 0)
+            return -ENODATA;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}

@@ -124,9 +124,15 @@ def oversized_options_from_nobody_are_refused_at_once_and_cost_no_memory():
                               ("dns", 65536, 16), ("dns", 1, 1 << 20)):
         # The same message sent to sd-bus's own Peer.Ping on tokend's object: what the bus
         # and the message's transport cost, which tokend's refusal adds to.
-        _, baseline = flood_as_nobody("ping-" + kind, count, size)
-        name, ms = flood_as_nobody(kind, count, size)
-        assert name == "org.tokend.Tokend1.Error.InvalidArgument", (kind, count, name)
+        # The best of five of each, taken in turns: other work on the machine adds to single
+        # runs, and alike to both.
+        pings, runs = [], []
+        for _ in range(5):
+            pings.append(flood_as_nobody("ping-" + kind, count, size)[1])
+            runs.append(flood_as_nobody(kind, count, size))
+        for name, _ in runs:
+            assert name == "org.tokend.Tokend1.Error.InvalidArgument", (kind, count, name)
+        baseline, ms = min(pings), min(ms for _, ms in runs)
         print(f"# {kind} x {count} of {size} bytes: refused in {ms:.1f} ms, "
               f"{ms - baseline:.1f} ms more than the bus's own {baseline:.1f} ms")
         assert ms - baseline < 100, (kind, ms, baseline)

@@ -39,7 +39,7 @@ class CardEnv:
     readers and before tokend starts (to personalise them differently, for example)."""
 
     def __init__(self, personalise=True, extra_config="", before_tokend=None, extra_policies=(),
-                 cards=1, **sim_args):
+                 cards=1, tokend_args=(), **sim_args):
         self.sim = simenv.SimEnv(cards=cards, personalise=personalise, **sim_args)
         self.daemon = None
         self.monitor = None
@@ -57,7 +57,7 @@ class CardEnv:
             os.environ["PCSCLITE_CSOCK_NAME"] = self.sim.env["PCSCLITE_CSOCK_NAME"]
             try:
                 self.daemon = Env(labels=(), modules=[OPENSC], extra_config=extra_config,
-                                  extra_policies=extra_policies)
+                                  extra_policies=extra_policies, tokend_args=tokend_args)
             finally:
                 if saved is None:
                     del os.environ["PCSCLITE_CSOCK_NAME"]

@@ -55,6 +55,28 @@ def reachable_tmp():
         path = os.path.dirname(path)
 
 
+def copy_for_other_users(program, directory):
+    """A copy of program in directory (root's, mode 0755) that another user can run wherever
+    the checkout is. It must load nothing from the build or source tree (tokenctl and
+    tokend-worker link the project's libraries statically): ldd shows where each library comes
+    from."""
+    copy = os.path.join(directory, os.path.basename(program))
+    shutil.copyfile(program, copy)
+    os.chmod(copy, 0o755)
+    p = subprocess.run(["ldd", copy], capture_output=True, text=True)
+    trees = [os.path.realpath(os.environ[d]) + os.sep
+             for d in ("TOKEND_BUILD_DIR", "TOKEND_SOURCE_DIR") if os.environ.get(d)]
+    for line in p.stdout.splitlines():
+        if "not found" in line:
+            raise AssertionError(f"{program}: {line.strip()}")
+        m = re.search(r"(/.*) \(0x[0-9a-f]+\)$", line)
+        lib = m and os.path.realpath(m.group(1).split("=> ")[-1])
+        if lib and any(lib.startswith(t) for t in trees):
+            raise AssertionError(f"{program} loads {lib} from the build or source tree: "
+                                 "another user may not reach it, copy it too")
+    return copy
+
+
 def bus_address(path):
     """The D-Bus address of a unix socket: bytes outside the spec's optionally-escaped set (a
     space in TMPDIR, say) written %XX, as the address syntax wants."""
@@ -162,7 +184,7 @@ class CallError(Exception):
 class Env:
     def __init__(self, labels=("token-a",), scan_interval_ms=200, worker_timeout=None,
                  extra_config="", module_link_name=None, extra_policies=(), modules=None,
-                 pcscd=False, launcher=()):
+                 pcscd=False, launcher=(), tokend_args=()):
         # Within reach of other users, for the tests that open it to them (the bus socket).
         self.dir = tempfile.mkdtemp(prefix="tokend-daemon-test.", dir=reachable_tmp())
         self.shared = None
@@ -206,6 +228,7 @@ class Env:
                     "--scan-interval", str(scan_interval_ms), "--state-dir", self.dir]
             if worker_timeout:
                 args += ["--worker-timeout", str(worker_timeout)]
+            args += list(tokend_args)
             if os.environ.get("TOKEND_UNDER_VALGRIND") and shutil.which("valgrind"):
                 # meson test --setup=valgrind: the daemon itself runs under memcheck (its workers,
                 # started by exec, do not), and a report fails the test through the exit status.
@@ -362,22 +385,8 @@ class Env:
 
     def copy_for_other_users(self, program):
         """A copy of program, in other_users_dir(), that another user can run wherever the
-        checkout is. It must load nothing from the build or source tree (tokenctl links the
-        project's libraries statically): ldd shows where each library comes from."""
-        copy = os.path.join(self.other_users_dir(), os.path.basename(program))
-        shutil.copyfile(program, copy)
-        os.chmod(copy, 0o755)
-        p = subprocess.run(["ldd", copy], capture_output=True, text=True)
-        trees = [os.path.realpath(d) + os.sep for d in (self.build, self.source) if d]
-        for line in p.stdout.splitlines():
-            if "not found" in line:
-                raise AssertionError(f"{program}: {line.strip()}")
-            m = re.search(r"(/.*) \(0x[0-9a-f]+\)$", line)
-            lib = m and os.path.realpath(m.group(1).split("=> ")[-1])
-            if lib and any(lib.startswith(t) for t in trees):
-                raise AssertionError(f"{program} loads {lib} from the build or source tree: "
-                                     "another user may not reach it, copy it too")
-        return copy
+        checkout is (see copy_for_other_users() below)."""
+        return copy_for_other_users(program, self.other_users_dir())
 
     def _remove_shared(self):
         if self.shared:
