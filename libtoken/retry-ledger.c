@@ -21,8 +21,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 static int ledger_lock(int dirfd, int operation, int *ret_fd)
 {
+    /* A reader opens the lock file read-only, so that a ledger on a read-only file system can
+     * still be read. */
+    int mode = operation == LOCK_SH ? O_RDONLY : O_RDWR;
     _cleanup_close_ int fd =
-        openat(dirfd, LEDGER_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        openat(dirfd, LEDGER_LOCK_FILE, mode | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return -errno;
     if (flock(fd, operation) < 0)
@@ -240,8 +243,9 @@ int tk_ledger_check(const char *dir, TkError *error)
     _cleanup_close_ int lockfd = -EBADF;
     int r = ledger_lock(dirfd, LOCK_EX, &lockfd);
     if (r < 0)
-        return tk_error_set(error, r, TK_ERROR_FAILED, "Cannot lock the retry ledger %s/%s: %s",
-                            dir, LEDGER_LOCK_FILE, strerror(-r));
+        return tk_error_set(error, r, TK_ERROR_FAILED,
+                            "Cannot lock the retry ledger %s/%s (with %s): %s", dir, TK_LEDGER_FILE,
+                            LEDGER_LOCK_FILE, strerror(-r));
 
     _cleanup_(json_object_putp) json_object *root = NULL;
     r = ledger_load(dirfd, &root);
