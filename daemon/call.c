@@ -2,7 +2,7 @@
 /* A Token method call, in the order systemd's daemons keep: parse and validate (bounded, no
  * token, no file) → polkit → site key, guards, intent record → queue → guards again when it
  * leaves the queue → the worker (which checks the guards once more with the token's own
- * counters) → result record → reply. */
+ * counters and the ledger's count) → the ledger's count → result record → reply. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -428,6 +428,7 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         /* The worker's own errors come typed; anything else (NoReply, Disconnected) means the
          * worker itself failed. */
         if (tk_error_name_is_known(e->name)) {
+            ledger_count_outcome(t, call->op, e->name);
             record_result(t, call, "failed", e->name);
             tk_bus_reply_error(call->message, e);
         } else {
@@ -455,6 +456,7 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         }
     } else {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *out = NULL;
+        ledger_count_outcome(t, call->op, NULL);
         if (record_result(t, call, "ok", NULL) < 0) {
             tk_bus_reply_errorf(call->message, TK_ERROR_FAILED,
                                 "The operation was done, but the audit trail could not "

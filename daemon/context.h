@@ -8,6 +8,7 @@
 #include "operations.h"
 #include "token.h"
 #include "tokend-config.h"
+#include "worker-protocol.h"
 #include "worker.h"
 
 typedef struct Context Context;
@@ -30,11 +31,22 @@ typedef struct Call {
     struct Call *next;
 } Call;
 
+/* A token's SO PIN/PUK count as an info gives it. */
+typedef struct SoCount {
+    TkPinState state;
+    int retries;
+    TkRetriesSource source;
+} SoCount;
+
 typedef struct Token {
     Context *context;
     Module *module;
     char *path;
     TkTokenInfo info; /* the cache that property reads answer from */
+    /* What the reports said before tokend added its ledger's count (ledger.c): the SO side as
+     * the PKCS#11 flags give it, and what the token's worker read beside the flags. */
+    SoCount so_flags;
+    WorkerRetries worker_retries;
     bool present;
     Worker *worker;
     sd_event_source *respawn;
@@ -79,7 +91,8 @@ struct Context {
     sd_bus *bus;
     char *worker_path;
     char *runtime_dir; /* per-worker OpenSC configurations */
-    char *state_dir;   /* the retry ledger */
+    char *state_dir;   /* the retry ledger, which only the main process reads and writes */
+    int ledger_error;  /* the last read of the ledger failed so (0: it worked); logged once */
     uint64_t worker_timeout_usec;
     unsigned scan_interval_ms;
     Module *modules;
@@ -115,6 +128,18 @@ Call *call_free(Call *call);
 
 /* token-worker.c: the token's worker process. */
 int token_spawn_worker(Token *t);
+
+/* ledger.c: the retry ledger, kept by the main process alone. */
+/* Keeps info's SO side as the flags give it, and puts in the card's counters (from the token's
+ * worker) and the ledger's count. */
+void ledger_add_counts(Token *t, TkTokenInfo *info);
+/* A worker (retries given) or the scanner (NULL) reported the token's info. */
+void token_report_info(Token *t, TkTokenInfo *info, const WorkerRetries *retries);
+/* The call's outcome (error_name NULL: done), written to the ledger where the operation table
+ * says it counts, before it is recorded and answered. */
+void ledger_count_outcome(Token *t, const Operation *op, const char *error_name);
+/* Hands the ledger's count to the token's worker, for its own final-try check. */
+void ledger_tell_worker(Token *t);
 
 /* pcsc-watch.c */
 int pcsc_watch_start(Context *c);

@@ -69,7 +69,7 @@ static void help(void)
 {
     printf("Usage: tokend-worker --module PATH (--scan [--interval-ms N, 0: on request] | --serial "
            "SERIAL "
-           "[--unblock-with-puk] [--state-dir DIR])\n\n"
+           "[--unblock-with-puk])\n\n"
            "The PKCS#11 side of tokend, started by tokend with a socketpair on fd 3.\n");
 }
 
@@ -82,10 +82,9 @@ int main(int argc, char **argv)
         {"interval-ms", required_argument, NULL, 'i'},
         {"serial", required_argument, NULL, 'S'},
         {"unblock-with-puk", no_argument, NULL, 'p'},
-        {"state-dir", required_argument, NULL, 'd'},
         {},
     };
-    WorkerContext w = {};
+    WorkerContext w = {.ledger_failed = -1};
     const char *module_path = NULL;
     bool scanner = false;
     uint64_t interval_usec = 2000000;
@@ -113,9 +112,6 @@ int main(int argc, char **argv)
             break;
         case 'p':
             w.unblock_with_puk = true;
-            break;
-        case 'd':
-            w.state_dir = optarg;
             break;
         default:
             return 2;
