@@ -130,6 +130,7 @@ Call *call_free(Call *call);
 int token_spawn_worker(Token *t);
 
 /* ledger.c: the retry ledger, kept by the main process alone. */
+int ledger_start(Context *c);
 /* Keeps info's SO side as the flags give it, and puts in the card's counters (from the token's
  * worker) and the ledger's count. */
 void ledger_add_counts(Token *t, TkTokenInfo *info);

@@ -1,14 +1,29 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* tokend's retry ledger, which the main process alone reads and writes: the ledger's count of
- * failed SO PIN/PUK attempts is added to what a token's worker or scanner reports; the outcome
- * of each call that the operation table says it counts is written when tokend hears it; and
- * the count is handed to the token's worker, which checks the final-try rule with it once
- * more. */
+/* tokend's retry ledger, which the main process alone reads and writes: the state directory is
+ * made and checked at start; the ledger's count of failed SO PIN/PUK attempts is added to what
+ * a token's worker or scanner reports; the outcome of each call that the operation table says
+ * it counts is written when tokend hears it; and the count is handed to the token's worker,
+ * which checks the final-try rule with it once more. */
 #include <errno.h>
+#include <sys/stat.h>
 
 #include "context.h"
 #include "log.h"
 #include "retry-ledger.h"
+
+int ledger_start(Context *c)
+{
+    TkError e = {};
+    if (mkdir(c->state_dir, 0700) < 0 && errno != EEXIST)
+        return log_error_errno(errno, "Cannot create the state directory %s: %m", c->state_dir);
+    int r = tk_ledger_check(c->state_dir, &e);
+    if (r < 0)
+        return log_error_errno(r,
+                               "%s. tokend does not start without its retry ledger, which guards "
+                               "the unblocks of cards whose PUK counter cannot be read.",
+                               e.message);
+    return 0;
+}
 
 /* The ledger's count for the token. A ledger that cannot be read is logged when it starts
  * failing and when it works again, not at every report. */

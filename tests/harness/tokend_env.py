@@ -160,9 +160,13 @@ class CallError(Exception):
 
 
 class Env:
+    """state_dir: tokend's --state-dir (@DIR@ for the temp dir), the temp dir itself unless
+    given. wait: for tokend's tokens on the bus; without it the test watches tokend itself (one
+    that must refuse to start, say)."""
+
     def __init__(self, labels=("token-a",), scan_interval_ms=200, worker_timeout=None,
                  extra_config="", module_link_name=None, extra_policies=(), modules=None,
-                 pcscd=False, launcher=()):
+                 pcscd=False, launcher=(), state_dir=None, wait=True):
         # Within reach of other users, for the tests that open it to them (the bus socket).
         self.dir = tempfile.mkdtemp(prefix="tokend-daemon-test.", dir=reachable_tmp())
         self.shared = None
@@ -201,9 +205,10 @@ class Env:
                 module_lines = "".join(f"Module={m}\n" for m in (modules or [self.module]))
                 f.write(f"[Modules]\n{module_lines}[Audit]\nFile={self.dir}/audit.jsonl\n")
                 f.write(extra_config.replace("@DIR@", self.dir))
+            self.state_dir = (state_dir or "@DIR@").replace("@DIR@", self.dir)
             args = [f"{self.build}/daemon/tokend", "--config", f"{self.dir}/tokend.conf",
                     "--worker-path", f"{self.build}/daemon/tokend-worker",
-                    "--scan-interval", str(scan_interval_ms), "--state-dir", self.dir]
+                    "--scan-interval", str(scan_interval_ms), "--state-dir", self.state_dir]
             if worker_timeout:
                 args += ["--worker-timeout", str(worker_timeout)]
             if os.environ.get("TOKEND_UNDER_VALGRIND") and shutil.which("valgrind"):
@@ -218,8 +223,9 @@ class Env:
             self.tokend = subprocess.Popen(args, env=self.env, stdout=self.tokend_log,
                                            stderr=subprocess.STDOUT)
             self.pids.append(self.tokend.pid)
-            self.wait_for(lambda: len(self.tokens()) == len(labels), 10,
-                          f"{len(labels)} token(s) on the bus")
+            if wait:
+                self.wait_for(lambda: len(self.tokens()) == len(labels), 10,
+                              f"{len(labels)} token(s) on the bus")
         except BaseException:
             # A start that fails half-way leaves nothing running and no temp dir behind.
             self.abort()
