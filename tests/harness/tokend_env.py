@@ -152,6 +152,17 @@ def gvariant_options(**kw):
     return "@a{sv} {" + ", ".join(items) + "}"
 
 
+def fill_file_system(path):
+    """Writes zeros to a new file at path until its file system takes no more; the caller
+    removes the file to free the space again."""
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+
+
 class CallError(Exception):
     def __init__(self, name, message):
         super().__init__(f"{name}: {message}")
@@ -389,6 +400,11 @@ class Env:
         if self.shared:
             shutil.rmtree(self.shared, ignore_errors=True)
             self.shared = None
+
+    def remount(self, mount_point, options):
+        """Remounts a file system of tokend's own mount namespace (one its launcher made)."""
+        subprocess.run(["nsenter", "-t", str(self.tokend.pid), "-m", "mount", "-o",
+                        f"remount,{options}", mount_point], check=True)
 
     def worker_pids(self):
         """The token workers: tokend's children started with --serial."""
