@@ -38,6 +38,13 @@ typedef struct SoCount {
     TkRetriesSource source;
 } SoCount;
 
+/* Outcomes the retry ledger could not take when they happened, counted here until a write
+ * works: the count was reset (first), then failed this many times more. */
+typedef struct LedgerUnsaved {
+    bool reset;
+    unsigned failures;
+} LedgerUnsaved;
+
 typedef struct Token {
     Context *context;
     Module *module;
@@ -47,6 +54,7 @@ typedef struct Token {
      * the PKCS#11 flags give it, and what the token's worker read beside the flags. */
     SoCount so_flags;
     WorkerRetries worker_retries;
+    LedgerUnsaved ledger_unsaved;
     bool present;
     Worker *worker;
     sd_event_source *respawn;
@@ -139,6 +147,9 @@ void token_report_info(Token *t, TkTokenInfo *info, const WorkerRetries *retries
 /* The call's outcome (error_name NULL: done), written to the ledger where the operation table
  * says it counts, before it is recorded and answered. */
 void ledger_count_outcome(Token *t, const Operation *op, const char *error_name);
+/* Refuses a call whose outcome the ledger counts on a token whose SO PIN/PUK count only the
+ * ledger gives, while the ledger cannot be written. */
+int ledger_check_call(Token *t, const Operation *op, TkError *e);
 /* Hands the ledger's count to the token's worker, for its own final-try check. */
 void ledger_tell_worker(Token *t);
 

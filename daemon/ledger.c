@@ -2,9 +2,11 @@
 /* tokend's retry ledger, which the main process alone reads and writes: the state directory is
  * made and checked at start; the ledger's count of failed SO PIN/PUK attempts is added to what
  * a token's worker or scanner reports; the outcome of each call that the operation table says
- * it counts is written when tokend hears it; and the count is handed to the token's worker,
- * which checks the final-try rule with it once more. */
+ * it counts is written when tokend hears it; an unblock that depends on the ledger is refused
+ * while the ledger cannot be written; and the count is handed to the token's worker, which
+ * checks the final-try rule with it once more. */
 #include <errno.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "context.h"
@@ -25,8 +27,8 @@ int ledger_start(Context *c)
     return 0;
 }
 
-/* The ledger's count for the token. A ledger that cannot be read is logged when it starts
- * failing and when it works again, not at every report. */
+/* The ledger's count for the token, with what it could not take yet. A ledger that cannot be
+ * read is logged when it starts failing and when it works again, not at every report. */
 static int ledger_count(Token *t, int *ret)
 {
     Context *c = t->context;
@@ -42,6 +44,10 @@ static int ledger_count(Token *t, int *ret)
     if (c->ledger_error)
         log_info("The retry ledger %s/%s can be read again", c->state_dir, TK_LEDGER_FILE);
     c->ledger_error = 0;
+    if (t->ledger_unsaved.reset)
+        failed = 0;
+    for (unsigned i = 0; i < t->ledger_unsaved.failures; i++)
+        failed = tk_ledger_next(failed, false);
     *ret = failed;
     return 0;
 }
@@ -97,17 +103,98 @@ static void recount(Token *t)
                                        "UserPinRetries", "UserPinRetriesSource", NULL);
 }
 
+/* Writes the outcomes not written yet, oldest first; what could not be written stays. */
+static int save_unsaved(Token *t)
+{
+    Context *c = t->context;
+    LedgerUnsaved *u = &t->ledger_unsaved;
+    int r;
+    if (u->reset) {
+        r = tk_ledger_record(c->state_dir, t->info.serial, true);
+        if (r < 0)
+            return r;
+        u->reset = false;
+    }
+    for (; u->failures > 0; u->failures--) {
+        r = tk_ledger_record(c->state_dir, t->info.serial, false);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static bool unsaved(const Token *t)
+{
+    return t->ledger_unsaved.reset || t->ledger_unsaved.failures > 0;
+}
+
 void ledger_count_outcome(Token *t, const Operation *op, const char *error_name)
 {
     Context *c = t->context;
     bool success;
     if (!operation_ledger_outcome(op, error_name, &success))
         return;
-    int r = tk_ledger_record(c->state_dir, t->info.serial, success);
+    /* A reset makes every earlier failure moot, written or not. */
+    if (success)
+        t->ledger_unsaved = (LedgerUnsaved){.reset = true};
+    else
+        t->ledger_unsaved.failures++;
+    int r = save_unsaved(t);
     if (r < 0)
-        log_error_errno(r, "Cannot write the retry ledger %s/%s: %m", c->state_dir, TK_LEDGER_FILE);
+        log_error_errno(r,
+                        "Cannot write the retry ledger %s/%s: %m. The %s of token %s is counted "
+                        "in memory until it can; unblocks that depend on it are refused.",
+                        c->state_dir, TK_LEDGER_FILE, success ? "reset" : "failed attempt",
+                        t->info.serial);
     recount(t);
     ledger_tell_worker(t);
+}
+
+/* Whether the final-try guard knows this token's SO PIN/PUK count from the ledger alone. A
+ * token that unblocks with a PUK depends on it until its worker has said otherwise. */
+static bool depends_on_ledger(const Token *t)
+{
+    if (t->worker_retries.so_max_tries == 0)
+        return t->module->pcsc_backed;
+    TkTokenInfo flags = {.so_pin_retries_source = t->so_flags.source};
+    return so_from_ledger(t, &flags);
+}
+
+int ledger_check_call(Token *t, const Operation *op, TkError *e)
+{
+    Context *c = t->context;
+    TkError why = {};
+    int r;
+
+    if (op->ledger != LEDGER_JUDGED || !depends_on_ledger(t))
+        return 0;
+    if (unsaved(t)) {
+        r = save_unsaved(t);
+        if (r < 0)
+            tk_error_set(&why, r, TK_ERROR_FAILED, "Cannot write the retry ledger %s/%s: %s",
+                         c->state_dir, TK_LEDGER_FILE, strerror(-r));
+        else {
+            recount(t);
+            ledger_tell_worker(t);
+        }
+    } else {
+        r = tk_ledger_check(c->state_dir, &why);
+        /* The guards that follow, and the worker's, judge by the ledger as it is now. */
+        if (r >= 0) {
+            recount(t);
+            ledger_tell_worker(t);
+        }
+    }
+    if (r < 0) {
+        const char *so = t->module->pcsc_backed ? "PUK" : "SO PIN";
+        log_error("Refusing to unblock token %s: %s", t->info.serial, why.message);
+        return tk_error_set(e, r, TK_ERROR_FAILED,
+                            "%s. tokend counts this token's %s tries only there, so it does not "
+                            "unblock the token now: a wrong %s would go uncounted. Tell the "
+                            "administrator.",
+                            why.message, so, so);
+    }
+    return 0;
 }
 
 void ledger_tell_worker(Token *t)
