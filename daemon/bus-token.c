@@ -187,11 +187,13 @@ int token_new(Context *c, Module *m, const TkTokenInfo *info, Token **ret)
     t->module = m;
     t->present = true;
     t->info = *info;
+    t->worker_retries = WORKER_RETRIES_NONE;
     int r = token_path(c, info->serial, &t->path);
     if (r < 0) {
         free(t);
         return r;
     }
+    ledger_add_counts(t, &t->info);
     *ret = t;
     return 0;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A Token method call, in the order systemd's daemons keep: parse and validate (bounded, no
  * token, no file) → polkit → site key, guards, intent record → queue → guards again when it
- * leaves the queue → the worker (which checks the guards once more with the token's own
- * counters) → result record → reply. */
+ * leaves the queue, and the retry ledger writable where the call depends on it → the worker
+ * (which checks the guards once more with the token's own counters and the ledger's count) →
+ * the ledger's count → result record → reply. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -428,6 +429,7 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         /* The worker's own errors come typed; anything else (NoReply, Disconnected) means the
          * worker itself failed. */
         if (tk_error_name_is_known(e->name)) {
+            ledger_count_outcome(t, call->op, e->name);
             record_result(t, call, "failed", e->name);
             tk_bus_reply_error(call->message, e);
         } else {
@@ -455,6 +457,7 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         }
     } else {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *out = NULL;
+        ledger_count_outcome(t, call->op, NULL);
         if (record_result(t, call, "ok", NULL) < 0) {
             tk_bus_reply_errorf(call->message, TK_ERROR_FAILED,
                                 "The operation was done, but the audit trail could not "
@@ -525,7 +528,7 @@ static void drop_unrunnable(Token *t)
         TkError e = {};
         if (!caller_connected(t, call))
             record_result(t, call, "failed", "Disconnected");
-        else if (check_serial_conflict(t, call, &e) < 0 ||
+        else if (check_serial_conflict(t, call, &e) < 0 || ledger_check_call(t, call->op, &e) < 0 ||
                  guard_check(call->op, &t->info, call->force, t->module->pcsc_backed, &e) < 0)
             finish_with_tk_error(t, call, "refused", &e);
         else

@@ -8,6 +8,7 @@
 #include "operations.h"
 #include "token.h"
 #include "tokend-config.h"
+#include "worker-protocol.h"
 #include "worker.h"
 
 typedef struct Context Context;
@@ -30,11 +31,30 @@ typedef struct Call {
     struct Call *next;
 } Call;
 
+/* A token's SO PIN/PUK count as an info gives it. */
+typedef struct SoCount {
+    TkPinState state;
+    int retries;
+    TkRetriesSource source;
+} SoCount;
+
+/* Outcomes the retry ledger could not take when they happened, counted here until a write
+ * works: the count was reset (first), then failed this many times more. */
+typedef struct LedgerUnsaved {
+    bool reset;
+    unsigned failures;
+} LedgerUnsaved;
+
 typedef struct Token {
     Context *context;
     Module *module;
     char *path;
     TkTokenInfo info; /* the cache that property reads answer from */
+    /* What the reports said before tokend added its ledger's count (ledger.c): the SO side as
+     * the PKCS#11 flags give it, and what the token's worker read beside the flags. */
+    SoCount so_flags;
+    WorkerRetries worker_retries;
+    LedgerUnsaved ledger_unsaved;
     bool present;
     Worker *worker;
     sd_event_source *respawn;
@@ -80,7 +100,8 @@ struct Context {
     char *worker_path;
     char *worker_socket; /* set: workers are started by connecting here (socket activation) */
     char *runtime_dir;   /* per-worker OpenSC configurations */
-    char *state_dir;     /* the retry ledger */
+    char *state_dir;     /* the retry ledger, which only the main process reads and writes */
+    int ledger_error;    /* the last read of the ledger failed so (0: it worked); logged once */
     uint64_t worker_timeout_usec;
     unsigned scan_interval_ms;
     Module *modules;
@@ -119,6 +140,22 @@ int token_spawn_worker(Token *t);
 /* The --call-timeout a worker gets: tokend's worker timeout and a little more. */
 #define WORKER_CALL_TIMEOUT_SLACK_SEC 5
 void worker_call_timeout(const Context *c, char *buf, size_t size);
+
+/* ledger.c: the retry ledger, kept by the main process alone. */
+int ledger_start(Context *c);
+/* Keeps info's SO side as the flags give it, and puts in the card's counters (from the token's
+ * worker) and the ledger's count. */
+void ledger_add_counts(Token *t, TkTokenInfo *info);
+/* A worker (retries given) or the scanner (NULL) reported the token's info. */
+void token_report_info(Token *t, TkTokenInfo *info, const WorkerRetries *retries);
+/* The call's outcome (error_name NULL: done), written to the ledger where the operation table
+ * says it counts, before it is recorded and answered. */
+void ledger_count_outcome(Token *t, const Operation *op, const char *error_name);
+/* Refuses a call whose outcome the ledger counts on a token whose SO PIN/PUK count only the
+ * ledger gives, while the ledger cannot be written. */
+int ledger_check_call(Token *t, const Operation *op, TkError *e);
+/* Hands the ledger's count to the token's worker, for its own final-try check. */
+void ledger_tell_worker(Token *t);
 
 /* pcsc-watch.c */
 int pcsc_watch_start(Context *c);

@@ -107,26 +107,6 @@ static void token_drop(Token *t)
     token_free(t);
 }
 
-/* The scanner reads the PKCS#11 flags only; the token's worker adds the card's own counters and
- * the ledger's. A poll must not put a count from those sources back to what the flags say. */
-static void keep_worker_retries(const Token *t, TkTokenInfo *info)
-{
-    if (!t->worker)
-        return;
-    if (t->info.user_pin_retries_source == TK_RETRIES_CARD ||
-        t->info.user_pin_retries_source == TK_RETRIES_LEDGER) {
-        info->user_pin_retries = t->info.user_pin_retries;
-        info->user_pin_retries_source = t->info.user_pin_retries_source;
-        info->user_pin_state = t->info.user_pin_state;
-    }
-    if (t->info.so_pin_retries_source == TK_RETRIES_CARD ||
-        t->info.so_pin_retries_source == TK_RETRIES_LEDGER) {
-        info->so_pin_retries = t->info.so_pin_retries;
-        info->so_pin_retries_source = t->info.so_pin_retries_source;
-        info->so_pin_state = t->info.so_pin_state;
-    }
-}
-
 static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
     Module *mod = userdata;
@@ -145,7 +125,7 @@ static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         r = sd_bus_message_at_end(m, false);
         if (r != 0)
             break;
-        r = worker_read_info(m, &info);
+        r = worker_read_info(m, &info, NULL);
         if (r < 0)
             return 0;
         /* A slot with no initialised token (SoftHSM2's free slot) has no serial to name an
@@ -165,10 +145,9 @@ static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
             if (!t)
                 continue;
             changed = true;
-        } else {
-            keep_worker_retries(t, &info);
-            token_update_info(t, &info);
-        }
+        } else
+            /* The flags only: the card's counters from the token's worker stand. */
+            token_report_info(t, &info, NULL);
         t->listed = true;
         t->missed = 0;
     }

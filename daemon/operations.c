@@ -3,6 +3,7 @@
 
 #include "macro.h"
 #include "operations.h"
+#include "token-error.h"
 
 /* Limits are what a token can use, with room: PKCS#11 PINs are short, CKA_ID and labels are a
  * few dozen bytes, a certificate a few KiB, a CA chain a handful of certificates. Anything
@@ -110,6 +111,7 @@ const Operation operations[] = {
         .message_id = "4e5da7636a214470b985c28241570f8f",
         .what = "unblock PINs", .verb = "PIN unblock",
         .changes_token = true, .presents = SECRET_SO_PIN, .so_pin_derived = true,
+        .ledger = LEDGER_JUDGED,
     },
     {
         .member = "Initialize", .name = "initialize",
@@ -120,6 +122,7 @@ const Operation operations[] = {
         .message_id = "b6adccc15dbe4d1c86e47ba00614c140",
         .what = "initialise tokens", .verb = "token initialisation",
         .changes_token = true, .presents = SECRET_SO_PIN, .so_pin_derived = true,
+        .ledger = LEDGER_RESET,
     },
     {
         .member = "DeleteObject", .name = "delete-object",
@@ -149,4 +152,23 @@ const Operation *operation_find_member(const char *member)
         if (streq(operations[i].member, member))
             return &operations[i];
     return NULL;
+}
+
+bool operation_ledger_outcome(const Operation *op, const char *error_name, bool *ret_success)
+{
+    switch (op->ledger) {
+    case LEDGER_JUDGED:
+        if (error_name && !streq(error_name, TK_ERROR_PIN_INCORRECT))
+            return false; /* the SO PIN/PUK was not judged: locked, token gone, … */
+        *ret_success = !error_name;
+        return true;
+    case LEDGER_RESET:
+        if (error_name)
+            return false;
+        *ret_success = true;
+        return true;
+    case LEDGER_NONE:
+    default:
+        return false;
+    }
 }

@@ -55,6 +55,18 @@ typedef enum Secret {
     SECRET_SO_PIN,
 } Secret;
 
+/* What the outcome of a call tells tokend's retry ledger, its count of failed SO PIN/PUK
+ * attempts on tokens whose counter cannot be read. */
+typedef enum LedgerEffect {
+    LEDGER_NONE,
+    /* The call presents the secret the counter counts: done resets the count, a wrong one
+     * (PinIncorrect) counts one more failure. */
+    LEDGER_JUDGED,
+    /* Done, the token starts with fresh counters. A wrong SO PIN here is the SO PIN's own,
+     * never the PUK's, so it is not counted. */
+    LEDGER_RESET,
+} LedgerEffect;
+
 typedef struct Operation {
     const char *member;  /* the method of org.tokend.Tokend1.Token */
     const char *variant; /* NULL; or "login" (ListObjects with a PIN), "user"/"so" (ChangePin) */
@@ -71,6 +83,7 @@ typedef struct Operation {
     bool reads; /* only reads: never spends a final try, not even with force */
     Secret presents;
     bool so_pin_derived; /* the SO PIN comes from the site key when configured */
+    LedgerEffect ledger;
 } Operation;
 
 /* Every row, for the tests and for walking. */
@@ -81,6 +94,11 @@ extern const size_t n_operations;
 const Operation *operation_find(const char *member, const char *variant);
 /* The first row of a member, whatever its variant. */
 const Operation *operation_find_member(const char *member);
+
+/* Whether the outcome of a call of op changes the retry ledger's count, and if so whether as
+ * a success (the count goes to 0) or as one more failure. error_name: the call's error, NULL
+ * when it was done. */
+bool operation_ledger_outcome(const Operation *op, const char *error_name, bool *ret_success);
 
 /* Whether a call of this row leaves a record in the audit trail: it changes the token or
  * presents a secret to it. */

@@ -23,8 +23,9 @@ static int on_worker_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret
             token_emit_progress(t, op, stage);
     } else if (sd_bus_message_is_signal(m, WORKER_INTERFACE, "Info")) {
         TkTokenInfo info;
-        if (worker_read_info(m, &info) >= 0)
-            token_update_info(t, &info);
+        WorkerRetries retries;
+        if (worker_read_info(m, &info, &retries) >= 0)
+            token_report_info(t, &info, &retries);
     }
     return 0;
 }
@@ -158,14 +159,13 @@ int token_spawn_worker(Token *t)
     }
     char timeout[32];
     worker_call_timeout(c, timeout, sizeof(timeout));
+    /* No state directory: the worker never sees the ledger, tokend hands it the count. */
     char *argv[] = {"--module",
                     t->module->path,
                     "--serial",
                     t->info.serial,
                     "--call-timeout",
                     timeout,
-                    "--state-dir",
-                    c->state_dir,
                     t->module->pcsc_backed ? "--unblock-with-puk" : NULL,
                     NULL};
     if (c->worker_socket)
@@ -183,6 +183,10 @@ int token_spawn_worker(Token *t)
     }
     if (r < 0)
         return r;
-    return sd_bus_match_signal(worker_bus(t->worker), NULL, NULL, WORKER_PATH, WORKER_INTERFACE,
-                               NULL, on_worker_signal, t);
+    r = sd_bus_match_signal(worker_bus(t->worker), NULL, NULL, WORKER_PATH, WORKER_INTERFACE, NULL,
+                            on_worker_signal, t);
+    if (r < 0)
+        return r;
+    ledger_tell_worker(t);
+    return 0;
 }

@@ -190,7 +190,16 @@ int main(int argc, char **argv)
     if (!c.state_dir) {
         const char *d = getenv("STATE_DIRECTORY");
         c.state_dir = strdup(d && *d ? d : TOKEND_STATE_DIR);
+        if (!c.state_dir) {
+            r = log_error_errno(ENOMEM, "%m");
+            goto finish;
+        }
     }
+    /* Without a ledger it can write, every unblock of a card whose PUK counter cannot be read
+     * would run unguarded: better not to start at all. */
+    r = ledger_start(&c);
+    if (r < 0)
+        goto finish;
     c.worker_path = strdup(worker_path ? worker_path : TOKEND_LIBEXECDIR "/tokend/tokend-worker");
     if (c.worker_socket) {
         /* Each connection starts a worker: the socket must be there to connect to. */

@@ -132,8 +132,7 @@ static void help(void)
 {
     printf(
         "Usage: tokend-worker --module PATH (--scan [--interval-ms N, 0: on request] | --serial "
-        "SERIAL "
-        "[--unblock-with-puk] [--state-dir DIR])\n\n"
+        "SERIAL [--unblock-with-puk]) [--call-timeout SEC]\n"
         "       tokend-worker --socket\n\n"
         "The PKCS#11 side of tokend, started by tokend with a socketpair on fd 3, or by systemd\n"
         "for a connection to the worker socket (--socket), whose first message gives the rest.\n");
@@ -148,11 +147,10 @@ int main(int argc, char **argv)
         {"interval-ms", required_argument, NULL, 'i'},
         {"serial", required_argument, NULL, 'S'},
         {"unblock-with-puk", no_argument, NULL, 'p'},
-        {"state-dir", required_argument, NULL, 'd'},
         {"call-timeout", required_argument, NULL, 't'},
         {},
     };
-    WorkerContext w = {};
+    WorkerContext w = {.ledger_failed = -1};
     const char *module_path = NULL;
     bool scanner = false;
     uint64_t interval_usec = 2000000;
@@ -196,9 +194,6 @@ int main(int argc, char **argv)
             break;
         case 'p':
             w.unblock_with_puk = true;
-            break;
-        case 'd':
-            w.state_dir = optarg;
             break;
         case 't': {
             char *end;

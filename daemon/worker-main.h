@@ -18,7 +18,9 @@ typedef struct WorkerContext {
     TkToken *token;
     char *serial;
     bool unblock_with_puk;
-    const char *state_dir; /* the retry ledger; NULL: none */
+    /* tokend's ledger count of failed SO PIN/PUK attempts (-1: no record), as tokend last said
+     * with SetLedger: the worker cannot read the ledger itself. */
+    int ledger_failed;
     sd_bus *bus;
 } WorkerContext;
 

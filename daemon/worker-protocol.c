@@ -5,21 +5,34 @@
 
 #include "worker-protocol.h"
 
-int worker_append_info(sd_bus_message *m, const TkTokenInfo *i)
+int worker_append_info(sd_bus_message *m, const TkTokenInfo *i, const WorkerRetries *retries)
 {
-    return sd_bus_message_append(
-        m, "a{sv}", 18, "serial", "s", strempty(i->serial), "label", "s", strempty(i->label),
-        "manufacturer", "s", strempty(i->manufacturer), "model", "s", strempty(i->model),
-        "slot-description", "s", strempty(i->slot_description), "slot-id", "t",
-        (uint64_t)i->slot_id, "initialized", "b", (int)i->initialized, "user-pin-initialized", "b",
-        (int)i->user_pin_initialized, "protected-authentication-path", "b",
-        (int)i->protected_authentication_path, "read-only", "b", (int)i->read_only,
-        "user-pin-state", "u", (uint32_t)i->user_pin_state, "so-pin-state", "u",
-        (uint32_t)i->so_pin_state, "user-pin-retries", "i", (int32_t)i->user_pin_retries,
-        "so-pin-retries", "i", (int32_t)i->so_pin_retries, "user-pin-retries-source", "u",
-        (uint32_t)i->user_pin_retries_source, "so-pin-retries-source", "u",
-        (uint32_t)i->so_pin_retries_source, "min-pin-length", "u", (uint32_t)i->min_pin_length,
-        "max-pin-length", "u", (uint32_t)i->max_pin_length);
+    int r = sd_bus_message_open_container(m, 'a', "{sv}");
+    if (r >= 0)
+        r = sd_bus_message_append(
+            m, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "serial", "s", strempty(i->serial), "label",
+            "s", strempty(i->label), "manufacturer", "s", strempty(i->manufacturer), "model", "s",
+            strempty(i->model), "slot-description", "s", strempty(i->slot_description), "slot-id",
+            "t", (uint64_t)i->slot_id, "initialized", "b", (int)i->initialized,
+            "user-pin-initialized", "b", (int)i->user_pin_initialized,
+            "protected-authentication-path", "b", (int)i->protected_authentication_path);
+    if (r >= 0)
+        r = sd_bus_message_append(
+            m, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "read-only", "b", (int)i->read_only,
+            "user-pin-state", "u", (uint32_t)i->user_pin_state, "so-pin-state", "u",
+            (uint32_t)i->so_pin_state, "user-pin-retries", "i", (int32_t)i->user_pin_retries,
+            "so-pin-retries", "i", (int32_t)i->so_pin_retries, "user-pin-retries-source", "u",
+            (uint32_t)i->user_pin_retries_source, "so-pin-retries-source", "u",
+            (uint32_t)i->so_pin_retries_source, "min-pin-length", "u", (uint32_t)i->min_pin_length,
+            "max-pin-length", "u", (uint32_t)i->max_pin_length);
+    if (r >= 0 && retries)
+        r = sd_bus_message_append(
+            m, "{sv}{sv}{sv}{sv}", "card-user-retries", "i", (int32_t)retries->card.user,
+            "card-so-retries", "i", (int32_t)retries->card.so, "card-puk-retries", "i",
+            (int32_t)retries->card.puk, "so-max-tries", "u", (uint32_t)retries->so_max_tries);
+    if (r < 0)
+        return r;
+    return sd_bus_message_close_container(m);
 }
 
 static int read_string(sd_bus_message *m, char **field)
@@ -50,9 +63,10 @@ static int read_u32(sd_bus_message *m, unsigned *field)
     return r;
 }
 
-int worker_read_info(sd_bus_message *m, TkTokenInfo *ret)
+int worker_read_info(sd_bus_message *m, TkTokenInfo *ret, WorkerRetries *ret_retries)
 {
     TkTokenInfo i = {.user_pin_retries = -1, .so_pin_retries = -1};
+    WorkerRetries retries = WORKER_RETRIES_NONE;
     int r;
 
     r = sd_bus_message_enter_container(m, 'a', "{sv}");
@@ -106,6 +120,14 @@ int worker_read_info(sd_bus_message *m, TkTokenInfo *ret)
             r = read_u32(m, &i.min_pin_length);
         else if (streq(k, "max-pin-length"))
             r = read_u32(m, &i.max_pin_length);
+        else if (streq(k, "card-user-retries"))
+            r = sd_bus_message_read(m, "v", "i", &retries.card.user);
+        else if (streq(k, "card-so-retries"))
+            r = sd_bus_message_read(m, "v", "i", &retries.card.so);
+        else if (streq(k, "card-puk-retries"))
+            r = sd_bus_message_read(m, "v", "i", &retries.card.puk);
+        else if (streq(k, "so-max-tries"))
+            r = read_u32(m, &retries.so_max_tries);
         else
             r = sd_bus_message_skip(m, "v");
         if (r < 0)
@@ -120,6 +142,8 @@ int worker_read_info(sd_bus_message *m, TkTokenInfo *ret)
     if (r < 0)
         goto fail;
     *ret = i;
+    if (ret_retries)
+        *ret_retries = retries;
     return 0;
 fail:
     tk_token_info_done(&i);

@@ -31,7 +31,7 @@ static int send_tokens(sd_bus *bus, const char *module_path)
     if (r >= 0)
         r = sd_bus_message_open_container(s, 'a', "a{sv}");
     for (size_t i = 0; r >= 0 && i < n; i++)
-        r = worker_append_info(s, &infos[i]);
+        r = worker_append_info(s, &infos[i], NULL);
     if (r >= 0)
         r = sd_bus_message_close_container(s);
     if (r >= 0)

@@ -2,7 +2,8 @@
 /* tokend-worker for one token: org.tokend.Worker1's methods (Info, ListObjects,
  * GenerateKeyPair, CreateRequest, ImportCertificate, ChangePin, UnblockPin, Initialize,
  * DeleteObject), each read by the operation table's row, checked against the token's own
- * counters, run through libtoken and followed by the token's fresh info. */
+ * counters and tokend's ledger count, run through libtoken and followed by the token's fresh
+ * info; and SetLedger, by which tokend hands over that count. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +20,22 @@
 #include "worker-main.h"
 #include "worker-protocol.h"
 
-/* The token's info with retry counts from the best source, the ledger included. */
+/* The token's info with retry counts from the best source, tokend's ledger count included. */
 static int token_info(WorkerContext *w, TkTokenInfo *ret, TkError *e)
 {
-    return tk_token_get_info_with_retries(w->token, w->unblock_with_puk, w->state_dir, ret, e);
+    return tk_token_get_info_with_retries(w->token, w->unblock_with_puk, w->ledger_failed, ret, e);
+}
+
+/* What the worker tells tokend: the counts as the flags give them and the card's own, but not
+ * the ledger's, which tokend adds itself from the file it alone reads. */
+static int append_info_facts(WorkerContext *w, sd_bus_message *m, TkTokenInfo *ret_info,
+                             WorkerRetries *ret_retries, TkError *e)
+{
+    int r = tk_token_get_retry_facts(w->token, w->unblock_with_puk, ret_info, &ret_retries->card,
+                                     &ret_retries->so_max_tries, e);
+    if (r < 0)
+        return r;
+    return worker_append_info(m, ret_info, ret_retries);
 }
 
 static int reply_tk_error(sd_bus_message *m, const TkError *e, int r)
@@ -56,22 +69,23 @@ static TkSecretSpent secret_spent(const WorkerContext *w, Spends spends)
 
 /* Sends the token's current info; done before every reply, so that a wrong PIN's new retry
  * state reaches the main process before the caller hears of it. A PinIncorrect error e gets
- * the tries left from that info. */
+ * the tries left from that info and the ledger count. */
 static int emit_info(WorkerContext *w, Spends spends, TkError *e)
 {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
     TkTokenInfo info = {};
+    WorkerRetries retries;
     TkError info_error = {};
-    int r = token_info(w, &info, &info_error);
-    if (r < 0)
-        return r;
-    if (e && spends != SPENDS_OTHER)
-        tk_pin_incorrect_with_tries(&info, secret_spent(w, spends), e);
-    r = sd_bus_message_new_signal(w->bus, &s, WORKER_PATH, WORKER_INTERFACE, "Info");
+    int r = sd_bus_message_new_signal(w->bus, &s, WORKER_PATH, WORKER_INTERFACE, "Info");
     if (r >= 0)
-        r = worker_append_info(s, &info);
+        r = append_info_facts(w, s, &info, &retries, &info_error);
     if (r >= 0)
         r = sd_bus_send(w->bus, s, NULL);
+    if (r >= 0 && e && spends != SPENDS_OTHER) {
+        tk_token_info_apply_retries(&info, &retries.card, w->unblock_with_puk, w->ledger_failed,
+                                    retries.so_max_tries);
+        tk_pin_incorrect_with_tries(&info, secret_spent(w, spends), e);
+    }
     tk_token_info_done(&info);
     return r;
 }
@@ -113,17 +127,43 @@ static int method_info(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
     WorkerContext *w = userdata;
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
     TkTokenInfo info = {};
+    WorkerRetries retries;
     TkError e = {};
-    int r = token_info(w, &info, &e);
-    if (r < 0)
-        return reply_tk_error(m, &e, r);
-    r = sd_bus_message_new_method_return(m, &reply);
-    if (r >= 0)
-        r = worker_append_info(reply, &info);
-    tk_token_info_done(&info);
+    int r = sd_bus_message_new_method_return(m, &reply);
     if (r < 0)
         return r;
+    r = append_info_facts(w, reply, &info, &retries, &e);
+    tk_token_info_done(&info);
+    if (r < 0)
+        return tk_error_is_set(&e) ? reply_tk_error(m, &e, r) : r;
     return sd_bus_send(NULL, reply, NULL);
+}
+
+/* tokend's ledger count, sent when the worker starts and after every change, always before the
+ * next call: the final-try check in begin() needs it, and only tokend reads the ledger. It is
+ * no Token method, so no caller of tokend reaches it, and the worker has no peer but tokend. */
+static int method_set_ledger(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    WorkerContext *w = userdata;
+    int32_t failed;
+    int r = sd_bus_message_read(m, "i", &failed);
+    if (r < 0)
+        return r;
+    if (failed < -1)
+        return tk_bus_reply_errorf(m, TK_ERROR_INVALID_ARGUMENT,
+                                   "A count of failed attempts is -1 (none) or more.");
+    w->ledger_failed = failed;
+    return sd_bus_reply_method_return(m, NULL);
+}
+
+/* tokend counts the call's outcome in its ledger when it hears it and then says the new count;
+ * counting it here the same way meanwhile lets a wrong PUK's message give the tries left after
+ * it. */
+static void count_outcome(WorkerContext *w, const Operation *op, int r, const TkError *e)
+{
+    bool success;
+    if (operation_ledger_outcome(op, r < 0 ? e->name : NULL, &success))
+        w->ledger_failed = tk_ledger_next(w->ledger_failed, success);
 }
 
 static int append_object(sd_bus_message *m, const TkObject *o)
@@ -340,29 +380,15 @@ static int method_unblock_pin(sd_bus_message *m, void *userdata, sd_bus_error *r
     Options o = {};
     TkError e = {};
 
-    int r = begin(m, w, operation_find("UnblockPin", NULL), &o, &e);
+    const Operation *op = operation_find("UnblockPin", NULL);
+    int r = begin(m, w, op, &o, &e);
     if (r >= 0)
         r = w->unblock_with_puk ? tk_token_unblock_pin(w->token, o.so_pin, o.new_pin, &e)
                                 : tk_token_init_pin(w->token, o.so_pin, o.new_pin, &e);
-    /* The ledger counts what the SO PIN/PUK itself said: right (reset) or wrong. */
-    if (w->state_dir && (r >= 0 || streq(e.name, TK_ERROR_PIN_INCORRECT)) &&
-        tk_ledger_record(w->state_dir, w->serial, r >= 0) < 0)
-        log_error("cannot update the retry ledger in %s", w->state_dir);
+    count_outcome(w, op, r, &e);
     options_done(&o);
     finish(m, w, r, SPENDS_UNBLOCK, &e);
     return r < 0 ? 0 : sd_bus_reply_method_return(m, NULL);
-}
-
-/* Cards whose PINs carry a PUK (OpenSC over PC/SC) are personalised with OpenSC's pkcs15-init,
- * which gives the PUK its full count again: the ledger starts afresh with it. */
-static int initialize_card(WorkerContext *w, const TkSecret *so_pin, const char *label,
-                           const TkSecret *new_pin, TkError *e)
-{
-    int r = tk_card_initialize(w->module_path, &w->module, &w->token, &w->serial, so_pin, label,
-                               new_pin, e);
-    if (r >= 0 && w->state_dir)
-        (void)tk_ledger_record(w->state_dir, w->serial, true);
-    return r;
 }
 
 static int method_initialize(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -378,10 +404,15 @@ static int method_initialize(sd_bus_message *m, void *userdata, sd_bus_error *re
     _cleanup_free_ char *l = strdup(label);
     if (!l)
         return -ENOMEM;
-    r = begin(m, w, operation_find("Initialize", NULL), &o, &e);
+    const Operation *op = operation_find("Initialize", NULL);
+    r = begin(m, w, op, &o, &e);
     if (r >= 0)
-        r = w->unblock_with_puk ? initialize_card(w, o.so_pin, l, o.new_pin, &e)
+        /* Cards whose PINs carry a PUK (OpenSC over PC/SC) are personalised with OpenSC's
+         * pkcs15-init, which gives the PUK its full count again. */
+        r = w->unblock_with_puk ? tk_card_initialize(w->module_path, &w->module, &w->token,
+                                                     &w->serial, o.so_pin, l, o.new_pin, &e)
                                 : tk_token_initialize(w->token, o.so_pin, l, o.new_pin, &e);
+    count_outcome(w, op, r, &e);
     options_done(&o);
     if (!w->token) {
         /* The card could not be found again: the worker has nothing left to serve, and tokend
@@ -429,6 +460,7 @@ static const sd_bus_vtable worker_vtable[] = {
     SD_BUS_METHOD("UnblockPin", "a{sv}", "", method_unblock_pin, 0),
     SD_BUS_METHOD("Initialize", "sa{sv}", "", method_initialize, 0),
     SD_BUS_METHOD("DeleteObject", "saya{sv}", "", method_delete_object, 0),
+    SD_BUS_METHOD("SetLedger", "i", "", method_set_ledger, 0),
     SD_BUS_SIGNAL("Progress", "ss", 0),
     SD_BUS_SIGNAL("Info", "a{sv}", 0),
     SD_BUS_SIGNAL("Tokens", "aa{sv}", 0),
@@ -440,8 +472,8 @@ int worker_token_publish(WorkerContext *w)
     int r = sd_bus_add_object_vtable(w->bus, NULL, WORKER_PATH, WORKER_INTERFACE, worker_vtable, w);
     if (r < 0)
         return r;
-    /* The scanner that found the token reported the PKCS#11 flags only: the retry counts from
-     * the card and the ledger go out at once, not only after the first call. */
+    /* The scanner that found the token reported the PKCS#11 flags only: the card's own retry
+     * counts go out at once, not only after the first call. */
     (void)emit_info(w, SPENDS_OTHER, NULL);
     return 0;
 }

@@ -17,6 +17,20 @@ static void set_count(int count, TkRetriesSource source, int *ret_retries,
         *state = TK_PIN_COUNT_LOW;
 }
 
+static int card_so(const TkCardRetries *card, bool so_is_puk)
+{
+    return card ? (so_is_puk ? card->puk : card->so) : -1;
+}
+
+bool tk_retries_so_from_ledger(const TkTokenInfo *info, const TkCardRetries *card, bool so_is_puk,
+                               unsigned max_tries)
+{
+    if (card_so(card, so_is_puk) >= 0 || max_tries == 0)
+        return false;
+    /* The flags are exact at locked and final try, but only for the SO PIN itself. */
+    return so_is_puk || info->so_pin_retries_source != TK_RETRIES_FLAGS;
+}
+
 void tk_token_info_apply_retries(TkTokenInfo *info, const TkCardRetries *card, bool so_is_puk,
                                  int ledger_failed, unsigned max_tries)
 {
@@ -24,21 +38,21 @@ void tk_token_info_apply_retries(TkTokenInfo *info, const TkCardRetries *card, b
         set_count(card->user, TK_RETRIES_CARD, &info->user_pin_retries,
                   &info->user_pin_retries_source, &info->user_pin_state);
 
-    int so = card ? (so_is_puk ? card->puk : card->so) : -1;
+    int so = card_so(card, so_is_puk);
     if (so >= 0) {
         set_count(so, TK_RETRIES_CARD, &info->so_pin_retries, &info->so_pin_retries_source,
                   &info->so_pin_state);
         return;
     }
+    bool from_ledger = tk_retries_so_from_ledger(info, card, so_is_puk, max_tries);
     /* The SO flags describe the SO PIN object, never a PUK (OpenSC maps no PUK to them). */
     if (so_is_puk) {
         info->so_pin_retries = -1;
         info->so_pin_retries_source = TK_RETRIES_UNKNOWN;
-    } else if (info->so_pin_retries_source == TK_RETRIES_FLAGS)
-        return; /* exact: locked or final try */
+    }
     /* Where nothing else gives a count, tokend's own record of its failed attempts is the best
      * there is. */
-    if (ledger_failed < 0 || max_tries == 0)
+    if (!from_ledger || ledger_failed < 0)
         return;
     int left = (int)max_tries - ledger_failed;
     set_count(left > 0 ? left : 0, TK_RETRIES_LEDGER, &info->so_pin_retries,

@@ -22,6 +22,13 @@ typedef struct TkCardRetries {
 void tk_token_info_apply_retries(TkTokenInfo *info, const TkCardRetries *card, bool so_is_puk,
                                  int ledger_failed, unsigned max_tries);
 
+/* Whether tk_token_info_apply_retries() leaves the SO side's count to tokend's ledger: the card
+ * gives none, the flags in info give no exact one for it (or describe another PIN: so_is_puk),
+ * and the counter's start value is known. info is as the module gave it, before any count was
+ * applied. Where this holds, the final-try guard knows of the PUK only what the ledger says. */
+bool tk_retries_so_from_ledger(const TkTokenInfo *info, const TkCardRetries *card, bool so_is_puk,
+                               unsigned max_tries);
+
 /* Which secret a call presented, for telling the caller how many tries it has left. */
 typedef enum TkSecretSpent {
     TK_SPENT_USER_PIN,

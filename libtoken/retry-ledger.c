@@ -21,8 +21,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 static int ledger_lock(int dirfd, int operation, int *ret_fd)
 {
+    /* A reader opens the lock file read-only, so that a ledger on a read-only file system can
+     * still be read. */
+    int mode = operation == LOCK_SH ? O_RDONLY : O_RDWR;
     _cleanup_close_ int fd =
-        openat(dirfd, LEDGER_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        openat(dirfd, LEDGER_LOCK_FILE, mode | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return -errno;
     if (flock(fd, operation) < 0)
@@ -31,8 +34,33 @@ static int ledger_lock(int dirfd, int operation, int *ret_fd)
     return 0;
 }
 
+static int entry_count(json_object *entry, int *ret_failed)
+{
+    json_object *failed;
+    if (!json_object_is_type(entry, json_type_object) ||
+        !json_object_object_get_ex(entry, "failed", &failed) ||
+        !json_object_is_type(failed, json_type_int))
+        return -EBADMSG;
+    int64_t v = json_object_get_int64(failed);
+    if (v < 0 || v > 1000000)
+        return -EBADMSG;
+    *ret_failed = (int)v;
+    return 0;
+}
+
+static int ledger_entry_failed(json_object *root, const char *serial, int *ret_failed)
+{
+    json_object *tokens, *entry;
+    if (!json_object_object_get_ex(root, "tokens", &tokens) ||
+        !json_object_object_get_ex(tokens, serial, &entry)) {
+        *ret_failed = -1;
+        return 0;
+    }
+    return entry_count(entry, ret_failed);
+}
+
 /* Reads the ledger into *ret (a new empty one when there is none). -EBADMSG when the file is
- * there but is not a ledger. */
+ * there but is not a ledger, or any entry in it is not one. */
 static int ledger_load(int dirfd, json_object **ret)
 {
     _cleanup_close_ int fd = openat(dirfd, TK_LEDGER_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -79,27 +107,16 @@ static int ledger_load(int dirfd, json_object **ret)
         !json_object_object_get_ex(root, "tokens", &tokens) ||
         !json_object_is_type(tokens, json_type_object))
         return -EBADMSG;
+    /* One bad entry makes the whole file suspect: no count in it is trusted. */
+    json_object_object_foreach(tokens, serial, entry)
+    {
+        int failed;
+        (void)serial;
+        if (entry_count(entry, &failed) < 0)
+            return -EBADMSG;
+    }
 
     *ret = TAKE_PTR(root);
-    return 0;
-}
-
-static int ledger_entry_failed(json_object *root, const char *serial, int *ret_failed)
-{
-    json_object *tokens, *entry, *failed;
-    if (!json_object_object_get_ex(root, "tokens", &tokens) ||
-        !json_object_object_get_ex(tokens, serial, &entry)) {
-        *ret_failed = -1;
-        return 0;
-    }
-    if (!json_object_is_type(entry, json_type_object) ||
-        !json_object_object_get_ex(entry, "failed", &failed) ||
-        !json_object_is_type(failed, json_type_int))
-        return -EBADMSG;
-    int64_t v = json_object_get_int64(failed);
-    if (v < 0 || v > 1000000)
-        return -EBADMSG;
-    *ret_failed = (int)v;
     return 0;
 }
 
@@ -193,15 +210,6 @@ int tk_ledger_record(const char *dir, const char *serial, bool success)
     int failed = -1;
     if (r >= 0)
         r = ledger_entry_failed(root, serial, &failed);
-    if (r == -EBADMSG) {
-        /* Keep the damaged file for whoever investigates, and keep counting from scratch:
-         * refusing to record would lose every later failure too. */
-        if (renameat(dirfd, TK_LEDGER_FILE, dirfd, TK_LEDGER_FILE ".corrupt") < 0)
-            return -errno;
-        json_object_put(TAKE_PTR(root));
-        r = ledger_load(dirfd, &root);
-        failed = -1;
-    }
     if (r < 0)
         return r;
 
@@ -212,12 +220,47 @@ int tk_ledger_record(const char *dir, const char *serial, bool success)
     _cleanup_(json_object_putp) json_object *entry = json_object_new_object();
     if (!entry)
         return -ENOMEM;
-    int count = success ? 0 : (failed < 0 ? 1 : failed + 1);
-    if (json_object_object_add(entry, "failed", json_object_new_int(count)) < 0 ||
+    if (json_object_object_add(entry, "failed",
+                               json_object_new_int(tk_ledger_next(failed, success))) < 0 ||
         json_object_object_add(entry, "updated", json_object_new_int64((int64_t)time(NULL))) < 0)
         return -ENOMEM;
     if (json_object_object_add(tokens, serial, TAKE_PTR(entry)) < 0)
         return -ENOMEM;
 
     return ledger_save(dirfd, root);
+}
+
+int tk_ledger_check(const char *dir, TkError *error)
+{
+    if (!dir)
+        return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT, "No state directory.");
+
+    _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return tk_error_set(error, -errno, TK_ERROR_FAILED,
+                            "Cannot open the state directory %s: %s", dir, strerror(errno));
+
+    _cleanup_close_ int lockfd = -EBADF;
+    int r = ledger_lock(dirfd, LOCK_EX, &lockfd);
+    if (r < 0)
+        return tk_error_set(error, r, TK_ERROR_FAILED,
+                            "Cannot lock the retry ledger %s/%s (with %s): %s", dir, TK_LEDGER_FILE,
+                            LEDGER_LOCK_FILE, strerror(-r));
+
+    _cleanup_(json_object_putp) json_object *root = NULL;
+    r = ledger_load(dirfd, &root);
+    if (r == -EBADMSG)
+        return tk_error_set(error, r, TK_ERROR_FAILED,
+                            "The retry ledger %s/%s is damaged (not a ledger); look at it, then "
+                            "move it aside to count afresh",
+                            dir, TK_LEDGER_FILE);
+    if (r < 0)
+        return tk_error_set(error, r, TK_ERROR_FAILED, "Cannot read the retry ledger %s/%s: %s",
+                            dir, TK_LEDGER_FILE, strerror(-r));
+
+    r = ledger_save(dirfd, root);
+    if (r < 0)
+        return tk_error_set(error, r, TK_ERROR_FAILED, "Cannot write the retry ledger %s/%s: %s",
+                            dir, TK_LEDGER_FILE, strerror(-r));
+    return 0;
 }

@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A token's retry counts gathered from the card over PC/SC, the PKCS#11 flags and the retry
- * ledger, and chosen among by tk_token_info_apply_retries(). */
+/* A token's retry counts gathered from the card over PC/SC and the PKCS#11 flags, and chosen
+ * among, with tokend's ledger count, by tk_token_info_apply_retries(). */
 #include "pcsc-probe.h"
-#include "retries.h"
-#include "retry-ledger.h"
 #include "token-retries.h"
 
 /* A PUK's counter usually starts at 3 on ISO 7816 cards; the ledger turns tokend's count of
@@ -11,12 +9,11 @@
  * probe knows the card. */
 #define PUK_MAX_TRIES 3
 
-int tk_token_get_info_with_retries(TkToken *t, bool unblock_with_puk, const char *ledger_dir,
-                                   TkTokenInfo *ret, TkError *error)
+int tk_token_get_retry_facts(TkToken *t, bool unblock_with_puk, TkTokenInfo *ret,
+                             TkCardRetries *ret_card, unsigned *ret_so_max_tries, TkError *error)
 {
     TkCardRetries card = TK_CARD_RETRIES_UNKNOWN;
     unsigned puk_max = unblock_with_puk ? PUK_MAX_TRIES : 0;
-    int failed = -1;
     int r = tk_token_get_info(t, ret, error);
     if (r < 0)
         return r;
@@ -28,8 +25,19 @@ int tk_token_get_info_with_retries(TkToken *t, bool unblock_with_puk, const char
         else
             puk_max = TK_PCSC_PROBE_PUK_MAX_TRIES;
     }
-    if (ledger_dir && tk_ledger_get(ledger_dir, ret->serial, &failed) < 0)
-        failed = -1;
-    tk_token_info_apply_retries(ret, &card, unblock_with_puk, failed, puk_max);
+    *ret_card = card;
+    *ret_so_max_tries = puk_max;
+    return 0;
+}
+
+int tk_token_get_info_with_retries(TkToken *t, bool unblock_with_puk, int ledger_failed,
+                                   TkTokenInfo *ret, TkError *error)
+{
+    TkCardRetries card;
+    unsigned so_max_tries;
+    int r = tk_token_get_retry_facts(t, unblock_with_puk, ret, &card, &so_max_tries, error);
+    if (r < 0)
+        return r;
+    tk_token_info_apply_retries(ret, &card, unblock_with_puk, ledger_failed, so_max_tries);
     return 0;
 }

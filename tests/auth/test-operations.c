@@ -100,6 +100,34 @@ START_TEST(every_row_that_presents_a_secret_is_guarded_by_an_action)
 }
 END_TEST
 
+START_TEST(the_ledger_counts_only_what_the_so_pin_or_puk_said)
+{
+    const Operation *unblock = operation_find("UnblockPin", NULL);
+    const Operation *init = operation_find("Initialize", NULL);
+    bool success = false;
+
+    ck_assert(operation_ledger_outcome(unblock, NULL, &success) && success);
+    ck_assert(operation_ledger_outcome(unblock, TK_ERROR_PIN_INCORRECT, &success) && !success);
+    /* Nothing judged the PUK: locked already, token gone, worker failed. */
+    ck_assert(!operation_ledger_outcome(unblock, TK_ERROR_PIN_LOCKED, &success));
+    ck_assert(!operation_ledger_outcome(unblock, TK_ERROR_TOKEN_REMOVED, &success));
+    ck_assert(!operation_ledger_outcome(unblock, TK_ERROR_FAILED, &success));
+    /* Fresh counters after an initialisation; its wrong SO PIN is never the PUK. */
+    ck_assert(operation_ledger_outcome(init, NULL, &success) && success);
+    ck_assert(!operation_ledger_outcome(init, TK_ERROR_PIN_INCORRECT, &success));
+
+    for (size_t i = 0; i < n_operations; i++) {
+        const Operation *op = &operations[i];
+        if (op == unblock || op == init)
+            continue;
+        ck_assert_msg(!operation_ledger_outcome(op, NULL, &success), "%s", op->name);
+        ck_assert_msg(!operation_ledger_outcome(op, TK_ERROR_PIN_INCORRECT, &success), "%s",
+                      op->name);
+        ck_assert_msg(op->ledger == LEDGER_NONE, "%s", op->name);
+    }
+}
+END_TEST
+
 START_TEST(every_option_bit_has_a_spec_with_limits)
 {
     for (int id = 0; id < _OPTION_MAX; id++) {
@@ -128,6 +156,7 @@ static Suite *operations_suite(void)
     tcase_add_test(tc, every_so_pin_presentation_has_the_final_try_guard);
     tcase_add_test(tc, a_locked_secret_is_not_tried);
     tcase_add_test(tc, every_row_that_presents_a_secret_is_guarded_by_an_action);
+    tcase_add_test(tc, the_ledger_counts_only_what_the_so_pin_or_puk_said);
     tcase_add_test(tc, every_option_bit_has_a_spec_with_limits);
     suite_add_tcase(s, tc);
     return s;

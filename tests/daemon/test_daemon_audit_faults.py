@@ -12,7 +12,7 @@ import sys
 import tempfile
 
 from tap import Tap
-from tokend_env import SOFTHSM_MODULE, USER_PIN, Env, gvariant_options, need
+from tokend_env import SOFTHSM_MODULE, USER_PIN, Env, fill_file_system, gvariant_options, need
 
 need("dbus-daemon", "gdbus", "softhsm2-util", "pkcs11-tool", "unshare", "nsenter",
      SOFTHSM_MODULE)
@@ -63,12 +63,7 @@ def verifies():
 def a_full_file_system_refuses_the_act_and_leaves_the_trail_whole():
     keygen_works()
     filler = f"{inside}/filler"
-    with open(filler, "wb", buffering=0) as f:
-        try:
-            while True:
-                f.write(b"\0" * 4096)
-        except OSError:
-            pass
+    fill_file_system(filler)
     refused_and_unchanged("full disk")
     os.unlink(filler)
     ok, out = verifies()
@@ -77,13 +72,11 @@ def a_full_file_system_refuses_the_act_and_leaves_the_trail_whole():
 
 
 def a_read_only_file_system_refuses_the_act():
-    subprocess.run(["nsenter", "-t", str(env.tokend.pid), "-m", "mount", "-o", "remount,ro", fs],
-                   check=True)
+    env.remount(fs, "ro")
     try:
         refused_and_unchanged("read-only")
     finally:
-        subprocess.run(["nsenter", "-t", str(env.tokend.pid), "-m", "mount", "-o",
-                        "remount,rw", fs], check=True)
+        env.remount(fs, "rw")
     keygen_works()
 
 

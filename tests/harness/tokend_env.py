@@ -174,6 +174,17 @@ def gvariant_options(**kw):
     return "@a{sv} {" + ", ".join(items) + "}"
 
 
+def fill_file_system(path):
+    """Writes zeros to a new file at path until its file system takes no more; the caller
+    removes the file to free the space again."""
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+
+
 class CallError(Exception):
     def __init__(self, name, message):
         super().__init__(f"{name}: {message}")
@@ -182,9 +193,13 @@ class CallError(Exception):
 
 
 class Env:
+    """state_dir: tokend's --state-dir (@DIR@ for the temp dir), the temp dir itself unless
+    given. wait: for tokend's tokens on the bus; without it the test watches tokend itself (one
+    that must refuse to start, say)."""
+
     def __init__(self, labels=("token-a",), scan_interval_ms=200, worker_timeout=None,
                  extra_config="", module_link_name=None, extra_policies=(), modules=None,
-                 pcscd=False, launcher=(), tokend_args=()):
+                 pcscd=False, launcher=(), state_dir=None, wait=True, tokend_args=()):
         # Within reach of other users, for the tests that open it to them (the bus socket).
         self.dir = tempfile.mkdtemp(prefix="tokend-daemon-test.", dir=reachable_tmp())
         self.shared = None
@@ -223,9 +238,10 @@ class Env:
                 module_lines = "".join(f"Module={m}\n" for m in (modules or [self.module]))
                 f.write(f"[Modules]\n{module_lines}[Audit]\nFile={self.dir}/audit.jsonl\n")
                 f.write(extra_config.replace("@DIR@", self.dir))
+            self.state_dir = (state_dir or "@DIR@").replace("@DIR@", self.dir)
             args = [f"{self.build}/daemon/tokend", "--config", f"{self.dir}/tokend.conf",
                     "--worker-path", f"{self.build}/daemon/tokend-worker",
-                    "--scan-interval", str(scan_interval_ms), "--state-dir", self.dir]
+                    "--scan-interval", str(scan_interval_ms), "--state-dir", self.state_dir]
             if worker_timeout:
                 args += ["--worker-timeout", str(worker_timeout)]
             args += list(tokend_args)
@@ -241,8 +257,9 @@ class Env:
             self.tokend = subprocess.Popen(args, env=self.env, stdout=self.tokend_log,
                                            stderr=subprocess.STDOUT)
             self.pids.append(self.tokend.pid)
-            self.wait_for(lambda: len(self.tokens()) == len(labels), 10,
-                          f"{len(labels)} token(s) on the bus")
+            if wait:
+                self.wait_for(lambda: len(self.tokens()) == len(labels), 10,
+                              f"{len(labels)} token(s) on the bus")
         except BaseException:
             # A start that fails half-way leaves nothing running and no temp dir behind.
             self.abort()
@@ -392,6 +409,11 @@ class Env:
         if self.shared:
             shutil.rmtree(self.shared, ignore_errors=True)
             self.shared = None
+
+    def remount(self, mount_point, options):
+        """Remounts a file system of tokend's own mount namespace (one its launcher made)."""
+        subprocess.run(["nsenter", "-t", str(self.tokend.pid), "-m", "mount", "-o",
+                        f"remount,{options}", mount_point], check=True)
 
     def worker_pids(self):
         """The token workers: tokend's children started with --serial."""

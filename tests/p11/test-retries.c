@@ -85,6 +85,33 @@ START_TEST(puk_count_is_unknown_without_card_or_ledger)
 }
 END_TEST
 
+START_TEST(the_ledger_counts_only_where_card_and_flags_cannot)
+{
+    TkTokenInfo flags_exact = info_with_flags(TK_PIN_OK, TK_PIN_FINAL_TRY);
+    TkTokenInfo flags_silent = info_with_flags(TK_PIN_OK, TK_PIN_OK);
+    TkCardRetries puk_known = {.user = 3, .so = -1, .puk = 7};
+    TkCardRetries puk_unknown = {.user = 3, .so = 2, .puk = -1};
+
+    /* A card whose PUK counter is read needs no ledger; one whose is not does. */
+    ck_assert(!tk_retries_so_from_ledger(&flags_silent, &puk_known, true, 10));
+    ck_assert(tk_retries_so_from_ledger(&flags_silent, &puk_unknown, true, 10));
+    ck_assert(tk_retries_so_from_ledger(&flags_silent, NULL, true, 3));
+    /* The SO flags describe the SO PIN, never the PUK. */
+    ck_assert(tk_retries_so_from_ledger(&flags_exact, NULL, true, 3));
+    /* Without a PUK the exact flags or the card's SO counter stand. */
+    ck_assert(!tk_retries_so_from_ledger(&flags_exact, NULL, false, 3));
+    ck_assert(!tk_retries_so_from_ledger(&flags_silent, &puk_unknown, false, 3));
+    /* Without a start value no count of failures says how many tries are left. */
+    ck_assert(!tk_retries_so_from_ledger(&flags_silent, NULL, true, 0));
+    ck_assert(!tk_retries_so_from_ledger(&flags_silent, NULL, false, 0));
+
+    /* Where it holds, the ledger's count is what is applied. */
+    tk_token_info_apply_retries(&flags_silent, &puk_unknown, true, 4, 10);
+    ck_assert_int_eq(flags_silent.so_pin_retries, 6);
+    ck_assert_int_eq(flags_silent.so_pin_retries_source, TK_RETRIES_LEDGER);
+}
+END_TEST
+
 static TkTokenInfo info_with_counts(int user, TkRetriesSource user_source, int so,
                                     TkRetriesSource so_source)
 {
@@ -202,6 +229,7 @@ static Suite *retries_suite(void)
     tcase_add_test(tc, flags_stay_when_the_card_says_nothing);
     tcase_add_test(tc, ledger_counts_the_puk_when_nothing_else_can);
     tcase_add_test(tc, puk_count_is_unknown_without_card_or_ledger);
+    tcase_add_test(tc, the_ledger_counts_only_where_card_and_flags_cannot);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("pin-incorrect");

@@ -106,19 +106,77 @@ START_TEST(ledger_file_is_private_json_and_no_temp_left)
 }
 END_TEST
 
-START_TEST(ledger_rejects_a_file_that_is_not_a_ledger_then_starts_anew)
+START_TEST(ledger_leaves_a_file_that_is_not_a_ledger_as_it_is)
 {
     int failed;
     write_file(TK_LEDGER_FILE, "this is not json");
     ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), -EBADMSG);
+    /* Starting anew would forget every count in it: a person decides. */
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), -EBADMSG);
 
-    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
-    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), 0);
-    ck_assert_int_eq(failed, 1);
+    char path[128], text[64] = {};
+    snprintf(path, sizeof(path), "%s/%s", dir, TK_LEDGER_FILE);
+    FILE *f = fopen(path, "re");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(text, sizeof(text), f));
+    fclose(f);
+    ck_assert_str_eq(text, "this is not json");
+}
+END_TEST
 
+START_TEST(one_bad_entry_makes_the_whole_ledger_damaged)
+{
+    int failed;
+    write_file(TK_LEDGER_FILE, "{\"version\":1,\"tokens\":{\"AAAA\":{\"failed\":2},"
+                               "\"BBBB\":{\"failed\":\"many\"}}}");
+    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), -EBADMSG);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", true), -EBADMSG);
+}
+END_TEST
+
+START_TEST(check_creates_a_ledger_that_counts_nothing_yet)
+{
+    TkError e = {};
+    int failed = 42;
+    ck_assert_int_eq(tk_ledger_check(dir, &e), 0);
     char path[128];
-    snprintf(path, sizeof(path), "%s/%s.corrupt", dir, TK_LEDGER_FILE);
-    ck_assert_int_eq(access(path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/%s", dir, TK_LEDGER_FILE);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0600);
+    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), 0);
+    ck_assert_int_eq(failed, -1);
+}
+END_TEST
+
+START_TEST(check_keeps_the_counts)
+{
+    TkError e = {};
+    int failed;
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
+    ck_assert_int_eq(tk_ledger_check(dir, &e), 0);
+    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), 0);
+    ck_assert_int_eq(failed, 2);
+}
+END_TEST
+
+START_TEST(check_names_the_file_and_the_reason)
+{
+    TkError e = {};
+    write_file(TK_LEDGER_FILE, "[]");
+    ck_assert_int_eq(tk_ledger_check(dir, &e), -EBADMSG);
+    ck_assert_ptr_nonnull(strstr(e.message, dir));
+    ck_assert_ptr_nonnull(strstr(e.message, TK_LEDGER_FILE));
+    ck_assert_ptr_nonnull(strstr(e.message, "damaged"));
+
+    /* A regular file where the directory should be. */
+    char file[128];
+    snprintf(file, sizeof(file), "%s/%s", dir, TK_LEDGER_FILE);
+    TkError not_dir = {};
+    ck_assert_int_eq(tk_ledger_check(file, &not_dir), -ENOTDIR);
+    ck_assert_ptr_nonnull(strstr(not_dir.message, file));
+    ck_assert_ptr_nonnull(strstr(not_dir.message, strerror(ENOTDIR)));
 }
 END_TEST
 
@@ -177,7 +235,11 @@ static Suite *ledger_suite(void)
     tcase_add_test(tc, ledger_counts_failures_per_serial);
     tcase_add_test(tc, ledger_success_resets_only_that_serial);
     tcase_add_test(tc, ledger_file_is_private_json_and_no_temp_left);
-    tcase_add_test(tc, ledger_rejects_a_file_that_is_not_a_ledger_then_starts_anew);
+    tcase_add_test(tc, ledger_leaves_a_file_that_is_not_a_ledger_as_it_is);
+    tcase_add_test(tc, one_bad_entry_makes_the_whole_ledger_damaged);
+    tcase_add_test(tc, check_creates_a_ledger_that_counts_nothing_yet);
+    tcase_add_test(tc, check_keeps_the_counts);
+    tcase_add_test(tc, check_names_the_file_and_the_reason);
     tcase_add_test(tc, ledger_rejects_bad_counts);
     tcase_add_test(tc, ledger_refuses_bad_arguments);
     tcase_add_test(tc, ledger_concurrent_writers_lose_no_failure);
