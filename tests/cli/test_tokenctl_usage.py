@@ -86,10 +86,11 @@ def test_version():
 
 # bash completion
 
-def complete(*words):
-    """What the bash completion offers for the last word (may be "")."""
-    script = ('source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _tokenctl; '
-              'printf "%s\\n" "${COMPREPLY[@]}"')
+def complete(*words, prelude=""):
+    """What the bash completion offers for the last word (may be ""), after the shell code
+    prelude (the bash-completion package's functions, say)."""
+    script = (prelude + 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); '
+              '_tokenctl; printf "%s\\n" "${COMPREPLY[@]}"')
     # PATH leads nowhere, so completing a TOKEN does not ask some installed tokenctl.
     p = subprocess.run([shutil.which("bash"), "-c", script, "bash",
                         os.path.join(SRCDIR, "cli", "tokenctl.bash-completion"), *words],
@@ -107,6 +108,14 @@ def test_verbs_and_per_verb_options():
         offered = {o for o in complete("tokenctl", verb, "--") if o.startswith("--")}
         wanted = help_options(run(verb, "--help").stdout)
         assert offered == wanted, (verb, offered, wanted)
+
+
+def test_file_names_through_bash_completion_package():
+    # Where the bash-completion package is loaded, file names come from its _filedir; a
+    # completion that called itself instead would never return (FUNCNEST stops it here).
+    got = complete("tokenctl", "import-cert", "T", "", prelude='FUNCNEST=50; '
+                   '_filedir() { COMPREPLY=(from-filedir); }; ')
+    assert got == {"from-filedir"}, got
 
 
 def test_key_types():
@@ -262,7 +271,8 @@ def test_missing_file_is_a_failure():
 
 sys.exit(Tap([test_help_lists_every_verb, test_each_verb_has_help,
               test_help_man_page_and_completion_agree, test_version,
-              test_verbs_and_per_verb_options, test_key_types,
+              test_verbs_and_per_verb_options, test_file_names_through_bash_completion_package,
+              test_key_types,
               test_usage_errors_exit_2, test_no_pin_accepted_on_the_command_line,
               test_pin_file_options_only_where_a_pin_is_used,
               test_usage_error_is_one_json_document, test_json_after_the_verb_works_too,
