@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -195,11 +196,14 @@ class CallError(Exception):
 class Env:
     """state_dir: tokend's --state-dir (@DIR@ for the temp dir), the temp dir itself unless
     given. wait: for tokend's tokens on the bus; without it the test watches tokend itself (one
-    that must refuse to start, say)."""
+    that must refuse to start, say). run_as: a user name to run tokend (and so its workers) as,
+    as the shipped unit does with the user tokend; the temp dir is then that user's, and tokend
+    and its worker are copies that user can run."""
 
     def __init__(self, labels=("token-a",), scan_interval_ms=200, worker_timeout=None,
                  extra_config="", module_link_name=None, extra_policies=(), modules=None,
-                 pcscd=False, launcher=(), state_dir=None, wait=True, tokend_args=()):
+                 pcscd=False, launcher=(), state_dir=None, wait=True, tokend_args=(),
+                 run_as=None):
         # Within reach of other users, for the tests that open it to them (the bus socket).
         self.dir = tempfile.mkdtemp(prefix="tokend-daemon-test.", dir=reachable_tmp())
         self.shared = None
@@ -239,8 +243,17 @@ class Env:
                 f.write(f"[Modules]\n{module_lines}[Audit]\nFile={self.dir}/audit.jsonl\n")
                 f.write(extra_config.replace("@DIR@", self.dir))
             self.state_dir = (state_dir or "@DIR@").replace("@DIR@", self.dir)
-            args = [f"{self.build}/daemon/tokend", "--config", f"{self.dir}/tokend.conf",
-                    "--worker-path", f"{self.build}/daemon/tokend-worker",
+            tokend, worker = f"{self.build}/daemon/tokend", f"{self.build}/daemon/tokend-worker"
+            if run_as:
+                tokend, worker = (self.copy_for_other_users(p) for p in (tokend, worker))
+                account = pwd.getpwnam(run_as)
+                for root, dirs, files in os.walk(self.dir):
+                    for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+                        os.lchown(n, account.pw_uid, account.pw_gid)
+                launcher = ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}",
+                            "--init-groups"] + list(launcher)
+            args = [tokend, "--config", f"{self.dir}/tokend.conf",
+                    "--worker-path", worker,
                     "--scan-interval", str(scan_interval_ms), "--state-dir", self.state_dir]
             if worker_timeout:
                 args += ["--worker-timeout", str(worker_timeout)]
@@ -255,7 +268,8 @@ class Env:
             args = list(launcher) + args
             self.tokend_log = open(f"{self.dir}/tokend.log", "w")
             self.tokend = subprocess.Popen(args, env=self.env, stdout=self.tokend_log,
-                                           stderr=subprocess.STDOUT)
+                                           stderr=subprocess.STDOUT,
+                                           cwd=self.dir if run_as else None)
             self.pids.append(self.tokend.pid)
             if wait:
                 self.wait_for(lambda: len(self.tokens()) == len(labels), 10,
