@@ -64,7 +64,7 @@ int manager_emit_tokens_changed(Context *c)
                                           NULL);
 }
 
-static Reader *reader_find(Context *c, const char *path)
+static Reader *reader_by_path(Context *c, const char *path)
 {
     for (Reader *rd = c->readers; rd; rd = rd->next)
         if (streq(rd->path, path))
@@ -75,7 +75,7 @@ static Reader *reader_find(Context *c, const char *path)
 static int reader_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
                               void **found, sd_bus_error *error)
 {
-    Reader *rd = reader_find(userdata, path);
+    Reader *rd = reader_by_path(userdata, path);
     if (!rd)
         return 0;
     *found = rd;

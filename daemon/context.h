@@ -158,10 +158,13 @@ int ledger_check_call(Token *t, const Operation *op, TkError *e);
 void ledger_tell_worker(Token *t);
 
 /* pcsc-watch.c */
+Reader *reader_find(Context *c, const char *name);
 int pcsc_watch_start(Context *c);
 void pcsc_watch_stop(Context *c);
 void pcsc_watch_tokens_changed(Context *c);
 
 /* inventory.c */
 int inventory_start(Context *c);
+/* PC/SC says the card left reader (or the reader left): its tokens go at once. */
+void inventory_card_left(Context *c, const char *reader);
 void inventory_stop(Context *c);

@@ -134,6 +134,13 @@ static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
             tk_token_info_done(&info);
             continue;
         }
+        /* PC/SC, which tokend watches, says the card is out of that reader; a poll that raced
+         * with the pull may still list it. */
+        Reader *rd = mod->pcsc_backed ? reader_find(c, strempty(info.slot_description)) : NULL;
+        if (rd && !rd->card_present && c->pcsc) {
+            tk_token_info_done(&info);
+            continue;
+        }
         Token *t = find_token(mod, &info);
         if (t && t->listed) {
             /* The module listed one slot twice: the first entry stands. */
@@ -174,6 +181,28 @@ static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
             if (!t->worker && !t->respawn)
                 start_worker(t);
     return 0;
+}
+
+void inventory_card_left(Context *c, const char *reader)
+{
+    bool changed = false;
+    for (Token *t = c->tokens, *next; t; t = next) {
+        next = t->next;
+        if (!t->module->pcsc_backed || !streq_ptr(t->info.slot_description, reader))
+            continue;
+        /* Whatever its worker is doing: a call running there fails with TokenRemoved (the
+         * card may have done part of it), rather than the token staying listed until the
+         * scanner and the call are both done. */
+        if (t->running)
+            log_notice("Token %s left reader %s during an operation", t->info.serial, reader);
+        token_drop(t);
+        changed = true;
+    }
+    if (!changed)
+        return;
+    update_serial_conflicts(c);
+    refresh_pcsc_workers(c);
+    pcsc_watch_tokens_changed(c);
 }
 
 static int module_spawn_scanner(Module *m);

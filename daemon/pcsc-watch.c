@@ -11,7 +11,7 @@
 #include "pcsc-monitor.h"
 #include "worker-protocol.h"
 
-static Reader *reader_by_name(Context *c, const char *name)
+Reader *reader_find(Context *c, const char *name)
 {
     for (Reader *rd = c->readers; rd; rd = rd->next)
         if (streq(rd->name, name))
@@ -26,7 +26,7 @@ static void readers_changed(Context *c)
 
 static void reader_add(Context *c, const char *name)
 {
-    if (reader_by_name(c, name))
+    if (reader_find(c, name))
         return;
     Reader *rd = calloc(1, sizeof(Reader));
     if (!rd)
@@ -80,12 +80,13 @@ static void handle(Context *c, const TkPcscEvent *ev)
         break;
     case TK_PCSC_READER_REMOVED:
         reader_remove(c, ev->reader);
+        inventory_card_left(c, ev->reader);
         rescan(c);
         break;
     case TK_PCSC_CARD_INSERTED:
     case TK_PCSC_CARD_REMOVED:
         reader_add(c, ev->reader);
-        rd = reader_by_name(c, ev->reader);
+        rd = reader_find(c, ev->reader);
         if (rd) {
             rd->card_present = ev->type == TK_PCSC_CARD_INSERTED;
             rd->atr_len = !rd->card_present               ? 0
@@ -95,6 +96,8 @@ static void handle(Context *c, const TkPcscEvent *ev)
             sd_bus_emit_properties_changed(c->bus, rd->path, TOKEND_READER_IFACE, "CardPresent",
                                            "Atr", NULL);
         }
+        if (ev->type == TK_PCSC_CARD_REMOVED)
+            inventory_card_left(c, ev->reader);
         rescan(c);
         break;
     case TK_PCSC_SERVICE_LOST:
