@@ -60,9 +60,10 @@ static int method_rescan(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
     return sd_bus_reply_method_return(m, NULL);
 }
 
+/* Open to the one peer, tokend, as the token worker's methods are (worker-token.c). */
 static const sd_bus_vtable scanner_vtable[] = {
     SD_BUS_VTABLE_START(0),
-    SD_BUS_METHOD("Rescan", "", "", method_rescan, 0),
+    SD_BUS_METHOD("Rescan", "", "", method_rescan, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_SIGNAL("Tokens", "aa{sv}", 0),
     SD_BUS_VTABLE_END,
 };

@@ -449,18 +449,25 @@ static int method_delete_object(sd_bus_message *m, void *userdata, sd_bus_error 
     return r < 0 ? 0 : sd_bus_reply_method_return(m, NULL);
 }
 
+/* Every method is open to the peer: the worker's one peer is tokend, over a socketpair or the
+ * worker socket that only tokend may open, and a socket-activated worker runs as a user other
+ * than tokend's, whose calls sd-bus would otherwise refuse. */
 static const sd_bus_vtable worker_vtable[] = {
     SD_BUS_VTABLE_START(0),
-    SD_BUS_METHOD("Info", "", "a{sv}", method_info, 0),
-    SD_BUS_METHOD("ListObjects", "a{sv}", "aa{sv}", method_list_objects, 0),
-    SD_BUS_METHOD("GenerateKeyPair", "sa{sv}", "ays", method_generate_key_pair, 0),
-    SD_BUS_METHOD("CreateRequest", "aysa{sv}", "s", method_create_request, 0),
-    SD_BUS_METHOD("ImportCertificate", "aya{sv}", "ay", method_import_certificate, 0),
-    SD_BUS_METHOD("ChangePin", "sa{sv}", "", method_change_pin, 0),
-    SD_BUS_METHOD("UnblockPin", "a{sv}", "", method_unblock_pin, 0),
-    SD_BUS_METHOD("Initialize", "sa{sv}", "", method_initialize, 0),
-    SD_BUS_METHOD("DeleteObject", "saya{sv}", "", method_delete_object, 0),
-    SD_BUS_METHOD("SetLedger", "i", "", method_set_ledger, 0),
+    SD_BUS_METHOD("Info", "", "a{sv}", method_info, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("ListObjects", "a{sv}", "aa{sv}", method_list_objects,
+                  SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("GenerateKeyPair", "sa{sv}", "ays", method_generate_key_pair,
+                  SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("CreateRequest", "aysa{sv}", "s", method_create_request,
+                  SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("ImportCertificate", "aya{sv}", "ay", method_import_certificate,
+                  SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("ChangePin", "sa{sv}", "", method_change_pin, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("UnblockPin", "a{sv}", "", method_unblock_pin, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("Initialize", "sa{sv}", "", method_initialize, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("DeleteObject", "saya{sv}", "", method_delete_object, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("SetLedger", "i", "", method_set_ledger, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_SIGNAL("Progress", "ss", 0),
     SD_BUS_SIGNAL("Info", "a{sv}", 0),
     SD_BUS_SIGNAL("Tokens", "aa{sv}", 0),

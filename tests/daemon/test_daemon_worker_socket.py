@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Workers started by socket activation, as tokend-worker.socket does it under systemd:
-tokend connects to the worker socket once per worker, and systemd-socket-activate (--accept,
-one child per connection) starts each tokend-worker as another user, who can reach pcscd and
-the modules but none of tokend's state. The card's token appears, its operations work through
+tokend, run as the user tokend, connects to the worker socket (its own, mode 0600) once per
+worker, and systemd-socket-activate (--accept, one child per connection) starts each
+tokend-worker as another user, who can reach pcscd and the modules but none of tokend's state. The card's token appears, its operations work through
 such a worker, no worker is tokend's child or runs as root, none can open the site key or the
 audit trail, and each goes when its card or tokend goes."""
 
@@ -29,6 +29,7 @@ WORKER = f"{os.environ['TOKEND_BUILD_DIR']}/daemon/tokend-worker"
 NEW_PIN = b"730419"
 
 users = Users()
+tokend_account = pwd.getpwnam(users.user("tokend"))
 worker_user = users.user(f"tkt-work-{os.getpid()}")
 account = pwd.getpwnam(worker_user)
 # The worker's copy and its socket, in a directory of root's that the worker user can reach.
@@ -62,6 +63,9 @@ def start_activator(sim):
         if time.monotonic() > end or activator.poll() is not None:
             raise AssertionError("systemd-socket-activate did not listen")
         time.sleep(0.05)
+    # As tokend-worker.socket has it: SocketUser=tokend, SocketMode=0600.
+    os.chown(socket_path, tokend_account.pw_uid, tokend_account.pw_gid)
+    os.chmod(socket_path, 0o600)
 
 
 def socket_workers():
@@ -89,7 +93,7 @@ def parent(pid):
 
 def the_cards_token_appears_through_socket_workers():
     global env
-    env = CardEnv(before_tokend=start_activator,
+    env = CardEnv(before_tokend=start_activator, run_as="tokend",
                   tokend_args=["--worker-socket", socket_path, "--worker-timeout", "3"])
     workers = socket_workers()
     # The scanner of OpenSC's module and the card's worker.
@@ -97,6 +101,9 @@ def the_cards_token_appears_through_socket_workers():
     assert set(workers.values()) == {account.pw_uid}, workers
     for pid in workers:
         assert parent(pid) != env.daemon.tokend.pid, "a worker is tokend's child"
+    with open(f"/proc/{env.daemon.tokend.pid}/status") as f:
+        uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
+    assert {int(u) for u in uids} == {tokend_account.pw_uid}, uids
 
 
 def operations_run_in_the_socket_worker():

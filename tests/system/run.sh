@@ -7,7 +7,7 @@
 # in a temp dir and a mount namespace of its own. Into the overlay go "meson install" of a
 # build configured with --prefix=/usr (BUILD/tests/system/usr-build, from the same source
 # tree), the card simulator, the site's tokend.conf, a drop-in giving tokend's units SoftHSM2's
-# token store (softhsm2-store.conf) and tokend-system-test.service; the installed sysusers.d and
+# token store (softhsm2-store.conf and its account) and tokend-system-test.service; the installed sysusers.d and
 # tmpfiles.d files are applied inside. systemd-nspawn boots it with a
 # private network and RUN/io bound on /tokend-test, where the unit runs the checks
 # (run-checks.sh) and leaves one result per check, then powers the machine off. A machine
@@ -126,9 +126,9 @@ meson install -C "$usr_build" --no-rebuild --quiet --destdir "$R" >"$run/install
 }
 install -D -m 0755 "$sim" "$R/usr/local/bin/tokend-sim"
 install -D -m 0644 "$here/tokend.conf" "$R/etc/tokend/tokend.conf"
-for unit in tokend.service tokend-worker@.service; do
-    install -D -m 0644 "$here/softhsm2-store.conf" "$R/etc/systemd/system/$unit.d/50-softhsm2-store.conf"
-done
+install -D -m 0644 "$here/softhsm2-store.conf" \
+    "$R/etc/systemd/system/tokend-worker@.service.d/50-softhsm2-store.conf"
+install -D -m 0644 "$here/softhsm2-store.sysusers" "$R/etc/sysusers.d/tokend-softhsm.conf"
 install -D -m 0644 "$here/tokend-system-test.service" "$R/etc/systemd/system/tokend-system-test.service"
 mkdir -p "$R/etc/systemd/system/multi-user.target.wants"
 ln -s ../tokend-system-test.service "$R/etc/systemd/system/multi-user.target.wants/"
@@ -146,7 +146,8 @@ for f in "${installed[@]}"; do
     esac
 done
 setup=
-[ ${#sysusers[@]} = 0 ] || setup+="systemd-sysusers ${sysusers[*]} && "
+sysusers+=(/etc/sysusers.d/tokend-softhsm.conf)
+setup+="systemd-sysusers ${sysusers[*]} && "
 [ ${#tmpfiles[@]} = 0 ] || setup+="systemd-tmpfiles --create ${tmpfiles[*]} && "
 if [ -n "$setup" ]; then
     systemd-nspawn -q --pipe -D "$R" --register=no --keep-unit --private-network \

@@ -8,8 +8,9 @@ set -euo pipefail
 
 generate_key_id=bfee0245518d4924bb4e698c7312cd2b
 
-softhsm2-util --init-token --free --label "$SOFTHSM_LABEL" --pin "$SOFTHSM_PIN" \
-    --so-pin "$SOFTHSM_SO_PIN"
+# Made by the store's account, as the workers that use it run (softhsm2-store.conf).
+runuser -u tokend-softhsm -g softhsm -- softhsm2-util --init-token --free \
+    --label "$SOFTHSM_LABEL" --pin "$SOFTHSM_PIN" --so-pin "$SOFTHSM_SO_PIN"
 serial=$(softhsm2-util --show-slots |
     awk -v label="$SOFTHSM_LABEL" '/Serial number:/ { s = $3 } /Label:/ && $2 == label { print s; exit }')
 [ -n "$serial" ] || fail "softhsm2-util shows no serial for $SOFTHSM_LABEL"
