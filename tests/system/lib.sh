@@ -47,12 +47,32 @@ tokenctl_lists() {
     out=$(tokenctl --no-ask-password list 2>&1) && grep -qF -- "$1" <<<"$out"
 }
 
-# pin_file PIN: a file of root's holding PIN, for tokenctl's --pin-file (never its command line).
+# pin_file PIN [USER]: a file of root's (or USER's) holding PIN, for tokenctl's --pin-file
+# options (never its command line).
 pin_file() {
     local f
     f=$(mktemp /run/tokend-test-pin.XXXXXX)
     printf '%s\n' "$1" >"$f"
+    [ -z "${2:-}" ] || chown "$2" "$f"
     echo "$f"
+}
+
+# The simulated card of 60-simulated-card.sh, left in its reader for the later checks.
+CARD_LABEL="system test card"
+CARD_PIN=123456
+CARD_PUK=12345678
+
+# card_token: the card's token name for tokenctl (its reader).
+card_token() {
+    echo "$VPCD_READER"
+}
+
+# use_example_rules: the shipped example role rules, made active as a site does, and polkitd
+# restarted to read them.
+use_example_rules() {
+    install -D -m 0644 /usr/share/doc/tokend/50-tokend-roles.rules.example \
+        /etc/polkit-1/rules.d/50-tokend-roles.rules
+    systemctl restart polkit.service
 }
 
 # member USER GROUP...: a system user of its own in those groups (made if missing), for the

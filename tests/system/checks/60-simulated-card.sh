@@ -2,14 +2,14 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # A simulated MyEID card (tokend-sim) in the system's pcscd, through the vpcd reader that
 # vsmartcard-vpcd configures: personalised with OpenSC's pkcs15-init while tokend is stopped,
-# its token is in "tokenctl list" once tokend is activated again.
+# its token is in "tokenctl list" once tokend is activated again. The card stays in its reader
+# for the later checks.
 set -euo pipefail
 . "$TOKEND_TEST_SUITE/lib.sh"
 
 card_unit=tokend-test-card
 state_dir=/var/lib/tokend-test-card
 serial=5e1f00000000000000c1
-trap 'systemctl stop "$card_unit" 2>/dev/null || true' EXIT
 
 vpcd_listens() {
     awk -v port="$(printf ':%04X' "$VPCD_PORT")" 'substr($2, length($2) - 4) == port && $4 == "0A" { found = 1 }
@@ -30,15 +30,15 @@ $(opensc-tool --list-readers 2>&1; journalctl -b -u "$card_unit" --no-pager | ta
 
 # pkcs15-init and a running tokend would both bind the blank card: personalise it alone.
 systemctl stop tokend.service
-export TOKEND_TEST_PIN=123456 TOKEND_TEST_PUK=12345678 TOKEND_TEST_SO_PIN=87654321 \
+export TOKEND_TEST_PIN=$CARD_PIN TOKEND_TEST_PUK=$CARD_PUK TOKEND_TEST_SO_PIN=87654321 \
     TOKEND_TEST_SO_PUK=11223344
 pkcs15-init --reader "$VPCD_READER" --create-pkcs15 --so-pin env:TOKEND_TEST_SO_PIN \
-    --so-puk env:TOKEND_TEST_SO_PUK --label "system test card"
+    --so-puk env:TOKEND_TEST_SO_PUK --label "$CARD_LABEL"
 pkcs15-init --reader "$VPCD_READER" --store-pin --id 01 --pin env:TOKEND_TEST_PIN \
     --puk env:TOKEND_TEST_PUK --so-pin env:TOKEND_TEST_SO_PIN --label "User PIN"
 pkcs15-init --reader "$VPCD_READER" --finalize
 
-if ! wait_until 20 tokenctl_lists "system test card"; then
+if ! wait_until 20 tokenctl_lists "$CARD_LABEL"; then
     tokenctl --no-ask-password list 2>&1 || true
     journalctl -b -u tokend.service --no-pager | tail -n 20
     # SIGSYS: the seccomp filter of the unit (SystemCallFilter=) refused a system call.
@@ -49,4 +49,4 @@ if ! wait_until 20 tokenctl_lists "system test card"; then
 fi
 out=$(tokenctl --no-ask-password list)
 echo "$out"
-grep -F "system test card" <<<"$out" | grep -qF "$VPCD_READER" || fail "the card's token is not in $VPCD_READER"
+grep -F "$CARD_LABEL" <<<"$out" | grep -qF "$VPCD_READER" || fail "the card's token is not in $VPCD_READER"
