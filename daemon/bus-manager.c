@@ -48,11 +48,19 @@ static int property_version(sd_bus *bus, const char *path, const char *interface
     return sd_bus_message_append(reply, "s", TOKEND_VERSION);
 }
 
+static int property_modules(sd_bus *bus, const char *path, const char *interface,
+                            const char *property, sd_bus_message *reply, void *userdata,
+                            sd_bus_error *error)
+{
+    return module_append_states(reply, userdata);
+}
+
 static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_PROPERTY("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("Tokens", "ao", property_tokens, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("Readers", "ao", property_readers, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Modules", "a(sss)", property_modules, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_SIGNAL_WITH_ARGS("TokenAdded", SD_BUS_ARGS("o", token), 0),
     SD_BUS_SIGNAL_WITH_ARGS("TokenRemoved", SD_BUS_ARGS("o", token), 0),
     SD_BUS_VTABLE_END,

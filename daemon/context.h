@@ -82,6 +82,13 @@ typedef struct Reader {
     struct Reader *next;
 } Reader;
 
+typedef enum ModuleState {
+    MODULE_STARTING,       /* no report from its scanner yet */
+    MODULE_OK,             /* the last poll listed its tokens */
+    MODULE_FAILING,        /* the last poll failed, or the scanner stopped */
+    MODULE_NOT_RESPONDING, /* the scanner reported nothing in time and was restarted */
+} ModuleState;
+
 /* A configured PKCS#11 module and the scanner worker that polls its slots. */
 struct Module {
     Context *context;
@@ -90,6 +97,9 @@ struct Module {
     bool on_demand;   /* its scanner lists slots when PC/SC says something changed */
     Worker *scanner;
     sd_event_source *respawn;
+    sd_event_source *watchdog; /* fires when the scanner's next report is overdue */
+    ModuleState state;
+    char *error; /* what the last failure said; "" when none */
     struct Module *next;
 };
 
@@ -103,6 +113,7 @@ struct Context {
     char *state_dir;     /* the retry ledger, which only the main process reads and writes */
     int ledger_error;    /* the last read of the ledger failed so (0: it worked); logged once */
     uint64_t worker_timeout_usec;
+    uint64_t scanner_timeout_usec; /* how long one poll of a module may take */
     unsigned scan_interval_ms;
     Module *modules;
     Token *tokens;
@@ -163,8 +174,18 @@ int pcsc_watch_start(Context *c);
 void pcsc_watch_stop(Context *c);
 void pcsc_watch_tokens_changed(Context *c);
 
+/* module.c: a module's scanner and state. */
+int module_new(Context *c, const char *path, bool pcsc_backed, bool on_demand, Module **ret);
+Module *module_free(Module *m);
+int module_start_scanner(Module *m);
+/* The scanner reported a poll: error is what failed, "" or NULL when it listed the tokens. */
+void module_report(Module *m, const char *error);
+int module_append_states(sd_bus_message *reply, Context *c);
+
 /* inventory.c */
 int inventory_start(Context *c);
+/* A scanner's Tokens signal: the module's tokens as its last poll found them. */
+int inventory_on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
 /* PC/SC says the card left reader (or the reader left): its tokens go at once. */
 void inventory_card_left(Context *c, const char *reader);
 void inventory_stop(Context *c);

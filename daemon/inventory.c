@@ -107,13 +107,23 @@ static void token_drop(Token *t)
     token_free(t);
 }
 
-static int on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+int inventory_on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
     Module *mod = userdata;
     Context *c = mod->context;
     bool changed = false;
     int r;
 
+    /* The failure of the poll, if any, follows the tokens: Tokens(aa{sv} tokens, s error). */
+    r = sd_bus_message_skip(m, "aa{sv}");
+    const char *error = NULL;
+    if (r >= 0)
+        r = sd_bus_message_read(m, "s", &error);
+    if (r >= 0)
+        r = sd_bus_message_rewind(m, true);
+    if (r < 0)
+        return 0;
+    module_report(mod, error);
     r = sd_bus_message_enter_container(m, 'a', "a{sv}");
     if (r < 0)
         return 0;
@@ -205,49 +215,6 @@ void inventory_card_left(Context *c, const char *reader)
     pcsc_watch_tokens_changed(c);
 }
 
-static int module_spawn_scanner(Module *m);
-
-static int on_scanner_respawn(sd_event_source *s, uint64_t usec, void *userdata)
-{
-    Module *m = userdata;
-    m->respawn = sd_event_source_disable_unref(m->respawn);
-    int r = module_spawn_scanner(m);
-    if (r < 0)
-        log_error_errno(r, "Cannot start the scanner for %s", m->path);
-    return 0;
-}
-
-static void on_scanner_exit(Worker *w, const char *how, void *userdata)
-{
-    Module *m = userdata;
-    log_warning("Scanner for %s stopped (%s); restarting it", m->path, how);
-    m->scanner = worker_free(m->scanner);
-    sd_event_add_time_relative(m->context->event, &m->respawn, CLOCK_MONOTONIC, 2000000, 0,
-                               on_scanner_respawn, m);
-}
-
-static int module_spawn_scanner(Module *m)
-{
-    Context *c = m->context;
-    char interval[32];
-    /* With PC/SC watched, an OpenSC scanner lists slots when a card or reader changes, and on a
-     * slow timer only as a safety net: loading OpenSC binds every card. */
-    snprintf(interval, sizeof(interval), "%u",
-             m->on_demand ? 10 * c->scan_interval_ms : c->scan_interval_ms);
-    char timeout[32];
-    worker_call_timeout(c, timeout, sizeof(timeout));
-    char *argv[] = {"--module", m->path,          "--scan", "--interval-ms",
-                    interval,   "--call-timeout", timeout,  NULL};
-    int r = c->worker_socket ? worker_connect(c->event, c->worker_socket, argv, NULL,
-                                              on_scanner_exit, m, &m->scanner)
-                             : worker_spawn(c->event, c->worker_path, argv, NULL, on_scanner_exit,
-                                            m, &m->scanner);
-    if (r < 0)
-        return r;
-    return sd_bus_match_signal(worker_bus(m->scanner), NULL, NULL, WORKER_PATH, WORKER_INTERFACE,
-                               "Tokens", on_tokens, m);
-}
-
 int inventory_start(Context *c)
 {
     Module **tail = &c->modules;
@@ -261,23 +228,17 @@ int inventory_start(Context *c)
         watching = pcsc_watch_start(c) >= 0;
 
     STRV_FOREACH (p, c->config.modules) {
-        Module *m = calloc(1, sizeof(Module));
-        if (!m)
-            return -ENOMEM;
-        m->context = c;
-        m->path = strdup(*p);
-        if (!m->path) {
-            free(m);
-            return -ENOMEM;
-        }
         /* OpenSC drives smart cards through PC/SC: the card's reader names the token's worker
          * and its PUK unblocks the PIN. Any other module is polled and unblocks with the SO
          * PIN (C_InitPIN). */
-        m->pcsc_backed = strstr(m->path, "opensc-pkcs11") != NULL;
-        m->on_demand = m->pcsc_backed && watching;
+        bool pcsc_backed = strstr(*p, "opensc-pkcs11") != NULL;
+        Module *m;
+        int r = module_new(c, *p, pcsc_backed, pcsc_backed && watching, &m);
+        if (r < 0)
+            return r;
         *tail = m;
         tail = &m->next;
-        int r = module_spawn_scanner(m);
+        r = module_start_scanner(m);
         if (r < 0)
             return r;
     }
@@ -295,10 +256,7 @@ void inventory_stop(Context *c)
     while (c->modules) {
         Module *m = c->modules;
         c->modules = m->next;
-        m->respawn = sd_event_source_disable_unref(m->respawn);
-        worker_free(m->scanner);
-        free(m->path);
-        free(m);
+        module_free(m);
     }
     while (c->readers) {
         Reader *rd = c->readers;

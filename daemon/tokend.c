@@ -28,6 +28,8 @@ static void help(void)
            "                          (socket activation: systemd starts one per connection)\n"
            "     --worker-timeout SEC Fail an operation that takes longer (default 600)\n"
            "     --scan-interval MS   Poll non-PC/SC modules' slots this often (default 2000)\n"
+           "     --scanner-timeout SEC Restart a module's scanner whose poll takes longer\n"
+           "                          (default 30)\n"
            "     --state-dir DIR      Keep the retry ledger in DIR (default %s)\n",
            TOKEND_CONFIG_FILE, TOKEND_LIBEXECDIR "/tokend/tokend-worker", TOKEND_STATE_DIR);
 }
@@ -104,6 +106,7 @@ int main(int argc, char **argv)
         ARG_SCAN,
         ARG_STATE_DIR,
         ARG_WORKER_SOCKET,
+        ARG_SCANNER_TIMEOUT,
     };
     static const struct option longopts[] = {
         {"help", no_argument, NULL, 'h'},
@@ -113,11 +116,13 @@ int main(int argc, char **argv)
         {"worker-socket", required_argument, NULL, ARG_WORKER_SOCKET},
         {"worker-timeout", required_argument, NULL, ARG_WORKER_TIMEOUT},
         {"scan-interval", required_argument, NULL, ARG_SCAN},
+        {"scanner-timeout", required_argument, NULL, ARG_SCANNER_TIMEOUT},
         {"state-dir", required_argument, NULL, ARG_STATE_DIR},
         {},
     };
     Context c = {
         .worker_timeout_usec = 600 * 1000000ull,
+        .scanner_timeout_usec = 30 * 1000000ull,
         .scan_interval_ms = 2000,
     };
     const char *config_file = TOKEND_CONFIG_FILE, *worker_path = NULL;
@@ -160,6 +165,13 @@ int main(int argc, char **argv)
             c.state_dir = strdup(optarg);
             if (!c.state_dir)
                 return EXIT_FAILURE;
+            break;
+        case ARG_SCANNER_TIMEOUT:
+            if (parse_number(optarg, 3600, &v) < 0) {
+                log_error("--scanner-timeout: expected seconds, got %s", optarg);
+                return 2;
+            }
+            c.scanner_timeout_usec = v * 1000000ull;
             break;
         case ARG_SCAN:
             if (parse_number(optarg, 3600000, &v) < 0) {

@@ -80,6 +80,14 @@ static int serve(sd_bus *bus, unsigned call_timeout_sec)
  * ends: its own time limit (SIGALRM) and systemd's stop (SIGTERM) included. */
 static char *opensc_conf_path;
 
+/* At exit, however main() returns: the file, then the path. */
+static void unlink_and_freep(char **path)
+{
+    if (*path)
+        (void)unlink(*path);
+    free(*path);
+}
+
 static void on_fatal_signal(int sig)
 {
     if (opensc_conf_path)
@@ -156,7 +164,7 @@ int main(int argc, char **argv)
     uint64_t interval_usec = 2000000;
     unsigned call_timeout_sec = 0;
     _cleanup_strv_free_ char **launch_argv = NULL;
-    _cleanup_free_ char *conf_path = NULL;
+    _cleanup_(unlink_and_freep) char *conf_path = NULL;
     int c, r;
 
     if (argc == 2 && streq(argv[1], "--socket")) {
@@ -242,7 +250,5 @@ int main(int argc, char **argv)
     tk_token_free(w.token);
     tk_module_free(w.module);
     free(w.serial);
-    if (conf_path)
-        (void)unlink(conf_path);
     return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

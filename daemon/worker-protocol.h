@@ -12,8 +12,8 @@
  * SetLedger(i failed), by which tokend hands it the retry ledger's count of failed SO PIN/PUK
  * attempts (-1: no record), which the worker cannot read itself. It emits Progress(s operation,
  * s stage) while working and Info(a{sv}) before each reply, so the main process's cache is
- * current when the reply arrives. A scanner worker emits Tokens(aa{sv}) after every poll of
- * its module's slots. */
+ * current when the reply arrives. A scanner worker emits Tokens(aa{sv} tokens, s error) after
+ * every poll of its module's slots, error saying what failed ("" when the poll listed them). */
 #define WORKER_PATH      "/org/tokend/Worker1"
 #define WORKER_INTERFACE "org.tokend.Worker1"
 #define WORKER_FD        3

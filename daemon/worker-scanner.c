@@ -23,10 +23,10 @@ static int send_tokens(sd_bus *bus, const char *module_path)
     int r = tk_module_load(module_path, &module, &e);
     if (r >= 0)
         r = tk_module_list_tokens(module, &infos, &n, &e);
-    if (r < 0) {
-        log_warning("listing tokens failed: %s", e.message);
+    /* tokend logs a failure once, when the module's state changes, not every poll. */
+    const char *error = r < 0 ? (e.message[0] ? e.message : "listing the tokens failed") : "";
+    if (r < 0)
         n = 0;
-    }
     r = sd_bus_message_new_signal(bus, &s, WORKER_PATH, WORKER_INTERFACE, "Tokens");
     if (r >= 0)
         r = sd_bus_message_open_container(s, 'a', "a{sv}");
@@ -34,6 +34,8 @@ static int send_tokens(sd_bus *bus, const char *module_path)
         r = worker_append_info(s, &infos[i], NULL);
     if (r >= 0)
         r = sd_bus_message_close_container(s);
+    if (r >= 0)
+        r = sd_bus_message_append(s, "s", error);
     if (r >= 0)
         r = sd_bus_send(bus, s, NULL);
     tk_token_info_array_free(infos, n);
@@ -64,7 +66,7 @@ static int method_rescan(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 static const sd_bus_vtable scanner_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_METHOD("Rescan", "", "", method_rescan, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_SIGNAL("Tokens", "aa{sv}", 0),
+    SD_BUS_SIGNAL("Tokens", "aa{sv}s", 0),
     SD_BUS_VTABLE_END,
 };
 

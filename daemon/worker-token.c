@@ -470,7 +470,7 @@ static const sd_bus_vtable worker_vtable[] = {
     SD_BUS_METHOD("SetLedger", "i", "", method_set_ledger, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_SIGNAL("Progress", "ss", 0),
     SD_BUS_SIGNAL("Info", "a{sv}", 0),
-    SD_BUS_SIGNAL("Tokens", "aa{sv}", 0),
+    SD_BUS_SIGNAL("Tokens", "aa{sv}s", 0),
     SD_BUS_VTABLE_END,
 };
 

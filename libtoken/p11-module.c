@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "p11-error.h"
@@ -31,6 +32,14 @@ int tk_module_load(const char *path, TkModule **ret, TkError *error)
     if (isempty(path) || !ret)
         return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
                             "No PKCS#11 module path given.");
+
+    /* A module that is not there says so here, once: libp11 would print the loader's message
+     * to standard error on every attempt (a scanner polls every few seconds). */
+    if (access(path, R_OK) < 0)
+        return tk_error_set(error, -errno, TK_ERROR_FAILED,
+                            "Cannot read the PKCS#11 module %s: %s. Check the Module= setting in "
+                            "tokend.conf.",
+                            path, strerror(errno));
 
     TkModule *m = calloc(1, sizeof(*m));
     if (!m)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Workers started by socket activation, as tokend-worker.socket does it under systemd:
-tokend, run as the user tokend, connects to the worker socket (its own, mode 0600) once per
-worker, and systemd-socket-activate (--accept, one child per connection) starts each
+tokend, run as a user of its own as the unit runs it as tokend, connects to the worker socket
+(that user's, mode 0600) once per worker, and systemd-socket-activate (--accept, one child per connection) starts each
 tokend-worker as another user, who can reach pcscd and the modules but none of tokend's state. The card's token appears, its operations work through
 such a worker, no worker is tokend's child or runs as root, none can open the site key or the
 audit trail, and each goes when its card or tokend goes."""
@@ -29,13 +29,25 @@ WORKER = f"{os.environ['TOKEND_BUILD_DIR']}/daemon/tokend-worker"
 NEW_PIN = b"730419"
 
 users = Users()
-tokend_account = pwd.getpwnam(users.user("tokend"))
+# Not the user tokend, which other tests make and remove at the same time: one of this test's,
+# which the test's bus lets own tokend's name as the shipped policy lets tokend.
+tokend_account = pwd.getpwnam(users.user(f"tkt-tokend-{os.getpid()}"))
 worker_user = users.user(f"tkt-work-{os.getpid()}")
 account = pwd.getpwnam(worker_user)
 # The worker's copy and its socket, in a directory of root's that the worker user can reach.
 shared = tempfile.mkdtemp(prefix="tokend-worker-socket.", dir=reachable_tmp())
 os.chmod(shared, 0o755)
 worker_copy = copy_for_other_users(WORKER, shared)
+bus_policy = os.path.join(shared, "tokend-test-owner.conf")
+with open(bus_policy, "w") as f:
+    f.write(f"""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <policy user="{tokend_account.pw_name}">
+    <allow own="org.tokend.Tokend1"/>
+  </policy>
+</busconfig>
+""")
 socket_path = os.path.join(shared, "worker.socket")
 activator = None
 TMP = os.environ.get("TMPDIR") or "/tmp"
@@ -93,7 +105,8 @@ def parent(pid):
 
 def the_cards_token_appears_through_socket_workers():
     global env
-    env = CardEnv(before_tokend=start_activator, run_as="tokend",
+    env = CardEnv(before_tokend=start_activator, run_as=tokend_account.pw_name,
+                  extra_policies=(bus_policy,),
                   tokend_args=["--worker-socket", socket_path, "--worker-timeout", "3"])
     workers = socket_workers()
     # The scanner of OpenSC's module and the card's worker.

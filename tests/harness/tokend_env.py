@@ -434,8 +434,8 @@ class Env:
         subprocess.run(["nsenter", "-t", str(self.tokend.pid), "-m", "mount", "-o",
                         f"remount,{options}", mount_point], check=True)
 
-    def worker_pids(self):
-        """The token workers: tokend's children started with --serial."""
+    def children(self):
+        """[(PID, argv)] of tokend's child processes (its workers and scanners)."""
         out = []
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
@@ -447,9 +447,14 @@ class Env:
                     cmd = f.read().split(b"\0")
             except OSError:
                 continue
-            if ppid == self.tokend.pid and b"--serial" in cmd:
-                out.append((int(pid), cmd[cmd.index(b"--serial") + 1].decode()))
+            if ppid == self.tokend.pid:
+                out.append((int(pid), cmd))
         return out
+
+    def worker_pids(self):
+        """The token workers: tokend's children started with --serial."""
+        return [(pid, cmd[cmd.index(b"--serial") + 1].decode())
+                for pid, cmd in self.children() if b"--serial" in cmd]
 
     def abort(self):
         for pid in reversed(self.pids):
