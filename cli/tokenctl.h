@@ -14,7 +14,8 @@
  * --json and the first error met. Verbs fill it in; main() prints it. */
 typedef struct Context {
     /* global options */
-    bool json;
+    bool json;        /* --json, whatever its mode, and not --json=off */
+    bool json_pretty; /* indented rather than one line */
     bool ask_password;
     const char *pin_file;
     const char *new_pin_file;

@@ -14,7 +14,7 @@ import sys
 import time
 
 from tap import Tap
-from tokend_env import SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, exec_as, need
+from tokend_env import SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, exec_as, need, run_on_pty
 
 TOKENCTL = os.environ["TOKENCTL"]
 # Under "meson test --setup=valgrind" every tokenctl run goes through valgrind; an error or a
@@ -235,21 +235,8 @@ def change_pin_on_a_terminal_without_echo():
 
 def colour_only_on_a_terminal_and_not_with_no_color():
     def on_pty(extra_env):
-        pid, fd = pty.fork()
-        if pid == 0:
-            exec_as([TOKENCTL, "status", "cli-a"], dict(env.env, **extra_env))
-        out = b""
-        while True:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-        assert os.waitstatus_to_exitcode(status) == 0, out
+        code, out = run_on_pty([TOKENCTL, "status", "cli-a"], dict(env.env, **extra_env))
+        assert code == 0, out
         return out
 
     assert b"\033[" in on_pty({}), "no colour on a terminal"

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import pty
 import pwd
 import re
 import shutil
@@ -100,6 +101,26 @@ def exec_as(argv, env, uid=None, cwd=None):
         os.execve(argv[0], argv, env)
     finally:
         os._exit(127)
+
+
+def run_on_pty(argv, env):
+    """Runs argv on a pseudo-terminal of its own (standard input, output and error) until it
+    exits; returns its exit status and all it wrote there."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        exec_as(argv, env)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO once the child has closed its side
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out
 
 
 def derive_so_pin(key, serial, digits=8):
