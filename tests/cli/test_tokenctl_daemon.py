@@ -115,6 +115,27 @@ def keygen_human_and_json():
     tokenctl("keygen", "cli-a", "--type", "ec-p256", "--id", "zz", expect=2)
 
 
+def progress_only_on_a_terminal():
+    """A person on a terminal sees one progress line that is rewritten and then cleared; a
+    script's log (standard error not a terminal) gets none."""
+    p = tokenctl("keygen", "cli-a", "--type", "ec-p256", "--label", "log", "--pin-file", "-",
+                 stdin=pin())
+    assert p.stderr.startswith("Generated an ec-p256 key pair"), p.stderr
+    assert "generate-key" not in p.stderr and "\r" not in p.stderr, p.stderr
+    pin_file = os.path.join(env.dir, "pin")
+    with open(pin_file, "w") as f:
+        f.write(pin())
+    code, out = run_on_pty([TOKENCTL, "keygen", "cli-a", "--type", "rsa2048", "--label", "tty",
+                            "--pin-file", pin_file], env.env)
+    assert code == 0, out
+    lines = re.findall(rb"\r\x1b\[K([-\\|/]) generate-key: (started|running|done) \((\d+) s\)", out)
+    assert lines, out
+    done = out.index(b"Generated an rsa2048 key pair")
+    # cleared before the answer is printed, and not left behind
+    assert out.rindex(b"generate-key: ") < out.rindex(b"\r\x1b[K", 0, done) < done, out
+    assert b"\n" not in out[out.index(b"generate-key: "):out.rindex(b"\r\x1b[K", 0, done)], out
+
+
 def objects_public_and_with_login():
     public = tj("objects", "cli-a")["objects"]
     assert {o["class"] for o in public} == {"public-key"}, public
@@ -342,7 +363,8 @@ def trivial_new_pin_refused_by_site_policy():
 
 
 tests = [list_shows_both_tokens, token_names_resolve_or_fail_clearly,
-         status_shows_pin_state_in_words, keygen_human_and_json, objects_public_and_with_login,
+         status_shows_pin_state_in_words, keygen_human_and_json, progress_only_on_a_terminal,
+         objects_public_and_with_login,
          csr_to_file_verifies_with_openssl, import_cert_with_chain_and_expiry_shown,
          wrong_pin_exits_5, no_pin_and_no_terminal_fails_at_once,
          change_pin_and_policy_refusal, unblock_with_request_and_so_pin,
