@@ -426,6 +426,8 @@ static int print_result(Context *ctx, const Verb *verb, int status)
 {
     int r = 0;
 
+    if (ctx->output_failed)
+        return status == EXIT_OK ? EXIT_FAILED : status;
     if (ctx->json) {
         _cleanup_json_ json_object *doc = NULL;
         /* monitor prints one object a line as events come, and its last error so too. */
@@ -448,13 +450,11 @@ static int print_result(Context *ctx, const Verb *verb, int status)
     }
     if (r >= 0 && fflush(stdout) != 0)
         r = -errno ?: -EIO;
-    if (r < 0 || ferror(stdout)) {
-        /* The one thing said on standard error in --json mode: a script must not take a
-         * missing or cut document for a success. */
-        fprintf(stderr, "tokenctl: Cannot write to standard output: %s\n",
-                strerror(r < 0 ? -r : EIO));
-        return status == EXIT_OK ? EXIT_FAILED : status;
-    }
+    /* A script must not take a missing or cut document for a success. */
+    if (r < 0 || ferror(stdout))
+        output_failed(ctx, r < 0 ? r : -EIO);
+    if (ctx->output_failed && status == EXIT_OK)
+        return EXIT_FAILED;
     return status;
 }
 

@@ -337,6 +337,18 @@ START_TEST(bus_values_become_json)
 }
 END_TEST
 
+START_TEST(timestamps_are_rfc3339_utc_with_microseconds)
+{
+    char buf[40];
+
+    ck_assert_int_eq(format_timestamp_usec((uint64_t)NOW * 1000000 + 42, buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "2026-11-25T12:00:00.000042Z");
+    ck_assert_int_eq(format_timestamp_usec(999999, buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "1970-01-01T00:00:00.999999Z");
+    ck_assert_int_eq(format_timestamp_usec(0, buf, 27), -ENOBUFS);
+}
+END_TEST
+
 START_TEST(json_modes_follow_systemd_and_bare_json_depends_on_the_terminal)
 {
     bool json = false, pretty = false;
@@ -387,6 +399,7 @@ static Suite *format_suite(void)
     tcase_add_test(tc, table_shows_control_characters_as_text_and_aligns_by_what_is_shown);
     tcase_add_test(tc, terminal_text_never_gives_back_a_control_character);
     tcase_add_test(tc, json_for_terminal_escapes_del_and_c1_and_stays_the_same_json);
+    tcase_add_test(tc, timestamps_are_rfc3339_utc_with_microseconds);
     tcase_add_test(tc, json_modes_follow_systemd_and_bare_json_depends_on_the_terminal);
     tcase_add_test(tc, error_document_has_name_message_and_exit_code);
     suite_add_tcase(s, tc);

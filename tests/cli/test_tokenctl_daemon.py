@@ -328,8 +328,16 @@ def monitor_reports_progress_as_json_lines():
         progress = [e for e in events if e["event"] == "Progress"]
         assert progress and progress[0]["operation"] == "generate-key", events
         assert progress[0]["token"].startswith("/org/tokend/Tokend1/token/")
+        assert progress[0]["serial"] == serial_of("cli-a"), progress[0]
         added = [e for e in events if e["event"] == "TokenAdded"]
         assert added and added[0]["token"] == tj("status", "cli-c")["token"]["path"], events
+        assert added[0]["serial"] == serial_of("cli-c"), added[0]
+        for e in events:
+            # SoftHSM2 tokens are in no reader
+            assert e["reader"] is None, e
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", e["time"]), e
+        times = [e["time"] for e in events]
+        assert times == sorted(times), times
         assert any(e["event"] == "PropertiesChanged" and "Busy" in e["changed"]
                    for e in events), events
     finally:
