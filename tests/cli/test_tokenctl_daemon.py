@@ -14,7 +14,8 @@ import sys
 import time
 
 from tap import Tap
-from tokend_env import SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, exec_as, need, run_on_pty
+from tokend_env import (SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, JsonLines, exec_as, need,
+                        run_on_pty)
 
 TOKENCTL = os.environ["TOKENCTL"]
 # Under "meson test --setup=valgrind" every tokenctl run goes through valgrind; an error or a
@@ -311,20 +312,9 @@ def monitor_reports_progress_as_json_lines():
         time.sleep(0.5)  # let it subscribe before the operation starts
         tokenctl("keygen", "cli-a", "--type", "ec-p256", "--pin-file", "-", stdin=pin())
         env.init_token("cli-c")
-        events, buf, end = [], b"", time.monotonic() + 10
-
-        def seen(kind):
-            return any(e["event"] == kind for e in events)
-
-        while time.monotonic() < end and not (seen("Progress") and seen("TokenAdded")):
-            r, _, _ = select.select([mon.stdout], [], [], 0.5)
-            if r:
-                chunk = os.read(mon.stdout.fileno(), 4096)
-                if not chunk:
-                    break
-                buf += chunk
-                *lines, buf = buf.split(b"\n")
-                events += [json.loads(line) for line in lines if line]
+        out = JsonLines(mon.stdout)
+        out.read(lambda: out.events("Progress") and out.events("TokenAdded"))
+        events = out.docs
         progress = [e for e in events if e["event"] == "Progress"]
         assert progress and progress[0]["operation"] == "generate-key", events
         assert progress[0]["token"].startswith("/org/tokend/Tokend1/token/")
