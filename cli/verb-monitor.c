@@ -128,13 +128,13 @@ static int on_token_event(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
     add_whose(mon, e, path, TOKEND_TOKEN_IFACE, added);
     if (!mon->ctx->json) {
         _cleanup_free_ char *b1 = NULL, *b2 = NULL;
+        const char *what = added ? "token added:  " : "token removed:";
         const char *serial = json_get_string(t, "Serial");
         if (serial)
-            printf("%s %s (serial %s, label \"%s\")\n",
-                   added ? "token added:  " : "token removed:", path, terminal_text(serial, &b1),
+            printf("%s %s (serial %s, label \"%s\")\n", what, path, terminal_text(serial, &b1),
                    terminal_text(json_get_string(t, "Label"), &b2));
         else
-            printf("%s %s\n", added ? "token added:  " : "token removed:", path);
+            printf("%s %s\n", what, path);
     }
     emit(mon, e);
     if (!added)
