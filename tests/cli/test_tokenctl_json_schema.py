@@ -5,7 +5,6 @@ driving tokend on a private bus with SoftHSM2 tokens and two empty PC/SC readers
 failures of each exit status the tokens can give, and usage errors. The schemas forbid keys
 they do not name, so an undocumented key fails here as a missing one does."""
 
-import glob
 import json
 import os
 import signal
@@ -14,16 +13,11 @@ import sys
 import tempfile
 import time
 
-from tap import Tap, skip
+from tap import Tap
 from tokend_env import SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, JsonLines, need
-
-try:
-    import jsonschema
-except ImportError:
-    skip("the Python module jsonschema is not installed (Debian: python3-jsonschema)")
+from tokenctl_json import TokenctlJson
 
 TOKENCTL = os.environ["TOKENCTL"]
-SCHEMAS = os.path.join(os.environ["TOKEND_SOURCE_DIR"], "docs", "tokenctl-json")
 OPENSC = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
 VPCD = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 VERBS = ["list", "status", "objects", "keygen", "csr", "import-cert", "change-pin", "unblock",
@@ -33,61 +27,12 @@ NOBODY = "65534"
 need("dbus-daemon", "softhsm2-util", "openssl", "setpriv", "pcscd", "unshare", SOFTHSM_MODULE,
      OPENSC, VPCD)
 
-
-def load_schemas():
-    out = {}
-    for path in sorted(glob.glob(os.path.join(SCHEMAS, "*.schema.json"))):
-        with open(path) as f:
-            schema = json.load(f)
-        jsonschema.Draft202012Validator.check_schema(schema)
-        out[os.path.basename(path)[:-len(".schema.json")]] = schema
-    return out
-
-
-schemas = load_schemas()
 # SoftHSM2 tokens for the keys and PINs; OpenSC on a private pcscd for the readers.
 env = Env(labels=("js-a", "js-b"), modules=[SOFTHSM_MODULE, OPENSC], pcscd=True)
 os.chmod(env.dir, 0o755)  # for the caller that is not authorised
+js = TokenctlJson(TOKENCTL, env)
+schemas, validate, refused, tj = js.schemas, js.validate, js.refused, js.run
 state = {"pin": USER_PIN}
-checked = set()  # (schema, "result" or "error")
-results = {}  # schema: the last result met
-
-
-def validate(name, doc):
-    """doc against schema name, with the clearest of the errors when it does not fit."""
-    v = jsonschema.Draft202012Validator(schemas[name])
-    err = jsonschema.exceptions.best_match(v.iter_errors(doc))
-    if err is not None:
-        raise AssertionError(f"{name}.schema.json: {err.message} at "
-                             f"{'/'.join(map(str, err.absolute_path))}\n{json.dumps(doc)}")
-
-
-def tj(schema, *args, stdin=None, expect=0, as_user=None):
-    """tokenctl --json ARGS: exit status as expected, one document on standard output and
-    nothing on standard error, valid for the schema (the result on success, the error
-    document otherwise, with the exit status in it)."""
-    cmd = [TOKENCTL, "--json", *args]
-    cwd = None
-    if as_user:
-        cmd = ["setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--clear-groups",
-               env.copy_for_other_users(TOKENCTL), "--json", *args]
-        cwd = env.other_users_dir()
-    p = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env.env, timeout=120,
-                       start_new_session=True, cwd=cwd)
-    assert p.returncode == expect, (f"tokenctl --json {' '.join(args)}: exit {p.returncode}, "
-                                    f"wanted {expect}\n{p.stdout}\n{p.stderr}")
-    assert p.stderr == "", (args, p.stderr)
-    doc = json.loads(p.stdout)
-    validate(schema, doc)
-    if expect == 0:
-        assert "error" not in doc, doc
-    else:
-        assert doc["error"]["exit-code"] == expect, doc
-        validate("error", doc)
-    checked.add((schema, "result" if expect == 0 else "error"))
-    if expect == 0:
-        results[schema] = doc
-    return doc
 
 
 def pin():
@@ -237,19 +182,19 @@ def monitor_lines_fit_the_schema():
     serial_a = serial_of("js-a")
     mon = subprocess.Popen([TOKENCTL, "--json", "monitor"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, env=env.env, start_new_session=True)
-    out = JsonLines(mon.stdout)
-    events = out.events
+    lines = JsonLines(mon.stdout)
+    events = lines.events
     try:
         time.sleep(0.5)  # subscribed before anything happens
         tj("keygen", "keygen", "js-a", "--type", "ec-p256", "--pin-file", "-", stdin=pin())
         env.init_token("js-c")
-        out.read(lambda: events("Progress") and events("TokenAdded"))
+        lines.read(lambda: events("Progress") and events("TokenAdded"))
         added = events("TokenAdded")[0]
         serial = added["serial"]
         assert serial and serial == serial_of("js-c"), added
         subprocess.run(["softhsm2-util", "--delete-token", "--serial", serial], env=env.env,
                        check=True, stdout=subprocess.DEVNULL)
-        out.read(lambda: events("TokenRemoved"))
+        lines.read(lambda: events("TokenRemoved"))
         removed = events("TokenRemoved")[0]
         # named by what it was: the token can no longer be asked
         assert removed["serial"] == serial and removed["token"] == added["token"], removed
@@ -257,13 +202,13 @@ def monitor_lines_fit_the_schema():
         env.tokend.send_signal(signal.SIGTERM)
         env.tokend.wait(10)
         assert mon.wait(10) == 1, mon.returncode
-        out.read(lambda: False, timeout=1)
+        lines.read(lambda: False, timeout=1)
         assert mon.stderr.read() == b""
     finally:
         if mon.poll() is None:
             mon.kill()
             mon.wait()
-    docs = out.docs
+    docs = lines.docs
     for doc in docs:
         validate("monitor", doc)
     assert docs[-1]["error"]["exit-code"] == 1, docs[-1]
@@ -271,7 +216,7 @@ def monitor_lines_fit_the_schema():
     assert progress[0]["serial"] == serial_a and progress[0]["reader"] is None, progress
     assert {e["event"] for e in docs[:-1]} >= {"Progress", "TokenAdded", "TokenRemoved",
                                                "PropertiesChanged"}, docs
-    checked.update({("monitor", "result"), ("monitor", "error")})
+    js.checked.update({("monitor", "result"), ("monitor", "error")})
 
 
 def init_and_audit_verify():
@@ -314,13 +259,9 @@ def usage_errors_of_every_verb_fit_its_schema():
         assert err["name"] == "org.tokend.tokenctl.Error.Usage", (args, err)
 
 
-def refused(name, doc):
-    return not jsonschema.Draft202012Validator(schemas[name]).is_valid(doc)
-
-
 def schemas_refuse_an_extra_key_a_missing_key_and_a_wrong_null():
     """The schemas hold: real results changed in one place each no longer fit."""
-    for name, doc in results.items():
+    for name, doc in js.results.items():
         extra = json.loads(json.dumps(doc))
         extra["undocumented"] = 1
         assert refused(name, extra), name
@@ -328,13 +269,13 @@ def schemas_refuse_an_extra_key_a_missing_key_and_a_wrong_null():
             missing = json.loads(json.dumps(doc))
             del missing[key]
             assert refused(name, missing), (name, key)
-    token = json.loads(json.dumps(results["list"]))
+    token = json.loads(json.dumps(js.results["list"]))
     token["tokens"][0]["user-pin"]["hint"] = "x"
     assert refused("list", token)
     del token["tokens"][0]["user-pin"]["hint"]
     del token["tokens"][0]["reader"]
     assert refused("list", token)
-    objects = json.loads(json.dumps(results["objects"]))
+    objects = json.loads(json.dumps(js.results["objects"]))
     cert = next(o for o in objects["objects"] if o["class"] == "certificate")
     key = next(o for o in objects["objects"] if o["class"] != "certificate")
     for o, k, v in ((cert, "serial", "ABCDEF0123"), (cert, "subject", None),
@@ -352,7 +293,7 @@ def schemas_refuse_an_extra_key_a_missing_key_and_a_wrong_null():
 
 def every_schema_was_met_as_result_and_as_error():
     want = {(name, kind) for name in schemas if name != "error" for kind in ("result", "error")}
-    assert want <= checked, sorted(want - checked)
+    assert want <= js.checked, sorted(want - js.checked)
 
 
 try:
