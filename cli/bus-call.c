@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bus-call.h"
 #include "bus-json.h"
+#include "format.h"
 
 /* A token operation may wait for a person at a polkit prompt and then for an RSA key on a
  * slow card: give it far longer than sd-bus's 25 s default. */
@@ -107,13 +111,54 @@ int options_add_bool(sd_bus_message *m, const char *key, bool b)
     return option_close(m);
 }
 
+/* How often the progress line's spinner and seconds move while a call runs. */
+#define PROGRESS_TICK_USEC (250ULL * 1000)
+
 typedef struct CallState {
     Context *ctx;
     const char *what;
     sd_bus_message *reply;
     bool done;
+
+    /* The progress line, for a person: only on a terminal, never in JSON mode. */
+    bool show_progress;
     bool progress_shown;
+    char *operation, *stage; /* from the last Progress signal */
+    uint64_t start_usec;
+    unsigned frame;
 } CallState;
+
+static uint64_t monotonic_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* One line, rewritten in place: a spinner, the operation, its stage and the seconds since the
+ * call was sent. */
+static void progress_draw(CallState *s)
+{
+    static const char spinner[] = "-\\|/";
+    _cleanup_free_ char *b1 = NULL, *b2 = NULL;
+    unsigned long long seconds = (monotonic_usec() - s->start_usec) / 1000000;
+
+    fputs("\r\033[K", stderr);
+    fprintf(stderr, "%c %s: %s (%llu s)", spinner[s->frame++ % (sizeof(spinner) - 1)],
+            terminal_text(s->operation, &b1), terminal_text(s->stage, &b2), seconds);
+    fflush(stderr);
+    s->progress_shown = true;
+}
+
+static void progress_clear(CallState *s)
+{
+    if (s->progress_shown) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+    free(s->operation);
+    free(s->stage);
+}
 
 static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
@@ -128,15 +173,19 @@ static int on_progress(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
     CallState *s = userdata;
     const char *operation, *stage;
 
-    if (sd_bus_message_read(m, "ss", &operation, &stage) < 0)
+    if (!s->show_progress || sd_bus_message_read(m, "ss", &operation, &stage) < 0)
         return 0;
-    if (s->ctx->json)
+    char *o = strdup(operation), *t = strdup(stage);
+    if (!o || !t) {
+        free(o);
+        free(t);
         return 0;
-    if (isatty(STDERR_FILENO)) {
-        fprintf(stderr, "\r\033[K%s: %s…", operation, stage);
-        s->progress_shown = true;
-    } else
-        fprintf(stderr, "%s: %s\n", operation, stage);
+    }
+    free(s->operation);
+    free(s->stage);
+    s->operation = o;
+    s->stage = t;
+    progress_draw(s);
     return 0;
 }
 
@@ -144,14 +193,19 @@ int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *
                sd_bus_message **ret_reply)
 {
     _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *match = NULL, *call = NULL;
-    CallState s = {.ctx = ctx, .what = what};
+    CallState s = {
+        .ctx = ctx,
+        .what = what,
+        .show_progress = !ctx->json && isatty(STDERR_FILENO),
+        .start_usec = monotonic_usec(),
+    };
     sd_bus *bus = sd_bus_message_get_bus(m);
     const char *path = sd_bus_message_get_path(m);
     int r;
 
     /* Subscribe before sending, so no Progress signal is missed. A failure here costs only
      * the progress line. */
-    if (!streq_ptr(sd_bus_message_get_member(m), "ListObjects"))
+    if (s.show_progress && !streq_ptr(sd_bus_message_get_member(m), "ListObjects"))
         (void)sd_bus_match_signal(bus, &match, TOKEND_BUS_NAME, path, TOKEND_TOKEN_IFACE,
                                   "Progress", on_progress, &s);
 
@@ -165,12 +219,13 @@ int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *
             break;
         if (r > 0)
             continue;
-        r = sd_bus_wait(bus, UINT64_MAX);
+        r = sd_bus_wait(bus, s.progress_shown ? PROGRESS_TICK_USEC : UINT64_MAX);
         if (r < 0 && r != -EINTR)
             break;
+        if (r == 0 && s.progress_shown)
+            progress_draw(&s);
     }
-    if (s.progress_shown)
-        fputs("\r\033[K", stderr);
+    progress_clear(&s);
     if (!s.done)
         return sd_bus_error_set_errno(error, r);
 

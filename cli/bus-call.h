@@ -15,7 +15,8 @@ int options_add_strv(sd_bus_message *m, const char *key, char **l);
 int options_add_bool(sd_bus_message *m, const char *key, bool b);
 int options_add_bytes(sd_bus_message *m, const char *key, const void *p, size_t n);
 
-/* Sends the call, shows the token's Progress signals on stderr while it runs, and waits for
- * the reply (however long the token takes). On a bus error, fills error and returns < 0. */
+/* Sends the call and waits for the reply (however long the token takes); meanwhile, on a
+ * terminal and not in JSON mode, the token's Progress signals are one line on stderr that is
+ * cleared when the reply comes. On a bus error, fills error and returns < 0. */
 int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *error,
                sd_bus_message **ret_reply);

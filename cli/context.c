@@ -52,6 +52,15 @@ int fail_errno(Context *ctx, int err, const char *fmt, ...)
     return fail(ctx, CLI_ERROR_FAILED, "%s: %s", strempty(what), strerror(err < 0 ? -err : err));
 }
 
+void output_failed(Context *ctx, int err)
+{
+    if (ctx->output_failed)
+        return;
+    ctx->output_failed = true;
+    fprintf(stderr, "tokenctl: Cannot write to standard output: %s\n",
+            strerror(err < 0 ? -err : err));
+}
+
 int context_bus(Context *ctx, sd_bus **ret)
 {
     int r;

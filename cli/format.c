@@ -148,6 +148,22 @@ int format_expiry(uint64_t not_after, time_t now, char *buf, size_t size)
     return 0;
 }
 
+int format_timestamp_usec(uint64_t usec, char *buf, size_t size)
+{
+    time_t t = (time_t)(usec / 1000000);
+    char date[32];
+    struct tm tm;
+
+    if (!buf || size == 0)
+        return -EINVAL;
+    if (!gmtime_r(&t, &tm) || strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+        return -ERANGE;
+    int n = snprintf(buf, size, "%s.%06lluZ", date, (unsigned long long)(usec % 1000000));
+    if (n < 0)
+        return -EIO;
+    return (size_t)n >= size ? -ENOBUFS : 0;
+}
+
 int parse_hex(const char *s, uint8_t **ret, size_t *ret_len)
 {
     _cleanup_free_ uint8_t *out = NULL;

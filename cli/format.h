@@ -43,6 +43,9 @@ int pin_state_severity(const char *state);
 int format_expiry(uint64_t not_after, time_t now, char *buf, size_t size);
 bool expiry_is_past(uint64_t not_after, time_t now);
 
+/* RFC 3339 in UTC with microseconds, "2026-11-25T12:00:00.000042Z", for usec since the epoch. */
+int format_timestamp_usec(uint64_t usec, char *buf, size_t size);
+
 /* s as a person's terminal may be sent it, control characters written as text
  * (tk_escape_for_terminal()); the copy is kept in *buf for the caller to free. "" for NULL,
  * and "?" when out of memory: never s raw. */

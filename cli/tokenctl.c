@@ -12,6 +12,7 @@
 #include "bus-error.h"
 #include "config.h"
 #include "format.h"
+#include "json-output.h"
 #include "polkit-agent.h"
 #include "tokenctl.h"
 
@@ -98,7 +99,8 @@ typedef struct OptionDoc {
 } OptionDoc;
 
 static const OptionDoc option_docs[] = {
-    {"json", ARG_JSON, NULL, V_ALL, "print one JSON document on standard output"},
+    {"json", ARG_JSON, "MODE", V_ALL,
+     "print JSON on standard output: pretty, short (one line) or off"},
     {"no-ask-password", ARG_NO_ASK_PASSWORD, NULL, V_ALL,
      "never ask for a PIN or for authorisation on the terminal"},
     {"help", 'h', NULL, V_ALL, "show this help"},
@@ -147,7 +149,9 @@ static const OptionDoc *find_option(int val)
 static void print_option(const OptionDoc *o)
 {
     char left[64];
-    if (o->val == 'h' || o->val == 'o')
+    if (o->val == ARG_JSON)
+        snprintf(left, sizeof(left), "    --%s[=%s]", o->name, o->arg);
+    else if (o->val == 'h' || o->val == 'o')
         snprintf(left, sizeof(left), "-%c, --%s%s%s", o->val, o->name, o->arg ? " " : "",
                  o->arg ?: "");
     else
@@ -197,41 +201,112 @@ static int strv_push(char ***l, const char *s)
     return 0;
 }
 
+static const OptionDoc *find_long_option(const char *word, size_t *ret_len)
+{
+    size_t len = strcspn(word + 2, "=");
+
+    *ret_len = len;
+    FOREACH_ARRAY (o, option_docs, ELEMENTSOF(option_docs))
+        if (strlen(o->name) == len && strncmp(o->name, word + 2, len) == 0)
+            return o;
+    return NULL;
+}
+
+/* A word that getopt_long would take as the value of the option before it, but that is one of
+ * our own long options: "--type --json" is a missing value, not the type "--json". */
+static bool is_option_word(const char *word)
+{
+    size_t len;
+    return strncmp(word, "--", 2) == 0 && word[2] && find_long_option(word, &len);
+}
+
+static int fail_unknown_option(Context *ctx, const char *word, size_t len)
+{
+    /* Name the option but never echo what follows '=': a mistyped "--pin=1234" must not put a
+     * PIN on the screen or into a log. */
+    return fail(ctx, CLI_ERROR_USAGE,
+                "Unknown option %.*s; see tokenctl --help (PINs are read from the terminal or "
+                "from --pin-file, never from the command line)",
+                (int)len, word);
+}
+
+static int fail_needs_value(Context *ctx, const char *option)
+{
+    return fail(ctx, CLI_ERROR_USAGE, "Option %s needs an argument", option);
+}
+
+/* Reads every option word before getopt_long does: the output mode first, from a --json
+ * anywhere on the command line, so that a usage error found anywhere is reported in it; then
+ * whole option names only (getopt_long takes any unique prefix, so "--pin 1234" would be read
+ * as "--pin-file 1234": a PIN typed as an option is refused instead of quietly taken for a
+ * file name), and a value for every option that needs one. Records the first error. */
+static int scan_args(Context *ctx, int argc, char *argv[])
+{
+    const char *json_value = NULL;
+    bool json_seen = false;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        char option[64] = "";
+
+        if (streq(a, "--"))
+            break;
+        if (strncmp(a, "--", 2) == 0) {
+            size_t len;
+            const OptionDoc *o = find_long_option(a, &len);
+            const char *value = a[2 + len] == '=' ? a + 3 + len : NULL;
+            if (!o) {
+                (void)fail_unknown_option(ctx, a, len + 2);
+                continue;
+            }
+            if (o->val == ARG_JSON) {
+                json_seen = true;
+                json_value = value;
+            } else if (o->arg && !value)
+                snprintf(option, sizeof(option), "--%s", o->name);
+            else if (!o->arg && value)
+                (void)fail(ctx, CLI_ERROR_USAGE, "Option --%s takes no value", o->name);
+        } else if (a[0] == '-' && a[1]) {
+            /* In a cluster of short options, what follows -o in the word is its value. */
+            const char *o = strchr(a + 1, 'o');
+            if (o && !o[1])
+                snprintf(option, sizeof(option), "-o");
+        }
+        if (option[0]) {
+            if (i + 1 >= argc || is_option_word(argv[i + 1]))
+                (void)fail_needs_value(ctx, option);
+            else
+                i++;
+        }
+    }
+
+    if (json_seen &&
+        json_mode_parse(json_value, isatty(STDOUT_FILENO), &ctx->json, &ctx->json_pretty) < 0) {
+        (void)json_mode_parse(NULL, isatty(STDOUT_FILENO), &ctx->json, &ctx->json_pretty);
+        (void)fail(ctx, CLI_ERROR_USAGE,
+                   "Unknown --json mode; use --json=pretty, --json=short or --json=off");
+    }
+    return ctx->error_name ? ctx->exit_code : 0;
+}
+
 static int parse_args(Context *ctx, int argc, char *argv[], const Verb **ret_verb, bool *ret_help)
 {
     struct option longopts[ELEMENTSOF(option_docs) + 1] = {};
     unsigned seen[ELEMENTSOF(option_docs)] = {};
     bool want_help = false;
     const Verb *verb = NULL;
-    int c;
+    int c, r;
 
     for (size_t i = 0; i < ELEMENTSOF(option_docs); i++)
         longopts[i] = (struct option){option_docs[i].name,
-                                      option_docs[i].arg ? required_argument : no_argument, NULL,
-                                      option_docs[i].val};
+                                      option_docs[i].val == ARG_JSON ? optional_argument
+                                      : option_docs[i].arg           ? required_argument
+                                                                     : no_argument,
+                                      NULL, option_docs[i].val};
 
-    /* getopt_long takes any unique prefix of a long option, so "--pin 1234" would be read as
-     * "--pin-file 1234". Accept only whole option names: a PIN typed as an option is then
-     * refused instead of quietly taken for a file name. */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (streq(a, "--"))
-            break;
-        if (strncmp(a, "--", 2) != 0)
-            continue;
-        size_t len = strcspn(a + 2, "=");
-        const OptionDoc *match = NULL;
-        FOREACH_ARRAY (o, option_docs, ELEMENTSOF(option_docs))
-            if (strlen(o->name) == len && strncmp(o->name, a + 2, len) == 0)
-                match = o;
-        if (!match)
-            return fail(ctx, CLI_ERROR_USAGE,
-                        "Unknown option %.*s; see tokenctl --help (PINs are read from the "
-                        "terminal or from --pin-file, never from the command line)",
-                        (int)len + 2, a);
-        if (match->arg && a[2 + len] != '=')
-            i++;
-    }
+    r = scan_args(ctx, argc, argv);
+    if (r != 0)
+        return r;
 
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) >= 0) {
@@ -243,8 +318,7 @@ static int parse_args(Context *ctx, int argc, char *argv[], const Verb **ret_ver
             printf("tokenctl %s\n", TOKEND_VERSION);
             return -1;
         case ARG_JSON:
-            ctx->json = true;
-            break;
+            break; /* scan_args() has read it */
         case ARG_NO_ASK_PASSWORD:
             ctx->ask_password = false;
             break;
@@ -303,21 +377,19 @@ static int parse_args(Context *ctx, int argc, char *argv[], const Verb **ret_ver
             break;
         case ':': {
             const OptionDoc *o = find_option(optopt);
-            return fail(ctx, CLI_ERROR_USAGE, "Option %s%s needs an argument", o ? "--" : "-",
-                        o ? o->name : (char[]){(char)optopt, 0});
+            char option[64];
+            if (o)
+                snprintf(option, sizeof(option), "--%s", o->name);
+            else
+                snprintf(option, sizeof(option), "-%c", (char)optopt);
+            return fail_needs_value(ctx, option);
         }
         default: {
-            /* Name the option but never echo what follows '=': a mistyped "--pin=1234"
-             * must not put a PIN on the screen or into a log. */
             const char *bad = argv[optind - 1];
-            size_t len = strcspn(bad, "=");
             if (optopt && optopt < 0x100 && !(bad[0] == '-' && bad[1] == '-'))
                 return fail(ctx, CLI_ERROR_USAGE, "Unknown option -%c; see tokenctl --help",
                             optopt);
-            return fail(ctx, CLI_ERROR_USAGE,
-                        "Unknown option %.*s; see tokenctl --help (PINs are read from the "
-                        "terminal or from --pin-file, never from the command line)",
-                        (int)len, bad);
+            return fail_unknown_option(ctx, bad, strcspn(bad, "="));
         }
         }
         const OptionDoc *o = find_option(c);
@@ -349,34 +421,25 @@ static int parse_args(Context *ctx, int argc, char *argv[], const Verb **ret_ver
     return 0;
 }
 
-static void print_result(Context *ctx, const Verb *verb)
+/* Returns the exit status: a result that could not be written is a failure. */
+static int print_result(Context *ctx, const Verb *verb, int status)
 {
+    int r = 0;
+
+    if (ctx->output_failed)
+        return status == EXIT_OK ? EXIT_FAILED : status;
     if (ctx->json) {
         _cleanup_json_ json_object *doc = NULL;
-        if (ctx->error_name) {
-            json_object *e = json_object_new_object();
-            doc = json_object_new_object();
-            json_object_object_add(e, "name", json_object_new_string(ctx->error_name));
-            json_object_object_add(e, "message",
-                                   json_object_new_string(strempty(ctx->error_message)));
-            json_object_object_add(e, "exit-code", json_object_new_int(ctx->exit_code));
-            json_object_object_add(doc, "error", e);
-        } else if (verb && verb->bit == V_MONITOR)
-            return; /* monitor prints one object per event as it goes */
+        /* monitor prints one object a line as events come, and its last error so too. */
+        bool stream = verb && verb->bit == V_MONITOR;
+        if (ctx->error_name)
+            doc = json_error_new(ctx->error_name, ctx->error_message, ctx->exit_code);
+        else if (stream)
+            return status;
         else
             doc = ctx->result ? json_object_get(ctx->result) : json_object_new_object();
-        _cleanup_free_ char *text = NULL;
-        if (json_text_for_terminal(json_object_to_json_string_ext(
-                                       doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                JSON_C_TO_STRING_NOSLASHESCAPE),
-                                   &text) < 0) {
-            fputs("tokenctl: out of memory\n", stderr);
-            return;
-        }
-        puts(text);
-        return;
-    }
-    if (ctx->error_name) {
+        r = doc ? json_print(stdout, doc, ctx->json_pretty && !stream) : -ENOMEM;
+    } else if (ctx->error_name) {
         bool color = isatty(STDERR_FILENO) && !getenv("NO_COLOR");
         /* Messages quote labels and reader names, from tokenctl and from the daemon alike. */
         _cleanup_free_ char *buf = NULL;
@@ -385,6 +448,14 @@ static void print_result(Context *ctx, const Verb *verb)
         if (ctx->exit_code == EXIT_USAGE && streq(ctx->error_name, CLI_ERROR_USAGE))
             fputs("Try \"tokenctl --help\".\n", stderr);
     }
+    if (r >= 0 && fflush(stdout) != 0)
+        r = -errno ?: -EIO;
+    /* A script must not take a missing or cut document for a success. */
+    if (r < 0 || ferror(stdout))
+        output_failed(ctx, r < 0 ? r : -EIO);
+    if (ctx->output_failed && status == EXIT_OK)
+        return EXIT_FAILED;
+    return status;
 }
 
 int main(int argc, char *argv[])
@@ -399,12 +470,15 @@ int main(int argc, char *argv[])
     (void)tk_bus_error_register();
     r = parse_args(&ctx, argc, argv, &verb, &want_help);
     if (r < 0) {
-        r = 0; /* --version */
+        /* --version, which like --help is text for a person, with --json too */
+        ctx.json = false;
+        r = 0;
         goto finish;
     }
     if (r > 0)
         goto finish;
     if (want_help) {
+        ctx.json = false;
         if (verb)
             help_verb(verb);
         else
@@ -421,12 +495,12 @@ int main(int argc, char *argv[])
 
 finish:
     polkit_agent_stop(ctx.agent_pid);
-    print_result(&ctx, verb);
+    r = print_result(&ctx, verb, ctx.error_name ? ctx.exit_code : r);
     sd_bus_flush_close_unref(ctx.bus);
     json_object_put(ctx.result);
     strv_free(ctx.emails);
     strv_free(ctx.dns);
     free(ctx.error_name);
     free(ctx.error_message);
-    return ctx.error_name ? ctx.exit_code : r;
+    return r;
 }

@@ -14,7 +14,8 @@
  * --json and the first error met. Verbs fill it in; main() prints it. */
 typedef struct Context {
     /* global options */
-    bool json;
+    bool json;        /* --json, whatever its mode, and not --json=off */
+    bool json_pretty; /* indented rather than one line */
     bool ask_password;
     const char *pin_file;
     const char *new_pin_file;
@@ -46,6 +47,7 @@ typedef struct Context {
     pid_t agent_pid;
 
     json_object *result;
+    bool output_failed; /* standard output could not be written: said on stderr, exit 1 */
     char *error_name;
     char *error_message;
     int exit_code;
@@ -58,6 +60,10 @@ int fail(Context *ctx, const char *name, const char *fmt, ...) _printf_(3, 4);
 int fail_bus(Context *ctx, const char *what, const sd_bus_error *error);
 /* For a local errno failure. */
 int fail_errno(Context *ctx, int err, const char *fmt, ...) _printf_(3, 4);
+
+/* Says on stderr, once, that standard output could not be written (in --json mode too: it is
+ * the one channel left), and makes the run a failure. */
+void output_failed(Context *ctx, int err);
 
 /* Opens the system bus (honouring DBUS_SYSTEM_BUS_ADDRESS) once. */
 int context_bus(Context *ctx, sd_bus **ret);

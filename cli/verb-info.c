@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <time.h>
@@ -15,6 +16,20 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free)
 static void add_string(json_object *o, const char *key, const char *value)
 {
     json_object_object_add(o, key, value ? json_object_new_string(value) : NULL);
+}
+
+/* Absent values are null in the documented output: an empty reader name or ATR says "none". */
+static void add_string_or_null(json_object *o, const char *key, const char *value)
+{
+    add_string(o, key, isempty(value) ? NULL : value);
+}
+
+/* from's value for key as it is, or null: every documented key is there in every object. */
+static void copy_key(json_object *to, const char *key, json_object *from)
+{
+    json_object *v = NULL;
+    json_object_object_add(to, key,
+                           json_object_object_get_ex(from, key, &v) ? json_object_get(v) : NULL);
 }
 
 static json_object *pin_json(json_object *t, const char *prefix)
@@ -42,7 +57,7 @@ static json_object *token_json(json_object *t)
     add_string(o, "label", json_get_string(t, "Label"));
     add_string(o, "manufacturer", json_get_string(t, "Manufacturer"));
     add_string(o, "model", json_get_string(t, "Model"));
-    add_string(o, "reader", json_get_string(t, "Reader"));
+    add_string_or_null(o, "reader", json_get_string(t, "Reader"));
     add_string(o, "module", json_get_string(t, "Module"));
     json_object_object_add(o, "initialized",
                            json_object_new_boolean(json_get_bool(t, "Initialized", 0)));
@@ -108,7 +123,7 @@ int verb_list(Context *ctx)
             add_string(o, "name", json_get_string(p, "Name"));
             json_object_object_add(o, "card-present",
                                    json_object_new_boolean(json_get_bool(p, "CardPresent", 0)));
-            add_string(o, "atr", json_get_string(p, "Atr"));
+            add_string_or_null(o, "atr", json_get_string(p, "Atr"));
             const char *tok = json_get_string(p, "Token");
             add_string(o, "token", streq_ptr(tok, "/") ? NULL : tok);
             json_object_array_add(readers, o);
@@ -196,20 +211,56 @@ static void object_details(json_object *o, char *buf, size_t size)
         snprintf(buf, size, "%s", strempty(type));
 }
 
-/* Adds the expiry fields scripts want, computed the same way as the text people read. */
-static void add_expiry(json_object *objects, time_t now)
+static char *ascii_lower(const char *s)
 {
-    for (size_t i = 0; i < json_object_array_length(objects); i++) {
-        json_object *o = json_object_array_get_idx(objects, i);
-        int64_t not_after = json_get_int(o, "not-after", -1);
-        if (not_after < 0)
-            continue;
-        bool past = expiry_is_past((uint64_t)not_after, now);
-        int64_t days = past ? -(int64_t)(((uint64_t)now - (uint64_t)not_after) / 86400)
-                            : (int64_t)(((uint64_t)not_after - (uint64_t)now) / 86400);
-        json_object_object_add(o, "expired", json_object_new_boolean(past));
-        json_object_object_add(o, "days-left", json_object_new_int64(days));
+    char *l = strdup(s);
+    for (char *p = l; p && *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return l;
+}
+
+/* A key or certificate as scripts see it: the documented keys only, each one there, null
+ * where it does not apply (curve on an RSA key, subject on a key); hex in lower case, as
+ * OpenSSL gives certificate serials in upper case; and the expiry computed the same way as the
+ * text people read. */
+static json_object *object_json(json_object *o, time_t now)
+{
+    json_object *j = json_object_new_object();
+    const char *serial = json_get_string(o, "serial");
+    int64_t not_after = json_get_int(o, "not-after", -1);
+
+    static const char *const as_given[] = {"class", "id",    "label",   "key-type",
+                                           "bits",  "curve", "subject", "issuer"};
+    FOREACH_ARRAY (key, as_given, ELEMENTSOF(as_given))
+        copy_key(j, *key, o);
+    _cleanup_free_ char *lower = serial ? ascii_lower(serial) : NULL;
+    add_string(j, "serial", lower);
+    copy_key(j, "not-before", o);
+    copy_key(j, "not-after", o);
+    if (not_after < 0) {
+        json_object_object_add(j, "expired", NULL);
+        json_object_object_add(j, "days-left", NULL);
+        return j;
     }
+    bool past = expiry_is_past((uint64_t)not_after, now);
+    int64_t days = past ? -(int64_t)(((uint64_t)now - (uint64_t)not_after) / 86400)
+                        : (int64_t)(((uint64_t)not_after - (uint64_t)now) / 86400);
+    json_object_object_add(j, "expired", json_object_new_boolean(past));
+    json_object_object_add(j, "days-left", json_object_new_int64(days));
+    return j;
+}
+
+/* The objects of one class (NULL: all) in their documented form. */
+static json_object *objects_json(json_object *objects, const char *class, time_t now)
+{
+    json_object *a = json_object_new_array();
+
+    for (size_t i = 0; objects && i < json_object_array_length(objects); i++) {
+        json_object *o = json_object_array_get_idx(objects, i);
+        if (!class || streq_ptr(json_get_string(o, "class"), class))
+            json_object_array_add(a, object_json(o, now));
+    }
+    return a;
 }
 
 static void print_objects(Context *ctx, json_object *objects, time_t now)
@@ -267,12 +318,11 @@ int verb_objects(Context *ctx)
     r = list_objects(ctx, token, pin, &objects, &error);
     if (r < 0)
         return fail_bus(ctx, "Cannot list the objects on the token", &error);
-    add_expiry(objects, now);
 
     if (ctx->json) {
         ctx->result = json_object_new_object();
         add_string(ctx->result, "token", json_get_string(token, "Serial"));
-        json_object_object_add(ctx->result, "objects", TAKE_PTR(objects));
+        json_object_object_add(ctx->result, "objects", objects_json(objects, NULL, now));
         return 0;
     }
     print_objects(ctx, objects, now);
@@ -307,25 +357,19 @@ int verb_status(Context *ctx)
     /* Certificates are public objects: reading them needs no PIN and no authorisation. A
      * token that cannot be read right now still has a state worth showing. */
     r = list_objects(ctx, token, NULL, &objects, &error);
-    if (r >= 0)
-        add_expiry(objects, now);
 
     if (ctx->json) {
-        json_object *certs = json_object_new_array();
-        for (size_t i = 0; objects && i < json_object_array_length(objects); i++) {
-            json_object *o = json_object_array_get_idx(objects, i);
-            if (streq_ptr(json_get_string(o, "class"), "certificate"))
-                json_object_array_add(certs, json_object_get(o));
+        json_object *e = NULL;
+        if (r < 0) {
+            e = json_object_new_object();
+            add_string(e, "name", error.name);
+            add_string(e, "message", error.message);
         }
         ctx->result = json_object_new_object();
         json_object_object_add(ctx->result, "token", token_json(token));
-        json_object_object_add(ctx->result, "certificates", certs);
-        if (r < 0) {
-            json_object *e = json_object_new_object();
-            add_string(e, "name", error.name);
-            add_string(e, "message", error.message);
-            json_object_object_add(ctx->result, "certificates-error", e);
-        }
+        json_object_object_add(ctx->result, "certificates",
+                               objects_json(r < 0 ? NULL : objects, "certificate", now));
+        json_object_object_add(ctx->result, "certificates-error", e);
         return 0;
     }
 

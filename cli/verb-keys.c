@@ -32,12 +32,18 @@ static int token_and_pin(Context *ctx, const char *verb, json_object **ret_token
                       ret_pin);
 }
 
+/* The id's bytes, and (ret_hex not NULL) the id as the output writes ids. */
 static int parse_id(Context *ctx, const char *option, const char *hex, uint8_t **ret,
-                    size_t *ret_len)
+                    size_t *ret_len, char **ret_hex)
 {
     if (parse_hex(hex, ret, ret_len) < 0)
         return fail(ctx, CLI_ERROR_USAGE, "%s wants the object id in hex (like 0a1b), not \"%s\"",
                     option, hex);
+    if (ret_hex) {
+        *ret_hex = hex_string(*ret, *ret_len);
+        if (!*ret_hex)
+            return fail_errno(ctx, -ENOMEM, "Cannot parse the options");
+    }
     return 0;
 }
 
@@ -68,7 +74,7 @@ int verb_keygen(Context *ctx)
                     "rsa4096, ec-p256 or ec-p384",
                     ctx->type);
     if (ctx->id_hex) {
-        r = parse_id(ctx, "--id", ctx->id_hex, &id, &id_len);
+        r = parse_id(ctx, "--id", ctx->id_hex, &id, &id_len, NULL);
         if (r != 0)
             return r;
     }
@@ -137,13 +143,14 @@ int verb_csr(Context *ctx)
     _cleanup_json_ json_object *token = NULL;
     _cleanup_secret_ TkSecret *pin = NULL;
     _cleanup_free_ uint8_t *id = NULL;
+    _cleanup_free_ char *id_hex = NULL;
     size_t id_len = 0;
     const char *pem;
     int r;
 
     if (!ctx->key_id || !ctx->subject)
         return fail(ctx, CLI_ERROR_USAGE, "csr needs --key ID and --subject DN");
-    r = parse_id(ctx, "--key", ctx->key_id, &id, &id_len);
+    r = parse_id(ctx, "--key", ctx->key_id, &id, &id_len, &id_hex);
     if (r != 0)
         return r;
     r = token_and_pin(ctx, "csr", &token, &pin);
@@ -184,7 +191,9 @@ int verb_csr(Context *ctx)
         ctx->result = json_object_new_object();
         json_object_object_add(ctx->result, "token",
                                json_object_new_string(json_get_string(token, "Serial")));
-        json_object_object_add(ctx->result, "key", json_object_new_string(ctx->key_id));
+        /* The id as every other id in the output is written, whatever form it was given in
+         * ("0A:0B", "0x0a0b"). */
+        json_object_object_add(ctx->result, "key", json_object_new_string(id_hex));
         json_object_object_add(ctx->result, "subject", json_object_new_string(ctx->subject));
         json_object_object_add(ctx->result, "request", json_object_new_string(pem));
         json_object_object_add(ctx->result, "file",
@@ -371,13 +380,15 @@ int verb_delete(Context *ctx)
     _cleanup_json_ json_object *token = NULL;
     _cleanup_secret_ TkSecret *pin = NULL;
     _cleanup_free_ uint8_t *id = NULL;
+    _cleanup_free_ char *id_hex = NULL;
     size_t id_len = 0;
     int r;
 
     if (!!ctx->key_id == !!ctx->cert_id)
         return fail(ctx, CLI_ERROR_USAGE, "delete needs exactly one of --key ID or --cert ID");
     const char *class = ctx->key_id ? "key" : "certificate";
-    r = parse_id(ctx, ctx->key_id ? "--key" : "--cert", ctx->key_id ?: ctx->cert_id, &id, &id_len);
+    r = parse_id(ctx, ctx->key_id ? "--key" : "--cert", ctx->key_id ?: ctx->cert_id, &id, &id_len,
+                 &id_hex);
     if (r != 0)
         return r;
     r = token_and_pin(ctx, "delete", &token, &pin);
@@ -409,12 +420,11 @@ int verb_delete(Context *ctx)
         json_object_object_add(ctx->result, "token",
                                json_object_new_string(json_get_string(token, "Serial")));
         json_object_object_add(ctx->result, "deleted", json_object_new_string(class));
-        json_object_object_add(ctx->result, "id",
-                               json_object_new_string(ctx->key_id ?: ctx->cert_id));
+        json_object_object_add(ctx->result, "id", json_object_new_string(id_hex));
         return 0;
     }
     _cleanup_free_ char *buf = NULL;
-    printf("Deleted the %s with id %s from token %s.\n", class, ctx->key_id ?: ctx->cert_id,
+    printf("Deleted the %s with id %s from token %s.\n", class, id_hex,
            terminal_text(json_get_string(token, "Serial"), &buf));
     return 0;
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "bus-json.h"
 #include "format.h"
+#include "json-output.h"
 #include "pin-input.h"
 #include "resolve.h"
 #include "table.h"
@@ -335,6 +337,53 @@ START_TEST(bus_values_become_json)
 }
 END_TEST
 
+START_TEST(timestamps_are_rfc3339_utc_with_microseconds)
+{
+    char buf[40];
+
+    ck_assert_int_eq(format_timestamp_usec((uint64_t)NOW * 1000000 + 42, buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "2026-11-25T12:00:00.000042Z");
+    ck_assert_int_eq(format_timestamp_usec(999999, buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "1970-01-01T00:00:00.999999Z");
+    ck_assert_int_eq(format_timestamp_usec(0, buf, 27), -ENOBUFS);
+}
+END_TEST
+
+START_TEST(json_modes_follow_systemd_and_bare_json_depends_on_the_terminal)
+{
+    bool json = false, pretty = false;
+
+    ck_assert_int_eq(json_mode_parse(NULL, true, &json, &pretty), 0);
+    ck_assert(json && pretty);
+    ck_assert_int_eq(json_mode_parse(NULL, false, &json, &pretty), 0);
+    ck_assert(json && !pretty);
+    ck_assert_int_eq(json_mode_parse("pretty", false, &json, &pretty), 0);
+    ck_assert(json && pretty);
+    ck_assert_int_eq(json_mode_parse("short", true, &json, &pretty), 0);
+    ck_assert(json && !pretty);
+    ck_assert_int_eq(json_mode_parse("off", true, &json, &pretty), 0);
+    ck_assert(!json && !pretty);
+    json = pretty = true;
+    ck_assert_int_eq(json_mode_parse("", true, &json, &pretty), -EINVAL);
+    ck_assert_int_eq(json_mode_parse("Pretty", true, &json, &pretty), -EINVAL);
+    ck_assert(json && pretty); /* untouched on error */
+}
+END_TEST
+
+START_TEST(error_document_has_name_message_and_exit_code)
+{
+    json_object *doc = json_error_new("org.tokend.tokenctl.Error.Usage", NULL, 2), *e;
+
+    ck_assert(json_object_object_get_ex(doc, "error", &e));
+    ck_assert_int_eq(json_object_object_length(doc), 1);
+    ck_assert_int_eq(json_object_object_length(e), 3);
+    ck_assert_str_eq(json_get_string(e, "name"), "org.tokend.tokenctl.Error.Usage");
+    ck_assert_str_eq(json_get_string(e, "message"), "");
+    ck_assert_int_eq(json_get_int(e, "exit-code", -1), 2);
+    json_object_put(doc);
+}
+END_TEST
+
 static Suite *format_suite(void)
 {
     Suite *s = suite_create("format");
@@ -350,6 +399,9 @@ static Suite *format_suite(void)
     tcase_add_test(tc, table_shows_control_characters_as_text_and_aligns_by_what_is_shown);
     tcase_add_test(tc, terminal_text_never_gives_back_a_control_character);
     tcase_add_test(tc, json_for_terminal_escapes_del_and_c1_and_stays_the_same_json);
+    tcase_add_test(tc, timestamps_are_rfc3339_utc_with_microseconds);
+    tcase_add_test(tc, json_modes_follow_systemd_and_bare_json_depends_on_the_terminal);
+    tcase_add_test(tc, error_document_has_name_message_and_exit_code);
     suite_add_tcase(s, tc);
     return s;
 }

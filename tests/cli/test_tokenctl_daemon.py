@@ -14,7 +14,8 @@ import sys
 import time
 
 from tap import Tap
-from tokend_env import SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, exec_as, need
+from tokend_env import (SO_PIN, SOFTHSM_MODULE, USER_PIN, Env, JsonLines, exec_as, need,
+                        run_on_pty)
 
 TOKENCTL = os.environ["TOKENCTL"]
 # Under "meson test --setup=valgrind" every tokenctl run goes through valgrind; an error or a
@@ -113,6 +114,27 @@ def keygen_human_and_json():
     assert doc["id"] == "0a0b" and doc["type"] == "ec-p256", doc
     assert doc["public-key"].startswith("-----BEGIN PUBLIC KEY-----")
     tokenctl("keygen", "cli-a", "--type", "ec-p256", "--id", "zz", expect=2)
+
+
+def progress_only_on_a_terminal():
+    """A person on a terminal sees one progress line that is rewritten and then cleared; a
+    script's log (standard error not a terminal) gets none."""
+    p = tokenctl("keygen", "cli-a", "--type", "ec-p256", "--label", "log", "--pin-file", "-",
+                 stdin=pin())
+    assert p.stderr.startswith("Generated an ec-p256 key pair"), p.stderr
+    assert "generate-key" not in p.stderr and "\r" not in p.stderr, p.stderr
+    pin_file = os.path.join(env.dir, "pin")
+    with open(pin_file, "w") as f:
+        f.write(pin())
+    code, out = run_on_pty([TOKENCTL, "keygen", "cli-a", "--type", "rsa2048", "--label", "tty",
+                            "--pin-file", pin_file], env.env)
+    assert code == 0, out
+    lines = re.findall(rb"\r\x1b\[K([-\\|/]) generate-key: (started|running|done) \((\d+) s\)", out)
+    assert lines, out
+    done = out.index(b"Generated an rsa2048 key pair")
+    # cleared before the answer is printed, and not left behind
+    assert out.rindex(b"generate-key: ") < out.rindex(b"\r\x1b[K", 0, done) < done, out
+    assert b"\n" not in out[out.index(b"generate-key: "):out.rindex(b"\r\x1b[K", 0, done)], out
 
 
 def objects_public_and_with_login():
@@ -235,21 +257,8 @@ def change_pin_on_a_terminal_without_echo():
 
 def colour_only_on_a_terminal_and_not_with_no_color():
     def on_pty(extra_env):
-        pid, fd = pty.fork()
-        if pid == 0:
-            exec_as([TOKENCTL, "status", "cli-a"], dict(env.env, **extra_env))
-        out = b""
-        while True:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-        assert os.waitstatus_to_exitcode(status) == 0, out
+        code, out = run_on_pty([TOKENCTL, "status", "cli-a"], dict(env.env, **extra_env))
+        assert code == 0, out
         return out
 
     assert b"\033[" in on_pty({}), "no colour on a terminal"
@@ -303,25 +312,22 @@ def monitor_reports_progress_as_json_lines():
         time.sleep(0.5)  # let it subscribe before the operation starts
         tokenctl("keygen", "cli-a", "--type", "ec-p256", "--pin-file", "-", stdin=pin())
         env.init_token("cli-c")
-        events, buf, end = [], b"", time.monotonic() + 10
-
-        def seen(kind):
-            return any(e["event"] == kind for e in events)
-
-        while time.monotonic() < end and not (seen("Progress") and seen("TokenAdded")):
-            r, _, _ = select.select([mon.stdout], [], [], 0.5)
-            if r:
-                chunk = os.read(mon.stdout.fileno(), 4096)
-                if not chunk:
-                    break
-                buf += chunk
-                *lines, buf = buf.split(b"\n")
-                events += [json.loads(line) for line in lines if line]
+        out = JsonLines(mon.stdout)
+        out.read(lambda: out.events("Progress") and out.events("TokenAdded"))
+        events = out.docs
         progress = [e for e in events if e["event"] == "Progress"]
         assert progress and progress[0]["operation"] == "generate-key", events
         assert progress[0]["token"].startswith("/org/tokend/Tokend1/token/")
+        assert progress[0]["serial"] == serial_of("cli-a"), progress[0]
         added = [e for e in events if e["event"] == "TokenAdded"]
         assert added and added[0]["token"] == tj("status", "cli-c")["token"]["path"], events
+        assert added[0]["serial"] == serial_of("cli-c"), added[0]
+        for e in events:
+            # SoftHSM2 tokens are in no reader
+            assert e["reader"] is None, e
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", e["time"]), e
+        times = [e["time"] for e in events]
+        assert times == sorted(times), times
         assert any(e["event"] == "PropertiesChanged" and "Busy" in e["changed"]
                    for e in events), events
     finally:
@@ -355,7 +361,8 @@ def trivial_new_pin_refused_by_site_policy():
 
 
 tests = [list_shows_both_tokens, token_names_resolve_or_fail_clearly,
-         status_shows_pin_state_in_words, keygen_human_and_json, objects_public_and_with_login,
+         status_shows_pin_state_in_words, keygen_human_and_json, progress_only_on_a_terminal,
+         objects_public_and_with_login,
          csr_to_file_verifies_with_openssl, import_cert_with_chain_and_expiry_shown,
          wrong_pin_exits_5, no_pin_and_no_terminal_fails_at_once,
          change_pin_and_policy_refusal, unblock_with_request_and_so_pin,

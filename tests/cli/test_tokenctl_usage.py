@@ -12,6 +12,7 @@ import tempfile
 from contextlib import contextmanager
 
 from tap import Tap
+from tokend_env import run_on_pty
 
 TOKENCTL = os.environ["TOKENCTL"]
 # Under "meson test --setup=valgrind" every tokenctl run goes through valgrind; an error or a
@@ -118,6 +119,17 @@ def test_file_names_through_bash_completion_package():
     assert got == {"from-filedir"}, got
 
 
+def test_json_modes():
+    for words in (("tokenctl", "--json", "=", ""), ("tokenctl", "list", "--json", "=", "")):
+        got = complete(*words)
+        assert got == {"pretty", "short", "off"}, (words, got)
+    got = complete("tokenctl", "--json", "=", "sh")
+    assert got == {"short"}, got
+    # where "=" does not split words (COMP_WORDBREAKS without it)
+    got = complete("tokenctl", "--json=p")
+    assert got == {"--json=pretty"}, got
+
+
 def test_key_types():
     got = complete("tokenctl", "keygen", "T", "--type", "ec")
     assert got == {"ec-p256", "ec-p384"}, got
@@ -197,6 +209,87 @@ def test_json_after_the_verb_works_too():
     error_doc(p)
 
 
+def test_json_usage_errors_are_json_on_stdout_with_exit_2():
+    """Wherever --json stands, before or after the verb or the bad word, the usage error is one
+    JSON document on standard output and nothing reaches standard error."""
+    cases = [
+        ("--json", "list", "--bogus"),          # unknown option after the verb
+        ("list", "--bogus", "--json"),          # --json after the bad option
+        ("list", "--json", "--bogus"),
+        ("--bogus", "list", "--json=short"),
+        ("--json", "-x", "list"),               # unknown short option
+        ("--json", "keygen", "T", "--type"),    # missing value, at the end
+        ("keygen", "T", "--type", "--json"),    # missing value: the next word is an option
+        ("csr", "T", "-o", "--json"),
+        ("--json", "frobnicate"),               # unknown verb
+        ("frobnicate", "--json"),
+        ("--json",),                            # no verb
+        ("keygen", "T", "--type", "dsa1024", "--json"),  # bad value
+        ("keygen", "T", "--type", "ec-p256", "--id", "xyz", "--json"),
+        ("list", "--login", "--json"),          # option the verb does not take
+        ("list", "extra", "--json"),            # argument the verb does not take
+        ("list", "--login=yes", "--json"),      # value for an option that takes none
+        ("--json=bogus", "list"),               # bad --json mode
+        ("audit", "check", "--json=pretty"),
+    ]
+    for args in cases:
+        p = run(*args)
+        assert p.returncode == 2, (args, p.returncode, p.stdout, p.stderr)
+        err = error_doc(p)
+        assert err["name"] == "org.tokend.tokenctl.Error.Usage", (args, err)
+        assert err["message"], (args, err)
+
+
+def test_json_usage_error_never_echoes_a_pin():
+    for args in (["--pin=918273"], ["--pi=918273"], ["--json=918273"]):
+        p = run("--json", "change-pin", "T", *args)
+        assert p.returncode == 2, (args, p.returncode)
+        error_doc(p)
+        assert "918273" not in p.stdout + p.stderr, (args, p.stdout)
+
+
+def test_json_off_and_the_last_json_counts():
+    p = run("--json", "list", "--bogus", "--json=off")
+    assert p.returncode == 2 and p.stdout == "", (p.returncode, p.stdout)
+    assert p.stderr.startswith("tokenctl: Unknown option --bogus"), p.stderr
+    p = run("--json=off", "frobnicate", "--json")
+    assert p.returncode == 2, p.returncode
+    error_doc(p)
+
+
+def test_json_short_is_one_line_and_pretty_the_same_document():
+    short = run("--json=short", "list")
+    pretty = run("--json=pretty", "list")
+    bare = run("--json", "list")  # not a terminal: short
+    assert short.stdout.count("\n") == 1, short.stdout
+    assert pretty.stdout.count("\n") > 3, pretty.stdout
+    assert bare.stdout == short.stdout, (bare.stdout, short.stdout)
+    assert json.loads(short.stdout) == json.loads(pretty.stdout)
+    for p in (short, pretty, bare):
+        assert p.returncode == 1, p.returncode
+        error_doc(p)
+
+
+def test_bare_json_is_pretty_on_a_terminal():
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=/nonexistent/tokenctl-test-bus")
+    code, out = run_on_pty([TOKENCTL, "--json", "list"], env)
+    assert code == 1, out
+    text = out.decode().replace("\r\n", "\n")
+    assert text.count("\n") > 3, text
+    assert json.loads(text)["error"]["exit-code"] == 1, text
+
+
+def test_unwritable_stdout_is_a_failure_said_on_stderr():
+    with open("/dev/full", "w") as full:
+        for args, code in ((["--json", "frobnicate"], 2), (["--json", "list"], 1),
+                           (["--version"], 1), (["--json", "audit", "verify", "/nonexistent"], 1)):
+            p = subprocess.run([*VALGRIND, TOKENCTL, *args], stdout=full, stderr=subprocess.PIPE,
+                               text=True, timeout=30,
+                               env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=/nonexistent"))
+            assert p.returncode == code, (args, p.returncode, p.stderr)
+            assert "Cannot write to standard output" in p.stderr, (args, p.stderr)
+
+
 def test_bus_failure_is_json_and_exit_1():
     for verb in (["list"], ["status"], ["objects", "T"], ["monitor"]):
         p = run("--json", *verb)
@@ -272,10 +365,15 @@ def test_missing_file_is_a_failure():
 sys.exit(Tap([test_help_lists_every_verb, test_each_verb_has_help,
               test_help_man_page_and_completion_agree, test_version,
               test_verbs_and_per_verb_options, test_file_names_through_bash_completion_package,
-              test_key_types,
+              test_json_modes, test_key_types,
               test_usage_errors_exit_2, test_no_pin_accepted_on_the_command_line,
               test_pin_file_options_only_where_a_pin_is_used,
               test_usage_error_is_one_json_document, test_json_after_the_verb_works_too,
+              test_json_usage_errors_are_json_on_stdout_with_exit_2,
+              test_json_usage_error_never_echoes_a_pin, test_json_off_and_the_last_json_counts,
+              test_json_short_is_one_line_and_pretty_the_same_document,
+              test_bare_json_is_pretty_on_a_terminal,
+              test_unwritable_stdout_is_a_failure_said_on_stderr,
               test_bus_failure_is_json_and_exit_1, test_human_error_names_what_failed,
               test_intact_chain_verifies, test_edited_line_is_found, test_removed_line_is_found,
               test_missing_file_is_a_failure]).run())

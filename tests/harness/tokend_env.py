@@ -11,8 +11,10 @@ import hashlib
 import hmac
 import json
 import os
+import pty
 import pwd
 import re
+import select
 import shutil
 import signal
 import socket
@@ -100,6 +102,53 @@ def exec_as(argv, env, uid=None, cwd=None):
         os.execve(argv[0], argv, env)
     finally:
         os._exit(127)
+
+
+def run_on_pty(argv, env):
+    """Runs argv on a pseudo-terminal of its own (standard input, output and error) until it
+    exits; returns its exit status and all it wrote there."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        exec_as(argv, env)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO once the child has closed its side
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out
+
+
+class JsonLines:
+    """The JSON documents a running program writes to a pipe one a line (tokenctl --json
+    monitor), read as they come."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.buf = b""
+        self.docs = []
+
+    def read(self, until, timeout=10):
+        """Reads until until() holds, the pipe is closed or timeout seconds have passed."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not until():
+            r, _, _ = select.select([self.stream], [], [], 0.2)
+            if not r:
+                continue
+            chunk = os.read(self.stream.fileno(), 65536)
+            if not chunk:
+                break
+            self.buf += chunk
+            *lines, self.buf = self.buf.split(b"\n")
+            self.docs += [json.loads(line) for line in lines if line]
+
+    def events(self, kind):
+        return [d for d in self.docs if d.get("event") == kind]
 
 
 def derive_so_pin(key, serial, digits=8):
