@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
 #include "token-error.h"
 
 /* One audited operation. Strings may be NULL (written as JSON null) except operation and
@@ -76,6 +77,36 @@ typedef struct TkAuditVerifyResult {
  * the line before. An edited, deleted, reordered or inserted line is found; removing lines
  * from the end is not, which is what the head hash is for. */
 int tk_audit_verify(const char *path, TkAuditVerifyResult *result, TkError *error);
+
+/* One record read back from the audit file: its line's seq, its time as written (ISO 8601 UTC)
+ * and its fields. The strings are the reader's, valid until its next call. */
+typedef struct TkAuditEntry {
+    uint64_t seq;
+    const char *time;
+    TkAuditRecord record;
+} TkAuditEntry;
+
+/* Reads the trail record by record, checking each line as tk_audit_verify() does (which is
+ * built on it): bounded lines, every field of its type, seq equal to the line number, and the
+ * link to the line before. */
+typedef struct TkAuditReader TkAuditReader;
+
+/* Opens the file for reading and takes a shared lock on it, held until the reader is freed:
+ * a writer waits meanwhile, so free it before anything slow. */
+int tk_audit_reader_open(const char *path, TkAuditReader **ret, TkError *error);
+
+/* Returns 1 with the next record in *ret; 0 at the end of the file, a partial last line
+ * included (see tk_audit_reader_result()); -EBADMSG when a line breaks the chain, with error
+ * saying why (and every later call the same); another negative errno when reading fails.
+ * A record is returned before the line after it is read, and a changed line is found by the
+ * line after it: a caller that must show only verified records holds them until the end. */
+int tk_audit_reader_next(TkAuditReader *reader, TkAuditEntry *ret, TkError *error);
+
+/* What tk_audit_verify() would say, once tk_audit_reader_next() has returned 0 or -EBADMSG. */
+void tk_audit_reader_result(const TkAuditReader *reader, TkAuditVerifyResult *ret);
+
+TkAuditReader *tk_audit_reader_free(TkAuditReader *reader);
+DEFINE_TRIVIAL_CLEANUP_FUNC(TkAuditReader *, tk_audit_reader_free)
 
 /* The seq and hex hash of the last line (0 and the genesis hash for an empty file), for an
  * operator to record elsewhere and compare later. *ret_hash_hex is to be free()d. A last line

@@ -121,6 +121,19 @@ static char *replaced(const char *line, const char *from, const char *to)
     return out;
 }
 
+/* Replaces the first occurrence of from with to in line i (0-based) of the file. */
+static void edit_line(size_t i, const char *from, const char *to)
+{
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    ck_assert_uint_lt(i, n);
+    char *edited = replaced(lines[i], from, to);
+    free(lines[i]);
+    lines[i] = edited;
+    write_lines(lines, n);
+    free_lines(lines, n);
+}
+
 START_TEST(audit_chain_of_appends_verifies)
 {
     append_n(N_RECORDS);
@@ -193,13 +206,7 @@ END_TEST
 START_TEST(audit_detects_edited_field)
 {
     append_n(N_RECORDS);
-    char *lines[MAX_LINES];
-    size_t n = read_lines(lines);
-    char *edited = replaced(lines[2], "\"uid\":1003", "\"uid\":0");
-    free(lines[2]);
-    lines[2] = edited;
-    write_lines(lines, n);
-    free_lines(lines, n);
+    edit_line(2, "\"uid\":1003", "\"uid\":0");
     assert_bad_line(3, "changed");
 }
 END_TEST
@@ -967,6 +974,93 @@ START_TEST(check_appendable_refuses_a_file_in_a_missing_directory)
 }
 END_TEST
 
+START_TEST(reader_gives_each_record_with_its_fields_then_the_end)
+{
+    append_n(N_RECORDS);
+    _cleanup_(tk_audit_reader_freep) TkAuditReader *a = NULL;
+    TkError e = {};
+    ck_assert_msg(tk_audit_reader_open(path, &a, &e) == 0, "%s", e.message);
+    for (unsigned i = 1; i <= N_RECORDS; i++) {
+        TkAuditEntry entry;
+        char op[32], serial[32];
+        snprintf(op, sizeof(op), "op-%u", i);
+        snprintf(serial, sizeof(serial), "SER%u", i);
+        ck_assert_msg(tk_audit_reader_next(a, &entry, &e) == 1, "%s", e.message);
+        ck_assert_uint_eq(entry.seq, i);
+        ck_assert_uint_eq(entry.record.time_usec, 1764000000000000ULL + i * 1000001ULL);
+        ck_assert_ptr_nonnull(strstr(entry.time, "2025-11-24T"));
+        ck_assert_str_eq(entry.record.operation, op);
+        ck_assert_str_eq(entry.record.serial, serial);
+        ck_assert_uint_eq(entry.record.uid, 1000 + i);
+        ck_assert_uint_eq(entry.record.pid, 4000 + i);
+        if (i % 2)
+            ck_assert_str_eq(entry.record.request, "REQ-1");
+        else
+            ck_assert_ptr_null(entry.record.request);
+        ck_assert_str_eq(entry.record.result, i % 3 ? "ok" : "refused");
+        if (i % 3)
+            ck_assert_ptr_null(entry.record.error);
+        else
+            ck_assert_str_eq(entry.record.error, "PinPolicy");
+    }
+    TkAuditEntry entry;
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, &e), 0);
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, &e), 0);
+
+    TkAuditVerifyResult got = {}, want = {};
+    tk_audit_reader_result(a, &got);
+    ck_assert_int_eq(tk_audit_verify(path, &want, NULL), 0);
+    ck_assert_uint_eq(got.lines, N_RECORDS);
+    ck_assert(!got.interrupted);
+    ck_assert_str_eq(got.head_hash, want.head_hash);
+}
+END_TEST
+
+START_TEST(reader_ends_at_a_partial_last_line_and_says_so)
+{
+    append_n(2);
+    off_t good = file_size(path);
+    append(3);
+    ck_assert_int_eq(truncate(path, good + 20), 0);
+
+    _cleanup_(tk_audit_reader_freep) TkAuditReader *a = NULL;
+    ck_assert_int_eq(tk_audit_reader_open(path, &a, NULL), 0);
+    TkAuditEntry entry;
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, NULL), 1);
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, NULL), 1);
+    ck_assert_uint_eq(entry.seq, 2);
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, NULL), 0);
+    TkAuditVerifyResult v = {};
+    tk_audit_reader_result(a, &v);
+    ck_assert_uint_eq(v.lines, 2);
+    ck_assert(v.interrupted);
+    ck_assert_uint_eq(v.interrupted_offset, (uint64_t)good);
+}
+END_TEST
+
+START_TEST(reader_stops_at_a_broken_link_and_names_the_changed_line)
+{
+    append_n(N_RECORDS);
+    edit_line(2, "\"uid\":1003", "\"uid\":0");
+
+    _cleanup_(tk_audit_reader_freep) TkAuditReader *a = NULL;
+    ck_assert_int_eq(tk_audit_reader_open(path, &a, NULL), 0);
+    TkAuditEntry entry;
+    /* The changed line itself reads as a record: only the line after it shows the change. */
+    for (unsigned i = 1; i <= 3; i++)
+        ck_assert_int_eq(tk_audit_reader_next(a, &entry, NULL), 1);
+    ck_assert_uint_eq(entry.record.uid, 0);
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, &e), -EBADMSG);
+    ck_assert_msg(strstr(e.message, "Line 3 does not match"), "%s", e.message);
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, NULL), -EBADMSG);
+    TkAuditVerifyResult v = {};
+    tk_audit_reader_result(a, &v);
+    ck_assert_uint_eq(v.bad_line, 3);
+    ck_assert_uint_eq(v.lines, 2);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
     Suite *s = suite_create("audit-log");
@@ -1012,6 +1106,9 @@ static Suite *audit_suite(void)
     tcase_add_test(tc, check_append_verify_and_head_refuse_a_fifo_without_hanging);
     tcase_add_test(tc, check_appendable_refuses_a_read_only_file);
     tcase_add_test(tc, check_appendable_refuses_a_file_in_a_missing_directory);
+    tcase_add_test(tc, reader_gives_each_record_with_its_fields_then_the_end);
+    tcase_add_test(tc, reader_ends_at_a_partial_last_line_and_says_so);
+    tcase_add_test(tc, reader_stops_at_a_broken_link_and_names_the_changed_line);
     suite_add_tcase(s, tc);
     return s;
 }
