@@ -54,8 +54,16 @@ static json_object *json_string_or_null(const char *s)
  * descriptor, or a negative errno with a message that says what to fix. */
 static int open_audit(const char *path, int flags, TkError *error)
 {
-    bool writing = (flags & O_ACCMODE) != O_RDONLY;
-    int fd = open(path, flags | AUDIT_OPEN_FLAGS, 0600);
+    bool writing = (flags & O_ACCMODE) != O_RDONLY, created = false;
+    int fd = open(path, (flags & ~O_CREAT) | AUDIT_OPEN_FLAGS);
+    if (fd < 0 && errno == ENOENT && (flags & O_CREAT)) {
+        /* O_EXCL: only the process that made the file sets its mode, once. */
+        fd = open(path, flags | O_EXCL | AUDIT_OPEN_FLAGS, TK_AUDIT_FILE_MODE);
+        if (fd >= 0)
+            created = true;
+        else if (errno == EEXIST)
+            fd = open(path, (flags & ~O_CREAT) | AUDIT_OPEN_FLAGS);
+    }
     if (fd < 0) {
         int err = errno;
         if (err == ELOOP)
@@ -93,6 +101,14 @@ static int open_audit(const char *path, int flags, TkError *error)
         close(fd);
         return tk_error_set(error, -EBADFD, TK_ERROR_FAILED,
                             "The audit file %s is not a regular file.", path);
+    }
+    /* The mode open() gave has been through the umask (tokend.service's is 0077). */
+    if (created && fchmod(fd, TK_AUDIT_FILE_MODE) < 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return tk_error_set(error, -err, TK_ERROR_FAILED,
+                            "Cannot set the mode of the new audit file %s: %m", path);
     }
     return fd;
 }

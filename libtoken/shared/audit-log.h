@@ -29,12 +29,18 @@ typedef struct TkAuditRecord {
  * writer so that no caller's record can make a line the readers refuse. */
 #define TK_AUDIT_LINE_MAX 4096
 
-/* Appends one JSON line to the audit file (created 0600): fields seq (1 for the first line,
- * then +1), time (ISO 8601 UTC), time_usec, operation, serial, uid, pid, request, result,
- * error, prev. prev is the hex SHA-256 of the previous line's bytes without its newline; for
- * the first line it is the SHA-256 of zero bytes. Holds an exclusive flock() while it reads
- * the last line and writes, and fsync()s before returning; *ret_seq (if not NULL) is then the
- * new line's seq, for a caller to link a later record to this one.
+/* The mode of a new audit file, whatever the umask: readable by its group, which is the group
+ * of its directory where that directory is set-group-ID (the shipped /var/log/tokend is
+ * tokend-audit's), so that staff can read the trail without being root. The mode of an existing
+ * file is left as it is. */
+#define TK_AUDIT_FILE_MODE 0640
+
+/* Appends one JSON line to the audit file (created with TK_AUDIT_FILE_MODE): fields seq (1 for the
+ * first line, then +1), time (ISO 8601 UTC), time_usec, operation, serial, uid, pid, request,
+ * result, error, prev. prev is the hex SHA-256 of the previous line's bytes without its newline;
+ * for the first line it is the SHA-256 of zero bytes. Holds an exclusive flock() while it reads the
+ * last line and writes, and fsync()s before returning; *ret_seq (if not NULL) is then the new
+ * line's seq, for a caller to link a later record to this one.
  *
  * Nothing is written, and the chain is left as it was, when the line would be longer than
  * TK_AUDIT_LINE_MAX (-E2BIG, the message names the longest field), when the file is a symbolic
@@ -44,12 +50,13 @@ typedef struct TkAuditRecord {
 int tk_audit_append(const char *path, const TkAuditRecord *r, uint64_t *ret_seq, TkError *error);
 
 /* Whether tk_audit_append() could append a line now, for a caller to ask before it does the act
- * the line records: the file opens for appending (it is created 0600 when missing; its directory
- * must exist), its last line is complete and a valid record (or the file is empty), and its file
- * system has at least min_free_bytes available to tokend. Returns 0, or a negative errno with a
- * message naming the file and what is wrong: -EACCES, -EROFS, -ENOENT, -ELOOP (a symbolic link),
- * -EBADFD (not a regular file) and the like when it cannot be written, -EBADMSG for a damaged
- * last line, -EOVERFLOW when the largest seq is reached, -ENOSPC for too little space. */
+ * the line records: the file opens for appending (it is created when missing, as
+ * tk_audit_append() creates it; its directory must exist), its last line is complete and a valid
+ * record (or the file is empty), and its file system has at least min_free_bytes available to
+ * tokend. Returns 0, or a negative errno with a message naming the file and what is wrong: -EACCES,
+ * -EROFS, -ENOENT, -ELOOP (a symbolic link), -EBADFD (not a regular file) and the like when it
+ * cannot be written, -EBADMSG for a damaged last line, -EOVERFLOW when the largest seq is reached,
+ * -ENOSPC for too little space. */
 int tk_audit_check_appendable(const char *path, uint64_t min_free_bytes, TkError *error);
 
 /* What tk_audit_verify() found. */

@@ -153,7 +153,7 @@ START_TEST(audit_chain_of_appends_verifies)
 
     struct stat st;
     ck_assert_int_eq(stat(path, &st), 0);
-    ck_assert_int_eq(st.st_mode & 07777, 0600);
+    ck_assert_int_eq(st.st_mode & 07777, TK_AUDIT_FILE_MODE);
 }
 END_TEST
 
@@ -810,7 +810,7 @@ START_TEST(check_appendable_accepts_a_missing_an_empty_and_a_sound_file)
     struct stat st;
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_int_eq(st.st_size, 0);
-    ck_assert_int_eq(st.st_mode & 07777, 0600);
+    ck_assert_int_eq(st.st_mode & 07777, TK_AUDIT_FILE_MODE);
     ck_assert_msg(tk_audit_check_appendable(path, 65536, &e) == 0, "%s", e.message);
     append_n(3);
     ck_assert_msg(tk_audit_check_appendable(path, 65536, &e) == 0, "%s", e.message);
@@ -1061,6 +1061,23 @@ START_TEST(reader_stops_at_a_broken_link_and_names_the_changed_line)
 }
 END_TEST
 
+START_TEST(a_new_file_is_readable_by_its_group_whatever_the_umask_and_an_old_one_keeps_its_mode)
+{
+    mode_t saved = umask(0077);
+    append(1);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0640);
+
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    append(2);
+    ck_assert_int_eq(tk_audit_check_appendable(path, 0, NULL), 0);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0600);
+    umask(saved);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
     Suite *s = suite_create("audit-log");
@@ -1106,6 +1123,8 @@ static Suite *audit_suite(void)
     tcase_add_test(tc, check_append_verify_and_head_refuse_a_fifo_without_hanging);
     tcase_add_test(tc, check_appendable_refuses_a_read_only_file);
     tcase_add_test(tc, check_appendable_refuses_a_file_in_a_missing_directory);
+    tcase_add_test(
+        tc, a_new_file_is_readable_by_its_group_whatever_the_umask_and_an_old_one_keeps_its_mode);
     tcase_add_test(tc, reader_gives_each_record_with_its_fields_then_the_end);
     tcase_add_test(tc, reader_ends_at_a_partial_last_line_and_says_so);
     tcase_add_test(tc, reader_stops_at_a_broken_link_and_names_the_changed_line);
