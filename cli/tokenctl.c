@@ -63,7 +63,7 @@ static const Verb verbs[] = {
      "Delete a key pair or a certificate from the token."},
     {"monitor", V_MONITOR, verb_monitor, false, "monitor",
      "Show tokens coming and going, state changes and progress as they happen."},
-    {"audit", V_AUDIT, verb_audit, false, "audit verify [FILE]",
+    {"audit", V_AUDIT, verb_audit, false, "audit verify [FILE | --config FILE]",
      "Check the audit file's hash chain for removed or edited lines."},
 };
 
@@ -87,6 +87,7 @@ enum {
     ARG_SO,
     ARG_REQUEST,
     ARG_FORCE,
+    ARG_CONFIG,
 };
 
 typedef struct OptionDoc {
@@ -126,6 +127,8 @@ static const OptionDoc option_docs[] = {
     {"request", ARG_REQUEST, "REF", V_UNBLOCK, "the unlock application form's reference"},
     {"force", ARG_FORCE, NULL, V_KEYGEN | V_IMPORT | V_DELETE | V_CHANGE_PIN | V_UNBLOCK | V_INIT,
      "go on even when the PIN or SO PIN/PUK it presents is on its final try"},
+    {"config", ARG_CONFIG, "FILE", V_AUDIT,
+     "find the audit file in [Audit] File= of FILE instead of tokend's configuration file"},
 };
 
 static const Verb *find_verb(const char *name)
@@ -300,6 +303,9 @@ static int parse_args(Context *ctx, int argc, char *argv[], const Verb **ret_ver
             break;
         case ARG_FORCE:
             ctx->force = true;
+            break;
+        case ARG_CONFIG:
+            ctx->config = optarg;
             break;
         case ':': {
             const OptionDoc *o = find_option(optopt);

@@ -33,6 +33,7 @@ typedef struct Context {
     const char *output;
     const char *chain;
     const char *request;
+    const char *config;
     char **emails;
     char **dns;
 

@@ -4,9 +4,27 @@
 #include <string.h>
 
 #include "audit-log.h"
-#include "config.h"
+#include "audit-path.h"
 #include "format.h"
 #include "tokenctl.h"
+
+/* The audit file could not be read: says so, with what a member of staff can do about it. */
+static int fail_unreadable(Context *ctx, const char *path, int r, const TkError *error)
+{
+    if (r == -EACCES || r == -EPERM)
+        return fail(ctx, CLI_ERROR_FAILED,
+                    "Cannot read the audit trail %s: permission denied. Root and the members of "
+                    "the group tokend-audit may read it; ask the administrator to add you "
+                    "(usermod -aG tokend-audit USER, then log in again).",
+                    path);
+    if (r == -ENOENT)
+        return fail(ctx, CLI_ERROR_FAILED,
+                    "The audit trail %s does not exist: tokend has recorded no act there yet, or "
+                    "it writes elsewhere ([Audit] File= in tokend.conf(5)).",
+                    path);
+    return fail(ctx, CLI_ERROR_FAILED, "Cannot read the audit trail %s: %s", path,
+                tk_error_is_set(error) ? error->message : strerror(-r));
+}
 
 /* Reads the file directly rather than asking tokend: the point of verifying is to trust
  * neither the daemon nor whoever may have edited the file. */
@@ -20,7 +38,17 @@ int verb_audit(Context *ctx)
         return fail(ctx, CLI_ERROR_USAGE, "audit knows one action: tokenctl audit verify [FILE]");
     if (ctx->n_args > 2)
         return fail(ctx, CLI_ERROR_USAGE, "audit verify takes at most one FILE");
-    const char *path = ctx->n_args > 1 ? ctx->args[1] : TOKEND_AUDIT_FILE;
+    if (ctx->n_args > 1 && ctx->config)
+        return fail(ctx, CLI_ERROR_USAGE,
+                    "audit verify takes a FILE or --config, not both: --config only says where "
+                    "the audit file is");
+    _cleanup_free_ char *configured = NULL;
+    if (ctx->n_args < 2) {
+        r = audit_configured_file(ctx, ctx->config, &configured);
+        if (r != 0)
+            return r;
+    }
+    const char *path = configured ?: ctx->args[1];
 
     r = tk_audit_verify(path, &result, &error);
     if (r == -EBADMSG)
@@ -30,8 +58,7 @@ int verb_audit(Context *ctx)
                     path, result.bad_line,
                     tk_error_is_set(&error) ? error.message : "the chain is broken");
     if (r < 0)
-        return fail(ctx, CLI_ERROR_FAILED, "Cannot verify the audit trail %s: %s", path,
-                    tk_error_is_set(&error) ? error.message : strerror(-r));
+        return fail_unreadable(ctx, path, r, &error);
 
     /* The head comes from the same locked read as the verification, so it is the head of the
      * lines that were verified even while tokend appends. Its seq is its line number. */

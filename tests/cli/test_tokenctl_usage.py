@@ -269,6 +269,45 @@ def test_missing_file_is_a_failure():
         assert p.returncode == 1, (p.returncode, p.stderr)
 
 
+def test_audit_verify_reads_the_file_that_the_config_names():
+    with audit_chain() as path:
+        d = os.path.dirname(path)
+        conf = os.path.join(d, "tokend.conf")
+        with open(conf, "w") as f:
+            f.write(f"[Modules]\nModule=/nonexistent.so\n[Audit]\nFile=/nonexistent\n"
+                    f"File={path}\n")
+        p = run("audit", "verify", "--config", conf)
+        assert p.returncode == 0, p.stderr
+        assert f"{path}: 5 lines, hash chain intact" in p.stdout, p.stdout
+        p = run("--json", "audit", "verify", "--config", conf)
+        assert json.loads(p.stdout)["file"] == path, p.stdout
+        # FILE and --config together: one of them is not meant.
+        assert_usage("audit", "verify", "--config", conf, path)
+
+
+def test_audit_verify_refuses_a_config_that_tokend_refuses():
+    with tempfile.TemporaryDirectory() as d:
+        conf = os.path.join(d, "tokend.conf")
+        for text, says in (("[Audit]\nFile=audit.jsonl\n", ":2: [Audit] File= is not an absolute"),
+                           ("[Audit]\nFile\n", ":2: syntax error")):
+            with open(conf, "w") as f:
+                f.write(text)
+            p = run("audit", "verify", "--config", conf)
+            assert p.returncode == 1 and conf + says in p.stderr, (text, p.returncode, p.stderr)
+        p = run("audit", "verify", "--config", os.path.join(d, "none.conf"))
+        assert p.returncode == 1 and "none.conf to find the audit file" in p.stderr, p.stderr
+
+
+def test_missing_trail_is_named():
+    with tempfile.TemporaryDirectory() as d:
+        conf = os.path.join(d, "tokend.conf")
+        with open(conf, "w") as f:
+            f.write(f"[Audit]\nFile={d}/audit.jsonl\n")
+        p = run("audit", "verify", "--config", conf)
+        assert p.returncode == 1, p.returncode
+        assert f"The audit trail {d}/audit.jsonl does not exist" in p.stderr, p.stderr
+
+
 sys.exit(Tap([test_help_lists_every_verb, test_each_verb_has_help,
               test_help_man_page_and_completion_agree, test_version,
               test_verbs_and_per_verb_options, test_file_names_through_bash_completion_package,
@@ -278,4 +317,7 @@ sys.exit(Tap([test_help_lists_every_verb, test_each_verb_has_help,
               test_usage_error_is_one_json_document, test_json_after_the_verb_works_too,
               test_bus_failure_is_json_and_exit_1, test_human_error_names_what_failed,
               test_intact_chain_verifies, test_edited_line_is_found, test_removed_line_is_found,
-              test_missing_file_is_a_failure]).run())
+              test_missing_file_is_a_failure,
+              test_audit_verify_reads_the_file_that_the_config_names,
+              test_audit_verify_refuses_a_config_that_tokend_refuses,
+              test_missing_trail_is_named]).run())
