@@ -34,6 +34,10 @@ typedef struct Context {
     const char *chain;
     const char *request;
     const char *config;
+    const char *since;
+    const char *until;
+    const char *operation;
+    const char *token_serial;
     char **emails;
     char **dns;
 

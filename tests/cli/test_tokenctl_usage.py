@@ -122,7 +122,9 @@ def test_key_types():
     got = complete("tokenctl", "keygen", "T", "--type", "ec")
     assert got == {"ec-p256", "ec-p384"}, got
     got = complete("tokenctl", "audit", "")
-    assert got == {"verify"}, got
+    assert got == {"verify", "list"}, got
+    got = complete("tokenctl", "audit", "list", "--since", "")
+    assert got == {"today", "yesterday"}, got
 
 
 # usage errors
@@ -298,6 +300,42 @@ def test_audit_verify_refuses_a_config_that_tokend_refuses():
         assert p.returncode == 1 and "none.conf to find the audit file" in p.stderr, p.stderr
 
 
+def test_audit_list_shows_the_fixtures_acts():
+    with audit_chain() as path:
+        p = run("audit", "list", path)
+        assert p.returncode == 0, p.stderr
+        lines = p.stdout.splitlines()
+        assert lines[0].split() == ["TIME", "USER", "OPERATION", "TOKEN", "REQUEST", "RESULT"], \
+            lines
+        assert len(lines) == 6 and all(" unblock-pin  0011223344  UNLOCK-2026-0001  ok" in l
+                                       for l in lines[1:]), lines
+        p = run("--json", "audit", "list", path, "--request", "UNLOCK-2026-0001")
+        acts = json.loads(p.stdout)
+        assert [a["outcome-seq"] for a in acts] == [1, 2, 3, 4, 5], acts
+        assert acts[0]["uid"] == 1000 and acts[0]["intent-seq"] is None, acts[0]
+        p = run("--json", "audit", "list", path, "--token", "0011", "--since", "2026-11-25")
+        assert json.loads(p.stdout) == [], p.stdout
+        p = run("audit", "list", path, "--until", "2026-11-24")
+        assert p.returncode == 0 and p.stdout == f"No acts in {path} match.\n", p.stdout
+
+
+def test_audit_list_usage_errors_name_the_option():
+    with audit_chain() as path:
+        for args, says in ((["--since", "soon"], '--since "soon" is not a time'),
+                           (["--until", "2026-02-30"], '--until "2026-02-30" is not a time'),
+                           (["--since", "-2y"], '--since "-2y" is not a time'),
+                           (["--since", "today", "--until", "yesterday"], "--since is later"),
+                           (["--operation", "Unblock PIN"], "--operation takes")):
+            p = assert_usage("audit", "list", path, *args)
+            assert says in p.stderr, (args, p.stderr)
+            p = run("--json", "audit", "list", path, *args)
+            assert p.returncode == 2, (args, p.returncode)
+            assert json.loads(p.stdout)["error"]["name"] == "org.tokend.tokenctl.Error.Usage"
+        p = assert_usage("audit", "verify", path, "--since", "today")
+        assert "audit verify does not take --since" in p.stderr, p.stderr
+        assert_usage("audit", "list", path, path)
+
+
 def test_missing_trail_is_named():
     with tempfile.TemporaryDirectory() as d:
         conf = os.path.join(d, "tokend.conf")
@@ -320,4 +358,5 @@ sys.exit(Tap([test_help_lists_every_verb, test_each_verb_has_help,
               test_missing_file_is_a_failure,
               test_audit_verify_reads_the_file_that_the_config_names,
               test_audit_verify_refuses_a_config_that_tokend_refuses,
-              test_missing_trail_is_named]).run())
+              test_missing_trail_is_named, test_audit_list_shows_the_fixtures_acts,
+              test_audit_list_usage_errors_name_the_option]).run())
