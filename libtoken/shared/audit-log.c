@@ -113,11 +113,27 @@ static int open_audit(const char *path, int flags, TkError *error)
     return fd;
 }
 
+/* Anyone who may read the file may lock it (flock() needs no write access), and tokend writes
+ * from its event loop: a lock that is held on and on must cost tokend an act it refuses, not a
+ * hang. The wait is long enough for a reader to go through years of a trail. */
+#define LOCK_STEP_MSEC 10
+
 static int lock_audit(int fd, int operation, const char *path, TkError *error)
 {
-    if (flock(fd, operation) < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
-    return 0;
+    for (unsigned waited = 0;; waited += LOCK_STEP_MSEC) {
+        if (flock(fd, operation | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m",
+                                path);
+        if (waited >= TK_AUDIT_LOCK_WAIT_MSEC)
+            return tk_error_set(error, -EBUSY, TK_ERROR_FAILED,
+                                "The audit file %s has been locked by another process for %d "
+                                "seconds (a reader that does not finish, such as a stopped "
+                                "tokenctl audit list?); nothing was read or written.",
+                                path, TK_AUDIT_LOCK_WAIT_MSEC / 1000);
+        (void)nanosleep(&(struct timespec){.tv_nsec = LOCK_STEP_MSEC * 1000000L}, NULL);
+    }
 }
 
 /* What each line must carry. Integers must lie in [min, max]; INT64_MAX is never in range

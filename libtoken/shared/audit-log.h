@@ -35,6 +35,10 @@ typedef struct TkAuditRecord {
  * file is left as it is. */
 #define TK_AUDIT_FILE_MODE 0640
 
+/* How long every call here waits for a lock on the file that another process holds, before it
+ * gives up with -EBUSY and a message saying so. */
+#define TK_AUDIT_LOCK_WAIT_MSEC 5000
+
 /* Appends one JSON line to the audit file (created with TK_AUDIT_FILE_MODE): fields seq (1 for the
  * first line, then +1), time (ISO 8601 UTC), time_usec, operation, serial, uid, pid, request,
  * result, error, prev. prev is the hex SHA-256 of the previous line's bytes without its newline;

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import pwd
+import signal
 import subprocess
 import sys
 import time
@@ -26,7 +27,7 @@ source = os.environ["TOKEND_SOURCE_DIR"]
 
 if os.geteuid() != 0:
     skip("needs root (polkitd, test users and groups)")
-need("dbus-daemon", "softhsm2-util", "setpriv", "unshare", "useradd", "groupadd", POLKITD,
+need("dbus-daemon", "softhsm2-util", "setpriv", "unshare", "useradd", "groupadd", "flock", POLKITD,
      POLKIT_BUS_CONF, SOFTHSM_MODULE)
 
 users = Users()
@@ -192,6 +193,34 @@ def a_plain_user_is_told_the_trail_is_not_theirs_to_read():
         assert "tokend-audit" in p.stderr, p.stderr
 
 
+def a_reader_who_holds_the_lock_on_and_on_costs_an_act_not_a_hang():
+    """Reading is enough to lock the file: tokend waits a while for the lock, then refuses the
+    act (its intent cannot be written), and does the next one once the lock is let go."""
+    account = pwd.getpwnam(auditor)
+    holder = subprocess.Popen(["setpriv", f"--reuid={account.pw_uid}",
+                               f"--regid={account.pw_gid}", "--init-groups", "flock", "--shared",
+                               env.audit_file, "sleep", "60"], cwd=env.other_users_dir(),
+                              start_new_session=True)
+    try:
+        time.sleep(0.5)
+        before = len(acts())
+        start = time.monotonic()
+        p = unblock(helpdesk, SO_PIN, "ULA-A4")
+        took = time.monotonic() - start
+        assert "locked by another process" in p.stderr, p.stderr
+        assert p.returncode == 1, p.returncode
+        assert 4 < took < 20, took
+        # Readers share the lock.
+        assert len(acts()) == before
+    finally:
+        # flock's child, sleep, holds the lock too: all of its processes go.
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+    p = unblock(helpdesk, SO_PIN, "ULA-A5")
+    assert p.returncode == 0, p.stderr
+    assert [a["request"] for a in acts()[before:]] == ["ULA-A5"]
+
+
 try:
     cut = make_trail()
     rc = Tap([the_trail_is_tokends_and_its_group_reads_it,
@@ -199,7 +228,9 @@ try:
               filters_choose_by_operation_time_reference_and_token,
               a_bad_time_is_a_usage_error_naming_the_option,
               a_member_of_tokend_audit_verifies_and_lists_the_trail_without_root,
-              a_plain_user_is_told_the_trail_is_not_theirs_to_read]).run()
+              a_plain_user_is_told_the_trail_is_not_theirs_to_read,
+              # Last: it adds to the trail.
+              a_reader_who_holds_the_lock_on_and_on_costs_an_act_not_a_hang]).run()
 finally:
     env.close()
     users.close()

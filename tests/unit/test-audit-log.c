@@ -5,9 +5,11 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
@@ -1078,6 +1080,34 @@ START_TEST(a_new_file_is_readable_by_its_group_whatever_the_umask_and_an_old_one
 }
 END_TEST
 
+START_TEST(a_lock_held_by_a_reader_makes_append_fail_after_a_while_instead_of_hanging)
+{
+    append_n(2);
+    off_t before = file_size(path);
+    /* A reader's lock: a shared one, which an open for reading suffices for. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(flock(fd, LOCK_SH), 0);
+
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    TkAuditRecord r = {.operation = "op", .result = "ok"};
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -EBUSY);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    double waited = (double)(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9;
+    ck_assert_msg(waited >= TK_AUDIT_LOCK_WAIT_MSEC / 1000.0 && waited < 15, "waited %.2f s",
+                  waited);
+    ck_assert_msg(strstr(e.message, "locked by another process"), "%s", e.message);
+    ck_assert_int_eq(file_size(path), before);
+
+    /* Readers still share it; once it is let go, writing goes on. */
+    ck_assert_int_eq(tk_audit_verify(path, NULL, NULL), 0);
+    ck_assert_int_eq(close(fd), 0);
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
     Suite *s = suite_create("audit-log");
@@ -1128,6 +1158,11 @@ static Suite *audit_suite(void)
     tcase_add_test(tc, reader_gives_each_record_with_its_fields_then_the_end);
     tcase_add_test(tc, reader_ends_at_a_partial_last_line_and_says_so);
     tcase_add_test(tc, reader_stops_at_a_broken_link_and_names_the_changed_line);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("lock");
+    tcase_set_timeout(tc, 30);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, a_lock_held_by_a_reader_makes_append_fail_after_a_while_instead_of_hanging);
     suite_add_tcase(s, tc);
     return s;
 }
