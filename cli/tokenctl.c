@@ -64,8 +64,8 @@ static const Verb verbs[] = {
      "Delete a key pair or a certificate from the token."},
     {"monitor", V_MONITOR, verb_monitor, false, "monitor",
      "Show tokens coming and going, state changes and progress as they happen."},
-    {"audit", V_AUDIT, verb_audit, false, "audit verify [FILE]",
-     "Check the audit file's hash chain for removed or edited lines."},
+    {"audit", V_AUDIT, verb_audit, false, "audit verify|list [FILE | --config FILE]",
+     "Check the audit file's hash chain (verify), or list its acts for people (list)."},
 };
 
 enum {
@@ -88,6 +88,11 @@ enum {
     ARG_SO,
     ARG_REQUEST,
     ARG_FORCE,
+    ARG_CONFIG,
+    ARG_SINCE,
+    ARG_UNTIL,
+    ARG_OPERATION,
+    ARG_TOKEN,
 };
 
 typedef struct OptionDoc {
@@ -125,9 +130,15 @@ static const OptionDoc option_docs[] = {
     {"output", 'o', "FILE", V_CSR, "write the request to FILE instead of standard output"},
     {"chain", ARG_CHAIN, "FILE", V_IMPORT, "PEM file with CA certificates to store too"},
     {"so", ARG_SO, NULL, V_CHANGE_PIN, "change the SO PIN instead of the user PIN"},
-    {"request", ARG_REQUEST, "REF", V_UNBLOCK, "the unlock application form's reference"},
+    {"request", ARG_REQUEST, "REF", V_UNBLOCK | V_AUDIT,
+     "the unlock application form's reference (audit list: only its acts)"},
     {"force", ARG_FORCE, NULL, V_KEYGEN | V_IMPORT | V_DELETE | V_CHANGE_PIN | V_UNBLOCK | V_INIT,
      "go on even when the PIN or SO PIN/PUK it presents is on its final try"},
+    {"config", ARG_CONFIG, "FILE", V_AUDIT, "read the audit file's path ([Audit] File=) from FILE"},
+    {"since", ARG_SINCE, "TIME", V_AUDIT, "list acts from TIME on (today, 2026-12-01, -2h, ...)"},
+    {"until", ARG_UNTIL, "TIME", V_AUDIT, "list acts up to TIME"},
+    {"operation", ARG_OPERATION, "OP", V_AUDIT, "list only acts of OP (unblock-pin, ...)"},
+    {"token", ARG_TOKEN, "SERIAL", V_AUDIT, "list only acts on the token with this serial"},
 };
 
 static const Verb *find_verb(const char *name)
@@ -374,6 +385,21 @@ static int parse_args(Context *ctx, int argc, char *argv[], const Verb **ret_ver
             break;
         case ARG_FORCE:
             ctx->force = true;
+            break;
+        case ARG_CONFIG:
+            ctx->config = optarg;
+            break;
+        case ARG_SINCE:
+            ctx->since = optarg;
+            break;
+        case ARG_UNTIL:
+            ctx->until = optarg;
+            break;
+        case ARG_OPERATION:
+            ctx->operation = optarg;
+            break;
+        case ARG_TOKEN:
+            ctx->token_serial = optarg;
             break;
         case ':': {
             const OptionDoc *o = find_option(optopt);

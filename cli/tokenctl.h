@@ -34,6 +34,11 @@ typedef struct Context {
     const char *output;
     const char *chain;
     const char *request;
+    const char *config;
+    const char *since;
+    const char *until;
+    const char *operation;
+    const char *token_serial;
     char **emails;
     char **dns;
 

@@ -45,12 +45,6 @@ static void json_putp(json_object **o)
 }
 #define _cleanup_json_ _cleanup_(json_putp)
 
-static void fclosep(FILE **f)
-{
-    if (*f)
-        fclose(*f);
-}
-
 static json_object *json_string_or_null(const char *s)
 {
     return s ? json_object_new_string(s) : NULL;
@@ -60,8 +54,16 @@ static json_object *json_string_or_null(const char *s)
  * descriptor, or a negative errno with a message that says what to fix. */
 static int open_audit(const char *path, int flags, TkError *error)
 {
-    bool writing = (flags & O_ACCMODE) != O_RDONLY;
-    int fd = open(path, flags | AUDIT_OPEN_FLAGS, 0600);
+    bool writing = (flags & O_ACCMODE) != O_RDONLY, created = false;
+    int fd = open(path, (flags & ~O_CREAT) | AUDIT_OPEN_FLAGS);
+    if (fd < 0 && errno == ENOENT && (flags & O_CREAT)) {
+        /* O_EXCL: only the process that made the file sets its mode, once. */
+        fd = open(path, flags | O_EXCL | AUDIT_OPEN_FLAGS, TK_AUDIT_FILE_MODE);
+        if (fd >= 0)
+            created = true;
+        else if (errno == EEXIST)
+            fd = open(path, (flags & ~O_CREAT) | AUDIT_OPEN_FLAGS);
+    }
     if (fd < 0) {
         int err = errno;
         if (err == ELOOP)
@@ -100,14 +102,38 @@ static int open_audit(const char *path, int flags, TkError *error)
         return tk_error_set(error, -EBADFD, TK_ERROR_FAILED,
                             "The audit file %s is not a regular file.", path);
     }
+    /* The mode open() gave has been through the umask (tokend.service's is 0077). */
+    if (created && fchmod(fd, TK_AUDIT_FILE_MODE) < 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return tk_error_set(error, -err, TK_ERROR_FAILED,
+                            "Cannot set the mode of the new audit file %s: %m", path);
+    }
     return fd;
 }
 
+/* Anyone who may read the file may lock it (flock() needs no write access), and tokend writes
+ * from its event loop: a lock that is held on and on must cost tokend an act it refuses, not a
+ * hang. The wait is long enough for a reader to go through years of a trail. */
+#define LOCK_STEP_MSEC 10
+
 static int lock_audit(int fd, int operation, const char *path, TkError *error)
 {
-    if (flock(fd, operation) < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m", path);
-    return 0;
+    for (unsigned waited = 0;; waited += LOCK_STEP_MSEC) {
+        if (flock(fd, operation | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot lock audit file %s: %m",
+                                path);
+        if (waited >= TK_AUDIT_LOCK_WAIT_MSEC)
+            return tk_error_set(error, -EBUSY, TK_ERROR_FAILED,
+                                "The audit file %s has been locked by another process for %d "
+                                "seconds (a reader that does not finish, such as a stopped "
+                                "tokenctl audit list?); nothing was read or written.",
+                                path, TK_AUDIT_LOCK_WAIT_MSEC / 1000);
+        (void)nanosleep(&(struct timespec){.tv_nsec = LOCK_STEP_MSEC * 1000000L}, NULL);
+    }
 }
 
 /* What each line must carry. Integers must lie in [min, max]; INT64_MAX is never in range
@@ -470,14 +496,71 @@ static int read_line(LineReader *rd, char line[static LINE_BUF], size_t *ret_len
     }
 }
 
-static int report_bad_line(TkAuditVerifyResult *result, size_t bad, TkError *error, const char *fmt,
-                           ...) _printf_(4, 5);
+struct TkAuditReader {
+    char *path;
+    FILE *f;
+    LineReader rd;
+    size_t lineno;
+    /* The hash of line `lineno`: the link that the next line must carry. */
+    char hash[TK_AUDIT_HASH_HEX_LEN + 1];
+    /* The record last returned, whose strings the caller borrows. */
+    json_object *current;
+    TkAuditVerifyResult res;
+    int state; /* 0 reading, 1 at the end, -EBADMSG broken */
+    char line[LINE_BUF], next[LINE_BUF];
+};
 
-static int report_bad_line(TkAuditVerifyResult *result, size_t bad, TkError *error, const char *fmt,
-                           ...)
+TkAuditReader *tk_audit_reader_free(TkAuditReader *a)
 {
-    if (result)
-        *result = (TkAuditVerifyResult){.lines = bad - 1, .bad_line = bad};
+    if (!a)
+        return NULL;
+    json_object_put(a->current);
+    if (a->f)
+        fclose(a->f);
+    free(a->path);
+    free(a);
+    return NULL;
+}
+
+int tk_audit_reader_open(const char *path, TkAuditReader **ret, TkError *error)
+{
+    if (isempty(path) || !ret)
+        return -EINVAL;
+
+    _cleanup_close_ int fd = open_audit(path, O_RDONLY, error);
+    if (fd < 0)
+        return fd;
+    /* Shared lock, held while the reader lives: a writer never leaves it a half-written last
+     * line. */
+    int r = lock_audit(fd, LOCK_SH, path, error);
+    if (r < 0)
+        return r;
+
+    _cleanup_(tk_audit_reader_freep) TkAuditReader *a = calloc(1, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    a->path = strdup(path);
+    if (!a->path)
+        return -ENOMEM;
+    r = sha256_hex("", 0, a->hash);
+    if (r < 0)
+        return r;
+    a->f = fdopen(fd, "re");
+    if (!a->f)
+        return -errno;
+    TAKE_FD(fd);
+    a->rd.f = a->f;
+    *ret = TAKE_PTR(a);
+    return 0;
+}
+
+static int reader_bad_line(TkAuditReader *a, size_t bad, TkError *error, const char *fmt, ...)
+    _printf_(4, 5);
+
+static int reader_bad_line(TkAuditReader *a, size_t bad, TkError *error, const char *fmt, ...)
+{
+    a->res = (TkAuditVerifyResult){.lines = bad - 1, .bad_line = bad};
+    a->state = -EBADMSG;
     va_list ap;
     va_start(ap, fmt);
     tk_error_setv(error, -EBADMSG, TK_ERROR_FAILED, fmt, ap);
@@ -485,116 +568,153 @@ static int report_bad_line(TkAuditVerifyResult *result, size_t bad, TkError *err
     return -EBADMSG;
 }
 
+/* The link into line `lineno` is broken: either the line before was changed, or this one was
+ * forged. If this line links correctly to the next one, it is genuine and the one before was
+ * changed; otherwise this one is the odd one out. With no next line (or only a partial one)
+ * there is nothing to tell them apart; the line before is named. a->hash is this line's. */
+static int reader_broken_link(TkAuditReader *a, TkError *error)
+{
+    size_t lineno = a->lineno, bad = lineno;
+    if (lineno > 1) {
+        size_t nlen = 0;
+        int nk = read_line(&a->rd, a->next, &nlen);
+        if (nk < 0)
+            return tk_error_set(error, nk, TK_ERROR_FAILED, "Cannot read audit file %s.", a->path);
+        if (nk == LINE_END || nk == LINE_PARTIAL)
+            bad = lineno - 1;
+        else if (nk == LINE_COMPLETE) {
+            _cleanup_json_ json_object *no = NULL;
+            char ignored[128];
+            if (parse_record(a->next, nlen, &no, ignored, sizeof(ignored)) == 0 &&
+                record_seq(no) == (int64_t)lineno + 1 && streq(record_prev(no), a->hash))
+                bad = lineno - 1;
+        }
+    }
+    if (bad == lineno && lineno == 1)
+        return reader_bad_line(a, bad, error,
+                               "Line 1 does not start the chain (its 'prev' is not the "
+                               "genesis hash): lines before it were removed, or it was "
+                               "forged.");
+    if (bad == lineno)
+        return reader_bad_line(a, bad, error,
+                               "Line %zu does not carry the hash of line %zu: it was forged "
+                               "or changed.",
+                               lineno, lineno - 1);
+    return reader_bad_line(a, bad, error,
+                           "Line %zu does not match the hash recorded in line %zu: it was "
+                           "changed.",
+                           lineno - 1, lineno);
+}
+
+static const char *record_string(json_object *o, const char *key)
+{
+    json_object *v = json_object_object_get(o, key);
+    return v ? json_object_get_string(v) : NULL;
+}
+
+static void entry_from_record(json_object *o, TkAuditEntry *ret)
+{
+    *ret = (TkAuditEntry){
+        .seq = (uint64_t)record_seq(o),
+        .time = record_string(o, "time"),
+        .record =
+            {
+                .time_usec =
+                    (uint64_t)json_object_get_int64(json_object_object_get(o, "time_usec")),
+                .operation = record_string(o, "operation"),
+                .serial = record_string(o, "serial"),
+                .uid = (uint32_t)json_object_get_int64(json_object_object_get(o, "uid")),
+                .pid = (uint32_t)json_object_get_int64(json_object_object_get(o, "pid")),
+                .request = record_string(o, "request"),
+                .result = record_string(o, "result"),
+                .error = record_string(o, "error"),
+            },
+    };
+}
+
+int tk_audit_reader_next(TkAuditReader *a, TkAuditEntry *ret, TkError *error)
+{
+    if (!a || !ret)
+        return -EINVAL;
+    if (a->state < 0)
+        return tk_error_set(error, a->state, TK_ERROR_FAILED,
+                            "The audit file %s is damaged at line %zu.", a->path, a->res.bad_line);
+    if (a->state > 0)
+        return 0;
+
+    json_object_put(TAKE_PTR(a->current));
+    uint64_t start = a->rd.offset;
+    size_t len = 0;
+    int k = read_line(&a->rd, a->line, &len);
+    if (k < 0)
+        return tk_error_set(error, k, TK_ERROR_FAILED, "Cannot read audit file %s.", a->path);
+    if (k == LINE_END || k == LINE_PARTIAL) {
+        /* Only the end of a write can be missing: a writer appends one whole line at a time
+         * under its lock, so a crash or a full disk can cut short only the last. */
+        a->res = (TkAuditVerifyResult){
+            .lines = a->lineno,
+            .interrupted = k == LINE_PARTIAL,
+            .interrupted_offset = k == LINE_PARTIAL ? start : 0,
+        };
+        memcpy(a->res.head_hash, a->hash, sizeof(a->hash));
+        a->state = 1;
+        return 0;
+    }
+    size_t lineno = ++a->lineno;
+    if (k == LINE_TOO_LONG)
+        return reader_bad_line(a, lineno, error,
+                               "Line %zu is longer than %d bytes, which no writer makes.", lineno,
+                               TK_AUDIT_LINE_MAX);
+
+    _cleanup_json_ json_object *o = NULL;
+    char why[128];
+    int r = parse_record(a->line, len, &o, why, sizeof(why));
+    if (r == -EBADMSG)
+        return reader_bad_line(a, lineno, error, "Line %zu %s.", lineno, why);
+    if (r < 0)
+        return r;
+    int64_t s = record_seq(o);
+    if (s != (int64_t)lineno)
+        return reader_bad_line(
+            a, lineno, error,
+            "Line %zu has sequence number %" PRId64 " where %zu was expected: %s.", lineno, s,
+            lineno,
+            s > (int64_t)lineno ? "a line before it was deleted, or lines were reordered"
+                                : "a line was inserted or duplicated, or lines were reordered");
+    bool linked = streq(record_prev(o), a->hash);
+    r = sha256_hex(a->line, len, a->hash);
+    if (r < 0)
+        return r;
+    if (!linked)
+        return reader_broken_link(a, error);
+
+    a->current = TAKE_PTR(o);
+    entry_from_record(a->current, ret);
+    return 1;
+}
+
+void tk_audit_reader_result(const TkAuditReader *a, TkAuditVerifyResult *ret)
+{
+    *ret = a->res;
+    if (a->state == 0) {
+        *ret = (TkAuditVerifyResult){.lines = a->lineno};
+        memcpy(ret->head_hash, a->hash, sizeof(a->hash));
+    }
+}
+
 int tk_audit_verify(const char *path, TkAuditVerifyResult *result, TkError *error)
 {
-    if (isempty(path))
-        return -EINVAL;
+    _cleanup_(tk_audit_reader_freep) TkAuditReader *a = NULL;
+    TkAuditEntry entry;
 
-    _cleanup_close_ int fd = open_audit(path, O_RDONLY, error);
-    if (fd < 0)
-        return fd;
-    /* Shared lock: a writer never leaves us a half-written last line. */
-    int r = lock_audit(fd, LOCK_SH, path, error);
+    int r = tk_audit_reader_open(path, &a, error);
     if (r < 0)
         return r;
-    _cleanup_(fclosep) FILE *f = fdopen(fd, "re");
-    if (!f)
-        return -errno;
-    TAKE_FD(fd);
-
-    TkAuditVerifyResult res = {};
-    char line[LINE_BUF], next[LINE_BUF];
-    char hash[TK_AUDIT_HASH_HEX_LEN + 1];
-    r = sha256_hex("", 0, hash);
-    if (r < 0)
-        return r;
-
-    LineReader rd = {.f = f};
-    size_t lineno = 0;
-    for (;;) {
-        uint64_t start = rd.offset;
-        size_t len = 0;
-        int k = read_line(&rd, line, &len);
-        if (k < 0)
-            return tk_error_set(error, k, TK_ERROR_FAILED, "Cannot read audit file %s.", path);
-        if (k == LINE_END)
-            break;
-        if (k == LINE_PARTIAL) {
-            /* Only the end of a write can be missing: a writer appends one whole line at a
-             * time under its lock, so a crash or a full disk can cut short only the last. */
-            res.interrupted = true;
-            res.interrupted_offset = start;
-            break;
-        }
-        lineno++;
-        if (k == LINE_TOO_LONG)
-            return report_bad_line(result, lineno, error,
-                                   "Line %zu is longer than %d bytes, which no writer makes.",
-                                   lineno, TK_AUDIT_LINE_MAX);
-
-        _cleanup_json_ json_object *o = NULL;
-        char why[128];
-        r = parse_record(line, len, &o, why, sizeof(why));
-        if (r == -EBADMSG)
-            return report_bad_line(result, lineno, error, "Line %zu %s.", lineno, why);
-        if (r < 0)
-            return r;
-        int64_t s = record_seq(o);
-        if (s != (int64_t)lineno)
-            return report_bad_line(
-                result, lineno, error,
-                "Line %zu has sequence number %" PRId64 " where %zu was expected: %s.", lineno, s,
-                lineno,
-                s > (int64_t)lineno ? "a line before it was deleted, or lines were reordered"
-                                    : "a line was inserted or duplicated, or lines were reordered");
-        bool linked = streq(record_prev(o), hash);
-        r = sha256_hex(line, len, hash);
-        if (r < 0)
-            return r;
-        if (linked)
-            continue;
-
-        /* The link into this line is broken: either the line before was changed, or this one
-         * was forged. If this line links correctly to the next one, it is genuine and the one
-         * before was changed; otherwise this one is the odd one out. With no next line (or
-         * only a partial one) there is nothing to tell them apart; the line before is named. */
-        size_t bad = lineno;
-        if (lineno > 1) {
-            size_t nlen = 0;
-            int nk = read_line(&rd, next, &nlen);
-            if (nk < 0)
-                return tk_error_set(error, nk, TK_ERROR_FAILED, "Cannot read audit file %s.", path);
-            if (nk == LINE_END || nk == LINE_PARTIAL)
-                bad = lineno - 1;
-            else if (nk == LINE_COMPLETE) {
-                _cleanup_json_ json_object *no = NULL;
-                char ignored[128];
-                if (parse_record(next, nlen, &no, ignored, sizeof(ignored)) == 0 &&
-                    record_seq(no) == (int64_t)lineno + 1 && streq(record_prev(no), hash))
-                    bad = lineno - 1;
-            }
-        }
-        if (bad == lineno && lineno == 1)
-            return report_bad_line(result, bad, error,
-                                   "Line 1 does not start the chain (its 'prev' is not the "
-                                   "genesis hash): lines before it were removed, or it was "
-                                   "forged.");
-        if (bad == lineno)
-            return report_bad_line(result, bad, error,
-                                   "Line %zu does not carry the hash of line %zu: it was forged "
-                                   "or changed.",
-                                   lineno, lineno - 1);
-        return report_bad_line(result, bad, error,
-                               "Line %zu does not match the hash recorded in line %zu: it was "
-                               "changed.",
-                               lineno - 1, lineno);
-    }
-
-    res.lines = lineno;
-    memcpy(res.head_hash, hash, sizeof(hash));
-    if (result)
-        *result = res;
-    return 0;
+    while ((r = tk_audit_reader_next(a, &entry, error)) > 0)
+        ;
+    if ((r == 0 || r == -EBADMSG) && result)
+        tk_audit_reader_result(a, result);
+    return r;
 }
 
 int tk_audit_head(const char *path, uint64_t *ret_seq, char **ret_hash_hex, TkError *error)

@@ -86,7 +86,7 @@ START_TEST(intent_then_outcome_land_in_a_verifiable_file)
 
     struct stat st;
     ck_assert_int_eq(stat(path, &st), 0);
-    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    ck_assert_int_eq(st.st_mode & 0777, TK_AUDIT_FILE_MODE);
 }
 END_TEST
 

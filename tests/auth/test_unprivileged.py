@@ -4,7 +4,7 @@
 the shipped actions (which name tokend as their owner, so that polkit answers tokend's
 questions about other callers) and the shipped example role rules. No process of tokend runs
 as root; a helpdesk member's unblock is authorised and done, a plain user's refused; the site
-key, the audit trail and the ledger are tokend's own."""
+key and the ledger are tokend's own, and the audit trail tokend's and its group's."""
 
 import os
 import pwd
@@ -112,10 +112,14 @@ def the_site_key_is_read_as_tokend():
 
 
 def its_files_are_its_own():
-    for name in ("audit.jsonl", "site.key"):
-        st = os.stat(f"{env.dir}/{name}")
-        assert st.st_uid == tokend_uid, (name, st.st_uid)
-        assert st.st_mode & 0o077 == 0, (name, oct(st.st_mode))
+    st = os.stat(f"{env.dir}/site.key")
+    assert st.st_uid == tokend_uid, st.st_uid
+    assert st.st_mode & 0o077 == 0, oct(st.st_mode)
+    # The trail is readable by its group, which outside a set-group-ID directory is tokend's own.
+    st = os.stat(env.audit_file)
+    assert st.st_uid == tokend_uid, st.st_uid
+    assert st.st_gid == pwd.getpwnam(TOKEND_USER).pw_gid, st.st_gid
+    assert st.st_mode & 0o777 == 0o640, oct(st.st_mode)
     records = [(r["operation"], r["result"], r["uid"]) for r in env.audit_records()]
     helpdesk_uid = pwd.getpwnam(helpdesk).pw_uid
     assert ("unblock-pin", "ok", helpdesk_uid) in records, records

@@ -134,7 +134,9 @@ def test_key_types():
     got = complete("tokenctl", "keygen", "T", "--type", "ec")
     assert got == {"ec-p256", "ec-p384"}, got
     got = complete("tokenctl", "audit", "")
-    assert got == {"verify"}, got
+    assert got == {"verify", "list"}, got
+    got = complete("tokenctl", "audit", "list", "--since", "")
+    assert got == {"today", "yesterday"}, got
 
 
 # usage errors
@@ -362,6 +364,81 @@ def test_missing_file_is_a_failure():
         assert p.returncode == 1, (p.returncode, p.stderr)
 
 
+def test_audit_verify_reads_the_file_that_the_config_names():
+    with audit_chain() as path:
+        d = os.path.dirname(path)
+        conf = os.path.join(d, "tokend.conf")
+        with open(conf, "w") as f:
+            f.write(f"[Modules]\nModule=/nonexistent.so\n[Audit]\nFile=/nonexistent\n"
+                    f"File={path}\n")
+        p = run("audit", "verify", "--config", conf)
+        assert p.returncode == 0, p.stderr
+        assert f"{path}: 5 lines, hash chain intact" in p.stdout, p.stdout
+        p = run("--json", "audit", "verify", "--config", conf)
+        assert json.loads(p.stdout)["file"] == path, p.stdout
+        # FILE and --config together: one of them is not meant.
+        assert_usage("audit", "verify", "--config", conf, path)
+
+
+def test_audit_verify_refuses_a_config_that_tokend_refuses():
+    with tempfile.TemporaryDirectory() as d:
+        conf = os.path.join(d, "tokend.conf")
+        for text, says in (("[Audit]\nFile=audit.jsonl\n", ":2: [Audit] File= is not an absolute"),
+                           ("[Audit]\nFile\n", ":2: syntax error")):
+            with open(conf, "w") as f:
+                f.write(text)
+            p = run("audit", "verify", "--config", conf)
+            assert p.returncode == 1 and conf + says in p.stderr, (text, p.returncode, p.stderr)
+        p = run("audit", "verify", "--config", os.path.join(d, "none.conf"))
+        assert p.returncode == 1 and "none.conf to find the audit file" in p.stderr, p.stderr
+
+
+def test_audit_list_shows_the_fixtures_acts():
+    with audit_chain() as path:
+        p = run("audit", "list", path)
+        assert p.returncode == 0, p.stderr
+        lines = p.stdout.splitlines()
+        assert lines[0].split() == ["TIME", "USER", "OPERATION", "TOKEN", "REQUEST", "RESULT"], \
+            lines
+        assert len(lines) == 6 and all(" unblock-pin  0011223344  UNLOCK-2026-0001  ok" in l
+                                       for l in lines[1:]), lines
+        p = run("--json", "audit", "list", path, "--request", "UNLOCK-2026-0001")
+        acts = json.loads(p.stdout)
+        assert [a["outcome-seq"] for a in acts] == [1, 2, 3, 4, 5], acts
+        assert acts[0]["uid"] == 1000 and acts[0]["intent-seq"] is None, acts[0]
+        p = run("--json", "audit", "list", path, "--token", "0011", "--since", "2026-11-25")
+        assert json.loads(p.stdout) == [], p.stdout
+        p = run("audit", "list", path, "--until", "2026-11-24")
+        assert p.returncode == 0 and p.stdout == f"No acts in {path} match.\n", p.stdout
+
+
+def test_audit_list_usage_errors_name_the_option():
+    with audit_chain() as path:
+        for args, says in ((["--since", "soon"], '--since "soon" is not a time'),
+                           (["--until", "2026-02-30"], '--until "2026-02-30" is not a time'),
+                           (["--since", "-2y"], '--since "-2y" is not a time'),
+                           (["--since", "today", "--until", "yesterday"], "--since is later"),
+                           (["--operation", "Unblock PIN"], "--operation takes")):
+            p = assert_usage("audit", "list", path, *args)
+            assert says in p.stderr, (args, p.stderr)
+            p = run("--json", "audit", "list", path, *args)
+            assert p.returncode == 2, (args, p.returncode)
+            assert json.loads(p.stdout)["error"]["name"] == "org.tokend.tokenctl.Error.Usage"
+        p = assert_usage("audit", "verify", path, "--since", "today")
+        assert "audit verify does not take --since" in p.stderr, p.stderr
+        assert_usage("audit", "list", path, path)
+
+
+def test_missing_trail_is_named():
+    with tempfile.TemporaryDirectory() as d:
+        conf = os.path.join(d, "tokend.conf")
+        with open(conf, "w") as f:
+            f.write(f"[Audit]\nFile={d}/audit.jsonl\n")
+        p = run("audit", "verify", "--config", conf)
+        assert p.returncode == 1, p.returncode
+        assert f"The audit trail {d}/audit.jsonl does not exist" in p.stderr, p.stderr
+
+
 sys.exit(Tap([test_help_lists_every_verb, test_each_verb_has_help,
               test_help_man_page_and_completion_agree, test_version,
               test_verbs_and_per_verb_options, test_file_names_through_bash_completion_package,
@@ -376,4 +453,8 @@ sys.exit(Tap([test_help_lists_every_verb, test_each_verb_has_help,
               test_unwritable_stdout_is_a_failure_said_on_stderr,
               test_bus_failure_is_json_and_exit_1, test_human_error_names_what_failed,
               test_intact_chain_verifies, test_edited_line_is_found, test_removed_line_is_found,
-              test_missing_file_is_a_failure]).run())
+              test_missing_file_is_a_failure,
+              test_audit_verify_reads_the_file_that_the_config_names,
+              test_audit_verify_refuses_a_config_that_tokend_refuses,
+              test_missing_trail_is_named, test_audit_list_shows_the_fixtures_acts,
+              test_audit_list_usage_errors_name_the_option]).run())

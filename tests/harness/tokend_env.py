@@ -10,6 +10,7 @@ tree at all, a checkout under /root (mode 0700) for one."""
 import hashlib
 import hmac
 import json
+import grp
 import os
 import pty
 import pwd
@@ -247,12 +248,14 @@ class Env:
     given. wait: for tokend's tokens on the bus; without it the test watches tokend itself (one
     that must refuse to start, say). run_as: a user name to run tokend (and so its workers) as,
     as the shipped unit does with the user tokend; the temp dir is then that user's, and tokend
-    and its worker are copies that user can run."""
+    and its worker are copies that user can run. audit_group: the audit trail goes into a
+    directory log/ of that group, set-group-ID and mode 2750, as tmpfiles.d makes
+    /var/log/tokend for the group tokend-audit; without it, the trail is in the temp dir."""
 
     def __init__(self, labels=("token-a",), scan_interval_ms=200, worker_timeout=None,
                  extra_config="", module_link_name=None, extra_policies=(), modules=None,
                  pcscd=False, launcher=(), state_dir=None, wait=True, tokend_args=(),
-                 run_as=None):
+                 run_as=None, audit_group=None):
         # Within reach of other users, for the tests that open it to them (the bus socket).
         self.dir = tempfile.mkdtemp(prefix="tokend-daemon-test.", dir=reachable_tmp())
         self.shared = None
@@ -287,9 +290,13 @@ class Env:
             if module_link_name:
                 self.module = f"{self.dir}/{module_link_name}"
                 os.symlink(SOFTHSM_MODULE, self.module)
+            self.audit_file = f"{self.dir}/audit.jsonl"
+            if audit_group:
+                os.makedirs(f"{self.dir}/log")
+                self.audit_file = f"{self.dir}/log/audit.jsonl"
             with open(f"{self.dir}/tokend.conf", "w") as f:
                 module_lines = "".join(f"Module={m}\n" for m in (modules or [self.module]))
-                f.write(f"[Modules]\n{module_lines}[Audit]\nFile={self.dir}/audit.jsonl\n")
+                f.write(f"[Modules]\n{module_lines}[Audit]\nFile={self.audit_file}\n")
                 f.write(extra_config.replace("@DIR@", self.dir))
             self.state_dir = (state_dir or "@DIR@").replace("@DIR@", self.dir)
             tokend, worker = f"{self.build}/daemon/tokend", f"{self.build}/daemon/tokend-worker"
@@ -301,6 +308,10 @@ class Env:
                         os.lchown(n, account.pw_uid, account.pw_gid)
                 launcher = ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}",
                             "--init-groups"] + list(launcher)
+            if audit_group:
+                # chown() clears the set-group-ID bit: the mode comes after.
+                os.chown(f"{self.dir}/log", -1, grp.getgrnam(audit_group).gr_gid)
+                os.chmod(f"{self.dir}/log", 0o2750)
             args = [tokend, "--config", f"{self.dir}/tokend.conf",
                     "--worker-path", worker,
                     "--scan-interval", str(scan_interval_ms), "--state-dir", self.state_dir]
@@ -448,7 +459,7 @@ class Env:
     def audit_records(self, path=None):
         """The audit trail's records (the configured file unless path is given), [] while
         there is none."""
-        path = path or f"{self.dir}/audit.jsonl"
+        path = path or self.audit_file
         if not os.path.exists(path):
             return []
         with open(path) as f:

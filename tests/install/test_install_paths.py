@@ -28,7 +28,7 @@ EXPECTED = {
     "TOKEND_CONFIG_FILE": ("/etc/tokend/tokend.conf",
                            ["docs/tokend.8.scd", "docs/tokend.conf.5.scd", "README.md"]),
     "TOKEND_STATE_DIR": ("/var/lib/tokend", ["docs/tokend.8.scd", "README.md"]),
-    "TOKEND_AUDIT_FILE": ("/var/lib/tokend/audit.jsonl",
+    "TOKEND_AUDIT_FILE": ("/var/log/tokend/audit.jsonl",
                           ["docs/tokend.8.scd", "docs/tokend.conf.5.scd", "README.md"]),
     "TOKEND_LIBEXECDIR": ("/usr/libexec", []),
     # The system's OpenSC module; the documents give the amd64 path as the example.
@@ -84,11 +84,23 @@ def test_units_and_example_use_them():
         assert f"\nExecStart={WORKER} " in f.read()
     with open(tree.path("/usr/share/doc/tokend/tokend.conf.example")) as f:
         example = f.read()
-    for line in ("#Module=" + MODULE, "#File=/var/lib/tokend/audit.jsonl"):
+    for line in ("#Module=" + MODULE, "#File=/var/log/tokend/audit.jsonl"):
         assert f"\n{line}\n" in example, f"the example lacks {line}:\n{example}"
     assert "/etc/tokend/tokend.conf" in example, example
 
 
+def test_tokend_may_write_the_audit_dir_that_tmpfiles_makes():
+    audit_dir = os.path.dirname(compiled_in()["TOKEND_AUDIT_FILE"])
+    with open(tree.path("/usr/lib/systemd/system/tokend.service")) as f:
+        writable = [p for line in f if line.startswith("ReadWritePaths=")
+                    for p in line.strip().split("=", 1)[1].split()]
+    assert audit_dir in writable, (audit_dir, writable)
+    with open(tree.path("/usr/lib/tmpfiles.d/tokend.conf")) as f:
+        lines = [line.split() for line in f if line.strip() and not line.startswith("#")]
+    assert ["d", audit_dir, "2750", "tokend", "tokend-audit", "-"] in lines, lines
+
+
 install_tree.main([test_every_compiled_in_path_is_the_documented_fhs_one,
                    test_the_documents_name_those_paths, test_tokend_help_shows_them,
-                   test_units_and_example_use_them], tree)
+                   test_units_and_example_use_them,
+                   test_tokend_may_write_the_audit_dir_that_tmpfiles_makes], tree)

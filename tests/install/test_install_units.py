@@ -103,6 +103,10 @@ def test_workers_reach_none_of_tokends_state():
                       ("RuntimeDirectory", "/run")):
         for d in service[key]:
             assert f"{base}/{d}" in hidden, f"the worker reaches {base}/{d}: {sorted(hidden)}"
+    # What tokend writes besides: the audit trail's directory.
+    for v in service["ReadWritePaths"]:
+        for d in v.split():
+            assert d.lstrip("-") in hidden, f"the worker reaches {d}: {sorted(hidden)}"
 
 
 install_tree.main([test_units_pass_systemd_analyze_verify, test_tokend_service_exposure,

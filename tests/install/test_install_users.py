@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """What the installed sysusers.d and tmpfiles.d files make, run by systemd's own tools on the
-installed tree (--root): the system user tokend with its home and no login shell, its group
-and the three role groups, and /var/lib/tokend owned by tokend, mode 0700."""
+installed tree (--root): the system user tokend with its home and no login shell, its group,
+the three role groups and tokend-audit, /var/lib/tokend owned by tokend, mode 0700, and
+/var/log/tokend owned by tokend and the group tokend-audit, set-group-ID, mode 2750."""
 
 import os
 import stat
@@ -22,7 +23,7 @@ def entries(name):
         return {line.split(":")[0]: line.rstrip("\n").split(":") for line in f}
 
 
-def test_sysusers_makes_tokend_and_the_role_groups():
+def test_sysusers_makes_tokend_the_role_groups_and_the_audit_readers_group():
     os.makedirs(tree.path("/etc"))
     install_tree.run(["systemd-sysusers", f"--root={tree.root}"])
     user = entries("passwd")["tokend"]
@@ -30,7 +31,7 @@ def test_sysusers_makes_tokend_and_the_role_groups():
     assert user[6].endswith("/nologin"), user
     groups = entries("group")
     assert user[3] == groups["tokend"][2], (user, groups["tokend"])
-    for g in ("tokend-helpdesk", "tokend-provisioning", "tokend-kiosk"):
+    for g in ("tokend-helpdesk", "tokend-provisioning", "tokend-kiosk", "tokend-audit"):
         assert g in groups, g
     assert int(user[2]) < 1000, f"tokend is not a system user: {user}"
 
@@ -44,5 +45,18 @@ def test_tmpfiles_gives_the_state_dir_to_tokend():
     assert (st.st_uid, st.st_gid) == (int(user[2]), int(user[3])), (st, user)
 
 
-install_tree.main([test_sysusers_makes_tokend_and_the_role_groups,
-                   test_tmpfiles_gives_the_state_dir_to_tokend], tree)
+def test_tmpfiles_gives_the_audit_dir_to_tokend_and_its_files_to_tokend_audit():
+    """tmpfiles ran in the test before (the order meson gives is the order here)."""
+    st = os.stat(tree.path("/var/log/tokend"))
+    user = entries("passwd")["tokend"]
+    readers = entries("group")["tokend-audit"]
+    assert stat.S_ISDIR(st.st_mode)
+    # Set-group-ID: what tokend creates in it is the group's.
+    assert stat.S_IMODE(st.st_mode) == 0o2750, oct(st.st_mode)
+    assert (st.st_uid, st.st_gid) == (int(user[2]), int(readers[2])), (st, user, readers)
+
+
+install_tree.main([test_sysusers_makes_tokend_the_role_groups_and_the_audit_readers_group,
+                   test_tmpfiles_gives_the_state_dir_to_tokend,
+                   test_tmpfiles_gives_the_audit_dir_to_tokend_and_its_files_to_tokend_audit],
+                  tree)

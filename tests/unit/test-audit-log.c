@@ -5,9 +5,11 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
@@ -121,6 +123,19 @@ static char *replaced(const char *line, const char *from, const char *to)
     return out;
 }
 
+/* Replaces the first occurrence of from with to in line i (0-based) of the file. */
+static void edit_line(size_t i, const char *from, const char *to)
+{
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    ck_assert_uint_lt(i, n);
+    char *edited = replaced(lines[i], from, to);
+    free(lines[i]);
+    lines[i] = edited;
+    write_lines(lines, n);
+    free_lines(lines, n);
+}
+
 START_TEST(audit_chain_of_appends_verifies)
 {
     append_n(N_RECORDS);
@@ -140,7 +155,7 @@ START_TEST(audit_chain_of_appends_verifies)
 
     struct stat st;
     ck_assert_int_eq(stat(path, &st), 0);
-    ck_assert_int_eq(st.st_mode & 07777, 0600);
+    ck_assert_int_eq(st.st_mode & 07777, TK_AUDIT_FILE_MODE);
 }
 END_TEST
 
@@ -193,13 +208,7 @@ END_TEST
 START_TEST(audit_detects_edited_field)
 {
     append_n(N_RECORDS);
-    char *lines[MAX_LINES];
-    size_t n = read_lines(lines);
-    char *edited = replaced(lines[2], "\"uid\":1003", "\"uid\":0");
-    free(lines[2]);
-    lines[2] = edited;
-    write_lines(lines, n);
-    free_lines(lines, n);
+    edit_line(2, "\"uid\":1003", "\"uid\":0");
     assert_bad_line(3, "changed");
 }
 END_TEST
@@ -803,7 +812,7 @@ START_TEST(check_appendable_accepts_a_missing_an_empty_and_a_sound_file)
     struct stat st;
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_int_eq(st.st_size, 0);
-    ck_assert_int_eq(st.st_mode & 07777, 0600);
+    ck_assert_int_eq(st.st_mode & 07777, TK_AUDIT_FILE_MODE);
     ck_assert_msg(tk_audit_check_appendable(path, 65536, &e) == 0, "%s", e.message);
     append_n(3);
     ck_assert_msg(tk_audit_check_appendable(path, 65536, &e) == 0, "%s", e.message);
@@ -967,6 +976,138 @@ START_TEST(check_appendable_refuses_a_file_in_a_missing_directory)
 }
 END_TEST
 
+START_TEST(reader_gives_each_record_with_its_fields_then_the_end)
+{
+    append_n(N_RECORDS);
+    _cleanup_(tk_audit_reader_freep) TkAuditReader *a = NULL;
+    TkError e = {};
+    ck_assert_msg(tk_audit_reader_open(path, &a, &e) == 0, "%s", e.message);
+    for (unsigned i = 1; i <= N_RECORDS; i++) {
+        TkAuditEntry entry;
+        char op[32], serial[32];
+        snprintf(op, sizeof(op), "op-%u", i);
+        snprintf(serial, sizeof(serial), "SER%u", i);
+        ck_assert_msg(tk_audit_reader_next(a, &entry, &e) == 1, "%s", e.message);
+        ck_assert_uint_eq(entry.seq, i);
+        ck_assert_uint_eq(entry.record.time_usec, 1764000000000000ULL + i * 1000001ULL);
+        ck_assert_ptr_nonnull(strstr(entry.time, "2025-11-24T"));
+        ck_assert_str_eq(entry.record.operation, op);
+        ck_assert_str_eq(entry.record.serial, serial);
+        ck_assert_uint_eq(entry.record.uid, 1000 + i);
+        ck_assert_uint_eq(entry.record.pid, 4000 + i);
+        if (i % 2)
+            ck_assert_str_eq(entry.record.request, "REQ-1");
+        else
+            ck_assert_ptr_null(entry.record.request);
+        ck_assert_str_eq(entry.record.result, i % 3 ? "ok" : "refused");
+        if (i % 3)
+            ck_assert_ptr_null(entry.record.error);
+        else
+            ck_assert_str_eq(entry.record.error, "PinPolicy");
+    }
+    TkAuditEntry entry;
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, &e), 0);
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, &e), 0);
+
+    TkAuditVerifyResult got = {}, want = {};
+    tk_audit_reader_result(a, &got);
+    ck_assert_int_eq(tk_audit_verify(path, &want, NULL), 0);
+    ck_assert_uint_eq(got.lines, N_RECORDS);
+    ck_assert(!got.interrupted);
+    ck_assert_str_eq(got.head_hash, want.head_hash);
+}
+END_TEST
+
+START_TEST(reader_ends_at_a_partial_last_line_and_says_so)
+{
+    append_n(2);
+    off_t good = file_size(path);
+    append(3);
+    ck_assert_int_eq(truncate(path, good + 20), 0);
+
+    _cleanup_(tk_audit_reader_freep) TkAuditReader *a = NULL;
+    ck_assert_int_eq(tk_audit_reader_open(path, &a, NULL), 0);
+    TkAuditEntry entry;
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, NULL), 1);
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, NULL), 1);
+    ck_assert_uint_eq(entry.seq, 2);
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, NULL), 0);
+    TkAuditVerifyResult v = {};
+    tk_audit_reader_result(a, &v);
+    ck_assert_uint_eq(v.lines, 2);
+    ck_assert(v.interrupted);
+    ck_assert_uint_eq(v.interrupted_offset, (uint64_t)good);
+}
+END_TEST
+
+START_TEST(reader_stops_at_a_broken_link_and_names_the_changed_line)
+{
+    append_n(N_RECORDS);
+    edit_line(2, "\"uid\":1003", "\"uid\":0");
+
+    _cleanup_(tk_audit_reader_freep) TkAuditReader *a = NULL;
+    ck_assert_int_eq(tk_audit_reader_open(path, &a, NULL), 0);
+    TkAuditEntry entry;
+    /* The changed line itself reads as a record: only the line after it shows the change. */
+    for (unsigned i = 1; i <= 3; i++)
+        ck_assert_int_eq(tk_audit_reader_next(a, &entry, NULL), 1);
+    ck_assert_uint_eq(entry.record.uid, 0);
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, &e), -EBADMSG);
+    ck_assert_msg(strstr(e.message, "Line 3 does not match"), "%s", e.message);
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, NULL), -EBADMSG);
+    TkAuditVerifyResult v = {};
+    tk_audit_reader_result(a, &v);
+    ck_assert_uint_eq(v.bad_line, 3);
+    ck_assert_uint_eq(v.lines, 2);
+}
+END_TEST
+
+START_TEST(a_new_file_is_readable_by_its_group_whatever_the_umask_and_an_old_one_keeps_its_mode)
+{
+    mode_t saved = umask(0077);
+    append(1);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0640);
+
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    append(2);
+    ck_assert_int_eq(tk_audit_check_appendable(path, 0, NULL), 0);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0600);
+    umask(saved);
+}
+END_TEST
+
+START_TEST(a_lock_held_by_a_reader_makes_append_fail_after_a_while_instead_of_hanging)
+{
+    append_n(2);
+    off_t before = file_size(path);
+    /* A reader's lock: a shared one, which an open for reading suffices for. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(flock(fd, LOCK_SH), 0);
+
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    TkAuditRecord r = {.operation = "op", .result = "ok"};
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -EBUSY);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    double waited = (double)(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9;
+    ck_assert_msg(waited >= TK_AUDIT_LOCK_WAIT_MSEC / 1000.0 && waited < 15, "waited %.2f s",
+                  waited);
+    ck_assert_msg(strstr(e.message, "locked by another process"), "%s", e.message);
+    ck_assert_int_eq(file_size(path), before);
+
+    /* Readers still share it; once it is let go, writing goes on. */
+    ck_assert_int_eq(tk_audit_verify(path, NULL, NULL), 0);
+    ck_assert_int_eq(close(fd), 0);
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, NULL), 0);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
     Suite *s = suite_create("audit-log");
@@ -1012,6 +1153,16 @@ static Suite *audit_suite(void)
     tcase_add_test(tc, check_append_verify_and_head_refuse_a_fifo_without_hanging);
     tcase_add_test(tc, check_appendable_refuses_a_read_only_file);
     tcase_add_test(tc, check_appendable_refuses_a_file_in_a_missing_directory);
+    tcase_add_test(
+        tc, a_new_file_is_readable_by_its_group_whatever_the_umask_and_an_old_one_keeps_its_mode);
+    tcase_add_test(tc, reader_gives_each_record_with_its_fields_then_the_end);
+    tcase_add_test(tc, reader_ends_at_a_partial_last_line_and_says_so);
+    tcase_add_test(tc, reader_stops_at_a_broken_link_and_names_the_changed_line);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("lock");
+    tcase_set_timeout(tc, 30);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, a_lock_held_by_a_reader_makes_append_fail_after_a_while_instead_of_hanging);
     suite_add_tcase(s, tc);
     return s;
 }

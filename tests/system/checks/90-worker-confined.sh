@@ -11,14 +11,14 @@ install -d -m 0755 /etc/tokend
 head -c 32 /dev/urandom >/etc/tokend/site.key
 chown tokend:tokend /etc/tokend/site.key
 chmod 0600 /etc/tokend/site.key
-[ -s /var/lib/tokend/audit.jsonl ] || fail "no audit trail yet (the earlier checks write one)"
+[ -s /var/log/tokend/audit.jsonl ] || fail "no audit trail yet (the earlier checks write one)"
 
 worker=$(pgrep -x tokend-worker | head -n 1)
 [ -n "$worker" ] || fail "no tokend-worker runs"
 uid=$(ps -o uid= -p "$worker" | tr -d ' ')
 [ "$uid" != 0 ] || fail "the worker runs as root"
 echo "worker $worker runs as uid $uid ($(ps -o user= -p "$worker"))"
-for f in /etc/tokend/site.key /var/lib/tokend/audit.jsonl /var/lib/tokend/retry-ledger.json; do
+for f in /etc/tokend/site.key /var/log/tokend/audit.jsonl /var/lib/tokend/retry-ledger.json; do
     [ -s "$f" ] || continue
     # In the worker's own mount namespace (InaccessiblePaths=) not even root sees the file.
     if nsenter -t "$worker" -m cat "$f" 2>/dev/null | cmp -s - "$f"; then
