@@ -120,7 +120,7 @@ static const OptionDoc option_docs[] = {
     {"login", ARG_LOGIN, NULL, V_OBJECTS, "log in with the user PIN to list private objects"},
     {"type", ARG_TYPE, "TYPE", V_KEYGEN, "rsa2048, rsa3072, rsa4096, ec-p256 or ec-p384"},
     {"label", ARG_LABEL, "LABEL", V_KEYGEN | V_INIT, "label of the new key or token"},
-    {"id", ARG_ID, "HEX", V_KEYGEN, "object id for the new key (default: chosen by the token)"},
+    {"id", ARG_ID, "HEX", V_KEYGEN, "object id for the new key (default: 20 random bytes)"},
     {"key", ARG_KEY, "ID", V_CSR | V_DELETE, "the key pair's id, in hex"},
     {"cert", ARG_CERT, "ID", V_DELETE, "the certificate's id, in hex"},
     {"subject", ARG_SUBJECT, "DN", V_CSR,
