@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "macro.h"
 #include "table.h"
@@ -18,12 +19,27 @@ struct Table {
     size_t n_cells;
 };
 
-size_t utf8_width(const char *s)
+size_t display_width(const char *s)
 {
-    size_t n = 0;
-    for (; s && *s; s++)
-        if (((unsigned char)*s & 0xc0) != 0x80)
-            n++;
+    /* Columns on a terminal: wide characters (CJK, a Chinese label) take two, combining marks
+     * none. In a locale that cannot say (C), every character counts one. */
+    size_t n = 0, len = strlen(strempty(s));
+    mbstate_t state = {};
+    while (s && len > 0) {
+        wchar_t wc;
+        size_t k = mbrtowc(&wc, s, len, &state);
+        if (k == 0 || k == (size_t)-1 || k == (size_t)-2) {
+            /* Not a character of this locale: a byte of UTF-8 text counts once, at its lead. */
+            memset(&state, 0, sizeof(state));
+            n += ((unsigned char)*s & 0xc0) != 0x80;
+            s++, len--;
+            continue;
+        }
+        int w = wcwidth(wc);
+        n += w < 0 ? 1 : (size_t)w;
+        s += k;
+        len -= k;
+    }
     return n;
 }
 
@@ -81,7 +97,7 @@ int table_print(const Table *t, FILE *f, bool color)
     if (!width)
         return -ENOMEM;
     for (size_t i = 0; i < t->n_cells; i++) {
-        size_t w = utf8_width(t->cells[i].text);
+        size_t w = display_width(t->cells[i].text);
         if (w > width[i % t->n_columns])
             width[i % t->n_columns] = w;
     }
@@ -99,7 +115,7 @@ int table_print(const Table *t, FILE *f, bool color)
         if (last)
             fputc('\n', f);
         else
-            fprintf(f, "%*s", (int)(width[col] - utf8_width(c->text) + 2), "");
+            fprintf(f, "%*s", (int)(width[col] - display_width(c->text) + 2), "");
     }
     return ferror(f) ? -EIO : 0;
 }

@@ -17,8 +17,9 @@ int table_add_colored(Table *t, const char *cell, const char *color);
 size_t table_rows(const Table *t);
 int table_print(const Table *t, FILE *f, bool color);
 
-/* Display width of UTF-8 text (counts code points, so "—" is one column). */
-size_t utf8_width(const char *s);
+/* Columns that text takes on a terminal in the current locale: two for a wide (CJK) character,
+ * none for a combining mark; one for every character where the locale cannot tell. */
+size_t display_width(const char *s);
 
 #define ANSI_RED    "\033[1;31m"
 #define ANSI_YELLOW "\033[1;33m"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -178,6 +179,32 @@ START_TEST(table_aligns_columns_by_characters_not_bytes)
                           "ok          2\n");
     free(buf);
     table_free(t);
+}
+END_TEST
+
+START_TEST(table_aligns_wide_characters_by_their_columns)
+{
+    /* A label in Chinese: each character takes two columns on a terminal. */
+    ck_assert_ptr_nonnull(setlocale(LC_CTYPE, "C.UTF-8"));
+    static const char *const headers[] = {"LABEL", "X"};
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    Table *t = table_new(2, headers);
+
+    table_add(t, "\xe6\xbe\xb3\xe9\x96\x80\xe8\xad\x89\xe4\xbb\xb6"); /* 澳門證件 */
+    table_add(t, "1");
+    table_add(t, "Macau ID");
+    table_add(t, "2");
+    ck_assert_int_eq(table_print(t, f, false), 0);
+    fclose(f);
+    ck_assert_uint_eq(display_width("\xe6\xbe\xb3\xe9\x96\x80"), 4);
+    ck_assert_str_eq(buf, "LABEL     X\n"
+                          "\xe6\xbe\xb3\xe9\x96\x80\xe8\xad\x89\xe4\xbb\xb6  1\n"
+                          "Macau ID  2\n");
+    free(buf);
+    table_free(t);
+    setlocale(LC_CTYPE, "C");
 }
 END_TEST
 
@@ -396,6 +423,7 @@ static Suite *format_suite(void)
     tcase_add_test(tc, exit_codes_follow_the_error_class);
     tcase_add_test(tc, hex_ids_round_trip);
     tcase_add_test(tc, table_aligns_columns_by_characters_not_bytes);
+    tcase_add_test(tc, table_aligns_wide_characters_by_their_columns);
     tcase_add_test(tc, table_shows_control_characters_as_text_and_aligns_by_what_is_shown);
     tcase_add_test(tc, terminal_text_never_gives_back_a_control_character);
     tcase_add_test(tc, json_for_terminal_escapes_del_and_c1_and_stays_the_same_json);
