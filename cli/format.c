@@ -45,16 +45,18 @@ int exit_code_for_error(const char *name)
     return EXIT_FAILED;
 }
 
+/* Always said, so that staff know how far to trust a count: the card's own counter, the
+ * PKCS#11 flags, tokend's record of failed attempts, or nothing. */
 static const char *source_note(const char *source)
 {
-    if (isempty(source) || streq(source, "card"))
-        return "";
-    if (streq(source, "flags"))
-        return " (count from PKCS#11 flags)";
-    if (streq(source, "ledger"))
-        return " (count from tokend's record of failed attempts)";
-    if (streq(source, "unknown"))
-        return " (tries left unknown)";
+    if (streq_ptr(source, "card"))
+        return " (card)";
+    if (streq_ptr(source, "flags"))
+        return " (flags)";
+    if (streq_ptr(source, "ledger"))
+        return " (ledger)";
+    if (streq_ptr(source, "unknown"))
+        return " (unknown)";
     return "";
 }
 
@@ -69,8 +71,7 @@ int format_pin_state(const char *state, int retries, const char *source, char *b
     if (isempty(state))
         n = snprintf(buf, size, "unknown");
     else if (streq(state, "locked"))
-        n = snprintf(buf, size, "LOCKED — needs unblock at the helpdesk%s",
-                     streq_ptr(source, "unknown") ? "" : note);
+        n = snprintf(buf, size, "LOCKED — needs unblock at the helpdesk%s", note);
     else if (streq(state, "final-try"))
         n = snprintf(buf, size, "final try%s", note);
     else if (streq(state, "count-low")) {
@@ -87,7 +88,7 @@ int format_pin_state(const char *state, int retries, const char *source, char *b
             n = snprintf(buf, size, "ok, %d %s left%s", retries, retries == 1 ? "try" : "tries",
                          note);
         else
-            n = snprintf(buf, size, "ok");
+            n = snprintf(buf, size, "ok%s", note);
     } else
         n = snprintf(buf, size, "%s", state);
 

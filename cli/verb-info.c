@@ -32,14 +32,15 @@ static void copy_key(json_object *to, const char *key, json_object *from)
                            json_object_object_get_ex(from, key, &v) ? json_object_get(v) : NULL);
 }
 
+/* prefix names the bus properties: "UserPin", "SoPin" or "Puk". */
 static json_object *pin_json(json_object *t, const char *prefix)
 {
     char state[32], retries[32], source[40];
     json_object *o = json_object_new_object();
 
-    snprintf(state, sizeof(state), "%sPinState", prefix);
-    snprintf(retries, sizeof(retries), "%sPinRetries", prefix);
-    snprintf(source, sizeof(source), "%sPinRetriesSource", prefix);
+    snprintf(state, sizeof(state), "%sState", prefix);
+    snprintf(retries, sizeof(retries), "%sRetries", prefix);
+    snprintf(source, sizeof(source), "%sRetriesSource", prefix);
     add_string(o, "state", json_get_string(t, state));
     json_object_object_add(o, "retries", json_object_new_int((int)json_get_int(t, retries, -1)));
     add_string(o, "retries-source", json_get_string(t, source));
@@ -69,8 +70,9 @@ static json_object *token_json(json_object *t)
     json_object_object_add(o, "busy", json_object_new_boolean(json_get_bool(t, "Busy", 0)));
     json_object_object_add(o, "serial-conflict",
                            json_object_new_boolean(json_get_bool(t, "SerialConflict", 0)));
-    json_object_object_add(o, "user-pin", pin_json(t, "User"));
-    json_object_object_add(o, "so-pin", pin_json(t, "So"));
+    json_object_object_add(o, "user-pin", pin_json(t, "UserPin"));
+    json_object_object_add(o, "so-pin", pin_json(t, "SoPin"));
+    json_object_object_add(o, "puk", json_get_bool(t, "HasPuk", 0) ? pin_json(t, "Puk") : NULL);
     json_object_object_add(o, "min-pin-length",
                            json_object_new_int64(json_get_int(t, "MinPinLength", 0)));
     json_object_object_add(o, "max-pin-length",
@@ -81,9 +83,9 @@ static json_object *token_json(json_object *t)
 static void pin_text(json_object *t, const char *prefix, char *buf, size_t size, int *severity)
 {
     char state[32], retries[32], source[40];
-    snprintf(state, sizeof(state), "%sPinState", prefix);
-    snprintf(retries, sizeof(retries), "%sPinRetries", prefix);
-    snprintf(source, sizeof(source), "%sPinRetriesSource", prefix);
+    snprintf(state, sizeof(state), "%sState", prefix);
+    snprintf(retries, sizeof(retries), "%sRetries", prefix);
+    snprintf(source, sizeof(source), "%sRetriesSource", prefix);
     if (format_pin_state(json_get_string(t, state), (int)json_get_int(t, retries, -1),
                          json_get_string(t, source), buf, size) < 0)
         snprintf(buf, size, "?");
@@ -146,7 +148,7 @@ int verb_list(Context *ctx)
         json_object *t = json_object_array_get_idx(tokens, i);
         char pin[160];
         int sev;
-        pin_text(t, "User", pin, sizeof(pin), &sev);
+        pin_text(t, "UserPin", pin, sizeof(pin), &sev);
         if (json_get_bool(t, "SerialConflict", 0)) {
             char serial[96];
             snprintf(serial, sizeof(serial), "%s (twice)", strempty(json_get_string(t, "Serial")));
@@ -388,12 +390,17 @@ int verb_status(Context *ctx)
                                                           : json_get_string(token, "Reader"),
                 NULL);
     print_field(ctx, "Initialized", json_get_bool(token, "Initialized", 0) ? "yes" : "no", NULL);
-    pin_text(token, "User", buf, sizeof(buf), &sev);
+    pin_text(token, "UserPin", buf, sizeof(buf), &sev);
     if (!json_get_bool(token, "UserPinInitialized", 1))
         snprintf(buf, sizeof(buf), "not set — the token needs initialising");
     print_field(ctx, "User PIN", buf, severity_color(sev));
-    pin_text(token, "So", buf, sizeof(buf), &sev);
-    print_field(ctx, "SO PIN (PUK)", buf, severity_color(sev));
+    /* Where the token has a PUK it is what an unblock spends, apart from the SO PIN. */
+    if (json_get_bool(token, "HasPuk", 0)) {
+        pin_text(token, "Puk", buf, sizeof(buf), &sev);
+        print_field(ctx, "PUK", buf, severity_color(sev));
+    }
+    pin_text(token, "SoPin", buf, sizeof(buf), &sev);
+    print_field(ctx, "SO PIN", buf, severity_color(sev));
     snprintf(buf, sizeof(buf), "%lld to %lld characters",
              (long long)json_get_int(token, "MinPinLength", 0),
              (long long)json_get_int(token, "MaxPinLength", 0));

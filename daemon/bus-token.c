@@ -69,6 +69,8 @@ STRING_PROPERTY(property_user_pin_state, tk_pin_state_to_string(t->info.user_pin
 STRING_PROPERTY(property_so_pin_state, tk_pin_state_to_string(t->info.so_pin_state))
 STRING_PROPERTY(property_user_source, tk_retries_source_to_string(t->info.user_pin_retries_source))
 STRING_PROPERTY(property_so_source, tk_retries_source_to_string(t->info.so_pin_retries_source))
+STRING_PROPERTY(property_puk_state, tk_pin_state_to_string(t->info.puk_state))
+STRING_PROPERTY(property_puk_source, tk_retries_source_to_string(t->info.puk_retries_source))
 
 static int property_busy(sd_bus *bus, const char *path, const char *interface, const char *property,
                          sd_bus_message *reply, void *userdata, sd_bus_error *error)
@@ -112,6 +114,13 @@ static const sd_bus_vtable token_vtable[] = {
     SD_BUS_PROPERTY("UserPinRetriesSource", "s", property_user_source, 0,
                     SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("SoPinRetriesSource", "s", property_so_source, 0,
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("HasPuk", "b", bus_property_get_bool, offsetof(Token, info.has_puk),
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("PukState", "s", property_puk_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("PukRetries", "i", NULL, offsetof(Token, info.puk_retries),
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("PukRetriesSource", "s", property_puk_source, 0,
                     SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("MinPinLength", "u", NULL, offsetof(Token, info.min_pin_length),
                     SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

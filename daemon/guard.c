@@ -5,7 +5,10 @@
 
 int guard_check(const Operation *op, const TkTokenInfo *info, bool force, bool puk, TkError *error)
 {
-    const char *so = puk ? "PUK" : "SO PIN";
+    /* An unblock spends the PUK where the token has one; every other SO call the SO PIN. */
+    bool spends_puk = puk && info->has_puk && op->ledger == LEDGER_JUDGED;
+    const char *so = spends_puk ? "PUK" : "SO PIN";
+    TkPinState so_state = spends_puk ? info->puk_state : info->so_pin_state;
 
     switch (op->presents) {
     case SECRET_USER_PIN:
@@ -26,12 +29,12 @@ int guard_check(const Operation *op, const TkTokenInfo *info, bool force, bool p
                                 "lock it. Check the PIN, then repeat with the force option.");
         return 0;
     case SECRET_SO_PIN:
-        if (info->so_pin_state == TK_PIN_LOCKED)
+        if (so_state == TK_PIN_LOCKED)
             return tk_error_set(error, -EPERM, TK_ERROR_PIN_LOCKED,
                                 "The %s of this token is locked; nothing that needs it can be "
                                 "done any more.",
                                 so);
-        if (info->so_pin_state == TK_PIN_FINAL_TRY && (op->reads || !force))
+        if (so_state == TK_PIN_FINAL_TRY && (op->reads || !force))
             return tk_error_set(error, -EDEADLK, TK_ERROR_SO_PIN_FINAL_TRY,
                                 "The %s of this token has one try left; a wrong one would block "
                                 "the token for good. Check it, then repeat with the force "

@@ -100,7 +100,8 @@ static void recount(Token *t)
     if (!worker_info_equal(&before, &t->info))
         sd_bus_emit_properties_changed(t->context->bus, t->path, TOKEND_TOKEN_IFACE, "SoPinState",
                                        "SoPinRetries", "SoPinRetriesSource", "UserPinState",
-                                       "UserPinRetries", "UserPinRetriesSource", NULL);
+                                       "UserPinRetries", "UserPinRetriesSource", "HasPuk",
+                                       "PukState", "PukRetries", "PukRetriesSource", NULL);
 }
 
 /* Writes the outcomes not written yet, oldest first; what could not be written stays. */

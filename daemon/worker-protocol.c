@@ -65,7 +65,10 @@ static int read_u32(sd_bus_message *m, unsigned *field)
 
 int worker_read_info(sd_bus_message *m, TkTokenInfo *ret, WorkerRetries *ret_retries)
 {
-    TkTokenInfo i = {.user_pin_retries = -1, .so_pin_retries = -1};
+    TkTokenInfo i = {.user_pin_retries = -1,
+                     .so_pin_retries = -1,
+                     .puk_retries = -1,
+                     .puk_retries_source = TK_RETRIES_UNKNOWN};
     WorkerRetries retries = WORKER_RETRIES_NONE;
     int r;
 
@@ -160,6 +163,8 @@ bool worker_info_equal(const TkTokenInfo *a, const TkTokenInfo *b)
            a->user_pin_state == b->user_pin_state && a->so_pin_state == b->so_pin_state &&
            a->user_pin_retries == b->user_pin_retries && a->so_pin_retries == b->so_pin_retries &&
            a->user_pin_retries_source == b->user_pin_retries_source &&
-           a->so_pin_retries_source == b->so_pin_retries_source &&
+           a->so_pin_retries_source == b->so_pin_retries_source && a->has_puk == b->has_puk &&
+           a->puk_state == b->puk_state && a->puk_retries == b->puk_retries &&
+           a->puk_retries_source == b->puk_retries_source &&
            a->min_pin_length == b->min_pin_length && a->max_pin_length == b->max_pin_length;
 }

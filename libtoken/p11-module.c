@@ -161,6 +161,9 @@ static int fill_info(TkModule *m, PKCS11_SLOT *slot, TkTokenInfo *ret, TkError *
                                   CKF_SO_PIN_COUNT_LOW, CKF_SO_PIN_TO_BE_CHANGED),
         .min_pin_length = ti.ulMinPinLen,
         .max_pin_length = ti.ulMaxPinLen,
+        /* PKCS#11 knows no PUK; tk_token_info_apply_retries() fills these where there is one. */
+        .puk_retries = -1,
+        .puk_retries_source = TK_RETRIES_UNKNOWN,
     };
     retries_from_state(info.user_pin_state, &info.user_pin_retries, &info.user_pin_retries_source);
     retries_from_state(info.so_pin_state, &info.so_pin_retries, &info.so_pin_retries_source);

@@ -14,15 +14,18 @@ typedef struct TkCardRetries {
 #define TK_CARD_RETRIES_UNKNOWN ((TkCardRetries){-1, -1, -1})
 
 /* Puts the best-known retry counts into info, naming where each came from: the card's own
- * answer first, then the PKCS#11 flags (already in info), then tokend's ledger of failed SO
- * PIN/PUK attempts. so_is_puk: the token unblocks with a PUK (OpenSC cards), so the SO
- * counter shown is the PUK's. ledger_failed is the number of failed attempts tokend made since
- * the last success (-1: no record); max_tries the counter's start value (0: unknown), needed to
- * turn failures into tries left. A count also sharpens the state: 0 is locked, 1 final try. */
+ * answer first, then the PKCS#11 flags (already in info), then tokend's ledger of failed
+ * unblock attempts. so_is_puk: the token unblocks with a PUK apart from its SO PIN (OpenSC
+ * cards): info gets has_puk and the puk_* counts, which the ledger's count goes to, and the
+ * so_pin_* fields keep describing the SO PIN. ledger_failed is the number of failed attempts tokend
+ * made since the last success (-1: no record); max_tries the counter's start value (0: unknown),
+ * needed to turn failures into tries left. A count also sharpens the state: 0 is locked, 1 final
+ * try. */
 void tk_token_info_apply_retries(TkTokenInfo *info, const TkCardRetries *card, bool so_is_puk,
                                  int ledger_failed, unsigned max_tries);
 
-/* Whether tk_token_info_apply_retries() leaves the SO side's count to tokend's ledger: the card
+/* Whether tk_token_info_apply_retries() leaves the count of the secret an unblock spends (the
+ * PUK where so_is_puk, else the SO PIN) to tokend's ledger: the card
  * gives none, the flags in info give no exact one for it (or describe another PIN: so_is_puk),
  * and the counter's start value is known. info is as the module gave it, before any count was
  * applied. Where this holds, the final-try guard knows of the PUK only what the ledger says. */
@@ -33,7 +36,7 @@ bool tk_retries_so_from_ledger(const TkTokenInfo *info, const TkCardRetries *car
 typedef enum TkSecretSpent {
     TK_SPENT_USER_PIN,
     TK_SPENT_SO_PIN,
-    TK_SPENT_PUK, /* counted on the SO side of the info: see so_is_puk above */
+    TK_SPENT_PUK, /* counted in the puk_* fields of the info: see so_is_puk above */
 } TkSecretSpent;
 
 /* Rewrites a PinIncorrect error with the count that the module's flags could not give: the

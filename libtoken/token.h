@@ -68,6 +68,12 @@ typedef struct TkTokenInfo {
     int so_pin_retries;
     TkRetriesSource user_pin_retries_source;
     TkRetriesSource so_pin_retries_source;
+    /* The PUK that unblocks the user PIN, where the token has one apart from its SO PIN
+     * (OpenSC cards such as MyEID); the so_pin_* fields then describe the SO PIN itself. */
+    bool has_puk;
+    TkPinState puk_state;
+    int puk_retries;
+    TkRetriesSource puk_retries_source;
     unsigned min_pin_length;
     unsigned max_pin_length;
 } TkTokenInfo;

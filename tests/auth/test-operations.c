@@ -46,6 +46,8 @@ END_TEST
 START_TEST(every_so_pin_presentation_has_the_final_try_guard)
 {
     TkTokenInfo info = info_with(TK_PIN_OK, TK_PIN_FINAL_TRY);
+    info.has_puk = true;
+    info.puk_state = TK_PIN_FINAL_TRY;
     size_t seen = 0;
     for (size_t i = 0; i < n_operations; i++) {
         const Operation *op = &operations[i];
@@ -55,12 +57,32 @@ START_TEST(every_so_pin_presentation_has_the_final_try_guard)
         seen++;
         ck_assert_msg(guard_check(op, &info, false, true, &e) == -EDEADLK, "%s", op->name);
         ck_assert_str_eq(e.name, TK_ERROR_SO_PIN_FINAL_TRY);
-        ck_assert_ptr_nonnull(strstr(e.message, "PUK"));
+        /* An unblock spends the PUK; changing the SO PIN or initialising spends the SO PIN. */
+        ck_assert_ptr_nonnull(strstr(e.message, op->ledger == LEDGER_JUDGED ? "PUK" : "SO PIN"));
         ck_assert_msg(op->options & OPT(OPTION_FORCE), "%s takes no force", op->name);
         ck_assert_int_eq(guard_check(op, &info, true, false, NULL), 0);
     }
     /* change-so-pin, unblock-pin, initialize */
     ck_assert_uint_eq(seen, 3);
+}
+END_TEST
+
+START_TEST(the_puk_and_the_so_pin_are_guarded_apart)
+{
+    TkTokenInfo info = info_with(TK_PIN_OK, TK_PIN_OK);
+    info.has_puk = true;
+    info.puk_state = TK_PIN_FINAL_TRY;
+    TkError e = {};
+    ck_assert_int_eq(guard_check(operation_find("ChangePin", "so"), &info, false, true, NULL), 0);
+    ck_assert_int_eq(guard_check(operation_find("UnblockPin", NULL), &info, false, true, &e),
+                     -EDEADLK);
+    ck_assert_ptr_nonnull(strstr(e.message, "PUK"));
+
+    info.puk_state = TK_PIN_OK;
+    info.so_pin_state = TK_PIN_LOCKED;
+    ck_assert_int_eq(guard_check(operation_find("UnblockPin", NULL), &info, false, true, NULL), 0);
+    ck_assert_int_eq(guard_check(operation_find("ChangePin", "so"), &info, true, true, NULL),
+                     -EPERM);
 }
 END_TEST
 
@@ -154,6 +176,7 @@ static Suite *operations_suite(void)
     tcase_add_test(tc, a_read_never_spends_the_user_pins_final_try_even_with_force);
     tcase_add_test(tc, a_change_spends_the_user_pins_final_try_only_with_force);
     tcase_add_test(tc, every_so_pin_presentation_has_the_final_try_guard);
+    tcase_add_test(tc, the_puk_and_the_so_pin_are_guarded_apart);
     tcase_add_test(tc, a_locked_secret_is_not_tried);
     tcase_add_test(tc, every_row_that_presents_a_secret_is_guarded_by_an_action);
     tcase_add_test(tc, the_ledger_counts_only_what_the_so_pin_or_puk_said);

@@ -164,12 +164,12 @@ def a_kiosk_account_changes_the_user_pin_and_cannot_present_the_so_pin():
 
 def two_queued_unblocks_do_not_spend_the_puks_last_try():
     # Wrong PUKs until tokend's count shows 2 tries left (-1 before its first count).
-    while not 0 <= env.prop("SoPinRetries") <= 2:
+    while not 0 <= env.prop("PukRetries") <= 2:
         err = env.call_error("UnblockPin", gvariant_options(so_pin=b"99999999", new_pin=NEW_PIN,
                                                             request="ULA-SPEND"))
         assert err and err[0] == "org.tokend.Tokend1.Error.PinIncorrect", err
     puk_before = env.counters(1)[2]
-    assert env.prop("SoPinState") != "final-try"
+    assert env.prop("PukState") != "final-try"
     # A slow card keeps the first call running while the second waits in the queue.
     env.card.delay(40)
     try:
@@ -185,11 +185,11 @@ def two_queued_unblocks_do_not_spend_the_puks_last_try():
                         .group(1).rsplit(".", 1)[-1] for c in calls)
     finally:
         env.card.delay(0)
-    assert errors == ["PinIncorrect", "SoPinFinalTry"], (errors, env.prop("SoPinRetries"),
-                                                         env.prop("SoPinState"),
-                                                         env.prop("SoPinRetriesSource"))
+    assert errors == ["PinIncorrect", "SoPinFinalTry"], (errors, env.prop("PukRetries"),
+                                                         env.prop("PukState"),
+                                                         env.prop("PukRetriesSource"))
     assert env.counters(1)[2] == puk_before - 1, (puk_before, env.counters(1))
-    assert env.prop("SoPinState") == "final-try"
+    assert env.prop("PukState") == "final-try"
     refused = [r for r in d.audit_records() if r.get("request") in ("ULA-Q0", "ULA-Q1")]
     assert ("refused", "SoPinFinalTry") in [(r["result"], r["error"]) for r in refused], refused
 

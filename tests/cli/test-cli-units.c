@@ -30,27 +30,27 @@ static const char *pin_state(const char *state, int retries, const char *source)
 
 START_TEST(pin_state_texts_say_what_a_holder_needs_to_know)
 {
-    ck_assert_str_eq(pin_state("ok", -1, "flags"), "ok");
-    ck_assert_str_eq(pin_state("ok", 3, "card"), "ok, 3 tries left");
-    ck_assert_str_eq(pin_state("count-low", 2, "card"), "2 tries left");
-    ck_assert_str_eq(pin_state("count-low", 1, "card"), "final try");
-    ck_assert_str_eq(pin_state("final-try", 1, "card"), "final try");
-    ck_assert_str_eq(pin_state("locked", 0, "card"), "LOCKED — needs unblock at the helpdesk");
+    ck_assert_str_eq(pin_state("ok", -1, "flags"), "ok (flags)");
+    ck_assert_str_eq(pin_state("ok", 3, "card"), "ok, 3 tries left (card)");
+    ck_assert_str_eq(pin_state("count-low", 2, "card"), "2 tries left (card)");
+    ck_assert_str_eq(pin_state("count-low", 1, "card"), "final try (card)");
+    ck_assert_str_eq(pin_state("final-try", 1, "card"), "final try (card)");
+    ck_assert_str_eq(pin_state("locked", 0, "card"),
+                     "LOCKED — needs unblock at the helpdesk (card)");
     ck_assert_str_eq(pin_state("to-be-changed", -1, "flags"), "must be changed before use");
     ck_assert_str_eq(pin_state(NULL, -1, NULL), "unknown");
 }
 END_TEST
 
-START_TEST(pin_state_names_the_source_when_not_the_card)
+START_TEST(pin_state_always_names_the_source)
 {
-    ck_assert_str_eq(pin_state("final-try", -1, "flags"), "final try (count from PKCS#11 flags)");
-    ck_assert_str_eq(pin_state("count-low", -1, "flags"),
-                     "few tries left (count from PKCS#11 flags)");
-    ck_assert_str_eq(pin_state("count-low", 2, "ledger"),
-                     "2 tries left (count from tokend's record of failed attempts)");
-    ck_assert_str_eq(pin_state("ok", 3, "unknown"), "ok, 3 tries left (tries left unknown)");
+    ck_assert_str_eq(pin_state("final-try", -1, "flags"), "final try (flags)");
+    ck_assert_str_eq(pin_state("count-low", -1, "flags"), "few tries left (flags)");
+    ck_assert_str_eq(pin_state("count-low", 2, "ledger"), "2 tries left (ledger)");
+    ck_assert_str_eq(pin_state("ok", 3, "card"), "ok, 3 tries left (card)");
+    ck_assert_str_eq(pin_state("ok", -1, "unknown"), "ok (unknown)");
     ck_assert_str_eq(pin_state("locked", 0, "flags"),
-                     "LOCKED — needs unblock at the helpdesk (count from PKCS#11 flags)");
+                     "LOCKED — needs unblock at the helpdesk (flags)");
 }
 END_TEST
 
@@ -417,7 +417,7 @@ static Suite *format_suite(void)
     TCase *tc = tcase_create("text");
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, pin_state_texts_say_what_a_holder_needs_to_know);
-    tcase_add_test(tc, pin_state_names_the_source_when_not_the_card);
+    tcase_add_test(tc, pin_state_always_names_the_source);
     tcase_add_test(tc, pin_state_refuses_a_short_buffer);
     tcase_add_test(tc, expiry_text_gives_date_and_days);
     tcase_add_test(tc, exit_codes_follow_the_error_class);

@@ -38,10 +38,27 @@ def status_and_objects_of_the_card():
     doc = js.run("status", "status", env.path)
     assert doc["token"]["reader"] == env.card.reader, doc
     assert doc["token"]["user-pin"]["retries-source"] == "card", doc
+    # The PUK and the SO PIN apart, each with the card's own count where it gives one.
+    so_tries = env.counters(3)[0]
+    assert doc["token"]["so-pin"] == {"state": "ok", "retries": so_tries,
+                                      "retries-source": "card"}, doc
+    assert doc["token"]["puk"]["retries-source"] in ("ledger", "unknown"), doc
     js.run("objects", "objects", env.path)
     err = js.run("objects", "objects", env.path, "--login", "--pin-file", "-",
                  stdin="000000\n", expect=5)["error"]
     assert err["name"] == "org.tokend.Tokend1.Error.PinIncorrect", err
+
+
+def status_text_shows_puk_and_so_pin_apart_with_their_sources():
+    p = subprocess.run([TOKENCTL, "status", env.path], env=env.daemon.env, capture_output=True, text=True,
+                       timeout=30, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stderr
+    lines = {l.split(":", 1)[0].strip(): l.split(":", 1)[1].strip()
+             for l in p.stdout.splitlines() if ":" in l}
+    assert "SO PIN (PUK)" not in p.stdout, p.stdout
+    assert lines["User PIN"].endswith("(card)"), p.stdout
+    assert lines["SO PIN"] == f"ok, {env.counters(3)[0]} tries left (card)", p.stdout
+    assert lines["PUK"].endswith(("(ledger)", "(unknown)")), p.stdout
 
 
 def monitor_names_the_reader_of_a_card_pulled_and_inserted():
@@ -76,6 +93,7 @@ def monitor_names_the_reader_of_a_card_pulled_and_inserted():
 
 try:
     rc = Tap([list_names_the_reader_its_atr_and_its_token, status_and_objects_of_the_card,
+              status_text_shows_puk_and_so_pin_apart_with_their_sources,
               monitor_names_the_reader_of_a_card_pulled_and_inserted]).run()
 finally:
     env.close()

@@ -79,7 +79,7 @@ def missing_state_directory_is_made_private():
     assert stat.S_IMODE(st.st_mode) == 0o700, oct(st.st_mode)
     assert ledger() == {}, ledger()
     # No record yet: nothing counts the PUK.
-    assert env.prop("SoPinRetriesSource") == "unknown"
+    assert env.prop("PukRetriesSource") == "unknown"
 
 
 def workers_get_no_state_directory():
@@ -103,34 +103,34 @@ def a_wrong_puk_is_counted_by_tokend_in_the_new_directory():
     err = wrong_puk("ULA-1")
     assert env.counters(1)[2] == puk - 1, env.counters(1)
     assert f"{puk_max - 1} tries left" in err[1] and "as counted by tokend" in err[1], err
-    assert env.prop("SoPinRetries") == puk_max - 1
-    assert env.prop("SoPinRetriesSource") == "ledger"
+    assert env.prop("PukRetries") == puk_max - 1
+    assert env.prop("PukRetriesSource") == "ledger"
     assert list(ledger()) == [env.prop("Serial")], ledger()
     assert ledger()[env.prop("Serial")]["failed"] == 1, ledger()
 
 
 def the_ledger_count_is_no_method_of_the_token():
-    before = (env.prop("SoPinRetries"), env.counters(1))
+    before = (env.prop("PukRetries"), env.counters(1))
     err = env.daemon.call_error(env.path, "SetLedger", "0", interface=TOKEN)
     assert err and err[0] == "org.freedesktop.DBus.Error.UnknownMethod", err
     err = env.daemon.call_error(env.path, "SetLedger", "0", interface="org.tokend.Worker1")
     assert err and err[0] in ("org.freedesktop.DBus.Error.UnknownMethod",
                               "org.freedesktop.DBus.Error.UnknownInterface"), err
-    assert (env.prop("SoPinRetries"), env.counters(1)) == before
+    assert (env.prop("PukRetries"), env.counters(1)) == before
 
 
 def unblock_refused_while_the_ledger_is_read_only():
-    puk_left = env.prop("SoPinRetries")
+    puk_left = env.prop("PukRetries")
     env.daemon.remount(fs, "ro")
     try:
         refused_before_the_card("read-only", "Read-only file system")
         # It still reads: the token shows its count meanwhile.
-        assert env.prop("SoPinRetries") == puk_left, (puk_left, env.prop("SoPinRetries"))
-        assert env.prop("SoPinRetriesSource") == "ledger"
+        assert env.prop("PukRetries") == puk_left, (puk_left, env.prop("PukRetries"))
+        assert env.prop("PukRetriesSource") == "ledger"
     finally:
         env.daemon.remount(fs, "rw")
     wrong_puk("ULA-2")
-    assert env.prop("SoPinRetries") == puk_left - 1, (puk_left, env.prop("SoPinRetries"))
+    assert env.prop("PukRetries") == puk_left - 1, (puk_left, env.prop("PukRetries"))
     assert ledger()[env.prop("Serial")]["failed"] == 2, ledger()
 
 
@@ -162,11 +162,11 @@ def unblock_refused_while_the_ledger_is_damaged():
     # that follows is judged against it.
     _, _, puk, puk_max = env.counters(1)
     env.objects()
-    assert env.prop("SoPinRetries") == puk_max - 3 == puk, (env.prop("SoPinRetries"), puk)
+    assert env.prop("PukRetries") == puk_max - 3 == puk, (env.prop("PukRetries"), puk)
     env.call("UnblockPin", "a{sv}", *options(so_pin=env.sim.puk.encode(), new_pin=NEW_PIN,
                                              request="ULA-4"))
     assert ledger()[env.prop("Serial")]["failed"] == 0, ledger()
-    assert env.prop("SoPinRetries") == puk_max, env.prop("SoPinRetries")
+    assert env.prop("PukRetries") == puk_max, env.prop("PukRetries")
 
 
 rc = 1

@@ -49,6 +49,29 @@ def user_pin_locked_after_three_wrong_pins():
     assert ("public-key", state["key_id"], "holder-key") in state["p11_objects"], state
 
 
+def puk_and_so_pin_are_shown_apart_with_the_cards_counts():
+    so_tries, so_max, _, _ = env.counters(3)
+    assert env.prop("HasPuk") is True
+    assert (env.prop("SoPinRetries"), env.prop("SoPinRetriesSource")) == (so_tries, "card")
+    assert so_tries == so_max
+    # The card's VERIFY cannot reach the PUK's counter: tokend's ledger counts it.
+    assert env.prop("PukRetriesSource") in ("ledger", "unknown"), env.prop("PukRetriesSource")
+
+
+def change_so_pin_changes_the_so_pin_and_leaves_the_puk():
+    before_puk = env.counters(1)[2:]
+    new_so = "73915046"
+    env.call("ChangePin", "sa{sv}", "so", *options(pin=env.sim.so_pin.encode(),
+                                                   new_pin=new_so.encode()))
+    env.sim.so_pin = new_so
+    assert env.counters(1)[2:] == before_puk, (before_puk, env.counters(1))
+    assert env.counters(3)[0] == env.counters(3)[1], env.counters(3)
+    # OpenSC's own tool, as a witness, logs in as SO with the new SO PIN.
+    status, out = env.pkcs11_tool("--login", "--login-type", "so", "--list-objects",
+                                  so_pin=new_so)
+    assert status == 0, out
+
+
 def unblock_refused_without_request_reference():
     before = env.counters(1)
     err = unblock_error(so_pin=env.sim.puk.encode(), new_pin=NEW_PIN)
@@ -83,16 +106,16 @@ def wrong_puk_lowers_the_card_puk_counter_by_one_and_changes_nothing_else():
 def ledger_counts_each_wrong_puk_as_the_card_does():
     _, _, puk, puk_max = env.counters(1)
     while puk > 1:
-        assert env.prop("SoPinRetries") == puk, (env.prop("SoPinRetries"), puk)
-        assert env.prop("SoPinRetriesSource") == "ledger"
+        assert env.prop("PukRetries") == puk, (env.prop("PukRetries"), puk)
+        assert env.prop("PukRetriesSource") == "ledger"
         assert env.prop("UserPinRetriesSource") == "card"
         err = unblock_error(so_pin=WRONG_PUK, new_pin=NEW_PIN, request="ULA-33")
         assert err and err[0] == "org.tokend.Tokend1.Error.PinIncorrect", err
         _, _, now, _ = env.counters(1)
         assert now == puk - 1, (puk, now)
         puk = now
-    assert env.prop("SoPinRetries") == 1
-    assert env.prop("SoPinState") == "final-try"
+    assert env.prop("PukRetries") == 1
+    assert env.prop("PukState") == "final-try"
     with open(f"{env.daemon.dir}/retry-ledger.json") as f:
         ledger = f.read()
     assert env.prop("Serial") in ledger, ledger
@@ -113,7 +136,7 @@ def unblock_on_the_final_try_works_with_force():
     tries, max_tries, puk, puk_max = env.counters(1)
     assert (tries, puk) == (max_tries, puk_max), env.counters(1)
     assert env.prop("UserPinState") == "ok"
-    assert (env.prop("SoPinRetries"), env.prop("SoPinRetriesSource")) == (puk_max, "ledger")
+    assert (env.prop("PukRetries"), env.prop("PukRetriesSource")) == (puk_max, "ledger")
     assert env.login_works(NEW_PIN.decode())
     assert env.objects(pin=NEW_PIN.decode()) != []
 
@@ -190,7 +213,9 @@ def unblock_with_derived_puk_on_a_card_initialised_by_tokend():
 
 
 try:
-    rc = Tap([user_pin_locked_after_three_wrong_pins, unblock_refused_without_request_reference,
+    rc = Tap([puk_and_so_pin_are_shown_apart_with_the_cards_counts,
+              change_so_pin_changes_the_so_pin_and_leaves_the_puk,
+              user_pin_locked_after_three_wrong_pins, unblock_refused_without_request_reference,
               trivial_new_pins_refused_before_the_card,
               wrong_puk_lowers_the_card_puk_counter_by_one_and_changes_nothing_else,
               ledger_counts_each_wrong_puk_as_the_card_does,

@@ -32,10 +32,14 @@ START_TEST(card_counts_win_over_flags)
     tk_token_info_apply_retries(&info, &card, true, -1, 3);
     ck_assert_int_eq(info.user_pin_retries, 2);
     ck_assert_int_eq(info.user_pin_retries_source, TK_RETRIES_CARD);
-    /* The PUK's count stands for the SO side where the token unblocks with a PUK. */
-    ck_assert_int_eq(info.so_pin_retries, 1);
+    /* Where the token unblocks with a PUK, the PUK and the SO PIN are counted apart. */
+    ck_assert(info.has_puk);
+    ck_assert_int_eq(info.puk_retries, 1);
+    ck_assert_int_eq(info.puk_retries_source, TK_RETRIES_CARD);
+    ck_assert_int_eq(info.puk_state, TK_PIN_FINAL_TRY);
+    ck_assert_int_eq(info.so_pin_retries, 3);
     ck_assert_int_eq(info.so_pin_retries_source, TK_RETRIES_CARD);
-    ck_assert_int_eq(info.so_pin_state, TK_PIN_FINAL_TRY);
+    ck_assert_int_eq(info.so_pin_state, TK_PIN_OK);
 }
 END_TEST
 
@@ -66,13 +70,16 @@ START_TEST(ledger_counts_the_puk_when_nothing_else_can)
     /* OpenSC shows no PUK counter: the SO flags belong to the SO PIN, not the PUK. */
     TkTokenInfo info = info_with_flags(TK_PIN_LOCKED, TK_PIN_FINAL_TRY);
     tk_token_info_apply_retries(&info, NULL, true, 2, 3);
+    ck_assert_int_eq(info.puk_retries, 1);
+    ck_assert_int_eq(info.puk_retries_source, TK_RETRIES_LEDGER);
+    ck_assert_int_eq(info.puk_state, TK_PIN_FINAL_TRY);
+    /* The SO PIN keeps what its own flags say. */
     ck_assert_int_eq(info.so_pin_retries, 1);
-    ck_assert_int_eq(info.so_pin_retries_source, TK_RETRIES_LEDGER);
-    ck_assert_int_eq(info.so_pin_state, TK_PIN_FINAL_TRY);
+    ck_assert_int_eq(info.so_pin_retries_source, TK_RETRIES_FLAGS);
 
     tk_token_info_apply_retries(&info, NULL, true, 0, 3);
-    ck_assert_int_eq(info.so_pin_retries, 3);
-    ck_assert_int_eq(info.so_pin_state, TK_PIN_COUNT_LOW);
+    ck_assert_int_eq(info.puk_retries, 3);
+    ck_assert_int_eq(info.puk_state, TK_PIN_OK);
 }
 END_TEST
 
@@ -80,8 +87,10 @@ START_TEST(puk_count_is_unknown_without_card_or_ledger)
 {
     TkTokenInfo info = info_with_flags(TK_PIN_OK, TK_PIN_FINAL_TRY);
     tk_token_info_apply_retries(&info, NULL, true, -1, 3);
-    ck_assert_int_eq(info.so_pin_retries, -1);
-    ck_assert_int_eq(info.so_pin_retries_source, TK_RETRIES_UNKNOWN);
+    ck_assert_int_eq(info.puk_retries, -1);
+    ck_assert_int_eq(info.puk_retries_source, TK_RETRIES_UNKNOWN);
+    ck_assert_int_eq(info.so_pin_retries, 1);
+    ck_assert_int_eq(info.so_pin_retries_source, TK_RETRIES_FLAGS);
 }
 END_TEST
 
@@ -107,8 +116,10 @@ START_TEST(the_ledger_counts_only_where_card_and_flags_cannot)
 
     /* Where it holds, the ledger's count is what is applied. */
     tk_token_info_apply_retries(&flags_silent, &puk_unknown, true, 4, 10);
-    ck_assert_int_eq(flags_silent.so_pin_retries, 6);
-    ck_assert_int_eq(flags_silent.so_pin_retries_source, TK_RETRIES_LEDGER);
+    ck_assert_int_eq(flags_silent.puk_retries, 6);
+    ck_assert_int_eq(flags_silent.puk_retries_source, TK_RETRIES_LEDGER);
+    ck_assert_int_eq(flags_silent.so_pin_retries, 2);
+    ck_assert_int_eq(flags_silent.so_pin_retries_source, TK_RETRIES_CARD);
 }
 END_TEST
 
@@ -176,6 +187,21 @@ START_TEST(wrong_so_pin_or_puk_that_locks_names_no_helpdesk)
 }
 END_TEST
 
+START_TEST(wrong_puk_says_the_puk_count_not_the_so_pins)
+{
+    TkTokenInfo info = info_with_counts(3, TK_RETRIES_CARD, 3, TK_RETRIES_CARD);
+    info.has_puk = true;
+    info.puk_retries = 8;
+    info.puk_retries_source = TK_RETRIES_LEDGER;
+    TkError puk = reworded(&info, TK_SPENT_PUK);
+    TkError so = reworded(&info, TK_SPENT_SO_PIN);
+    ck_assert_str_eq(puk.message, "The PUK is incorrect: 8 tries left before it locks (as "
+                                  "counted by tokend). Check it and try again.");
+    ck_assert_str_eq(so.message, "The SO PIN is incorrect: 3 tries left before it locks. Check it "
+                                 "and try again.");
+}
+END_TEST
+
 START_TEST(wrong_puk_counted_by_the_ledger_says_so)
 {
     /* The user side's count does not stand for the PUK. */
@@ -238,6 +264,7 @@ static Suite *retries_suite(void)
     tcase_add_test(tc, wrong_pin_with_one_try_left_says_try);
     tcase_add_test(tc, wrong_user_pin_that_locks_sends_to_the_helpdesk);
     tcase_add_test(tc, wrong_so_pin_or_puk_that_locks_names_no_helpdesk);
+    tcase_add_test(tc, wrong_puk_says_the_puk_count_not_the_so_pins);
     tcase_add_test(tc, wrong_puk_counted_by_the_ledger_says_so);
     tcase_add_test(tc, counts_from_the_flags_or_nowhere_leave_the_message);
     tcase_add_test(tc, other_errors_are_left_alone);
