@@ -23,7 +23,7 @@ int guard_check(const Operation *op, const TkTokenInfo *info, bool force, bool p
         if (!force)
             return tk_error_set(error, -EDQUOT, TK_ERROR_PIN_FINAL_TRY,
                                 "The user PIN of this token has one try left; a wrong one would "
-                                "lock it. Check the PIN, then repeat with the force option.");
+                                "lock it. Check the PIN, then repeat with option \"force\".");
         return 0;
     case SECRET_SO_PIN:
         if (info->so_pin_state == TK_PIN_LOCKED)
@@ -34,8 +34,8 @@ int guard_check(const Operation *op, const TkTokenInfo *info, bool force, bool p
         if (info->so_pin_state == TK_PIN_FINAL_TRY && (op->reads || !force))
             return tk_error_set(error, -EDEADLK, TK_ERROR_SO_PIN_FINAL_TRY,
                                 "The %s of this token has one try left; a wrong one would block "
-                                "the token for good. Check it, then repeat with the force "
-                                "option.",
+                                "the token for good. Check it, then repeat with option "
+                                "\"force\".",
                                 so);
         return 0;
     case SECRET_NONE:
