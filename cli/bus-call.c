@@ -9,6 +9,7 @@
 #include "bus-call.h"
 #include "bus-json.h"
 #include "format.h"
+#include "token-error.h"
 
 /* A token operation may wait for a person at a polkit prompt and then for an RSA key on a
  * slow card: give it far longer than sd-bus's 25 s default. */
@@ -236,4 +237,32 @@ int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *
     }
     *ret_reply = TAKE_PTR(reply);
     return 0;
+}
+
+int token_dry_run(Context *ctx, sd_bus_message *m, const char *failed)
+{
+    _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+    _cleanup_bus_message_ sd_bus_message *reply = NULL;
+    int r = sd_bus_message_open_container(m, 'a', "{sv}");
+    if (r >= 0)
+        r = options_add_bool(m, "dry-run", true);
+    if (r >= 0 && ctx->force)
+        r = options_add_bool(m, "force", true);
+    if (r >= 0 && ctx->request && streq_ptr(sd_bus_message_get_member(m), "UnblockPin"))
+        r = options_add_string(m, "request", ctx->request);
+    if (r >= 0)
+        r = sd_bus_message_close_container(m);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot build the request");
+    r = sd_bus_call(sd_bus_message_get_bus(m), m, TOKEN_CALL_TIMEOUT_USEC, &error, &reply);
+    if (r >= 0)
+        return 0;
+    r = fail_bus(ctx, failed, &error);
+    /* A dry run reads only the arguments and options: what it calls invalid is the command
+     * line's (a missing --request), a usage error. The real call's InvalidArgument may be the
+     * token's answer (no object with that id) and stays an other failure. */
+    if (sd_bus_error_has_name(&error, TK_ERROR_INVALID_ARGUMENT) &&
+        streq_ptr(ctx->error_name, TK_ERROR_INVALID_ARGUMENT))
+        r = ctx->exit_code = EXIT_USAGE;
+    return r;
 }

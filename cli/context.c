@@ -23,10 +23,59 @@ int fail(Context *ctx, const char *name, const char *fmt, ...)
     return ctx->exit_code;
 }
 
+/* tokend names the options of the bus as option "NAME" (api.md, "Options"); a person types
+ * tokenctl's flags. */
+static const struct {
+    const char *option, *flag;
+} option_flags[] = {
+    {"pin", "--pin-file"},
+    {"new-pin", "--new-pin-file"},
+    {"so-pin", "--so-pin-file"},
+    {"label", "--label"},
+    {"id", "--id"},
+    {"email", "--email"},
+    {"dns", "--dns"},
+    {"request", "--request"},
+    {"force", "--force"},
+    {"chain", "--chain"},
+};
+
+/* message with every option "NAME" that tokenctl has a flag for written as option --flag;
+ * NULL when out of memory. */
+static char *with_flags(const char *message)
+{
+    size_t size = strlen(message) * 2 + 1, n = 0;
+    char *out = malloc(size);
+    if (!out)
+        return NULL;
+    for (const char *p = message; *p;) {
+        bool replaced = false;
+        if ((p[0] == 'o' || p[0] == 'O') && strncmp(p + 1, "ption \"", 7) == 0)
+            FOREACH_ARRAY (f, option_flags, ELEMENTSOF(option_flags)) {
+                size_t len = strlen(f->option);
+                if (strncmp(p + 8, f->option, len) == 0 && p[8 + len] == '"') {
+                    /* "pin" (5 bytes) as --pin-file (10) is the most it grows: size holds. */
+                    n += (size_t)sprintf(out + n, "%cption %s", p[0], f->flag);
+                    p += 9 + len;
+                    replaced = true;
+                    break;
+                }
+            }
+        if (!replaced)
+            out[n++] = *p++;
+    }
+    out[n] = 0;
+    return out;
+}
+
 int fail_bus(Context *ctx, const char *what, const sd_bus_error *error)
 {
     const char *name = error && error->name ? error->name : CLI_ERROR_FAILED;
-    const char *message = error && error->message ? error->message : "unknown error";
+    _cleanup_free_ char *words =
+        error && error->message && strncmp(name, "org.tokend.Tokend1.Error.", 25) == 0
+            ? with_flags(error->message)
+            : NULL;
+    const char *message = words ?: error && error->message ? error->message : "unknown error";
 
     if (streq(name, "org.freedesktop.DBus.Error.ServiceUnknown") ||
         streq(name, "org.freedesktop.DBus.Error.NameHasNoOwner"))

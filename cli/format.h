@@ -20,13 +20,14 @@ enum {
 };
 
 /* Error names tokenctl reports for failures found before the daemon is asked. */
-#define CLI_ERROR_PREFIX       "org.tokend.tokenctl.Error."
-#define CLI_ERROR_USAGE        CLI_ERROR_PREFIX "Usage"
-#define CLI_ERROR_NO_TOKEN     CLI_ERROR_PREFIX "NoSuchToken"
-#define CLI_ERROR_AMBIGUOUS    CLI_ERROR_PREFIX "AmbiguousToken"
-#define CLI_ERROR_NO_PIN       CLI_ERROR_PREFIX "NoPin"
-#define CLI_ERROR_FAILED       CLI_ERROR_PREFIX "Failed"
-#define CLI_ERROR_AUDIT_BROKEN CLI_ERROR_PREFIX "AuditChainBroken"
+#define CLI_ERROR_PREFIX        "org.tokend.tokenctl.Error."
+#define CLI_ERROR_USAGE         CLI_ERROR_PREFIX "Usage"
+#define CLI_ERROR_NO_TOKEN      CLI_ERROR_PREFIX "NoSuchToken"
+#define CLI_ERROR_AMBIGUOUS     CLI_ERROR_PREFIX "AmbiguousToken"
+#define CLI_ERROR_NO_PIN        CLI_ERROR_PREFIX "NoPin"
+#define CLI_ERROR_FAILED        CLI_ERROR_PREFIX "Failed"
+#define CLI_ERROR_AUDIT_BROKEN  CLI_ERROR_PREFIX "AuditChainBroken"
+#define CLI_ERROR_NOT_CONFIRMED CLI_ERROR_PREFIX "NotConfirmed"
 
 /* The exit code for an error name, from the daemon or from tokenctl itself. */
 int exit_code_for_error(const char *name);

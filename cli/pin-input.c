@@ -109,7 +109,7 @@ int pin_read_tty(const char *prompt, TkSecret **ret)
     return r;
 }
 
-int pin_read_tty_new(const char *prompt, const char *again, TkSecret **ret)
+int pin_read_tty_new(const char *prompt, const char *again, size_t min, size_t max, TkSecret **ret)
 {
     for (int round = 0; round < 3; round++) {
         _cleanup_secret_ TkSecret *a = NULL, *b = NULL;
@@ -122,6 +122,15 @@ int pin_read_tty_new(const char *prompt, const char *again, TkSecret **ret)
             fputs("The PIN may not be empty.\n", stderr);
             continue;
         }
+        /* Said at once, not after the repeat and a round trip to tokend. */
+        if (a->len < min) {
+            fprintf(stderr, "The new PIN must have at least %zu characters here.\n", min);
+            continue;
+        }
+        if (max > 0 && a->len > max) {
+            fprintf(stderr, "The new PIN may have at most %zu characters on this token.\n", max);
+            continue;
+        }
         r = pin_read_tty(again, &b);
         if (r < 0)
             return r;
@@ -132,4 +141,23 @@ int pin_read_tty_new(const char *prompt, const char *again, TkSecret **ret)
         fputs("The two PINs differ; please type them again.\n", stderr);
     }
     return -EBADMSG;
+}
+
+int tty_read_answer(const char *prompt, char *buf, size_t size)
+{
+    _cleanup_close_ int fd = -1;
+    size_t len = 0;
+
+    if (!prompt || !buf || size == 0)
+        return -EINVAL;
+    fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -ENXIO;
+    /* Type-ahead is discarded as for a PIN: the answer is to this question. */
+    (void)tcflush(fd, TCIFLUSH);
+    (void)!write(fd, prompt, strlen(prompt));
+    int r = read_line(fd, buf, size, &len);
+    if (r == -E2BIG)
+        buf[0] = 0;
+    return r == -E2BIG ? 0 : r;
 }

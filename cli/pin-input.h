@@ -15,8 +15,13 @@ int pin_read_file(const char *path, TkSecret **ret);
 int pin_read_tty(const char *prompt, TkSecret **ret);
 
 /* Asks twice for a new PIN; on a mismatch it says so and asks again, up to three rounds,
- * then fails with -EBADMSG. */
-int pin_read_tty_new(const char *prompt, const char *again, TkSecret **ret);
+ * then fails with -EBADMSG. A first answer shorter than min bytes, or longer than max (0: no
+ * limit), is refused at once, naming the limit, and costs a round. */
+int pin_read_tty_new(const char *prompt, const char *again, size_t min, size_t max, TkSecret **ret);
+
+/* Reads one line, echoed, from the controlling terminal, for a question that is no secret. An
+ * answer too long for buf is an empty one. -ENXIO when there is no terminal. */
+int tty_read_answer(const char *prompt, char *buf, size_t size);
 
 /* Whether a terminal is there to ask on. */
 bool pin_tty_available(void);

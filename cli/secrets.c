@@ -6,6 +6,7 @@
 #include "format.h"
 #include "pin-input.h"
 #include "secrets.h"
+#include "token-error.h"
 
 int get_secret(Context *ctx, const char *file, const char *option, const char *prompt, bool is_new,
                SecretAsk ask, TkSecret **ret)
@@ -24,6 +25,16 @@ int get_secret(Context *ctx, const char *file, const char *option, const char *p
         if (r < 0)
             return fail_errno(ctx, r, "Cannot read %s %s", option,
                               streq(file, "-") ? "(standard input)" : file);
+        if (is_new && s->len < ctx->new_pin_min)
+            return fail(ctx, TK_ERROR_PIN_POLICY,
+                        "%s %s: the new PIN must have at least %u characters here; nothing was "
+                        "changed.",
+                        option, streq(file, "-") ? "(standard input)" : file, ctx->new_pin_min);
+        if (is_new && ctx->new_pin_max > 0 && s->len > ctx->new_pin_max)
+            return fail(ctx, TK_ERROR_PIN_POLICY,
+                        "%s %s: the new PIN may have at most %u characters on this token; "
+                        "nothing was changed.",
+                        option, streq(file, "-") ? "(standard input)" : file, ctx->new_pin_max);
         *ret = TAKE_PTR(s);
         return 0;
     }
@@ -37,7 +48,7 @@ int get_secret(Context *ctx, const char *file, const char *option, const char *p
             if (asprintf(&again, "Repeat %c%s: ", prompt[0] == 'N' ? 'n' : prompt[0], prompt + 1) <
                 0)
                 return fail_errno(ctx, -ENOMEM, "Cannot ask for the PIN");
-            r = pin_read_tty_new(ask_text, again, &s);
+            r = pin_read_tty_new(ask_text, again, ctx->new_pin_min, ctx->new_pin_max, &s);
             if (r == -EBADMSG)
                 return fail(ctx, CLI_ERROR_NO_PIN,
                             "The new PINs typed did not match; nothing "

@@ -58,9 +58,9 @@ static const Verb verbs[] = {
      "Change the user PIN (or the SO PIN with --so)."},
     {"unblock", V_UNBLOCK, verb_unblock, true, "unblock TOKEN --request REF [--force]",
      "Unblock the user PIN with the SO PIN/PUK and set a new one."},
-    {"init", V_INIT, verb_init, true, "init TOKEN --label LABEL",
-     "Initialise a token: destroys everything on it."},
-    {"delete", V_DELETE, verb_delete, true, "delete TOKEN --key ID | --cert ID",
+    {"init", V_INIT, verb_init, true, "init TOKEN --label LABEL [--yes]",
+     "Initialise a token: destroys everything on it (asks first)."},
+    {"delete", V_DELETE, verb_delete, true, "delete TOKEN --key ID | --cert ID [--yes]",
      "Delete a key pair or a certificate from the token."},
     {"monitor", V_MONITOR, verb_monitor, false, "monitor",
      "Show tokens coming and going, state changes and progress as they happen."},
@@ -93,6 +93,7 @@ enum {
     ARG_UNTIL,
     ARG_OPERATION,
     ARG_TOKEN,
+    ARG_YES,
 };
 
 typedef struct OptionDoc {
@@ -134,6 +135,8 @@ static const OptionDoc option_docs[] = {
      "the unlock application form's reference (audit list: only its acts)"},
     {"force", ARG_FORCE, NULL, V_KEYGEN | V_IMPORT | V_DELETE | V_CHANGE_PIN | V_UNBLOCK | V_INIT,
      "go on even when the PIN or SO PIN/PUK it presents is on its final try"},
+    {"yes", ARG_YES, NULL, V_INIT | V_DELETE,
+     "do not ask for confirmation (needed where there is no terminal)"},
     {"config", ARG_CONFIG, "FILE", V_AUDIT, "read the audit file's path ([Audit] File=) from FILE"},
     {"since", ARG_SINCE, "TIME", V_AUDIT, "list acts from TIME on (today, 2026-12-01, -2h, ...)"},
     {"until", ARG_UNTIL, "TIME", V_AUDIT, "list acts up to TIME"},
@@ -385,6 +388,9 @@ static int parse_args(Context *ctx, int argc, char *argv[], const Verb **ret_ver
             break;
         case ARG_FORCE:
             ctx->force = true;
+            break;
+        case ARG_YES:
+            ctx->yes = true;
             break;
         case ARG_CONFIG:
             ctx->config = optarg;

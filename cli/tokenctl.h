@@ -25,6 +25,7 @@ typedef struct Context {
     bool login;
     bool so;
     bool force;
+    bool yes; /* --yes: no confirmation asked for what destroys */
     const char *type;
     const char *label;
     const char *id_hex;
@@ -45,6 +46,11 @@ typedef struct Context {
     /* positional arguments after the verb */
     char **args;
     size_t n_args;
+
+    /* The new PIN's length limits (tokend's EffectiveMinPinLength, the token's MaxPinLength),
+     * checked where it is typed; 0: none known. */
+    unsigned new_pin_min;
+    unsigned new_pin_max;
 
     bool color;
     bool interactive;

@@ -402,7 +402,8 @@ int verb_status(Context *ctx)
     pin_text(token, "SoPin", buf, sizeof(buf), &sev);
     print_field(ctx, "SO PIN", buf, severity_color(sev));
     snprintf(buf, sizeof(buf), "%lld to %lld characters",
-             (long long)json_get_int(token, "MinPinLength", 0),
+             (long long)json_get_int(token, "EffectiveMinPinLength",
+                                     json_get_int(token, "MinPinLength", 0)),
              (long long)json_get_int(token, "MaxPinLength", 0));
     print_field(ctx, "PIN length", buf, NULL);
     if (json_get_bool(token, "ProtectedAuthenticationPath", 0))

@@ -12,20 +12,27 @@
 #include "bus-call.h"
 #include "bus-json.h"
 #include "format.h"
+#include "confirm.h"
 #include "io-util.h"
 #include "resolve.h"
 #include "secrets.h"
 
 static const char *const key_types[] = {"rsa2048", "rsa3072", "rsa4096", "ec-p256", "ec-p384"};
 
+/* The one TOKEN of a verb, resolved. */
+static int resolve_one(Context *ctx, const char *verb, json_object **ret_token)
+{
+    if (ctx->n_args > 1)
+        return fail(ctx, CLI_ERROR_USAGE, "%s takes one TOKEN; see tokenctl %s --help", verb, verb);
+    return resolve_token(ctx, ctx->n_args > 0 ? ctx->args[0] : NULL, ret_token);
+}
+
 /* Resolves the token and reads the user PIN: the common start of every verb that changes
  * keys or certificates. */
 static int token_and_pin(Context *ctx, const char *verb, json_object **ret_token,
                          TkSecret **ret_pin)
 {
-    if (ctx->n_args > 1)
-        return fail(ctx, CLI_ERROR_USAGE, "%s takes one TOKEN; see tokenctl %s --help", verb, verb);
-    int r = resolve_token(ctx, ctx->n_args > 0 ? ctx->args[0] : NULL, ret_token);
+    int r = resolve_one(ctx, verb, ret_token);
     if (r != 0)
         return r;
     return get_secret(ctx, ctx->pin_file, "--pin-file", "User PIN", false, SECRET_REQUIRED,
@@ -373,6 +380,22 @@ int verb_import_cert(Context *ctx)
     return 0;
 }
 
+/* A DeleteObject call with its leading arguments, the options still to come. */
+static int delete_call_new(Context *ctx, json_object *token, const char *class, const uint8_t *id,
+                           size_t id_len, sd_bus_message **ret)
+{
+    _cleanup_bus_message_ sd_bus_message *m = NULL;
+    int r = token_call_new(ctx, json_get_string(token, "path"), "DeleteObject", &m);
+    if (r >= 0)
+        r = sd_bus_message_append(m, "s", class);
+    if (r >= 0)
+        r = sd_bus_message_append_array(m, 'y', id, id_len);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot build the request");
+    *ret = TAKE_PTR(m);
+    return 0;
+}
+
 int verb_delete(Context *ctx)
 {
     _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -391,17 +414,30 @@ int verb_delete(Context *ctx)
                  &id_hex);
     if (r != 0)
         return r;
-    r = token_and_pin(ctx, "delete", &token, &pin);
+    r = resolve_one(ctx, "delete", &token);
+    if (r != 0)
+        return r;
+    /* Whether it would be allowed, then the person's yes, then the PIN. */
+    r = delete_call_new(ctx, token, class, id, id_len, &m);
+    if (r == 0)
+        r = token_dry_run(ctx, m, "Deleting failed");
+    if (r != 0)
+        return r;
+    m = sd_bus_message_unref(m);
+    _cleanup_free_ char *question = NULL, *b1 = NULL, *b2 = NULL;
+    if (asprintf(&question, "Delete the %s with id %s from token %s (label \"%s\")? [y/N] ", class,
+                 id_hex, terminal_text(json_get_string(token, "Serial"), &b1),
+                 terminal_text(json_get_string(token, "Label"), &b2)) < 0)
+        return fail_errno(ctx, -ENOMEM, "Cannot ask for confirmation");
+    r = confirm_destroy(ctx, question, NULL);
+    if (r == 0)
+        r = get_secret(ctx, ctx->pin_file, "--pin-file", "User PIN", false, SECRET_REQUIRED, &pin);
+    if (r == 0)
+        r = delete_call_new(ctx, token, class, id, id_len, &m);
     if (r != 0)
         return r;
 
-    r = token_call_new(ctx, json_get_string(token, "path"), "DeleteObject", &m);
-    if (r >= 0)
-        r = sd_bus_message_append(m, "s", class);
-    if (r >= 0)
-        r = sd_bus_message_append_array(m, 'y', id, id_len);
-    if (r >= 0)
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
+    r = sd_bus_message_open_container(m, 'a', "{sv}");
     if (r >= 0)
         r = options_add_secret(m, "pin", pin);
     if (r >= 0 && ctx->force)

@@ -4,15 +4,32 @@
 
 #include "bus-call.h"
 #include "bus-json.h"
+#include "confirm.h"
 #include "format.h"
 #include "resolve.h"
 #include "secrets.h"
+#include "text-escape.h"
 
 static int one_token(Context *ctx, const char *verb, json_object **ret)
 {
     if (ctx->n_args > 1)
         return fail(ctx, CLI_ERROR_USAGE, "%s takes one TOKEN; see tokenctl %s --help", verb, verb);
     return resolve_token(ctx, ctx->n_args > 0 ? ctx->args[0] : NULL, ret);
+}
+
+/* Before any PIN is asked: whether tokend would allow the call (m: its leading arguments), and
+ * the new PIN's length limits for the prompt. */
+static int check_before_asking(Context *ctx, json_object *token, sd_bus_message *m,
+                               const char *failed)
+{
+    int r = token_dry_run(ctx, m, failed);
+    if (r != 0)
+        return r;
+    int64_t min = json_get_int(token, "EffectiveMinPinLength", 0),
+            max = json_get_int(token, "MaxPinLength", 0);
+    ctx->new_pin_min = min > 0 && min < 1024 ? (unsigned)min : 0;
+    ctx->new_pin_max = max > 0 && max < 1024 ? (unsigned)max : 0;
+    return 0;
 }
 
 /* Says "<before><serial><after>" to a person. */
@@ -42,6 +59,15 @@ int verb_change_pin(Context *ctx)
     r = one_token(ctx, "change-pin", &token);
     if (r != 0)
         return r;
+    r = token_call_new(ctx, json_get_string(token, "path"), "ChangePin", &m);
+    if (r >= 0)
+        r = sd_bus_message_append(m, "s", ctx->so ? "so" : "user");
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot build the request");
+    r = check_before_asking(ctx, token, m, "Changing the PIN failed");
+    if (r != 0)
+        return r;
+    m = sd_bus_message_unref(m);
     if (ctx->so)
         r = get_secret(ctx, ctx->so_pin_file ?: ctx->pin_file,
                        ctx->so_pin_file ? "--so-pin-file" : "--so-pin-file or --pin-file",
@@ -87,9 +113,22 @@ int verb_unblock(Context *ctx)
     _cleanup_secret_ TkSecret *so = NULL, *new = NULL;
     int r;
 
+    /* The rule tokend holds a reference to (api.md, "Options"), said before anything is typed;
+     * whether one is required at all is the site's, which the dry run asks. */
+    if (ctx->request && tk_text_check(ctx->request, 1, 64) < 0)
+        return fail(ctx, CLI_ERROR_USAGE,
+                    "--request must be the unlock application's reference: 1 to 64 printable "
+                    "characters, not blank.");
     r = one_token(ctx, "unblock", &token);
     if (r != 0)
         return r;
+    r = token_call_new(ctx, json_get_string(token, "path"), "UnblockPin", &m);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot build the request");
+    r = check_before_asking(ctx, token, m, "Unblocking failed");
+    if (r != 0)
+        return r;
+    m = sd_bus_message_unref(m);
     /* Where the site derives SO PINs staff do not know one: an empty answer (or no terminal
      * and no file) sends none and the daemon says whether it needed one. */
     r = get_secret(ctx, ctx->so_pin_file, "--so-pin-file",
@@ -134,6 +173,26 @@ int verb_init(Context *ctx)
     if (!ctx->label)
         return fail(ctx, CLI_ERROR_USAGE, "init needs --label LABEL");
     r = one_token(ctx, "init", &token);
+    if (r != 0)
+        return r;
+    r = token_call_new(ctx, json_get_string(token, "path"), "Initialize", &m);
+    if (r >= 0)
+        r = sd_bus_message_append(m, "s", ctx->label);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot build the request");
+    r = check_before_asking(ctx, token, m, "Initialising the token failed");
+    if (r != 0)
+        return r;
+    m = sd_bus_message_unref(m);
+    _cleanup_free_ char *question = NULL, *b1 = NULL, *b2 = NULL;
+    const char *serial = json_get_string(token, "Serial");
+    if (asprintf(&question,
+                 "Initialising token %s (label \"%s\") destroys every key and certificate on "
+                 "it.\nType the token's serial to go on: ",
+                 terminal_text(serial, &b1),
+                 terminal_text(json_get_string(token, "Label"), &b2)) < 0)
+        return fail_errno(ctx, -ENOMEM, "Cannot ask for confirmation");
+    r = confirm_destroy(ctx, question, strempty(serial));
     if (r != 0)
         return r;
     r = get_secret(ctx, ctx->so_pin_file, "--so-pin-file", "SO PIN (empty if the site derives it)",

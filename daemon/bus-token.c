@@ -79,6 +79,17 @@ static int property_busy(sd_bus *bus, const char *path, const char *interface, c
     return sd_bus_message_append(reply, "b", (int)t->running);
 }
 
+/* The shortest new PIN tokend takes for this token: the site's [Pin] MinLength= or the token's
+ * own minimum, whichever is longer; a client asks for no shorter one. */
+static int property_effective_min_pin_length(sd_bus *bus, const char *path, const char *interface,
+                                             const char *property, sd_bus_message *reply,
+                                             void *userdata, sd_bus_error *error)
+{
+    Token *t = userdata;
+    unsigned site = t->context->config.pin_min_length, own = t->info.min_pin_length;
+    return sd_bus_message_append(reply, "u", (uint32_t)(site > own ? site : own));
+}
+
 static int method_call(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
     return call_start(m, userdata, error);
@@ -125,6 +136,8 @@ static const sd_bus_vtable token_vtable[] = {
     SD_BUS_PROPERTY("MinPinLength", "u", NULL, offsetof(Token, info.min_pin_length),
                     SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("MaxPinLength", "u", NULL, offsetof(Token, info.max_pin_length),
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("EffectiveMinPinLength", "u", property_effective_min_pin_length, 0,
                     SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_METHOD_WITH_ARGS("ListObjects", SD_BUS_ARGS("a{sv}", options),
                             SD_BUS_RESULT("aa{sv}", objects), method_call,

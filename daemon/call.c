@@ -21,6 +21,7 @@
 #include "options.h"
 #include "pin-policy.h"
 #include "so-pin.h"
+#include "text-escape.h"
 #include "worker-protocol.h"
 
 #define UID_INVALID ((uid_t)-1)
@@ -136,7 +137,7 @@ static int read_arguments(sd_bus_message *m, const char *member, const Operation
                                 "Give the id of the key that signs the request (1 to 64 bytes).");
         if (r >= 0)
             r = sd_bus_message_read_basic(m, 's', &s);
-        if (r >= 0 && text_check(s, 1, 1024) < 0)
+        if (r >= 0 && tk_text_check(s, 1, 1024) < 0)
             return tk_error_set(e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
                                 "Give the request's subject (RFC 4514, e.g. CN=Name): printable "
                                 "text of at most 1024 characters.");
@@ -153,7 +154,7 @@ static int read_arguments(sd_bus_message *m, const char *member, const Operation
         variant = r >= 0 ? s : NULL;
     } else if (streq(member, "Initialize")) {
         r = sd_bus_message_read_basic(m, 's', &s);
-        if (r >= 0 && (strlen(s) > 32 || text_check(s, 1, 32) < 0))
+        if (r >= 0 && (strlen(s) > 32 || tk_text_check(s, 1, 32) < 0))
             return tk_error_set(e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
                                 "Give a token label of 1 to 32 bytes of printable text.");
     } else if (streq(member, "DeleteObject")) {
@@ -184,13 +185,17 @@ static int read_arguments(sd_bus_message *m, const char *member, const Operation
 static int check_options(Token *t, const Operation *op, const Options *o, TkError *e)
 {
     Config *config = &t->context->config;
-    int r = options_check_required(op, o, op->so_pin_derived && config->site_key_file, e);
+    /* A dry run carries no secrets: it asks whether the act would be allowed before anyone
+     * types one. */
+    int r = o->dry_run
+                ? 0
+                : options_check_required(op, o, op->so_pin_derived && config->site_key_file, e);
     if (r < 0)
         return r;
     if (streq(op->name, "unblock-pin") && config->unblock_require_request && !o->request)
         return tk_error_set(e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                            "An unblock needs the unlock application's reference (option "
-                            "request: 1 to 64 printable characters).");
+                            "An unblock needs the unlock application's reference: option "
+                            "\"request\", 1 to 64 printable characters.");
     if (o->new_pin) {
         TkPinPolicy policy = {
             .site_min_length = config->pin_min_length,
@@ -265,8 +270,52 @@ static int check_serial_conflict(const Token *t, const Call *call, TkError *e)
     return tk_error_set(e, -ENOTUNIQ, TK_ERROR_SERIAL_CONFLICT,
                         "Another present token has the same serial number (%s), so tokend does "
                         "not know which card the derived SO PIN is for. Remove the other token, "
-                        "or give the SO PIN (option so-pin).",
+                        "or give the SO PIN (option \"so-pin\").",
                         t->info.serial);
+}
+
+/* The result of a method with nothing in it: empty strings and arrays, so that a dry run's
+ * reply has the method's signature. */
+static int append_empty_result(sd_bus_message *reply, const char *signature)
+{
+    int r = 0;
+    for (const char *p = signature; r >= 0 && *p;)
+        if (*p == 's') {
+            r = sd_bus_message_append_basic(reply, 's', "");
+            p++;
+        } else if (strncmp(p, "ay", 2) == 0) {
+            r = sd_bus_message_append_array(reply, 'y', NULL, 0);
+            p += 2;
+        } else if (strncmp(p, "aa{sv}", 6) == 0) {
+            r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+            if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+            p += 6;
+        } else
+            return -EINVAL;
+    return r;
+}
+
+/* A dry run after polkit said yes: what the guards would say with the counters tokend has,
+ * then an empty result. The site key is not read, the token not asked, nothing recorded. */
+static void reply_dry_run(Token *t, Call *call)
+{
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    TkError e = {};
+    int r = check_serial_conflict(t, call, &e);
+    if (r >= 0)
+        r = guard_check(call->op, &t->info, call->force, t->module->pcsc_backed, &e);
+    if (r < 0) {
+        reply_tk_error(call->message, &e);
+        return;
+    }
+    r = sd_bus_message_new_method_return(call->message, &reply);
+    if (r >= 0)
+        r = append_empty_result(reply, call->op->result);
+    if (r >= 0)
+        r = sd_bus_send(NULL, reply, NULL);
+    if (r < 0)
+        log_error_errno(r, "Cannot answer a dry run on token %s: %m", t->info.serial);
 }
 
 /* polkit said yes or no. Only now is the site key read, the guards checked and the intent
@@ -285,10 +334,13 @@ static void on_authorized(sd_bus_message *m, int r, const sd_bus_error *error, v
         return;
     }
     if (r < 0) {
-        record_result(t, call, "refused", error->name);
+        if (!call->dry_run)
+            record_result(t, call, "refused", error->name);
         tk_bus_reply_error(m, error);
         return;
     }
+    if (call->dry_run)
+        return reply_dry_run(t, call);
     /* The caller's own SO PIN wins over the derived one. */
     r = check_serial_conflict(t, call, &e);
     if (r < 0)
@@ -330,7 +382,7 @@ int call_start(sd_bus_message *m, Token *t, sd_bus_error *error)
     r = options_read(m, op, &o, &e);
     if (r >= 0)
         r = check_options(t, op, &o, &e);
-    bool force = o.force, so_pin_given = o.so_pin;
+    bool force = o.force, so_pin_given = o.so_pin, dry_run = o.dry_run;
     _cleanup_free_ char *request = o.request ? strdup(o.request) : NULL;
     options_done(&o);
     if (r < 0)
@@ -358,6 +410,7 @@ int call_start(sd_bus_message *m, Token *t, sd_bus_error *error)
         .request = TAKE_PTR(request),
         .force = force,
         .so_pin_given = so_pin_given,
+        .dry_run = dry_run,
     };
     if (!call->path || (sender && !call->sender))
         return -ENOMEM;

@@ -27,6 +27,7 @@ typedef struct Call {
     char *request; /* the unlock application's reference, for the audit trail */
     bool force;
     bool so_pin_given;
+    bool dry_run; /* answered after polkit: no token, no secret, no record */
     TkSecret *derived_so_pin; /* from the site key, added to the call's options */
     struct Call *next;
 } Call;

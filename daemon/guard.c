@@ -26,7 +26,7 @@ int guard_check(const Operation *op, const TkTokenInfo *info, bool force, bool p
         if (!force)
             return tk_error_set(error, -EDQUOT, TK_ERROR_PIN_FINAL_TRY,
                                 "The user PIN of this token has one try left; a wrong one would "
-                                "lock it. Check the PIN, then repeat with the force option.");
+                                "lock it. Check the PIN, then repeat with option \"force\".");
         return 0;
     case SECRET_SO_PIN:
         if (so_state == TK_PIN_LOCKED)
@@ -37,8 +37,8 @@ int guard_check(const Operation *op, const TkTokenInfo *info, bool force, bool p
         if (so_state == TK_PIN_FINAL_TRY && (op->reads || !force))
             return tk_error_set(error, -EDEADLK, TK_ERROR_SO_PIN_FINAL_TRY,
                                 "The %s of this token has one try left; a wrong one would block "
-                                "the token for good. Check it, then repeat with the force "
-                                "option.",
+                                "the token for good. Check it, then repeat with option "
+                                "\"force\".",
                                 so);
         return 0;
     case SECRET_NONE:

@@ -19,6 +19,7 @@ static const OptionSpec option_specs[_OPTION_MAX] = {
     [OPTION_REQUEST] = {"request", OPTION_KIND_TEXT, "s", 1, 64, 0},
     [OPTION_FORCE] = {"force", OPTION_KIND_BOOLEAN, "b", 0, 0, 0},
     [OPTION_CHAIN] = {"chain", OPTION_KIND_BLOBS, "aay", 1, 64 * 1024, 8},
+    [OPTION_DRY_RUN] = {"dry-run", OPTION_KIND_BOOLEAN, "b", 0, 0, 0},
 };
 
 const OptionSpec *option_spec(OptionId id)
@@ -42,13 +43,14 @@ const Operation operations[] = {
     {
         .member = "ListObjects", .name = "list-objects",
         .signature = "a{sv}", .result = "aa{sv}",
+        .options = OPTIONS_ALWAYS,
         .what = "list a token's objects",
         .reads = true,
     },
     {
         .member = "ListObjects", .variant = "login", .name = "list-objects",
         .signature = "a{sv}", .result = "aa{sv}",
-        .options = OPT(OPTION_PIN), .required = OPT(OPTION_PIN),
+        .options = OPTIONS_ALWAYS | OPT(OPTION_PIN), .required = OPT(OPTION_PIN),
         .action = "org.tokend.login",
         .message_id = "5676aef5dfff42b5a16791f6a02dfee9",
         .what = "present a token's PIN", .verb = "PIN presentation",
@@ -57,7 +59,7 @@ const Operation operations[] = {
     {
         .member = "GenerateKeyPair", .name = "generate-key",
         .signature = "sa{sv}", .result = "ays",
-        .options = OPT(OPTION_PIN) | OPT(OPTION_LABEL) | OPT(OPTION_ID) | OPT(OPTION_FORCE),
+        .options = OPTIONS_ALWAYS | OPT(OPTION_PIN) | OPT(OPTION_LABEL) | OPT(OPTION_ID) | OPT(OPTION_FORCE),
         .action = "org.tokend.generate-key",
         .message_id = "bfee0245518d4924bb4e698c7312cd2b",
         .what = "generate keys on tokens", .verb = "key generation",
@@ -66,7 +68,7 @@ const Operation operations[] = {
     {
         .member = "CreateRequest", .name = "create-request",
         .signature = "aysa{sv}", .result = "s",
-        .options = OPT(OPTION_PIN) | OPT(OPTION_EMAIL) | OPT(OPTION_DNS),
+        .options = OPTIONS_ALWAYS | OPT(OPTION_PIN) | OPT(OPTION_EMAIL) | OPT(OPTION_DNS),
         .action = "org.tokend.generate-key",
         .message_id = "b5e7f42e69044626a1b8da25e0de7dc3",
         .what = "create certificate requests", .verb = "certificate request",
@@ -75,7 +77,7 @@ const Operation operations[] = {
     {
         .member = "ImportCertificate", .name = "import-certificate",
         .signature = "aya{sv}", .result = "ay",
-        .options = OPT(OPTION_PIN) | OPT(OPTION_CHAIN) | OPT(OPTION_FORCE),
+        .options = OPTIONS_ALWAYS | OPT(OPTION_PIN) | OPT(OPTION_CHAIN) | OPT(OPTION_FORCE),
         .action = "org.tokend.import-certificate",
         .message_id = "d2680dc7db9c4469adb9f94ab89bd573",
         .what = "import certificates", .verb = "certificate import",
@@ -84,7 +86,7 @@ const Operation operations[] = {
     {
         .member = "ChangePin", .variant = "user", .name = "change-pin",
         .signature = "sa{sv}", .result = "",
-        .options = OPT(OPTION_PIN) | OPT(OPTION_NEW_PIN) | OPT(OPTION_FORCE),
+        .options = OPTIONS_ALWAYS | OPT(OPTION_PIN) | OPT(OPTION_NEW_PIN) | OPT(OPTION_FORCE),
         .required = OPT(OPTION_PIN) | OPT(OPTION_NEW_PIN),
         .action = "org.tokend.change-pin",
         .message_id = "8cca01deed014dc3a1908e05cdd3213b",
@@ -94,7 +96,7 @@ const Operation operations[] = {
     {
         .member = "ChangePin", .variant = "so", .name = "change-so-pin",
         .signature = "sa{sv}", .result = "",
-        .options = OPT(OPTION_PIN) | OPT(OPTION_NEW_PIN) | OPT(OPTION_FORCE),
+        .options = OPTIONS_ALWAYS | OPT(OPTION_PIN) | OPT(OPTION_NEW_PIN) | OPT(OPTION_FORCE),
         .required = OPT(OPTION_PIN) | OPT(OPTION_NEW_PIN),
         .action = "org.tokend.change-so-pin",
         .message_id = "a26dd33e7d304980bd264eb2b7f5c7c2",
@@ -104,7 +106,7 @@ const Operation operations[] = {
     {
         .member = "UnblockPin", .name = "unblock-pin",
         .signature = "a{sv}", .result = "",
-        .options = OPT(OPTION_SO_PIN) | OPT(OPTION_NEW_PIN) | OPT(OPTION_REQUEST) |
+        .options = OPTIONS_ALWAYS | OPT(OPTION_SO_PIN) | OPT(OPTION_NEW_PIN) | OPT(OPTION_REQUEST) |
                    OPT(OPTION_FORCE),
         .required = OPT(OPTION_SO_PIN) | OPT(OPTION_NEW_PIN),
         .action = "org.tokend.unblock-pin",
@@ -116,7 +118,7 @@ const Operation operations[] = {
     {
         .member = "Initialize", .name = "initialize",
         .signature = "sa{sv}", .result = "",
-        .options = OPT(OPTION_SO_PIN) | OPT(OPTION_NEW_PIN) | OPT(OPTION_FORCE),
+        .options = OPTIONS_ALWAYS | OPT(OPTION_SO_PIN) | OPT(OPTION_NEW_PIN) | OPT(OPTION_FORCE),
         .required = OPT(OPTION_SO_PIN),
         .action = "org.tokend.initialize",
         .message_id = "b6adccc15dbe4d1c86e47ba00614c140",
@@ -127,7 +129,7 @@ const Operation operations[] = {
     {
         .member = "DeleteObject", .name = "delete-object",
         .signature = "saya{sv}", .result = "",
-        .options = OPT(OPTION_PIN) | OPT(OPTION_FORCE),
+        .options = OPTIONS_ALWAYS | OPT(OPTION_PIN) | OPT(OPTION_FORCE),
         .action = "org.tokend.delete-object",
         .message_id = "49d3e48a74e64fb8a883094874e12fda",
         .what = "delete keys and certificates", .verb = "object deletion",

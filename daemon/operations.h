@@ -20,10 +20,16 @@ typedef enum OptionId {
     OPTION_REQUEST,
     OPTION_FORCE,
     OPTION_CHAIN,
+    OPTION_DRY_RUN,
     _OPTION_MAX,
 } OptionId;
 
 #define OPT(id) (1u << (id))
+
+/* Every method takes dry-run (b): tokend answers after the options are read and polkit has
+ * decided, without the token, the site key, the secrets or the audit trail, so that a client
+ * learns whether the act is allowed before it asks a person for a PIN. */
+#define OPTIONS_ALWAYS OPT(OPTION_DRY_RUN)
 
 typedef enum OptionKind {
     OPTION_KIND_SECRET,  /* ay, UTF-8 without NUL, wiped */

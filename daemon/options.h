@@ -22,6 +22,7 @@ typedef struct Options {
     char **dns;
     char *request;
     bool force;
+    bool dry_run;
     TkBlob *chain; /* data owned here */
     size_t n_chain;
 } Options;
@@ -43,7 +44,3 @@ int options_check_required(const Operation *op, const Options *o, bool so_pin_de
 /* The row of a ListObjects call, whose authorisation depends on its options: with a pin it
  * presents the PIN ("login"). Reads the options' names and rewinds the message to its start. */
 int options_list_objects_row(sd_bus_message *m, const Operation **ret);
-
-/* Text checks shared with the methods' own arguments: s is valid UTF-8 of min..max
- * characters, every one printable (no control characters), and not all blank. */
-int text_check(const char *s, size_t min_chars, size_t max_chars);

@@ -49,7 +49,7 @@ int tk_card_initialize(const char *module_path, TkModule **module, TkToken **tok
     if (!new_pin)
         return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
                             "A smart card gets its user PIN, and the PUK that unblocks it, when "
-                            "it is initialised: give the new user PIN (option new-pin).");
+                            "it is initialised: give the new user PIN (option \"new-pin\").");
     int r = tk_token_get_info(*token, &info, error);
     if (r < 0)
         return r;

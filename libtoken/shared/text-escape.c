@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <locale.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
+#include <wctype.h>
 
 #include <openssl/asn1.h>
 
@@ -163,5 +166,63 @@ int tk_escape_for_terminal(const char *s, char **ret)
     }
     *p = 0;
     *ret = out;
+    return 0;
+}
+
+/* Walks s (len bytes) and counts characters; < 0 when it is not valid UTF-8, holds a NUL or a
+ * character that is not printable (a control character); *ret_blank says whether all were
+ * spaces. glibc's decoder in its built-in C.UTF-8 locale refuses overlong forms, surrogates
+ * and code points beyond U+10FFFF, and iswprint() knows which characters are printable. */
+static int printable_walk(const char *s, size_t len, size_t *ret_chars, bool *ret_blank)
+{
+    locale_t l = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0), old;
+    mbstate_t st = {};
+    size_t chars = 0;
+    bool blank = true;
+    int r = 0;
+
+    if (!l)
+        return -ENOMEM;
+    old = uselocale(l);
+    while (len > 0) {
+        wchar_t wc;
+        size_t k = mbrtowc(&wc, s, len, &st);
+        if (k == 0 || k == (size_t)-1 || k == (size_t)-2) {
+            r = -EINVAL;
+            break;
+        }
+        if (!iswprint((wint_t)wc)) {
+            r = -EINVAL;
+            break;
+        }
+        if (!iswspace((wint_t)wc))
+            blank = false;
+        chars++;
+        s += k;
+        len -= k;
+    }
+    uselocale(old);
+    freelocale(l);
+    if (r < 0)
+        return r;
+    *ret_chars = chars;
+    *ret_blank = blank;
+    return 0;
+}
+
+int tk_text_check(const char *s, size_t min_chars, size_t max_chars)
+{
+    size_t chars, len = strlen(s);
+    bool blank;
+
+    /* Four bytes a character at most: a longer string is refused before it is decoded. */
+    if (len > 4 * max_chars)
+        return -E2BIG;
+    if (printable_walk(s, len, &chars, &blank) < 0)
+        return -EINVAL;
+    if (chars > max_chars)
+        return -E2BIG;
+    if (chars < min_chars || (min_chars > 0 && blank))
+        return -ENODATA;
     return 0;
 }

@@ -39,3 +39,9 @@ int tk_utf8_unescape(const char *s, char **ret, size_t *ret_len);
  * have theirs doubled by tk_utf8_escape(), so "\x1b" printed came from an ESC, and "\\x1b" from
  * the text. */
 int tk_escape_for_terminal(const char *s, char **ret);
+
+/* Whether s is text a person typed for a field of min_chars..max_chars characters: valid
+ * UTF-8, every character printable (no control characters) and, with min_chars > 0, not all
+ * blank. -E2BIG when too long, -ENODATA when too short or blank, -EINVAL otherwise. tokend
+ * checks options and arguments with it, tokenctl what it is about to send. */
+int tk_text_check(const char *s, size_t min_chars, size_t max_chars);

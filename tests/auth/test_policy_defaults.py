@@ -191,6 +191,20 @@ def the_rules_example_grants_only_declared_actions_to_the_role_groups():
     assert granted == DESIGN_ROLES, granted
 
 
+def the_kiosk_grant_holds_on_the_active_local_seat_only():
+    kiosk = [part for part in re.sub(r"//[^\n]*", "", read(RULES)).split("polkit.addRule(")
+             if 'isInGroup("tokend-kiosk")' in part]
+    assert len(kiosk) == 1, kiosk
+    condition = kiosk[0][:kiosk[0].index("return")]
+    for needed in ("subject.local", "subject.active"):
+        assert needed in condition, f"the kiosk rule does not test {needed}: {condition!r}"
+    assert "||" not in condition, f"the kiosk rule has an alternative: {condition!r}"
+    # Presenting the PIN to read the objects needs no rule there: the action's defaults allow
+    # the active local session, and nobody else.
+    d = defaults(policy_actions()[LOGIN_ACTION])
+    assert (d["allow_any"], d["allow_inactive"], d["allow_active"]) == ("no", "no", "yes"), d
+
+
 def the_rules_example_is_guarded_by_group_membership():
     # A rule returning YES outside its isInGroup() test would grant to everyone.
     code = re.sub(r"//[^\n]*", "", read(RULES))
@@ -206,6 +220,7 @@ try:
               the_policy_file_is_what_polkitd_reads,
               nothing_that_changes_a_token_is_open_by_default,
               the_holder_at_a_kiosk_may_change_the_pin_without_extra_rules,
+              the_kiosk_grant_holds_on_the_active_local_seat_only,
               every_action_says_what_it_guards,
               the_rules_example_grants_only_declared_actions_to_the_role_groups,
               the_rules_example_is_guarded_by_group_membership]).run()

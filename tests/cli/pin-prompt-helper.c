@@ -14,7 +14,9 @@ int main(int argc, char *argv[])
     int r;
 
     if (argc > 1 && strcmp(argv[1], "new") == 0)
-        r = pin_read_tty_new("New PIN: ", "Repeat new PIN: ", &s);
+        /* new MIN: a site minimum of MIN characters */
+        r = pin_read_tty_new(
+            "New PIN: ", "Repeat new PIN: ", argc > 2 ? strtoul(argv[2], NULL, 10) : 0, 0, &s);
     else
         r = pin_read_tty("PIN: ", &s);
     if (r < 0) {

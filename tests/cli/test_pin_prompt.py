@@ -110,6 +110,21 @@ def test_new_pin_asked_twice_and_again_on_mismatch():
         assert pin not in s.out, (pin, s.out)
 
 
+def test_a_new_pin_below_the_minimum_is_refused_before_its_repeat():
+    with Session("new", "6") as s:
+        s.expect("New PIN: ")
+        s.send("4821\n")
+        s.expect("at least 6 characters")
+        s.expect("New PIN: ")
+        s.send("615243\n")
+        s.expect("Repeat new PIN: ")
+        s.send("615243\n")
+        status = s.finish()
+    assert status == 0, (status, s.out)
+    assert b"Repeat" not in s.out[:s.out.index(b"at least 6")], s.out
+    assert b"got " + b"615243".hex().encode() in s.out, s.out
+
+
 def test_three_mismatches_fail():
     with Session("new") as s:
         for i in range(3):
@@ -124,4 +139,5 @@ def test_three_mismatches_fail():
 
 
 sys.exit(Tap([test_typed_pin_is_not_echoed, test_new_pin_asked_twice_and_again_on_mismatch,
+              test_a_new_pin_below_the_minimum_is_refused_before_its_repeat,
               test_three_mismatches_fail]).run())

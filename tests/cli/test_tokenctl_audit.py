@@ -20,14 +20,14 @@ import time
 
 from polkit_env import POLKIT_BUS_CONF, POLKITD, Users, start_polkitd
 from tap import Tap, skip
-from tokend_env import SO_PIN, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, need
+from tokend_env import SO_PIN, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, gvariant_options, need
 
 TOKENCTL = os.environ["TOKENCTL"]
 source = os.environ["TOKEND_SOURCE_DIR"]
 
 if os.geteuid() != 0:
     skip("needs root (polkitd, test users and groups)")
-need("dbus-daemon", "softhsm2-util", "setpriv", "unshare", "useradd", "groupadd", "flock", POLKITD,
+need("dbus-daemon", "gdbus", "softhsm2-util", "setpriv", "unshare", "useradd", "groupadd", "flock", POLKITD,
      POLKIT_BUS_CONF, SOFTHSM_MODULE)
 
 users = Users()
@@ -96,8 +96,22 @@ def make_trail():
     assert p.returncode == 0, p.stderr
     time.sleep(1.1)
     cut = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    # tokenctl asks tokend's dry run first: refused there, nothing is tried and nothing
+    # recorded. The same call from a bus client that tries at once is an act polkit refused.
+    before = len(env.audit_records())
     p = unblock(plain, SO_PIN, "ULA-A3")
     assert p.returncode == 3, p.stderr
+    assert len(env.audit_records()) == before, env.audit_records()[before:]
+    account = pwd.getpwnam(plain)
+    p = subprocess.run(["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}",
+                        "--init-groups", "gdbus", "call", "--address", env.address, "--dest",
+                        "org.tokend.Tokend1", "--object-path", env.token_by_label("audit-a"),
+                        "--method", f"{TOKEN}.UnblockPin", "--",
+                        gvariant_options(so_pin=SO_PIN.encode(), new_pin=USER_PIN.encode(),
+                                         request="ULA-A3")],
+                       capture_output=True, text=True, env=env.env, timeout=60,
+                       cwd=env.other_users_dir())
+    assert "AccessDenied" in p.stderr, (p.returncode, p.stderr)
     p = tokenctl("--no-ask-password", "change-pin", serial, "--pin-file", "-", "--new-pin-file",
                  "-", stdin="000000\n582914\n")
     assert p.returncode == 5, p.stderr

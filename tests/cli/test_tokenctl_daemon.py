@@ -196,7 +196,7 @@ def wrong_pin_exits_5():
     err = tj("keygen", "cli-b", "--type", "ec-p256", "--pin-file", "-", stdin="999999\n",
              expect=5)["error"]
     assert err["name"] == "org.tokend.Tokend1.Error.PinIncorrect", err
-    p = tokenctl("delete", "cli-b", "--key", "01", "--pin-file", "-", stdin="999999\n",
+    p = tokenctl("delete", "cli-b", "--yes", "--key", "01", "--pin-file", "-", stdin="999999\n",
                  expect=5)
     assert p.stderr.splitlines()[-1].startswith("tokenctl: Deleting failed: "), p.stderr
 
@@ -280,9 +280,11 @@ def change_pin_and_policy_refusal():
 
 
 def unblock_with_request_and_so_pin():
+    # A usage error, in tokenctl's words: the flag a person types, not the bus option.
     err = tj("unblock", "cli-b", "--so-pin-file", "-", "--new-pin-file", "-",
-             stdin=SO_PIN + "\n715926\n", expect=1)["error"]
-    assert "reference" in err["message"], err
+             stdin=SO_PIN + "\n715926\n", expect=2)["error"]
+    assert "reference" in err["message"] and "--request" in err["message"], err
+    assert 'option "request"' not in err["message"], err
     doc = tj("unblock", "cli-b", "--request", "UNLOCK-2026-0001", "--so-pin-file", "-",
              "--new-pin-file", "-", stdin=SO_PIN + "\n715926\n")
     assert doc["done"] == "unblock", doc
@@ -296,9 +298,9 @@ def not_authorised_exits_3():
 
 
 def delete_certificate_then_key():
-    doc = tj("delete", "cli-a", "--cert", "0a0b", "--pin-file", "-", stdin=pin())
+    doc = tj("delete", "cli-a", "--yes", "--cert", "0a0b", "--pin-file", "-", stdin=pin())
     assert doc == {"token": serial_of("cli-a"), "deleted": "certificate", "id": "0a0b"}, doc
-    p = tokenctl("delete", "cli-a", "--key", "0a0b", "--pin-file", "-", stdin=pin())
+    p = tokenctl("delete", "cli-a", "--yes", "--key", "0a0b", "--pin-file", "-", stdin=pin())
     assert "Deleted the key with id 0a0b" in p.stdout, p.stdout
     left = tj("objects", "cli-a", "--login", "--pin-file", "-", stdin=pin())["objects"]
     assert all(o["id"] != "0a0b" or o["class"] == "certificate" and "Test CA" in o["subject"]
@@ -336,7 +338,7 @@ def monitor_reports_progress_as_json_lines():
 
 
 def init_destroys_and_relabels():
-    doc = tj("init", "cli-a", "--label", "fresh", "--so-pin-file", "-", "--new-pin-file", "-",
+    doc = tj("init", "cli-a", "--yes", "--label", "fresh", "--so-pin-file", "-", "--new-pin-file", "-",
              stdin=SO_PIN + "\n" + USER_PIN + "\n")
     assert doc["done"] == "init", doc
     env.wait_for(lambda: "fresh" in [t["label"] for t in tj("list")["tokens"]], 10,

@@ -163,7 +163,7 @@ def change_pin_and_its_refusal():
 
 def unblock_with_and_without_a_reference():
     err = tj("unblock", "unblock", "js-b", "--so-pin-file", "-", "--new-pin-file", "-",
-             stdin=SO_PIN + "-2\n715926\n", expect=1)["error"]
+             stdin=SO_PIN + "-2\n715926\n", expect=2)["error"]
     assert "reference" in err["message"], err
     doc = tj("unblock", "unblock", "js-b", "--request", "UNLOCK-2026-0002", "--so-pin-file",
              "-", "--new-pin-file", "-", stdin=SO_PIN + "-2\n715926\n")
@@ -171,11 +171,11 @@ def unblock_with_and_without_a_reference():
 
 
 def delete_a_certificate_and_what_is_not_there():
-    doc = tj("delete", "delete", "js-a", "--cert", "0A0B", "--pin-file", "-", stdin=pin())
+    doc = tj("delete", "delete", "js-a", "--yes", "--cert", "0A0B", "--pin-file", "-", stdin=pin())
     assert doc == {"token": serial_of("js-a"), "deleted": "certificate", "id": "0a0b"}, doc
-    doc = tj("delete", "delete", "js-a", "--key", "0c0d", "--pin-file", "-", stdin=pin())
+    doc = tj("delete", "delete", "js-a", "--yes", "--key", "0c0d", "--pin-file", "-", stdin=pin())
     assert doc["deleted"] == "key", doc
-    tj("delete", "delete", "js-a", "--key", "0c0d", "--pin-file", "-", stdin=pin(), expect=1)
+    tj("delete", "delete", "js-a", "--yes", "--key", "0c0d", "--pin-file", "-", stdin=pin(), expect=1)
 
 
 def monitor_lines_fit_the_schema():
@@ -220,12 +220,12 @@ def monitor_lines_fit_the_schema():
 
 
 def init_and_audit_verify():
-    doc = tj("init", "init", "js-b", "--label", "fresh", "--so-pin-file", "-",
+    doc = tj("init", "init", "js-b", "--yes", "--label", "fresh", "--so-pin-file", "-",
              "--new-pin-file", "-", stdin=SO_PIN + "-2\n" + USER_PIN + "\n")
     assert doc["done"] == "init", doc
     env.wait_for(lambda: "fresh" in [t["label"] for t in tj("list", "list")["tokens"]], 10,
                  "the new label")
-    err = tj("init", "init", "fresh", "--label", "again", "--so-pin-file", "-", "--new-pin-file",
+    err = tj("init", "init", "fresh", "--yes", "--label", "again", "--so-pin-file", "-", "--new-pin-file",
              "-", stdin=SO_PIN + "-wrong\n" + USER_PIN + "\n", expect=5)["error"]
     assert err["name"] == "org.tokend.Tokend1.Error.PinIncorrect", err
     path = os.path.join(env.dir, "audit.jsonl")

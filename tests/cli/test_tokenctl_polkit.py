@@ -71,7 +71,7 @@ def authentication_needed_without_a_terminal_fails_at_once():
 
 
 def granted_by_polkit_reaches_the_token():
-    rc, doc, _ = tj("delete", "pk-a", "--key", "77", "--pin-file", "-", stdin=USER_PIN + "\n")
+    rc, doc, _ = tj("delete", "pk-a", "--yes", "--key", "77", "--pin-file", "-", stdin=USER_PIN + "\n")
     # Allowed: what comes back is the token's answer about a key that is not there.
     assert rc not in (0, 3), doc
     assert not doc["error"]["name"].startswith("org.freedesktop.DBus.Error."), doc

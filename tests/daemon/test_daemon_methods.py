@@ -177,6 +177,28 @@ def properties_follow_the_token():
     assert env.get(path, TOKEN, "Initialized") is True
 
 
+def a_dry_run_needs_no_secret_leaves_the_token_and_the_trail_alone():
+    before = env.audit_records()
+    label = env.get(path, TOKEN, "Label")
+    # Empty results of the method's own types.
+    assert env.call(path, "ChangePin", "sa{sv}", "user", *options(dry_run=True)) == []
+    assert env.call(path, "GenerateKeyPair", "sa{sv}", "ec-p256", *options(dry_run=True)) == \
+        [[], ""]
+    assert env.call(path, "Initialize", "sa{sv}", "dry", *options(dry_run=True)) == []
+    assert env.call(path, "ListObjects", "a{sv}", *options(dry_run=True)) == [[]]
+    # The cheap checks still answer: the reference an unblock needs, the PIN policy.
+    err = env.call_error(path, "UnblockPin", gvariant_options(dry_run=True))
+    assert err and err[0] == "org.tokend.Tokend1.Error.InvalidArgument", err
+    assert 'option "request"' in err[1], err
+    err = env.call_error(path, "ChangePin", "'user'", gvariant_options(dry_run=True,
+                                                                       new_pin=b"1111"))
+    assert err and err[0] == "org.tokend.Tokend1.Error.PinPolicy", err
+    assert env.get(path, TOKEN, "Label") == label
+    assert env.audit_records() == before, env.audit_records()[len(before):]
+    assert env.get(path, TOKEN, "EffectiveMinPinLength") == \
+        max(6, env.get(path, TOKEN, "MinPinLength"))
+
+
 def audit_trail_records_each_change_without_secrets():
     with open(f"{env.dir}/audit.jsonl") as f:
         text = f.read()
@@ -208,7 +230,8 @@ def audit_trail_records_each_change_without_secrets():
 try:
     rc = Tap([generate_rsa_and_ec_key_pairs_on_the_token, create_request_verifies_with_openssl,
               import_certificate_with_ca_chain, wrong_pin_is_pin_incorrect_and_changes_nothing,
-              unknown_option_is_invalid_argument_naming_it, change_user_pin,
+              unknown_option_is_invalid_argument_naming_it,
+              a_dry_run_needs_no_secret_leaves_the_token_and_the_trail_alone, change_user_pin,
               unblock_refused_without_request_reference,
               each_wrong_so_pin_is_counted_in_the_retry_ledger,
               unblock_with_so_pin_sets_a_new_user_pin, delete_certificate_and_key,

@@ -69,7 +69,7 @@ def card_demo():
         print("(The card came personalised; the station formats it afresh with its SO PIN, which")
         print(" also becomes the PUK that unblocks the new user PIN.)")
         tokenctl("--so-pin-file", card_so, "--new-pin-file", card_pin, "init", serial,
-                 "--label", "agency-0002", on=d)
+                 "--label", "agency-0002", "--yes", on=d)
         tokenctl("--pin-file", card_pin, "keygen", serial, "--type", "ec-p256",
                  "--label", "John Roe signing", "--id", "4502", on=d)
 
@@ -105,7 +105,7 @@ try:
 
     step("Issuing station: initialise the token (everything on it is destroyed)")
     tokenctl("--so-pin-file", so, "--new-pin-file", pin, "init", "agency-0001",
-             "--label", "agency-0001")
+             "--label", "agency-0001", "--yes")
 
     step("Issuing station: a key pair on the token, and a request signed there")
     tokenctl("--pin-file", pin, "keygen", "agency-0001", "--type", "ec-p256",

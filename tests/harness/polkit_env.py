@@ -48,6 +48,20 @@ class Users:
         self.users, self.groups = [], []
 
 
+# The shipped rules' kiosk grant holds on the active local seat only. Tests whose callers run
+# outside any logind session (setpriv) cannot be on a seat; they get the shipped rules with
+# that condition taken out, and the booted-systemd suite checks the condition itself.
+SEAT_CONDITION = " &&\n        subject.local && subject.active"
+
+
+def shipped_rules_off_seat(source):
+    """The shipped example rules with the kiosk's seat condition removed."""
+    with open(f"{source}/systemd/50-tokend-roles.rules.example", encoding="utf-8") as f:
+        text = f.read()
+    assert SEAT_CONDITION in text, "the kiosk rule no longer says subject.local && subject.active"
+    return text.replace(SEAT_CONDITION, "")
+
+
 def start_polkitd(env, source, rules_text=None, log=None):
     """Starts polkitd on env's bus (made with extra_policies=(POLKIT_BUS_CONF,)) with the
     shipped actions and the shipped example role rules, or the rules given as text; its PID

@@ -22,8 +22,9 @@ START_TEST(card_initialize_refuses_without_a_new_pin_and_keeps_the_token)
                                NULL, &e);
     ck_assert_int_eq(r, -EINVAL);
     ck_assert_str_eq(e.name, TK_ERROR_INVALID_ARGUMENT);
-    ck_assert_str_eq(e.message, "A smart card gets its user PIN, and the PUK that unblocks it, "
-                                "when it is initialised: give the new user PIN (option new-pin).");
+    ck_assert_str_eq(e.message,
+                     "A smart card gets its user PIN, and the PUK that unblocks it, "
+                     "when it is initialised: give the new user PIN (option \"new-pin\").");
     ck_assert_ptr_eq(module, (TkModule *)&module_mark);
     ck_assert_ptr_eq(token, (TkToken *)&token_mark);
     ck_assert_ptr_eq(serial, serial_text);
