@@ -202,6 +202,17 @@ START_TEST(certificate_description_has_its_names_serial_and_times)
 }
 END_TEST
 
+START_TEST(certificate_time_before_the_epoch_is_zero)
+{
+    /* A UTCTime year from 50 up is 19xx; seconds since the epoch are unsigned on the bus, and
+     * a wrapped count would put the start of validity in the far future. */
+    TkObject *o = describe("Old", "500101000000Z");
+    ck_assert_uint_eq(o->not_before, 0);
+    ck_assert_uint_eq(o->not_after, 1893456000);
+    tk_object_array_free(o, 1);
+}
+END_TEST
+
 static Suite *certificate_suite(void)
 {
     Suite *s = suite_create("certificate");
@@ -216,6 +227,7 @@ static Suite *certificate_suite(void)
     tc = tcase_create("describe");
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, certificate_description_has_its_names_serial_and_times);
+    tcase_add_test(tc, certificate_time_before_the_epoch_is_zero);
     suite_add_tcase(s, tc);
     return s;
 }
