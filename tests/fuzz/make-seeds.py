@@ -97,12 +97,107 @@ def seeds_dn(out, openssl):
         write(out, f'der-{i:02}', b'\1' + der_name(n))
 
 
+class OpenSSL:
+    """The openssl command in a temporary directory of its own."""
+
+    def __init__(self, program, tmp):
+        self.program, self.tmp = program, tmp
+
+    def __call__(self, *args):
+        subprocess.run([self.program, *args], cwd=self.tmp, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def read(self, name):
+        with open(os.path.join(self.tmp, name), 'rb') as f:
+            return f.read()
+
+    def key_fields(self, key):
+        """The hex fields of `openssl pkey -text` ("priv", "pub", "modulus", ...) as bytes."""
+        text = subprocess.run([self.program, 'pkey', '-in', key, '-text', '-noout'],
+                              cwd=self.tmp, check=True, capture_output=True, text=True).stdout
+        fields, name = {}, None
+        for line in text.splitlines():
+            if line.startswith(' ') and name:
+                fields[name] += line.strip().replace(':', '')
+            elif line.endswith(':'):
+                name = line[:-1]
+                fields[name] = ''
+            else:
+                name = None
+        return {k: bytes.fromhex(v).lstrip(b'\0') for k, v in fields.items()}
+
+
+def make_certificates(ssl):
+    """A root CA, an issuing CA under it and two holders' certificates it issued."""
+    ca_ext = ['-addext', 'basicConstraints=critical,CA:TRUE',
+              '-addext', 'keyUsage=critical,keyCertSign,cRLSign']
+    ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+        '-keyout', 'root.key', '-out', 'root.pem', '-days', '3650',
+        '-subj', '/C=DE/O=Example Agency/CN=Example Root CA', *ca_ext)
+    ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384', '-nodes',
+        '-keyout', 'issuing.key', '-out', 'issuing.csr',
+        '-subj', '/C=DE/O=Example Agency/CN=Example Issuing CA', *ca_ext)
+    ssl('x509', '-req', '-in', 'issuing.csr', '-CA', 'root.pem', '-CAkey', 'root.key',
+        '-set_serial', '0x1001', '-days', '1825', '-copy_extensions', 'copyall',
+        '-out', 'issuing.pem')
+    holders = {
+        'rsa': (['-newkey', 'rsa:2048'],
+                '/C=DE/O=Example Agency/OU=Registration Office/CN=Jane Doe'),
+        'ec': (['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'],
+               '/C=DE/O=Stadt M\u00fcnchen/CN=J\u00fcrgen M\u00fcller/emailAddress=jm@example.org'),
+    }
+    for name, (keygen, subject) in holders.items():
+        ssl('req', *keygen, '-nodes', '-keyout', f'{name}.key', '-out', f'{name}.csr', '-utf8',
+            '-subj', subject,
+            '-addext', 'subjectAltName=email:holder@example.org,DNS:host.example.org',
+            '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment',
+            '-addext', 'extendedKeyUsage=clientAuth,emailProtection')
+        ssl('x509', '-req', '-in', f'{name}.csr', '-CA', 'issuing.pem', '-CAkey', 'issuing.key',
+            '-set_serial', '0x00c0ffee', '-days', '730', '-copy_extensions', 'copyall',
+            '-out', f'{name}.pem')
+    der, pem, spki = {}, {}, {}
+    for name in ['root', 'issuing', 'rsa', 'ec']:
+        ssl('x509', '-in', f'{name}.pem', '-outform', 'DER', '-out', f'{name}.der')
+        ssl('pkey', '-in', f'{name}.key', '-pubout', '-outform', 'DER', '-out', f'{name}.spki')
+        der[name], pem[name], spki[name] = (ssl.read(f'{name}.der'), ssl.read(f'{name}.pem'),
+                                            ssl.read(f'{name}.spki'))
+    return der, pem, spki
+
+
+def before_1970(cert):
+    """The certificate with its notBefore (the first UTCTime in it) set to 1 January 1950."""
+    at = cert.index(b'\x17\x0d')
+    return cert[:at + 2] + b'500101000000Z' + cert[at + 15:]
+
+
+def seeds_certificate(out, openssl):
+    with tempfile.TemporaryDirectory() as tmp:
+        der, pem, spki = make_certificates(OpenSSL(openssl, tmp))
+    cases = {
+        'chain': [spki['rsa'], der['rsa'], der['issuing'], der['root']],
+        'chain-pem': [spki['rsa'], pem['rsa'], pem['issuing'], pem['root']],
+        'issuing-ca-only': [spki['rsa'], der['rsa'], der['issuing']],
+        'no-chain': [spki['rsa'], der['rsa']],
+        'ec': [spki['ec'], der['ec'], der['issuing'], der['root']],
+        'other-key': [spki['ec'], der['rsa'], der['issuing']],
+        'chain-not-issuing': [spki['rsa'], der['rsa'], der['root']],
+        'ca-as-certificate': [spki['root'], der['root'], der['root']],
+        'trailing-bytes': [spki['rsa'], der['rsa'] + b'\0'],
+        # Found by this target: a validity time before 1970 wrapped around as seconds since the
+        # epoch. Nothing checks the signature of a certificate given without a chain.
+        'before-1970': [spki['rsa'], before_1970(der['rsa'])],
+    }
+    for name, pieces in cases.items():
+        write(out, name, b''.join(piece(p) for p in pieces))
+
+
 def write(out, name, data):
     with open(os.path.join(out, name), 'wb') as f:
         f.write(data)
 
 
 GENERATORS = {
+    'certificate': seeds_certificate,
     'dn': seeds_dn,
 }
 
