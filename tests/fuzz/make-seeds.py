@@ -97,6 +97,43 @@ def seeds_dn(out, openssl):
         write(out, f'der-{i:02}', b'\1' + der_name(n))
 
 
+CONFIG_DEFAULT = b"""# tokend's configuration
+[Modules]
+Module=/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so
+
+[Pin]
+MinLength=6
+RejectTrivial=yes
+
+[Unblock]
+RequireRequest=yes
+SiteKeyFile=
+
+[Audit]
+File=/var/lib/tokend/audit.jsonl
+"""
+
+
+def seeds_config(out, openssl):
+    cases = {
+        'default': CONFIG_DEFAULT,
+        'empty': b'',
+        'comments': b'; a comment\n# another\n\n[Pin]\n  MinLength = 8  ; inline\n',
+        'modules': b'[Modules]\nModule=/usr/lib/softhsm/libsofthsm2.so\n'
+                   b'Module=/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so\n',
+        'site-key': b'[Unblock]\nRequireRequest=no\nSiteKeyFile=/etc/tokend/site.key\n',
+        'booleans': b'[Pin]\nRejectTrivial=off\n[Unblock]\nRequireRequest=TRUE\n',
+        'unknown-key': b'[Pin]\nMaxLength=12\n',
+        'unknown-section': b'[Network]\nPort=1\n',
+        'bad-number': b'[Pin]\nMinLength=65\n',
+        'relative-path': b'[Audit]\nFile=audit.jsonl\n',
+        'syntax-error': b'[Pin\nMinLength\n',
+        'crlf': CONFIG_DEFAULT.replace(b'\n', b'\r\n'),
+    }
+    for name, data in cases.items():
+        write(out, name, data)
+
+
 class OpenSSL:
     """The openssl command in a temporary directory of its own."""
 
@@ -198,6 +235,7 @@ def write(out, name, data):
 
 GENERATORS = {
     'certificate': seeds_certificate,
+    'config': seeds_config,
     'dn': seeds_dn,
 }
 
