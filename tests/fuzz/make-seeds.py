@@ -134,6 +134,50 @@ def seeds_config(out, openssl):
         write(out, name, data)
 
 
+def audit_line(seq, prev, **fields):
+    record = {
+        'seq': seq, 'time': '2026-01-01T00:00:%02d.000000Z' % (seq % 60),
+        'time_usec': 1767225600000000 + seq * 1000000, 'operation': 'unblock-pin',
+        'serial': '0123456789', 'uid': 1000, 'pid': 4242 + seq, 'request': 'UA-2026-%06d' % seq,
+        'result': 'ok', 'error': None, 'prev': prev,
+    }
+    record.update(fields)
+    line = json.dumps(record, separators=(',', ':'), ensure_ascii=False).encode()
+    return line, hashlib.sha256(line).hexdigest()
+
+
+def audit_trail(n, edits):
+    """n chained lines; edits: {seq: {field: value}} for lines that differ from the rest."""
+    prev = hashlib.sha256(b'').hexdigest()
+    lines = []
+    for seq in range(1, n + 1):
+        line, prev = audit_line(seq, prev, **edits.get(seq, {}))
+        lines.append(line)
+    return lines
+
+
+def seeds_audit(out, openssl):
+    trail = audit_trail(5, {2: {'result': 'refused', 'error': 'AccessDenied'},
+                            3: {'serial': None, 'request': None, 'operation': 'initialize'},
+                            4: {'result': 'failed', 'error': 'PinIncorrect'}})
+    whole = b''.join(line + b'\n' for line in trail)
+    lines = whole.split(b'\n')[:-1]
+    edited = list(lines)
+    edited[2] = edited[2].replace(b'"uid":1000', b'"uid":0')
+    cases = {
+        'intact': whole,
+        'one-line': lines[0] + b'\n',
+        'empty': b'',
+        'interrupted': whole + lines[0][:40],
+        'edited': b''.join(line + b'\n' for line in edited),
+        'deleted': b''.join(line + b'\n' for i, line in enumerate(lines) if i != 1),
+        'reordered': b''.join(line + b'\n' for line in [lines[0], lines[2], lines[1]]),
+        'not-json': b'seq=1 operation=unblock-pin\n',
+    }
+    for name, data in cases.items():
+        write(out, name, data)
+
+
 class OpenSSL:
     """The openssl command in a temporary directory of its own."""
 
@@ -234,6 +278,7 @@ def write(out, name, data):
 
 
 GENERATORS = {
+    'audit': seeds_audit,
     'certificate': seeds_certificate,
     'config': seeds_config,
     'dn': seeds_dn,
