@@ -178,6 +178,29 @@ def seeds_audit(out, openssl):
         write(out, name, data)
 
 
+def seeds_retry_ledger(out, openssl):
+    ledger = (b'{\n  "version":1,\n  "tokens":{\n    "0123456789":{\n      "failed":2,\n'
+              b'      "updated":1767225600\n    },\n    "ABCDEF0001":{\n      "failed":0,\n'
+              b'      "updated":1767225000\n    }\n  }\n}\n')
+    cases = {
+        'counted': (2, '0123456789', ledger),
+        'not-counted': (0, 'FFFFFFFFFF', ledger),
+        'no-file': (1, '0123456789', b''),
+        'empty-ledger': (0, '0123456789', b'{"version":1,"tokens":{}}\n'),
+        'other-version': (0, '0123456789', b'{"version":2,"tokens":{}}\n'),
+        'bad-entry': (0, '0123456789', b'{"version":1,"tokens":{"0123456789":{"failed":-1}}}'),
+        'escaped-serial': (0, 'card\\x00\\\\1', b'{"version":1,"tokens":{"card\\\\x00\\\\\\\\1":'
+                                                   b'{"failed":1,"updated":0}}}'),
+        'not-json': (0, '0123456789', b'failed=2\n'),
+        # Found by this target: one more failure on the largest count wrote a ledger that its
+        # own reader then refused.
+        'largest-count': (0, '0123456789', b'{"version":1,"tokens":{"0123456789":'
+                                            b'{"failed":1000000,"updated":0}}}'),
+    }
+    for name, (flags, serial, data) in cases.items():
+        write(out, name, bytes([flags]) + piece(serial.encode()) + data)
+
+
 class OpenSSL:
     """The openssl command in a temporary directory of its own."""
 
@@ -282,6 +305,7 @@ GENERATORS = {
     'certificate': seeds_certificate,
     'config': seeds_config,
     'dn': seeds_dn,
+    'retry-ledger': seeds_retry_ledger,
 }
 
 
