@@ -97,6 +97,31 @@ def seeds_dn(out, openssl):
         write(out, f'der-{i:02}', b'\1' + der_name(n))
 
 
+def seeds_pin_policy(out, openssl):
+    def policy(site_min, reject, token_min, token_max, pin, old=None):
+        flags = (1 if reject else 0) | (2 if old is not None else 0)
+        return (bytes([site_min, flags]) + struct.pack('>II', token_min, token_max) +
+                piece(pin.encode()) + piece((old or '').encode()))
+    cases = {
+        'accepted': policy(6, True, 4, 8, '845613', '271828'),
+        'site-default': policy(6, True, 0, 0, '90210815'),
+        'repeated': policy(6, True, 4, 16, '111111'),
+        'ascending': policy(6, True, 4, 16, '123456'),
+        'descending': policy(6, True, 4, 16, '987654'),
+        'wrapping-is-no-run': policy(6, True, 4, 16, '890123'),
+        'trivial-allowed': policy(4, False, 4, 16, '0000'),
+        'too-short': policy(6, True, 4, 16, '9753'),
+        'too-long': policy(0, True, 4, 8, '975318642'),
+        'site-above-token': policy(12, True, 4, 8, '97531864'),
+        'same-as-old': policy(6, True, 4, 16, '845613', '845613'),
+        'letters': policy(6, True, 6, 64, 'aaaaaa'),
+        'utf8': policy(6, True, 0, 0, 'p\u00e4ss\u20ac w\u00f6rd'),
+        'token-huge-max': policy(6, True, 0xFFFFFFFF, 0xFFFFFFFF, '845613'),
+    }
+    for name, data in cases.items():
+        write(out, name, data)
+
+
 CONFIG_DEFAULT = b"""# tokend's configuration
 [Modules]
 Module=/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so
@@ -305,6 +330,7 @@ GENERATORS = {
     'certificate': seeds_certificate,
     'config': seeds_config,
     'dn': seeds_dn,
+    'pin-policy': seeds_pin_policy,
     'retry-ledger': seeds_retry_ledger,
 }
 
