@@ -320,6 +320,23 @@ def seeds_certificate(out, openssl):
         write(out, name, b''.join(piece(p) for p in pieces))
 
 
+def seeds_text_escape(out, openssl):
+    cases = {
+        'label': b'Signing key',
+        'padded-field': b'SoftHSM project                 ',
+        'nul-padded': b'0123456789\0\0\0\0\0\0',
+        'utf8': 'J\u00fcrgen\u2019s token \U0001F511'.encode(),
+        'latin-1': b'J\xfcrgen',
+        'backslash': b'C:\\tokens\\x41',
+        'escaped': b'card\\x00\\\\1',
+        'terminal': b'\x1b[2J\x1b]0;title\x07\x7f\xc2\x9b31m',
+        'broken': b'\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80\xe2\x82',
+        'reader': b'Virtual PCD 00 00',
+    }
+    for name, data in cases.items():
+        write(out, name, data)
+
+
 def write(out, name, data):
     with open(os.path.join(out, name), 'wb') as f:
         f.write(data)
@@ -332,6 +349,7 @@ GENERATORS = {
     'dn': seeds_dn,
     'pin-policy': seeds_pin_policy,
     'retry-ledger': seeds_retry_ledger,
+    'text-escape': seeds_text_escape,
 }
 
 
