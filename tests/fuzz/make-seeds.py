@@ -320,6 +320,124 @@ def seeds_certificate(out, openssl):
         write(out, name, b''.join(piece(p) for p in pieces))
 
 
+# APDUs for the MyEID simulator, as OpenSC's myeid driver and its pkcs15-init profile send
+# them, framed as vpcd frames them.
+MYEID_AID = bytes.fromhex('A000000063504B43532D3135')
+POWER_ON, GET_ATR = b'\x01', b'\x04'
+
+
+def apdu(cla, ins, p1, p2, data=None, le=None):
+    a = bytes([cla, ins, p1, p2])
+    if data:
+        a += bytes([len(data)]) + data
+    if le is not None:
+        a += bytes([le])
+    return a
+
+
+def vpcd(*frames):
+    return b''.join(struct.pack('>H', len(f)) + f for f in frames)
+
+
+def fcp(fid, descriptor, size, acl=b'\x00\x00\xff', name=None):
+    body = (b'\x80\x02' + struct.pack('>H', size) + bytes([0x82, 1, descriptor]) +
+            b'\x83\x02' + struct.pack('>H', fid) + b'\x86\x03' + acl + b'\x85\x02\x00\x00')
+    if name:
+        body += bytes([0x84, len(name)]) + name
+    return bytes([0x62, len(body)]) + body
+
+
+def pin_record(pin, puk, tries=3, puk_tries=3):
+    pad = lambda s: s.encode().ljust(8, b'\xff')
+    return pad(pin) + pad(puk) + bytes([tries, puk_tries]) + b'\x00' * 6
+
+
+def select(fid, p2=0x0C):
+    return apdu(0x00, 0xA4, 0x00, p2, struct.pack('>H', fid))
+
+
+START = [POWER_ON, GET_ATR, apdu(0x00, 0xA4, 0x04, 0x00, MYEID_AID),
+         apdu(0x00, 0xCA, 0x01, 0xA0, le=0), apdu(0x00, 0xCA, 0x01, 0xAA, le=0)]
+
+
+def seeds_sim(out, openssl):
+    with tempfile.TemporaryDirectory() as tmp:
+        ssl = OpenSSL(openssl, tmp)
+        ssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'ec.key')
+        ssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024', '-out', 'rsa.key')
+        ec, rsa = ssl.key_fields('ec.key'), ssl.key_fields('rsa.key')
+    ec_file = fcp(0x4B01, 0x22, 256, acl=b'\x10\x11\xff')
+    rsa_file = fcp(0x4B02, 0x11, 1024, acl=b'\x10\x11\xff')
+    personalise = START + [
+        select(0x3F00), select(0x5015),
+        apdu(0x00, 0xDA, 0x01, 0x01, pin_record('123456', '87654321')),
+        apdu(0x00, 0xE0, 0x00, 0x00, fcp(0x5031, 0x01, 64)),
+        apdu(0x00, 0xD6, 0x00, 0x00, bytes.fromhex('a80a300804060400')),
+        apdu(0x00, 0xB0, 0x00, 0x00, le=0),
+        apdu(0x00, 0xE0, 0x00, 0x00, fcp(0x4401, 0x38, 0, name=b'PKCS15-DIR')),
+        apdu(0x00, 0xCA, 0x01, 0xA1, le=0),
+        select(0x5015), apdu(0x00, 0x44, 0x00, 0x00, MYEID_AID),
+        apdu(0x00, 0x20, 0x00, 0x01),
+        apdu(0x00, 0x20, 0x00, 0x01, b'123456\xff\xff'),
+        apdu(0x00, 0x2E, 0x00, 0x00),
+    ]
+    pin_lockout = START + [
+        apdu(0x00, 0xDA, 0x01, 0x01, pin_record('123456', '87654321')),
+        apdu(0x00, 0x44, 0x00, 0x00, MYEID_AID),
+    ] + [apdu(0x00, 0x20, 0x00, 0x01, b'000000\xff\xff')] * 4 + [
+        apdu(0x00, 0x2C, 0x00, 0x01, b'87654321' + b'654321\xff\xff'),
+        apdu(0x00, 0x24, 0x00, 0x01, b'654321\xff\xff' + b'246810\xff\xff'),
+        apdu(0x00, 0x2C, 0x01, 0x01, b'00000000'),
+    ]
+    ec_key = START + [
+        select(0x5015), apdu(0x00, 0xE0, 0x00, 0x00, ec_file),
+        apdu(0x00, 0x46, 0x00, 0x00), apdu(0x00, 0xCA, 0x01, 0x86, le=0),
+        apdu(0x00, 0x22, 0x41, 0xB6, bytes.fromhex('800104') + b'\x81\x02\x4b\x01'),
+        apdu(0x00, 0x2A, 0x9E, 0x9A, bytes(range(32)), le=0),
+    ]
+    ec_load = START + [
+        select(0x5015), apdu(0x00, 0xE0, 0x00, 0x00, ec_file),
+        apdu(0x00, 0xDA, 0x01, 0x87, ec['priv']), apdu(0x00, 0xDA, 0x01, 0x86, ec['pub']),
+        apdu(0x00, 0xCA, 0x01, 0x86, le=0),
+    ]
+    components = [(0x83, 'prime1'), (0x84, 'prime2'), (0x85, 'exponent1'), (0x86, 'exponent2'),
+                  (0x87, 'coefficient'), (0x80, 'modulus')]
+    rsa_load = START + [select(0x5015), apdu(0x00, 0xE0, 0x00, 0x00, rsa_file)] + [
+        apdu(0x00, 0xDA, 0x01, c, rsa[name]) for c, name in components] + [
+        apdu(0x00, 0xDA, 0x01, 0x81, b'\x01\x00\x01'),
+        apdu(0x00, 0xCA, 0x01, 0x01, le=0), apdu(0x00, 0xCA, 0x01, 0x81, le=0),
+        apdu(0x00, 0x22, 0x41, 0xB6, b'\x80\x01\x02\x81\x02\x4b\x02'),
+        apdu(0x00, 0x2A, 0x9E, 0x9A, bytes(range(35)), le=0),
+        apdu(0x00, 0x22, 0x41, 0xB8, b'\x80\x01\x00\x81\x02\x4b\x02'),
+        apdu(0x10, 0x2A, 0x80, 0x86, b'\x00' + bytes(range(1, 101))),
+        apdu(0x00, 0x2A, 0x80, 0x86, bytes(range(28)), le=0),
+    ]
+    rsa_generate = START + [
+        select(0x5015), apdu(0x00, 0xE0, 0x00, 0x00, rsa_file),
+        apdu(0x00, 0x46, 0x00, 0x00, bytes.fromhex('3005810301' + '0001')),
+        apdu(0x00, 0xCA, 0x01, 0x01, le=0),
+    ]
+    files = START + [
+        apdu(0x00, 0xE0, 0x00, 0x00, fcp(0x5000, 0x38, 0)),
+        apdu(0x00, 0xE0, 0x00, 0x00, fcp(0x5001, 0x01, 16)),
+        apdu(0x00, 0xA4, 0x08, 0x00, bytes.fromhex('50005001')),
+        apdu(0x00, 0xA4, 0x09, 0x00, bytes.fromhex('5001')), apdu(0x00, 0xA4, 0x03, 0x00),
+        apdu(0x00, 0xE4, 0x00, 0x00, bytes.fromhex('5000')),
+        apdu(0x00, 0xDA, 0x01, 0xE0, bytes.fromhex('0000001100ff1111')),
+        apdu(0x00, 0x84, 0x00, 0x00, le=8), b'\x02', b'\x00',
+    ]
+    # Found by this target: a chained part without data had its no bytes copied from NULL.
+    chaining_without_data = START + [
+        apdu(0x10, 0xDA, 0x01, 0x80), apdu(0x10, 0xDA, 0x01, 0x80, b'\x01'),
+        apdu(0x00, 0xDA, 0x01, 0x80),
+    ]
+    cases = {'personalise': personalise, 'pin-lockout': pin_lockout, 'ec-key': ec_key,
+             'ec-load': ec_load, 'rsa-load': rsa_load, 'rsa-generate': rsa_generate,
+             'files': files, 'chaining-without-data': chaining_without_data}
+    for name, frames in cases.items():
+        write(out, name, vpcd(*frames))
+
+
 def seeds_text_escape(out, openssl):
     cases = {
         'label': b'Signing key',
@@ -349,6 +467,7 @@ GENERATORS = {
     'dn': seeds_dn,
     'pin-policy': seeds_pin_policy,
     'retry-ledger': seeds_retry_ledger,
+    'sim': seeds_sim,
     'text-escape': seeds_text_escape,
 }
 
