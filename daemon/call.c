@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "arguments.h"
 #include "audit.h"
 #include "authorize.h"
 #include "bus-error.h"
@@ -106,79 +107,6 @@ static void finish_with_error(Token *t, Call *call, const char *result, const ch
 static void finish_with_tk_error(Token *t, Call *call, const char *result, const TkError *e)
 {
     finish_with_error(t, call, result, e->name, "%s", e->message);
-}
-
-/* The leading arguments of a method, checked with the same care as its options; leaves the
- * message at the options and says which row of the table the call is. */
-static int read_arguments(sd_bus_message *m, const char *member, const Operation **ret, TkError *e)
-{
-    const char *variant = NULL, *s;
-    const void *p;
-    size_t n;
-    int r;
-
-    if (streq(member, "ListObjects")) {
-        r = options_list_objects_row(m, ret);
-        if (r < 0)
-            return tk_error_set(e, r, TK_ERROR_INVALID_ARGUMENT, "Malformed options.");
-        return 0;
-    } else if (streq(member, "GenerateKeyPair")) {
-        TkKeySpec spec;
-        r = sd_bus_message_read_basic(m, 's', &s);
-        if (r >= 0 && tk_key_spec_from_string(s, &spec) < 0)
-            return tk_error_set(e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                                "Unknown key type \"%.32s\": use rsa2048, rsa3072, rsa4096, "
-                                "ec-p256 or ec-p384.",
-                                s);
-    } else if (streq(member, "CreateRequest")) {
-        r = sd_bus_message_read_array(m, 'y', &p, &n);
-        if (r >= 0 && (n == 0 || n > 64))
-            return tk_error_set(e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                                "Give the id of the key that signs the request (1 to 64 bytes).");
-        if (r >= 0)
-            r = sd_bus_message_read_basic(m, 's', &s);
-        if (r >= 0 && tk_text_check(s, 1, 1024) < 0)
-            return tk_error_set(e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                                "Give the request's subject (RFC 4514, e.g. CN=Name): printable "
-                                "text of at most 1024 characters.");
-    } else if (streq(member, "ImportCertificate")) {
-        r = sd_bus_message_read_array(m, 'y', &p, &n);
-        if (r >= 0 && (n == 0 || n > 64 * 1024))
-            return tk_error_set(e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                                "Give the certificate, DER or PEM, of at most 64 KiB.");
-    } else if (streq(member, "ChangePin")) {
-        r = sd_bus_message_read_basic(m, 's', &s);
-        if (r >= 0 && !streq(s, "user") && !streq(s, "so"))
-            return tk_error_set(e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                                "Say whose PIN to change: \"user\" or \"so\".");
-        variant = r >= 0 ? s : NULL;
-    } else if (streq(member, "Initialize")) {
-        r = sd_bus_message_read_basic(m, 's', &s);
-        if (r >= 0 && (strlen(s) > 32 || tk_text_check(s, 1, 32) < 0))
-            return tk_error_set(e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                                "Give a token label of 1 to 32 bytes of printable text.");
-    } else if (streq(member, "DeleteObject")) {
-        r = sd_bus_message_read_basic(m, 's', &s);
-        if (r >= 0 && !streq(s, "key") && !streq(s, "certificate"))
-            return tk_error_set(e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                                "Say what to delete: \"key\" or \"certificate\".");
-        if (r >= 0)
-            r = sd_bus_message_read_array(m, 'y', &p, &n);
-        if (r >= 0 && (n == 0 || n > 64))
-            return tk_error_set(e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                                "Give the id of the object to delete (1 to 64 bytes).");
-    } else
-        r = 0;
-    if (r < 0)
-        return tk_error_set(e, r, TK_ERROR_INVALID_ARGUMENT, "Malformed arguments: %s",
-                            strerror(-r));
-
-    const Operation *op = operation_find(member, variant);
-    if (!op)
-        return tk_error_set(e, -EOPNOTSUPP, TK_ERROR_UNSUPPORTED,
-                            "%.64s is not a method tokend offers.", member);
-    *ret = op;
-    return 0;
 }
 
 /* What can be said about a call without the token, the site key or polkit. */
@@ -376,7 +304,7 @@ int call_start(sd_bus_message *m, Token *t, sd_bus_error *error)
     int r;
 
     sd_bus_message_sensitive(m);
-    r = read_arguments(m, sd_bus_message_get_member(m), &op, &e);
+    r = arguments_read(m, sd_bus_message_get_member(m), &op, &e);
     if (r < 0)
         return reply_tk_error(m, &e);
     r = options_read(m, op, &o, &e);

@@ -170,6 +170,20 @@ void config_done(Config *c)
     *c = (Config){};
 }
 
+int config_load_file(Config *c, FILE *f, const char *path, TkError *error)
+{
+    ParseState s = {.config = c};
+    int line = ini_parse_file(f, handle, &s);
+    if (s.r < 0)
+        return tk_error_set(error, s.r, TK_ERROR_INVALID_ARGUMENT, "%s:%d: %s", path, line, s.what);
+    if (line > 0)
+        return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
+                            "%s:%d: syntax error (expected [Section] or Key=value)", path, line);
+    if (line < 0)
+        return tk_error_set(error, -ENOMEM, TK_ERROR_FAILED, "%s: cannot parse", path);
+    return 0;
+}
+
 int config_load(Config *c, const char *path, bool missing_ok, TkError *error)
 {
     FILE *f = fopen(path, "re");
@@ -180,16 +194,7 @@ int config_load(Config *c, const char *path, bool missing_ok, TkError *error)
         return tk_error_set(error, r, TK_ERROR_INVALID_ARGUMENT, "%s: cannot open: %s", path,
                             strerror(-r));
     }
-
-    ParseState s = {.config = c};
-    int line = ini_parse_file(f, handle, &s);
+    int r = config_load_file(c, f, path, error);
     fclose(f);
-    if (s.r < 0)
-        return tk_error_set(error, s.r, TK_ERROR_INVALID_ARGUMENT, "%s:%d: %s", path, line, s.what);
-    if (line > 0)
-        return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                            "%s:%d: syntax error (expected [Section] or Key=value)", path, line);
-    if (line < 0)
-        return tk_error_set(error, -ENOMEM, TK_ERROR_FAILED, "%s: cannot parse", path);
-    return 0;
+    return r;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "token-error.h"
 
@@ -23,3 +24,5 @@ void config_done(Config *c);
  * configuration file need not exist); an unknown section or key or a bad value fails with
  * -EINVAL and a message naming the file, line and key in error. */
 int config_load(Config *c, const char *path, bool missing_ok, TkError *error);
+/* The same for a file that is already open; path names it in messages. */
+int config_load_file(Config *c, FILE *f, const char *path, TkError *error);

@@ -70,7 +70,6 @@ static void remove_runtime_dir(Context *c)
 {
     if (!c->runtime_dir || getenv("RUNTIME_DIRECTORY"))
         return;
-    _cleanup_free_ char *cmd = NULL;
     /* Only the per-worker OpenSC configurations live here. */
     char *argv[] = {"rm", "-rf", "--", c->runtime_dir, NULL};
     pid_t pid = fork();

@@ -94,12 +94,16 @@ static int describe_key(PKCS11_KEY *key, TkObject *o)
     return r;
 }
 
+/* Seconds since the epoch, as the bus carries them (unsigned): a time before the epoch is 0,
+ * which compares with any time now as the real one does, and so is one that does not parse. A
+ * certificate may well say 1950 (a UTCTime year from 50 up is 19xx). */
 static uint64_t asn1_time_to_epoch(const ASN1_TIME *t)
 {
     struct tm tm;
     if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
         return 0;
-    return (uint64_t)timegm(&tm);
+    time_t s = timegm(&tm);
+    return s > 0 ? (uint64_t)s : 0;
 }
 
 int tk_describe_certificate(X509 *x509, TkObject *o)

@@ -42,7 +42,7 @@ static int entry_count(json_object *entry, int *ret_failed)
         !json_object_is_type(failed, json_type_int))
         return -EBADMSG;
     int64_t v = json_object_get_int64(failed);
-    if (v < 0 || v > 1000000)
+    if (v < 0 || v > TK_LEDGER_FAILED_MAX)
         return -EBADMSG;
     *ret_failed = (int)v;
     return 0;

@@ -10,11 +10,19 @@
  * file, fsync, rename; mode 0600) under an advisory lock. */
 #define TK_LEDGER_FILE "retry-ledger.json"
 
+/* The largest count a ledger holds; a file with a larger one is not a ledger. */
+#define TK_LEDGER_FAILED_MAX 1000000
+
 /* What a count becomes after one attempt that the SO PIN/PUK itself judged: 0 after a right
- * one, one more failure after a wrong one (failed -1: no record yet). */
+ * one, one more failure after a wrong one (failed -1: no record yet). It stops at
+ * TK_LEDGER_FAILED_MAX, so that what is written is always read again. */
 static inline int tk_ledger_next(int failed, bool success)
 {
-    return success ? 0 : failed < 0 ? 1 : failed + 1;
+    if (success)
+        return 0;
+    if (failed < 0)
+        return 1;
+    return failed < TK_LEDGER_FAILED_MAX ? failed + 1 : TK_LEDGER_FAILED_MAX;
 }
 
 /* *ret_failed_puk: failed attempts since the last success, -1 when the serial has no record

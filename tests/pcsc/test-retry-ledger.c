@@ -190,6 +190,19 @@ START_TEST(ledger_rejects_bad_counts)
 }
 END_TEST
 
+START_TEST(ledger_count_stops_at_its_largest)
+{
+    /* One more failure than the reader takes would make the whole ledger unreadable. */
+    int failed;
+    write_file(TK_LEDGER_FILE, "{\"version\":1,\"tokens\":{\"AAAA\":{\"failed\":1000000}}}");
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
+    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), 0);
+    ck_assert_int_eq(failed, TK_LEDGER_FAILED_MAX);
+    ck_assert_int_eq(tk_ledger_next(TK_LEDGER_FAILED_MAX, false), TK_LEDGER_FAILED_MAX);
+    ck_assert_int_eq(tk_ledger_next(TK_LEDGER_FAILED_MAX, true), 0);
+}
+END_TEST
+
 START_TEST(ledger_refuses_bad_arguments)
 {
     int failed;
@@ -241,6 +254,7 @@ static Suite *ledger_suite(void)
     tcase_add_test(tc, check_keeps_the_counts);
     tcase_add_test(tc, check_names_the_file_and_the_reason);
     tcase_add_test(tc, ledger_rejects_bad_counts);
+    tcase_add_test(tc, ledger_count_stops_at_its_largest);
     tcase_add_test(tc, ledger_refuses_bad_arguments);
     tcase_add_test(tc, ledger_concurrent_writers_lose_no_failure);
     suite_add_tcase(s, tc);

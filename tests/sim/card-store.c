@@ -121,7 +121,9 @@ static SimFile *file_from_json(json_object *o)
         get_hex(o, "prop", f->prop, 2, NULL, NULL) < 0 ||
         get_hex(o, "name", NULL, 0, &buf, &len) < 0 || len > sizeof(f->name))
         goto fail;
-    memcpy(f->name, buf, len);
+    /* A file without a name has no buffer for it. */
+    if (len > 0)
+        memcpy(f->name, buf, len);
     f->name_len = len;
     free(buf);
     buf = NULL;

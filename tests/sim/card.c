@@ -697,7 +697,9 @@ static uint16_t chain_or_run(SimCard *c, const uint8_t *raw, size_t len, Resp *r
         if (!grown)
             return SW_UNKNOWN;
         c->chain = grown;
-        memcpy(c->chain + c->chain_len, a.data, a.lc);
+        /* A part without data (a case 1 or 2 command) has none to copy. */
+        if (a.lc > 0)
+            memcpy(c->chain + c->chain_len, a.data, a.lc);
         c->chain_len += a.lc;
         c->chain_ins = a.ins;
         return SW_OK;
@@ -709,7 +711,8 @@ static uint16_t chain_or_run(SimCard *c, const uint8_t *raw, size_t len, Resp *r
     if (!all)
         return SW_UNKNOWN;
     memcpy(all, c->chain, c->chain_len);
-    memcpy(all + c->chain_len, a.data, a.lc);
+    if (a.lc > 0)
+        memcpy(all + c->chain_len, a.data, a.lc);
     a.lc += c->chain_len;
     a.data = all;
     uint16_t sw = dispatch(c, &a, r);

@@ -23,7 +23,6 @@
 
 #define MAX_CLIENTS  8
 #define RECONNECT_MS 200
-#define MAX_FRAME    4096
 
 typedef struct Sim {
     SimCard card;
@@ -42,7 +41,7 @@ typedef struct Sim {
     int sigfd;
 
     /* A command held back by the delay; dropped if the card is pulled meanwhile. */
-    uint8_t pending[MAX_FRAME];
+    uint8_t pending[VPCD_FRAME_MAX];
     size_t pending_len;
     uint64_t pending_due;
     unsigned long apdus;
@@ -89,7 +88,7 @@ static void save(Sim *s)
 
 static void run_apdu(Sim *s, const uint8_t *apdu, size_t len)
 {
-    uint8_t out[MAX_FRAME];
+    uint8_t out[VPCD_FRAME_MAX];
     size_t n = sim_card_apdu(&s->card, apdu, len, out, sizeof(out));
     s->apdus++;
     /* Headers and status words only: command data may carry PINs. */
@@ -105,7 +104,7 @@ static void run_apdu(Sim *s, const uint8_t *apdu, size_t len)
 
 static void on_vpcd(Sim *s)
 {
-    uint8_t buf[MAX_FRAME];
+    uint8_t buf[VPCD_FRAME_MAX];
     int n = vpcd_read_frame(s->vpcd, buf, sizeof(buf));
     if (n <= 0) {
         /* The reader went away (pcscd stopped): keep the card "in" and come back to it. */

@@ -13,6 +13,9 @@
 #define VPCD_CTRL_RESET 2
 #define VPCD_CTRL_ATR   4
 
+/* The longest frame the card reads, and the longest answer it gives. */
+#define VPCD_FRAME_MAX 4096
+
 /* Connects to host:port. Returns the socket or -errno. */
 int vpcd_connect(const char *host, int port);
 /* Reads one frame into buf. Returns its length, 0 when the reader went away, or -errno. */

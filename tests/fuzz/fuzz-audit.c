@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The audit trail's readers on a file holding the input: tk_audit_verify() (what
+ * `tokenctl audit verify` runs), tk_audit_head(), and the writer's own reading of the last line
+ * in tk_audit_check_appendable() and tk_audit_append(). They must agree: a trail that verifies
+ * is one the writer chains onto, and after the append it verifies with one line more. */
+#include <string.h>
+
+#include "audit-log.h"
+#include "fuzz.h"
+
+static bool hex_hash(const char *s)
+{
+    return strlen(s) == TK_AUDIT_HASH_HEX_LEN &&
+           strspn(s, "0123456789abcdef") == TK_AUDIT_HASH_HEX_LEN;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *path = fuzz_write_file("audit.jsonl", data, size);
+    TkAuditVerifyResult res = {};
+    TkError e = {};
+    int r = tk_audit_verify(path, &res, &e);
+    FUZZ_CHECK(r == 0 || r == -EBADMSG);
+    if (r < 0) {
+        FUZZ_CHECK(res.bad_line >= 1 && res.lines == res.bad_line - 1 && e.message[0]);
+        return 0;
+    }
+    FUZZ_CHECK(res.bad_line == 0 && hex_hash(res.head_hash));
+    size_t newlines = 0;
+    for (size_t i = 0; i < size; i++)
+        newlines += data[i] == '\n';
+    FUZZ_CHECK(res.lines == newlines);
+    if (res.interrupted) {
+        /* The partial line is the end of the file: no newline, within the bound. */
+        FUZZ_CHECK(res.interrupted_offset < size);
+        FUZZ_CHECK(size - res.interrupted_offset <= TK_AUDIT_LINE_MAX);
+        FUZZ_CHECK(!memchr(data + res.interrupted_offset, '\n', size - res.interrupted_offset));
+        FUZZ_CHECK(tk_audit_check_appendable(path, 0, &e) == -EBADMSG);
+        return 0;
+    }
+
+    uint64_t seq = 0;
+    _cleanup_free_ char *hash = NULL;
+    FUZZ_CHECK(tk_audit_head(path, &seq, &hash, &e) == 0);
+    FUZZ_CHECK(seq == res.lines && streq(hash, res.head_hash));
+
+    FUZZ_CHECK(tk_audit_check_appendable(path, 0, &e) == 0);
+    const TkAuditRecord rec = {
+        .time_usec = 1767225600000000,
+        .operation = "unblock-pin",
+        .serial = "0123456789",
+        .uid = 1000,
+        .pid = 4242,
+        .request = "UA-2026-000123",
+        .result = "ok",
+    };
+    uint64_t appended = 0;
+    FUZZ_CHECK(tk_audit_append(path, &rec, &appended, &e) == 0);
+    FUZZ_CHECK(appended == res.lines + 1);
+    TkAuditVerifyResult after = {};
+    FUZZ_CHECK(tk_audit_verify(path, &after, &e) == 0);
+    FUZZ_CHECK(after.lines == res.lines + 1 && !after.interrupted);
+    return 0;
+}
