@@ -177,7 +177,7 @@ static int build_call(FuzzInput *in, const Operation *op, sd_bus_message **ret)
 
 static bool text_in(const char *s, size_t min, size_t max)
 {
-    return text_check(s, min, max) == 0;
+    return tk_text_check(s, min, max) == 0;
 }
 
 static bool secret_in(const TkSecret *s, const OptionSpec *spec)
