@@ -78,6 +78,15 @@ void module_report(Module *m, const char *error)
         set_state(m, MODULE_FAILING, error);
 }
 
+static int on_respawn(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* A new scanner in 2 s: a module that fails at once is not started in a tight loop. */
+static void schedule_respawn(Module *m)
+{
+    (void)sd_event_add_time_relative(m->context->event, &m->respawn, CLOCK_MONOTONIC, 2000000, 0,
+                                     on_respawn, m);
+}
+
 static int on_respawn(sd_event_source *s, uint64_t usec, void *userdata)
 {
     Module *m = userdata;
@@ -88,8 +97,7 @@ static int on_respawn(sd_event_source *s, uint64_t usec, void *userdata)
         snprintf(what, sizeof(what), "its scanner cannot be started (%s)", strerror(-r));
         set_state(m, MODULE_FAILING, what);
         /* Tried again, as a scanner that stopped would be. */
-        sd_event_add_time_relative(m->context->event, &m->respawn, CLOCK_MONOTONIC, 2000000, 0,
-                                   on_respawn, m);
+        schedule_respawn(m);
     }
     return 0;
 }
@@ -104,8 +112,7 @@ static void on_scanner_exit(Worker *w, const char *how, void *userdata)
         snprintf(what, sizeof(what), "its scanner stopped (%s) and is restarted", how);
         set_state(m, MODULE_FAILING, what);
     }
-    sd_event_add_time_relative(m->context->event, &m->respawn, CLOCK_MONOTONIC, 2000000, 0,
-                               on_respawn, m);
+    schedule_respawn(m);
 }
 
 int module_start_scanner(Module *m)

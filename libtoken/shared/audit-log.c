@@ -343,6 +343,23 @@ static const char *longest_field(json_object *o, size_t *ret_len)
     return name;
 }
 
+/* The trail opened for appending (made if missing) and locked (LOCK_EX or LOCK_SH; the lock goes
+ * with the descriptor), with the sequence number and hash the next line must carry. Returns the
+ * descriptor. */
+static int open_chain_end(const char *path, int lock, int64_t *ret_seq, char *ret_prev,
+                          TkError *error)
+{
+    _cleanup_close_ int fd = open_audit(path, O_RDWR | O_APPEND | O_CREAT, error);
+    if (fd < 0)
+        return fd;
+    int r = lock_audit(fd, lock, path, error);
+    if (r >= 0)
+        r = next_link(fd, path, ret_seq, ret_prev, error);
+    if (r < 0)
+        return r;
+    return TAKE_FD(fd);
+}
+
 int tk_audit_append(const char *path, const TkAuditRecord *rec, uint64_t *ret_seq, TkError *error)
 {
     if (isempty(path) || !rec || isempty(rec->operation) || isempty(rec->result))
@@ -351,19 +368,12 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, uint64_t *ret_se
     if (rec->time_usec >= INT64_MAX)
         return -EINVAL;
 
-    _cleanup_close_ int fd = open_audit(path, O_RDWR | O_APPEND | O_CREAT, error);
-    if (fd < 0)
-        return fd;
-    /* The lock goes with the descriptor and is released when it is closed. */
-    int r = lock_audit(fd, LOCK_EX, path, error);
-    if (r < 0)
-        return r;
-
     int64_t seq = 0;
     char prev[TK_AUDIT_HASH_HEX_LEN + 1];
-    r = next_link(fd, path, &seq, prev, error);
-    if (r < 0)
-        return r;
+    _cleanup_close_ int fd = open_chain_end(path, LOCK_EX, &seq, prev, error);
+    if (fd < 0)
+        return fd;
+    int r;
 
     char when[32];
     time_t t = (time_t)(rec->time_usec / 1000000);
@@ -427,20 +437,13 @@ int tk_audit_check_appendable(const char *path, uint64_t min_free_bytes, TkError
     if (isempty(path))
         return -EINVAL;
 
-    /* Opened as the writer opens it, so that what fails here would fail there. */
-    _cleanup_close_ int fd = open_audit(path, O_RDWR | O_APPEND | O_CREAT, error);
-    if (fd < 0)
-        return fd;
-    /* Shared, like a reader: it only waits for a writer to finish its line. */
-    int r = lock_audit(fd, LOCK_SH, path, error);
-    if (r < 0)
-        return r;
-
+    /* Opened as the writer opens it, so that what fails here would fail there; locked shared,
+     * like a reader: it only waits for a writer to finish its line. */
     int64_t seq = 0;
     char prev[TK_AUDIT_HASH_HEX_LEN + 1];
-    r = next_link(fd, path, &seq, prev, error);
-    if (r < 0)
-        return r;
+    _cleanup_close_ int fd = open_chain_end(path, LOCK_SH, &seq, prev, error);
+    if (fd < 0)
+        return fd;
 
     struct statvfs sv;
     if (fstatvfs(fd, &sv) < 0)
