@@ -197,7 +197,7 @@ int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *
     CallState s = {
         .ctx = ctx,
         .what = what,
-        .show_progress = !ctx->json && isatty(STDERR_FILENO),
+        .show_progress = !ctx->json && !ctx->quiet && isatty(STDERR_FILENO),
         .start_usec = monotonic_usec(),
     };
     sd_bus *bus = sd_bus_message_get_bus(m);

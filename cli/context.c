@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "format.h"
+#include "pager.h"
 #include "tokenctl.h"
 
 int fail(Context *ctx, const char *name, const char *fmt, ...)
@@ -108,6 +109,12 @@ void output_failed(Context *ctx, int err)
     ctx->output_failed = true;
     fprintf(stderr, "tokenctl: Cannot write to standard output: %s\n",
             strerror(err < 0 ? -err : err));
+}
+
+void context_pager(Context *ctx)
+{
+    if (ctx->pager && !ctx->json && !ctx->quiet && ctx->pager_pid == 0)
+        ctx->pager_pid = pager_start();
 }
 
 int context_bus(Context *ctx, sd_bus **ret)

@@ -114,6 +114,13 @@ bool expiry_is_past(uint64_t not_after, time_t now)
     return now >= 0 && not_after <= (uint64_t)now;
 }
 
+int expiry_severity(uint64_t not_after, time_t now, unsigned warn_days)
+{
+    if (expiry_is_past(not_after, now))
+        return 2;
+    return not_after - (uint64_t)(now < 0 ? 0 : now) < (uint64_t)warn_days * 86400 ? 1 : 0;
+}
+
 int format_expiry(uint64_t not_after, time_t now, char *buf, size_t size)
 {
     const uint64_t day = 24 * 60 * 60;

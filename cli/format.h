@@ -17,6 +17,7 @@ enum {
     EXIT_PIN_LOCKED = 6,
     EXIT_POLICY = 7,
     EXIT_AUDIT_BROKEN = 8,
+    EXIT_EXPIRING = 9,
 };
 
 /* Error names tokenctl reports for failures found before the daemon is asked. */
@@ -43,6 +44,13 @@ int pin_state_severity(const char *state);
 /* "expires 2027-03-01, in 96 days", "expires 2026-11-25, today", "EXPIRED 3 days ago". */
 int format_expiry(uint64_t not_after, time_t now, char *buf, size_t size);
 bool expiry_is_past(uint64_t not_after, time_t now);
+
+/* How a certificate's expiry is shown, alike in every command: 2 expired, 1 within warn_days
+ * (expires soon), 0 later. */
+int expiry_severity(uint64_t not_after, time_t now, unsigned warn_days);
+
+/* The default of --expiry-warn, in days. */
+#define EXPIRY_WARN_DAYS_DEFAULT 30
 
 /* RFC 3339 in UTC with microseconds, "2026-11-25T12:00:00.000042Z", for usec since the epoch. */
 int format_timestamp_usec(uint64_t usec, char *buf, size_t size);

@@ -90,18 +90,19 @@ size_t table_rows(const Table *t)
     return t->n_cells / t->n_columns - 1;
 }
 
-int table_print(const Table *t, FILE *f, bool color)
+int table_print(const Table *t, FILE *f, bool color, bool legend)
 {
     _cleanup_free_ size_t *width = calloc(t->n_columns, sizeof(size_t));
+    size_t first = legend ? 0 : t->n_columns;
 
     if (!width)
         return -ENOMEM;
-    for (size_t i = 0; i < t->n_cells; i++) {
+    for (size_t i = first; i < t->n_cells; i++) {
         size_t w = display_width(t->cells[i].text);
         if (w > width[i % t->n_columns])
             width[i % t->n_columns] = w;
     }
-    for (size_t i = 0; i < t->n_cells; i++) {
+    for (size_t i = first; i < t->n_cells; i++) {
         size_t col = i % t->n_columns;
         const Cell *c = &t->cells[i];
         bool last = col == t->n_columns - 1 || i == t->n_cells - 1;

@@ -15,7 +15,8 @@ Table *table_free(Table *t);
 int table_add(Table *t, const char *cell);
 int table_add_colored(Table *t, const char *cell, const char *color);
 size_t table_rows(const Table *t);
-int table_print(const Table *t, FILE *f, bool color);
+/* legend: with the header row. */
+int table_print(const Table *t, FILE *f, bool color, bool legend);
 
 /* Columns that text takes on a terminal in the current locale: two for a wide (CJK) character,
  * none for a combining mark; one for every character where the locale cannot tell. */

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "format.h"
 #include "json-output.h"
+#include "pager.h"
 #include "polkit-agent.h"
 #include "tokenctl.h"
 
@@ -54,7 +55,7 @@ static const Verb verbs[] = {
      "Create a PKCS#10 certificate request signed by a key on the token."},
     {"import-cert", V_IMPORT, verb_import_cert, true, "import-cert TOKEN FILE [--chain FILE]",
      "Store an issued certificate (and its CA chain) next to its key."},
-    {"change-pin", V_CHANGE_PIN, verb_change_pin, true, "change-pin TOKEN [--so]",
+    {"change-pin", V_CHANGE_PIN, verb_change_pin, true, "change-pin TOKEN [--so | --puk]",
      "Change the user PIN (or the SO PIN with --so)."},
     {"unblock", V_UNBLOCK, verb_unblock, true, "unblock TOKEN --request REF [--force]",
      "Unblock the user PIN with the SO PIN/PUK and set a new one."},
@@ -94,6 +95,10 @@ enum {
     ARG_OPERATION,
     ARG_TOKEN,
     ARG_YES,
+    ARG_NO_LEGEND,
+    ARG_NO_PAGER,
+    ARG_EXPIRY_WARN,
+    ARG_PUK,
 };
 
 typedef struct OptionDoc {
@@ -109,6 +114,8 @@ static const OptionDoc option_docs[] = {
      "print JSON on standard output: pretty, short (one line) or off"},
     {"no-ask-password", ARG_NO_ASK_PASSWORD, NULL, V_ALL,
      "never ask for a PIN or for authorisation on the terminal"},
+    {"quiet", 'q', NULL, V_ALL, "print nothing on success but the data asked for; no progress"},
+    {"no-pager", ARG_NO_PAGER, NULL, V_ALL, "do not pipe long output into a pager"},
     {"help", 'h', NULL, V_ALL, "show this help"},
     {"version", ARG_VERSION, NULL, V_ALL, "show the version"},
     {"pin-file", ARG_PIN_FILE, "FILE",
@@ -131,12 +138,17 @@ static const OptionDoc option_docs[] = {
     {"output", 'o', "FILE", V_CSR, "write the request to FILE instead of standard output"},
     {"chain", ARG_CHAIN, "FILE", V_IMPORT, "PEM file with CA certificates to store too"},
     {"so", ARG_SO, NULL, V_CHANGE_PIN, "change the SO PIN instead of the user PIN"},
+    {"puk", ARG_PUK, NULL, V_CHANGE_PIN,
+     "change the PUK (says why it cannot: no PKCS#11 call changes one)"},
     {"request", ARG_REQUEST, "REF", V_UNBLOCK | V_AUDIT,
      "the unlock application form's reference (audit list: only its acts)"},
     {"force", ARG_FORCE, NULL, V_KEYGEN | V_IMPORT | V_DELETE | V_CHANGE_PIN | V_UNBLOCK | V_INIT,
      "go on even when the PIN or SO PIN/PUK it presents is on its final try"},
     {"yes", ARG_YES, NULL, V_INIT | V_DELETE,
      "do not ask for confirmation (needed where there is no terminal)"},
+    {"expiry-warn", ARG_EXPIRY_WARN, "DAYS", V_STATUS | V_OBJECTS,
+     "warn of certificates that expire within DAYS (default 30); exit status 9 if one does"},
+    {"no-legend", ARG_NO_LEGEND, NULL, V_LIST | V_OBJECTS | V_AUDIT, "print no column headings"},
     {"config", ARG_CONFIG, "FILE", V_AUDIT, "read the audit file's path ([Audit] File=) from FILE"},
     {"since", ARG_SINCE, "TIME", V_AUDIT, "list acts from TIME on (today, 2026-12-01, -2h, ...)"},
     {"until", ARG_UNTIL, "TIME", V_AUDIT, "list acts up to TIME"},
@@ -165,7 +177,7 @@ static void print_option(const OptionDoc *o)
     char left[64];
     if (o->val == ARG_JSON)
         snprintf(left, sizeof(left), "    --%s[=%s]", o->name, o->arg);
-    else if (o->val == 'h' || o->val == 'o')
+    else if (o->val == 'h' || o->val == 'o' || o->val == 'q')
         snprintf(left, sizeof(left), "-%c, --%s%s%s", o->val, o->name, o->arg ? " " : "",
                  o->arg ?: "");
     else
@@ -323,7 +335,7 @@ static int parse_args(Context *ctx, int argc, char *argv[], const Verb **ret_ver
         return r;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) >= 0) {
+    while ((c = getopt_long(argc, argv, ":hqo:", longopts, NULL)) >= 0) {
         switch (c) {
         case 'h':
             want_help = true;
@@ -336,6 +348,26 @@ static int parse_args(Context *ctx, int argc, char *argv[], const Verb **ret_ver
         case ARG_NO_ASK_PASSWORD:
             ctx->ask_password = false;
             break;
+        case 'q':
+            ctx->quiet = true;
+            break;
+        case ARG_NO_PAGER:
+            ctx->pager = false;
+            break;
+        case ARG_NO_LEGEND:
+            ctx->legend = false;
+            break;
+        case ARG_EXPIRY_WARN: {
+            char *end;
+            errno = 0;
+            unsigned long days = strtoul(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end || optarg[0] == '-' || days > 36500)
+                return fail(ctx, CLI_ERROR_USAGE,
+                            "--expiry-warn takes a number of days from 0 to 36500");
+            ctx->expiry_warn_days = (unsigned)days;
+            ctx->expiry_warn_given = true;
+            break;
+        }
         case ARG_PIN_FILE:
             ctx->pin_file = optarg;
             break;
@@ -382,6 +414,9 @@ static int parse_args(Context *ctx, int argc, char *argv[], const Verb **ret_ver
             break;
         case ARG_SO:
             ctx->so = true;
+            break;
+        case ARG_PUK:
+            ctx->puk = true;
             break;
         case ARG_REQUEST:
             ctx->request = optarg;
@@ -492,7 +527,12 @@ static int print_result(Context *ctx, const Verb *verb, int status)
 
 int main(int argc, char *argv[])
 {
-    Context ctx = {.ask_password = true};
+    Context ctx = {
+        .ask_password = true,
+        .legend = true,
+        .pager = true,
+        .expiry_warn_days = EXPIRY_WARN_DAYS_DEFAULT,
+    };
     const Verb *verb = NULL;
     bool want_help = false;
     int r;
@@ -528,6 +568,7 @@ int main(int argc, char *argv[])
 finish:
     polkit_agent_stop(ctx.agent_pid);
     r = print_result(&ctx, verb, ctx.error_name ? ctx.exit_code : r);
+    pager_stop(ctx.pager_pid);
     sd_bus_flush_close_unref(ctx.bus);
     json_object_put(ctx.result);
     strv_free(ctx.emails);

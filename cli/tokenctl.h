@@ -17,6 +17,10 @@ typedef struct Context {
     bool json;        /* --json, whatever its mode, and not --json=off */
     bool json_pretty; /* indented rather than one line */
     bool ask_password;
+    bool quiet;  /* -q: no message on success and no progress line; errors and data stay */
+    bool legend; /* column headings and the like; --no-legend drops them */
+    bool pager;  /* --no-pager: false */
+    pid_t pager_pid;
     const char *pin_file;
     const char *new_pin_file;
     const char *so_pin_file;
@@ -24,8 +28,13 @@ typedef struct Context {
     /* verb options */
     bool login;
     bool so;
+    bool puk;
     bool force;
     bool yes; /* --yes: no confirmation asked for what destroys */
+    /* --expiry-warn: a certificate that expires within this many days is warned of; given
+     * explicitly, one that does (or has expired) makes the exit status EXIT_EXPIRING. */
+    unsigned expiry_warn_days;
+    bool expiry_warn_given;
     const char *type;
     const char *label;
     const char *id_hex;
@@ -75,6 +84,9 @@ int fail_errno(Context *ctx, int err, const char *fmt, ...) _printf_(3, 4);
 /* Says on stderr, once, that standard output could not be written (in --json mode too: it is
  * the one channel left), and makes the run a failure. */
 void output_failed(Context *ctx, int err);
+
+/* Starts the pager for what a verb prints next (pager.h), unless --no-pager, --json or -q. */
+void context_pager(Context *ctx);
 
 /* Opens the system bus (honouring DBUS_SYSTEM_BUS_ADDRESS) once. */
 int context_bus(Context *ctx, sd_bus **ret);

@@ -97,6 +97,8 @@ static int audit_verify(Context *ctx)
         json_object_object_add(ctx->result, "head", head);
         return 0;
     }
+    if (ctx->quiet)
+        return 0;
     printf("%s: %zu line%s, hash chain intact.\n", path, result.lines,
            result.lines == 1 ? "" : "s");
     /* A partial last line is not an edit (see TkAuditVerifyResult), so it is no failure; but
@@ -322,11 +324,12 @@ static int audit_list(Context *ctx)
             return fail_errno(ctx, -ENOMEM, "Cannot show the audit trail");
     }
     _cleanup_free_ char *shown = NULL;
+    context_pager(ctx);
     if (table_rows(table) == 0 && acts.n_acts == 0)
         printf("No acts recorded in %s.\n", terminal_text(path, &shown));
     else if (table_rows(table) == 0)
         printf("No acts in %s match.\n", terminal_text(path, &shown));
-    else if (table_print(table, stdout, ctx->color) < 0)
+    else if (table_print(table, stdout, ctx->color, ctx->legend) < 0)
         return fail_errno(ctx, -EIO, "Cannot show the audit trail");
     if (result.interrupted)
         fprintf(stderr,

@@ -136,6 +136,7 @@ int verb_list(Context *ctx)
         return 0;
     }
 
+    context_pager(ctx);
     if (json_object_array_length(tokens) == 0) {
         puts("No tokens present.");
         return 0;
@@ -161,7 +162,7 @@ int verb_list(Context *ctx)
                   isempty(json_get_string(t, "Reader")) ? "-" : json_get_string(t, "Reader"));
         table_add_colored(table, pin, severity_color(sev));
     }
-    table_print(table, stdout, ctx->color);
+    table_print(table, stdout, ctx->color, ctx->legend);
     return 0;
 }
 
@@ -225,7 +226,7 @@ static char *ascii_lower(const char *s)
  * where it does not apply (curve on an RSA key, subject on a key); hex in lower case, as
  * OpenSSL gives certificate serials in upper case; and the expiry computed the same way as the
  * text people read. */
-static json_object *object_json(json_object *o, time_t now)
+static json_object *object_json(json_object *o, time_t now, unsigned warn_days)
 {
     json_object *j = json_object_new_object();
     const char *serial = json_get_string(o, "serial");
@@ -239,9 +240,11 @@ static json_object *object_json(json_object *o, time_t now)
     add_string(j, "serial", lower);
     copy_key(j, "not-before", o);
     copy_key(j, "not-after", o);
+    copy_key(j, "ca", o);
     if (not_after < 0) {
         json_object_object_add(j, "expired", NULL);
         json_object_object_add(j, "days-left", NULL);
+        json_object_object_add(j, "expires-soon", NULL);
         return j;
     }
     bool past = expiry_is_past((uint64_t)not_after, now);
@@ -249,20 +252,121 @@ static json_object *object_json(json_object *o, time_t now)
                         : (int64_t)(((uint64_t)not_after - (uint64_t)now) / 86400);
     json_object_object_add(j, "expired", json_object_new_boolean(past));
     json_object_object_add(j, "days-left", json_object_new_int64(days));
+    json_object_object_add(
+        j, "expires-soon",
+        json_object_new_boolean(expiry_severity((uint64_t)not_after, now, warn_days) == 1));
     return j;
 }
 
-/* The objects of one class (NULL: all) in their documented form. */
-static json_object *objects_json(json_object *objects, const char *class, time_t now)
+static bool is_certificate(json_object *o)
+{
+    return streq_ptr(json_get_string(o, "class"), "certificate");
+}
+
+static bool is_ca(json_object *o)
+{
+    return is_certificate(o) && json_get_bool(o, "ca", 0);
+}
+
+static int class_rank(json_object *o)
+{
+    const char *class = json_get_string(o, "class");
+    return streq_ptr(class, "private-key")  ? 0
+           : streq_ptr(class, "public-key") ? 1
+           : !is_certificate(o)             ? 3
+           : is_ca(o)                       ? 4
+                                            : 2;
+}
+
+static int strcmp_null(const char *a, const char *b)
+{
+    return strcmp(strempty(a), strempty(b));
+}
+
+/* The order people and scripts see, whatever order the token gives: keys, then the holder's
+ * certificates, then CA certificates; within those by id, expiry and subject. */
+static int object_compare(const void *a, const void *b)
+{
+    json_object *x = *(json_object *const *)a, *y = *(json_object *const *)b;
+    int d = class_rank(x) - class_rank(y);
+    if (d != 0)
+        return d;
+    if ((d = strcmp_null(json_get_string(x, "id"), json_get_string(y, "id"))) != 0)
+        return d;
+    int64_t ex = json_get_int(x, "not-after", -1), ey = json_get_int(y, "not-after", -1);
+    if (ex != ey)
+        return ex < ey ? -1 : 1;
+    if ((d = strcmp_null(json_get_string(x, "subject"), json_get_string(y, "subject"))) != 0)
+        return d;
+    return strcmp_null(json_get_string(x, "label"), json_get_string(y, "label"));
+}
+
+static void sort_objects(json_object *objects)
+{
+    if (objects)
+        json_object_array_sort(objects, object_compare);
+}
+
+/* Which objects a list shows. */
+typedef enum ObjectKind {
+    OBJECTS_ALL,
+    OBJECTS_HOLDER_CERTIFICATES,
+    OBJECTS_CA_CERTIFICATES,
+} ObjectKind;
+
+static bool object_is(json_object *o, ObjectKind kind)
+{
+    return kind == OBJECTS_ALL ||
+           (is_certificate(o) && is_ca(o) == (kind == OBJECTS_CA_CERTIFICATES));
+}
+
+/* The objects of one kind in their documented form. */
+static json_object *objects_json(json_object *objects, ObjectKind kind, time_t now,
+                                 unsigned warn_days)
 {
     json_object *a = json_object_new_array();
 
     for (size_t i = 0; objects && i < json_object_array_length(objects); i++) {
         json_object *o = json_object_array_get_idx(objects, i);
-        if (!class || streq_ptr(json_get_string(o, "class"), class))
-            json_object_array_add(a, object_json(o, now));
+        if (object_is(o, kind))
+            json_object_array_add(a, object_json(o, now, warn_days));
     }
     return a;
+}
+
+/* The exit status for --expiry-warn given explicitly: whether a holder's certificate expires
+ * within the threshold or has expired. CA certificates are the issuer's to renew. */
+static int expiry_status(Context *ctx, json_object *objects, time_t now)
+{
+    if (!ctx->expiry_warn_given)
+        return 0;
+    for (size_t i = 0; objects && i < json_object_array_length(objects); i++) {
+        json_object *o = json_object_array_get_idx(objects, i);
+        int64_t not_after = json_get_int(o, "not-after", -1);
+        if (object_is(o, OBJECTS_HOLDER_CERTIFICATES) && not_after >= 0 &&
+            expiry_severity((uint64_t)not_after, now, ctx->expiry_warn_days) > 0)
+            return EXIT_EXPIRING;
+    }
+    return 0;
+}
+
+/* "expires 2026-12-22, in 20 days — renew soon" and its colour, alike in every command. */
+static const char *expiry_text(Context *ctx, int64_t not_after, time_t now, char *buf, size_t size)
+{
+    if (not_after < 0) {
+        snprintf(buf, size, "-");
+        return NULL;
+    }
+    if (format_expiry((uint64_t)not_after, now, buf, size) < 0) {
+        snprintf(buf, size, "?");
+        return NULL;
+    }
+    int sev = expiry_severity((uint64_t)not_after, now, ctx->expiry_warn_days);
+    if (sev == 1) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n, " — renew soon");
+    }
+    return severity_color(sev);
 }
 
 static void print_objects(Context *ctx, json_object *objects, time_t now)
@@ -274,29 +378,23 @@ static void print_objects(Context *ctx, json_object *objects, time_t now)
         return;
     for (size_t i = 0; i < json_object_array_length(objects); i++) {
         json_object *o = json_object_array_get_idx(objects, i);
-        char details[512], expiry[96] = "";
-        int64_t not_after = json_get_int(o, "not-after", -1);
+        char details[512], expiry[128] = "";
         const char *color = NULL;
 
         object_details(o, details, sizeof(details));
-        if (not_after >= 0) {
-            if (format_expiry((uint64_t)not_after, now, expiry, sizeof(expiry)) < 0)
-                snprintf(expiry, sizeof(expiry), "?");
-            else if (expiry_is_past((uint64_t)not_after, now))
-                color = ANSI_RED;
-            else if ((uint64_t)not_after - (uint64_t)now < 30 * 86400)
-                color = ANSI_YELLOW;
-        }
-        table_add(table, class_text(json_get_string(o, "class")));
+        if (is_certificate(o))
+            color = expiry_text(ctx, json_get_int(o, "not-after", -1), now, expiry, sizeof(expiry));
+        table_add(table, is_ca(o) ? "CA certificate" : class_text(json_get_string(o, "class")));
         table_add(table, json_get_string(o, "id"));
         table_add(table, json_get_string(o, "label"));
         table_add(table, details);
         table_add_colored(table, expiry, color);
     }
+    context_pager(ctx);
     if (table_rows(table) == 0)
         puts("No objects on this token.");
     else
-        table_print(table, stdout, ctx->color);
+        table_print(table, stdout, ctx->color, ctx->legend);
 }
 
 int verb_objects(Context *ctx)
@@ -320,26 +418,49 @@ int verb_objects(Context *ctx)
     r = list_objects(ctx, token, pin, &objects, &error);
     if (r < 0)
         return fail_bus(ctx, "Cannot list the objects on the token", &error);
+    sort_objects(objects);
 
     if (ctx->json) {
         ctx->result = json_object_new_object();
         add_string(ctx->result, "token", json_get_string(token, "Serial"));
-        json_object_object_add(ctx->result, "objects", objects_json(objects, NULL, now));
-        return 0;
-    }
-    print_objects(ctx, objects, now);
-    return 0;
+        json_object_object_add(ctx->result, "objects",
+                               objects_json(objects, OBJECTS_ALL, now, ctx->expiry_warn_days));
+    } else
+        print_objects(ctx, objects, now);
+    return expiry_status(ctx, objects, now);
 }
 
 static void print_field(Context *ctx, const char *name, const char *value, const char *color)
 {
     _cleanup_free_ char *buf = NULL;
     value = terminal_text(value, &buf);
-    printf("%14s: ", name);
+    printf("%15s: ", name);
     if (ctx->color && color)
         printf("%s%s%s\n", color, value, ANSI_RESET);
     else
         printf("%s\n", value);
+}
+
+/* The certificates of one kind, each its subject and then its expiry; "none" under the heading
+ * of the holder's, nothing for CA certificates where there are none. */
+static void print_certificates(Context *ctx, json_object *objects, ObjectKind kind,
+                               const char *heading, time_t now)
+{
+    bool any = false;
+
+    for (size_t i = 0; i < json_object_array_length(objects); i++) {
+        json_object *o = json_object_array_get_idx(objects, i);
+        char expiry[128];
+        if (!object_is(o, kind))
+            continue;
+        print_field(ctx, any ? "" : heading, strempty(json_get_string(o, "subject")), NULL);
+        const char *color =
+            expiry_text(ctx, json_get_int(o, "not-after", -1), now, expiry, sizeof(expiry));
+        print_field(ctx, "", expiry, color);
+        any = true;
+    }
+    if (!any && kind == OBJECTS_HOLDER_CERTIFICATES)
+        print_field(ctx, heading, "none", NULL);
 }
 
 int verb_status(Context *ctx)
@@ -359,6 +480,8 @@ int verb_status(Context *ctx)
     /* Certificates are public objects: reading them needs no PIN and no authorisation. A
      * token that cannot be read right now still has a state worth showing. */
     r = list_objects(ctx, token, NULL, &objects, &error);
+    if (r >= 0)
+        sort_objects(objects);
 
     if (ctx->json) {
         json_object *e = NULL;
@@ -370,11 +493,18 @@ int verb_status(Context *ctx)
         ctx->result = json_object_new_object();
         json_object_object_add(ctx->result, "token", token_json(token));
         json_object_object_add(ctx->result, "certificates",
-                               objects_json(r < 0 ? NULL : objects, "certificate", now));
+                               objects_json(r < 0 ? NULL : objects, OBJECTS_HOLDER_CERTIFICATES,
+                                            now, ctx->expiry_warn_days));
+        json_object_object_add(ctx->result, "ca-certificates",
+                               objects_json(r < 0 ? NULL : objects, OBJECTS_CA_CERTIFICATES, now,
+                                            ctx->expiry_warn_days));
         json_object_object_add(ctx->result, "certificates-error", e);
-        return 0;
+        json_object_object_add(ctx->result, "expiry-warn-days",
+                               json_object_new_int64(ctx->expiry_warn_days));
+        return r < 0 ? 0 : expiry_status(ctx, objects, now);
     }
 
+    context_pager(ctx);
     print_field(ctx, "Token", strempty(json_get_string(token, "Label")), ANSI_BOLD);
     print_field(ctx, "Serial", strempty(json_get_string(token, "Serial")), NULL);
     if (json_get_bool(token, "SerialConflict", 0))
@@ -416,22 +546,7 @@ int verb_status(Context *ctx)
         print_field(ctx, "Certificates", buf, ANSI_YELLOW);
         return 0;
     }
-    bool any = false;
-    for (size_t i = 0; i < json_object_array_length(objects); i++) {
-        json_object *o = json_object_array_get_idx(objects, i);
-        char expiry[96] = "";
-        int64_t not_after = json_get_int(o, "not-after", -1);
-        if (!streq_ptr(json_get_string(o, "class"), "certificate"))
-            continue;
-        if (not_after >= 0)
-            format_expiry((uint64_t)not_after, now, expiry, sizeof(expiry));
-        snprintf(buf, sizeof(buf), "%s", strempty(json_get_string(o, "subject")));
-        print_field(ctx, any ? "" : "Certificates", buf, NULL);
-        bool past = not_after >= 0 && expiry_is_past((uint64_t)not_after, now);
-        print_field(ctx, "", expiry, past ? ANSI_RED : NULL);
-        any = true;
-    }
-    if (!any)
-        print_field(ctx, "Certificates", "none", NULL);
-    return 0;
+    print_certificates(ctx, objects, OBJECTS_HOLDER_CERTIFICATES, "Certificates", now);
+    print_certificates(ctx, objects, OBJECTS_CA_CERTIFICATES, "CA certificates", now);
+    return expiry_status(ctx, objects, now);
 }

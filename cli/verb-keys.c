@@ -127,8 +127,9 @@ int verb_keygen(Context *ctx)
         return 0;
     }
     _cleanup_free_ char *buf = NULL;
-    fprintf(stderr, "Generated an %s key pair on token %s, id %s.\n", ctx->type,
-            terminal_text(json_get_string(token, "Serial"), &buf), id_hex);
+    if (!ctx->quiet)
+        fprintf(stderr, "Generated an %s key pair on token %s, id %s.\n", ctx->type,
+                terminal_text(json_get_string(token, "Serial"), &buf), id_hex);
     fputs(pem, stdout);
     return 0;
 }
@@ -207,9 +208,10 @@ int verb_csr(Context *ctx)
                                ctx->output ? json_object_new_string(ctx->output) : NULL);
         return 0;
     }
-    if (ctx->output)
-        fprintf(stderr, "Certificate request written to %s.\n", ctx->output);
-    else
+    if (ctx->output) {
+        if (!ctx->quiet)
+            fprintf(stderr, "Certificate request written to %s.\n", ctx->output);
+    } else
         fputs(pem, stdout);
     return 0;
 }
@@ -370,6 +372,8 @@ int verb_import_cert(Context *ctx)
                                json_object_new_int((int)(certs.n - 1 + chain.n)));
         return 0;
     }
+    if (ctx->quiet)
+        return 0;
     _cleanup_free_ char *buf = NULL;
     printf("Certificate stored on token %s with id %s",
            terminal_text(json_get_string(token, "Serial"), &buf), id_hex);
@@ -459,6 +463,8 @@ int verb_delete(Context *ctx)
         json_object_object_add(ctx->result, "id", json_object_new_string(id_hex));
         return 0;
     }
+    if (ctx->quiet)
+        return 0;
     _cleanup_free_ char *buf = NULL;
     printf("Deleted the %s with id %s from token %s.\n", class, id_hex,
            terminal_text(json_get_string(token, "Serial"), &buf));

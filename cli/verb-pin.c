@@ -43,9 +43,30 @@ static int done(Context *ctx, json_object *token, const char *action, const char
         json_object_object_add(ctx->result, "done", json_object_new_string(action));
         return 0;
     }
+    if (ctx->quiet)
+        return 0;
     _cleanup_free_ char *buf = NULL;
     printf("%s%s%s\n", before, terminal_text(json_get_string(token, "Serial"), &buf), after);
     return 0;
+}
+
+/* No PKCS#11 call changes a PUK: C_SetPIN changes the PIN of the session's user, the user PIN
+ * or the SO PIN. Said before anything is asked, in words of what the holder can do instead. */
+static int refuse_puk_change(Context *ctx, json_object *token)
+{
+    _cleanup_free_ char *buf = NULL;
+    const char *serial = terminal_text(json_get_string(token, "Serial"), &buf);
+
+    if (!json_get_bool(token, "HasPuk", 0))
+        return fail(ctx, CLI_ERROR_USAGE,
+                    "Token %s has no PUK apart from its SO PIN: its unblock takes the SO PIN, "
+                    "which change-pin --so changes.",
+                    serial);
+    return fail(ctx, CLI_ERROR_FAILED,
+                "The PUK of token %s cannot be changed: PKCS#11, through which tokend works, "
+                "has no way to change a PUK. It is set when the token is initialised "
+                "(tokenctl init); change-pin --so changes the SO PIN.",
+                serial);
 }
 
 int verb_change_pin(Context *ctx)
@@ -56,9 +77,13 @@ int verb_change_pin(Context *ctx)
     _cleanup_secret_ TkSecret *old = NULL, *new = NULL;
     int r;
 
+    if (ctx->puk && ctx->so)
+        return fail(ctx, CLI_ERROR_USAGE, "change-pin takes --so or --puk, not both");
     r = one_token(ctx, "change-pin", &token);
     if (r != 0)
         return r;
+    if (ctx->puk)
+        return refuse_puk_change(ctx, token);
     r = token_call_new(ctx, json_get_string(token, "path"), "ChangePin", &m);
     if (r >= 0)
         r = sd_bus_message_append(m, "s", ctx->so ? "so" : "user");
@@ -101,8 +126,10 @@ int verb_change_pin(Context *ctx)
     r = token_call(ctx, m, "change PIN", &error, &reply);
     if (r < 0)
         return fail_bus(ctx, "Changing the PIN failed", &error);
+    bool puk_apart = json_get_bool(token, "HasPuk", 0);
     return done(ctx, token, ctx->so ? "change-so-pin" : "change-pin",
-                ctx->so ? "SO PIN changed on token " : "PIN changed on token ", ".");
+                ctx->so ? "SO PIN changed on token " : "User PIN changed on token ",
+                ctx->so && puk_apart ? "; its PUK, which unblock takes, is unchanged." : ".");
 }
 
 int verb_unblock(Context *ctx)

@@ -201,8 +201,8 @@ static int append_object(sd_bus_message *m, const TkObject *o)
         if (r >= 0 && o->serial)
             r = sd_bus_message_append(m, "{sv}", "serial", "s", o->serial);
         if (r >= 0)
-            r = sd_bus_message_append(m, "{sv}{sv}", "not-before", "t", o->not_before, "not-after",
-                                      "t", o->not_after);
+            r = sd_bus_message_append(m, "{sv}{sv}{sv}", "not-before", "t", o->not_before,
+                                      "not-after", "t", o->not_after, "ca", "b", o->ca);
     }
     if (r < 0)
         return r;

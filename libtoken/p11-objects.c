@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "dn.h"
 #include "p11-error.h"
@@ -122,6 +123,7 @@ int tk_describe_certificate(X509 *x509, TkObject *o)
         return -ENOMEM;
     o->not_before = asn1_time_to_epoch(X509_get0_notBefore(x509));
     o->not_after = asn1_time_to_epoch(X509_get0_notAfter(x509));
+    o->ca = X509_check_ca(x509) > 0;
 
     EVP_PKEY *pub = X509_get0_pubkey(x509);
     if (pub)

@@ -111,6 +111,7 @@ typedef struct TkObject {
     char *serial; /* hex */
     uint64_t not_before;
     uint64_t not_after;
+    bool ca; /* a CA's certificate (basicConstraints CA, or a self-signed version 1 one) */
 } TkObject;
 
 void tk_object_array_free(TkObject *objects, size_t n);

@@ -10,6 +10,7 @@
 #define _unused_       __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _nonnull_(...) __attribute__((nonnull(__VA_ARGS__)))
+#define _noreturn_     __attribute__((noreturn))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 

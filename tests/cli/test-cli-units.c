@@ -84,6 +84,17 @@ START_TEST(expiry_text_gives_date_and_days)
 }
 END_TEST
 
+START_TEST(expiry_warning_follows_the_threshold)
+{
+    ck_assert_int_eq(expiry_severity((uint64_t)NOW - 1, NOW, 30), 2);
+    ck_assert_int_eq(expiry_severity((uint64_t)NOW + 20 * DAY, NOW, 30), 1);
+    ck_assert_int_eq(expiry_severity((uint64_t)NOW + 30 * DAY - 1, NOW, 30), 1);
+    ck_assert_int_eq(expiry_severity((uint64_t)NOW + 30 * DAY, NOW, 30), 0);
+    ck_assert_int_eq(expiry_severity((uint64_t)NOW + 20 * DAY, NOW, 10), 0);
+    ck_assert_int_eq(expiry_severity((uint64_t)NOW + 60, NOW, 0), 0);
+}
+END_TEST
+
 START_TEST(exit_codes_follow_the_error_class)
 {
     ck_assert_int_eq(exit_code_for_error("org.freedesktop.DBus.Error.AccessDenied"), 3);
@@ -172,7 +183,7 @@ START_TEST(table_aligns_columns_by_characters_not_bytes)
     table_add(t, "ok");
     table_add(t, "2");
     ck_assert_uint_eq(table_rows(t), 2);
-    ck_assert_int_eq(table_print(t, f, false), 0);
+    ck_assert_int_eq(table_print(t, f, false, true), 0);
     fclose(f);
     ck_assert_str_eq(buf, "A           STATE\n"
                           "LOCKED — x  1\n"
@@ -196,7 +207,7 @@ START_TEST(table_aligns_wide_characters_by_their_columns)
     table_add(t, "1");
     table_add(t, "Macau ID");
     table_add(t, "2");
-    ck_assert_int_eq(table_print(t, f, false), 0);
+    ck_assert_int_eq(table_print(t, f, false, true), 0);
     fclose(f);
     ck_assert_uint_eq(display_width("\xe6\xbe\xb3\xe9\x96\x80"), 4);
     ck_assert_str_eq(buf, "LABEL     X\n"
@@ -220,11 +231,29 @@ START_TEST(table_shows_control_characters_as_text_and_aligns_by_what_is_shown)
     table_add(t, "1");
     table_add(t, "Jo\\xe3o");
     table_add(t, "2");
-    ck_assert_int_eq(table_print(t, f, false), 0);
+    ck_assert_int_eq(table_print(t, f, false, true), 0);
     fclose(f);
     ck_assert_str_eq(buf, "LABEL        X\n"
                           "\\x1b[31mred  1\n"
                           "Jo\\xe3o      2\n");
+    free(buf);
+    table_free(t);
+}
+END_TEST
+
+START_TEST(table_without_legend_leaves_out_the_headings_and_their_width)
+{
+    static const char *const headers[] = {"A LONG HEADING", "X"};
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    Table *t = table_new(2, headers);
+
+    table_add(t, "one");
+    table_add(t, "1");
+    ck_assert_int_eq(table_print(t, f, false, false), 0);
+    fclose(f);
+    ck_assert_str_eq(buf, "one  1\n");
     free(buf);
     table_free(t);
 }
@@ -420,11 +449,13 @@ static Suite *format_suite(void)
     tcase_add_test(tc, pin_state_always_names_the_source);
     tcase_add_test(tc, pin_state_refuses_a_short_buffer);
     tcase_add_test(tc, expiry_text_gives_date_and_days);
+    tcase_add_test(tc, expiry_warning_follows_the_threshold);
     tcase_add_test(tc, exit_codes_follow_the_error_class);
     tcase_add_test(tc, hex_ids_round_trip);
     tcase_add_test(tc, table_aligns_columns_by_characters_not_bytes);
     tcase_add_test(tc, table_aligns_wide_characters_by_their_columns);
     tcase_add_test(tc, table_shows_control_characters_as_text_and_aligns_by_what_is_shown);
+    tcase_add_test(tc, table_without_legend_leaves_out_the_headings_and_their_width);
     tcase_add_test(tc, terminal_text_never_gives_back_a_control_character);
     tcase_add_test(tc, json_for_terminal_escapes_del_and_c1_and_stays_the_same_json);
     tcase_add_test(tc, timestamps_are_rfc3339_utc_with_microseconds);

@@ -182,7 +182,20 @@ def import_cert_with_chain_and_expiry_shown():
     doc = tj("import-cert", "cli-a", bundle, "--pin-file", "-", stdin=pin())
     assert doc["id"] == "0a0b" and doc["chain-certificates"] == 1, doc
     p = tokenctl("status", "cli-a")
-    assert re.search(r"expires \d{4}-\d\d-\d\d, in 9[56] days", p.stdout), p.stdout
+    assert re.search(r"expires \d{4}-\d\d-\d\d, in 9[56] days$", p.stdout, re.M), p.stdout
+    # The holder's certificate first, under its own heading; the CA's apart, after it.
+    lines = p.stdout.splitlines()
+    holder_at = next(i for i, l in enumerate(lines) if re.match(r" *Certificates: CN=Jane Doe", l))
+    ca_at = next(i for i, l in enumerate(lines) if re.match(r" *CA certificates: CN=Test CA", l))
+    assert holder_at < ca_at, p.stdout
+    assert "renew soon" not in p.stdout, p.stdout
+    # Within the threshold: the same warning in status and objects, and exit status 9.
+    p = tokenctl("status", "cli-a", "--expiry-warn", "100", expect=9)
+    assert re.search(r"in 9[56] days — renew soon$", p.stdout, re.M), p.stdout
+    p = tokenctl("objects", "cli-a", "--expiry-warn", "100", expect=9)
+    assert re.search(r"in 9[56] days — renew soon$", p.stdout, re.M), p.stdout
+    assert re.search(r"^CA certificate ", p.stdout, re.M), p.stdout
+    assert tokenctl("objects", "cli-a").stdout == tokenctl("objects", "cli-a").stdout
     certs = tj("status", "cli-a")["certificates"]
     holder = next(c for c in certs if "Jane Doe" in c["subject"])
     assert holder["expired"] is False and holder["days-left"] in (95, 96), holder
@@ -257,12 +270,49 @@ def change_pin_on_a_terminal_without_echo():
 
 def colour_only_on_a_terminal_and_not_with_no_color():
     def on_pty(extra_env):
-        code, out = run_on_pty([TOKENCTL, "status", "cli-a"], dict(env.env, **extra_env))
+        code, out = run_on_pty([TOKENCTL, "--no-pager", "status", "cli-a"],
+                               dict(env.env, **extra_env))
         assert code == 0, out
         return out
 
     assert b"\033[" in on_pty({}), "no colour on a terminal"
     assert b"\033[" not in on_pty({"NO_COLOR": "1"})
+
+
+def long_output_goes_through_the_pager_on_a_terminal_only():
+    paged = os.path.join(env.dir, "paged.txt")
+    pager_env = dict(env.env, TERM="xterm", TOKENCTL_PAGER=f"cat > {paged}")
+
+    def run(*args, environ=pager_env):
+        if os.path.exists(paged):
+            os.unlink(paged)
+        code, out = run_on_pty([TOKENCTL, *args], environ)
+        assert code == 0, out
+        return out, open(paged).read() if os.path.exists(paged) else None
+
+    for verb, mark in ((["list"], "cli-a"), (["status", "cli-a"], "cli-a"),
+                       (["objects", "cli-a"], "public"), (["audit", "list", env.audit_file],
+                                                          "generate-key")):
+        out, text = run(*verb)
+        assert text and mark in text and mark.encode() not in out, (verb, out, text)
+        out, text = run("--no-pager", *verb)
+        assert text is None and mark.encode() in out, (verb, out, text)
+        if verb[0] != "audit":
+            out, text = run("--json", *verb)
+            assert text is None and mark.encode() in out, (verb, out, text)
+    # A terminal less cannot drive, and output that is no terminal, are never paged.
+    out, text = run("list", environ=dict(pager_env, TERM="dumb"))
+    assert text is None and b"cli-a" in out, (out, text)
+    p = subprocess.run([TOKENCTL, "list"], capture_output=True, text=True, env=pager_env)
+    assert p.returncode == 0 and "cli-a" in p.stdout and not os.path.exists(paged), p
+
+
+def no_legend_and_quiet():
+    p = tokenctl("list", "--no-legend")
+    lines = p.stdout.splitlines()
+    assert len(lines) == 2 and "SERIAL" not in p.stdout and "cli-a" in p.stdout, p.stdout
+    p = tokenctl("-q", "audit", "verify", env.audit_file)
+    assert p.stdout == "" and p.stderr == "", p
 
 
 def change_pin_and_policy_refusal():
@@ -369,6 +419,7 @@ tests = [list_shows_both_tokens, token_names_resolve_or_fail_clearly,
          wrong_pin_exits_5, no_pin_and_no_terminal_fails_at_once,
          change_pin_and_policy_refusal, unblock_with_request_and_so_pin,
          change_pin_on_a_terminal_without_echo, colour_only_on_a_terminal_and_not_with_no_color,
+         long_output_goes_through_the_pager_on_a_terminal_only, no_legend_and_quiet,
          not_authorised_exits_3,
          delete_certificate_then_key, monitor_reports_progress_as_json_lines,
          trivial_new_pin_refused_by_site_policy, init_destroys_and_relabels,

@@ -131,7 +131,7 @@ def import_cert_and_a_lower_case_serial():
             "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=Schema CA", "-days", "3650")
     # A serial with hex letters, which OpenSSL writes in upper case.
     openssl("x509", "-req", "-in", "req.pem", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-set_serial", "0xABCDEF0123", "-out", "holder.pem", "-days", "30")
+            "-set_serial", "0xABCDEF0123", "-out", "holder.pem", "-days", "20")
     doc = tj("import-cert", "import-cert", "js-a", os.path.join(env.dir, "holder.pem"),
              "--chain", os.path.join(env.dir, "ca.pem"), "--pin-file", "-", stdin=pin())
     assert doc["id"] == "0a0b" and doc["chain-certificates"] == 1, doc
@@ -140,10 +140,23 @@ def import_cert_and_a_lower_case_serial():
     assert err["name"] == "org.tokend.Tokend1.Error.Duplicate", err
     tj("import-cert", "import-cert", "js-a", os.path.join(env.dir, "none.pem"), "--pin-file",
        "-", stdin=pin(), expect=1)
-    certs = tj("status", "status", "js-a")["certificates"]
+    status = tj("status", "status", "js-a")
+    certs = status["certificates"]
     holder = next(c for c in certs if c["subject"] == "CN=Jane Doe")
     assert holder["serial"] == "abcdef0123", holder
-    assert holder["expired"] is False and holder["days-left"] in (29, 30), holder
+    assert holder["expired"] is False and holder["days-left"] in (19, 20), holder
+    # The holder's certificate apart from the CA's, and 20 days from expiry it is due.
+    assert holder["ca"] is False and holder["expires-soon"] is True, holder
+    assert [c["subject"] for c in status["ca-certificates"]] == ["CN=Schema CA"], status
+    assert status["ca-certificates"][0]["ca"] is True, status
+    assert status["expiry-warn-days"] == 30, status
+    # An explicit threshold is a check for scripts: exit status 9 when one is due.
+    later = tj("status", "status", "js-a", "--expiry-warn", "10")
+    assert later["certificates"][0]["expires-soon"] is False, later
+    assert later["expiry-warn-days"] == 10, later
+    tj("status", "status", "js-a", "--expiry-warn", "60", expect=9)
+    tj("objects", "objects", "js-a", "--expiry-warn", "60", expect=9)
+    tj("status", "status", "js-a", "--expiry-warn", "-3", expect=2)
     objects = tj("objects", "objects", "js-a")["objects"]
     assert any(o["class"] == "certificate" and o["serial"] == "abcdef0123" for o in objects)
 
@@ -159,6 +172,9 @@ def change_pin_and_its_refusal():
     doc = tj("change-pin", "change-pin", "js-b", "--so", "--so-pin-file", "-", "--new-pin-file",
              "-", stdin=SO_PIN + "\n" + SO_PIN + "-2\n")
     assert doc["done"] == "change-so-pin", doc
+    # SoftHSM2 has no PUK apart from its SO PIN: --puk points at --so.
+    err = tj("change-pin", "change-pin", "js-b", "--puk", expect=2)["error"]
+    assert "--so" in err["message"], err
 
 
 def unblock_with_and_without_a_reference():

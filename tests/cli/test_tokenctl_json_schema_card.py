@@ -61,6 +61,18 @@ def status_text_shows_puk_and_so_pin_apart_with_their_sources():
     assert lines["PUK"].endswith(("(ledger)", "(unknown)")), p.stdout
 
 
+def change_pin_puk_says_it_cannot_before_asking():
+    before = env.counters(3)
+    err = js.run("change-pin", "change-pin", env.path, "--puk", expect=1)["error"]
+    assert "cannot be changed" in err["message"] and "tokenctl init" in err["message"], err
+    # Said before any PIN is asked: on a terminal too, nothing is prompted for.
+    p = subprocess.run([TOKENCTL, "change-pin", env.path, "--puk"], env=env.daemon.env,
+                       capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert p.returncode == 1 and "PIN" not in p.stdout, p
+    js.run("change-pin", "change-pin", env.path, "--puk", "--so", expect=2)
+    assert env.counters(3) == before
+
+
 def monitor_names_the_reader_of_a_card_pulled_and_inserted():
     serial = js.run("status", "status", env.path)["token"]["serial"]
     mon = subprocess.Popen([TOKENCTL, "--json", "monitor"], stdout=subprocess.PIPE,
@@ -94,6 +106,7 @@ def monitor_names_the_reader_of_a_card_pulled_and_inserted():
 try:
     rc = Tap([list_names_the_reader_its_atr_and_its_token, status_and_objects_of_the_card,
               status_text_shows_puk_and_so_pin_apart_with_their_sources,
+              change_pin_puk_says_it_cannot_before_asking,
               monitor_names_the_reader_of_a_card_pulled_and_inserted]).run()
 finally:
     env.close()

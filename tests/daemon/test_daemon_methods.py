@@ -91,6 +91,8 @@ def import_certificate_with_ca_chain():
     holder = [o for o in certs if value(o, "subject").startswith("CN=Test Holder")][0]
     assert value(holder, "issuer") == "CN=Test CA"
     assert value(holder, "not-after") > value(holder, "not-before")
+    ca_cert = [o for o in certs if value(o, "subject") == "CN=Test CA"][0]
+    assert value(holder, "ca") is False and value(ca_cert, "ca") is True, certs
     assert listed("--type", "cert").count("Certificate Object") == 2
     again = env.call_error(path, "ImportCertificate", "@ay [%s]" % ", ".join(map(str, cert)),
                            gvariant_options(pin=pin()))
