@@ -12,8 +12,12 @@
 
 static int one_token(Context *ctx, const char *verb, json_object **ret)
 {
+    /* A word more may well be a PIN typed after its flag ("--puk 918273"): never echoed. */
     if (ctx->n_args > 1)
-        return fail(ctx, CLI_ERROR_USAGE, "%s takes one TOKEN; see tokenctl %s --help", verb, verb);
+        return fail(ctx, CLI_ERROR_USAGE,
+                    "%s takes one TOKEN; see tokenctl %s --help (PINs are read from the terminal "
+                    "or from a --*-pin-file, never from the command line)",
+                    verb, verb);
     return resolve_token(ctx, ctx->n_args > 0 ? ctx->args[0] : NULL, ret);
 }
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from tap import Tap
 from tokend_env import run_on_pty
+from zsh_completion import ZshCompletion
 
 TOKENCTL = os.environ["TOKENCTL"]
 # Under "meson test --setup=valgrind" every tokenctl run goes through valgrind; an error or a
@@ -22,6 +23,7 @@ VALGRIND = (["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
             if os.environ.get("TOKEND_UNDER_VALGRIND") else [])
 AUDIT_FIXTURE = os.environ["AUDIT_FIXTURE"]
 SRCDIR = os.environ["SRCDIR"]
+BASH_COMPLETION = "/usr/share/bash-completion/bash_completion"
 
 VERBS = ["list", "status", "objects", "keygen", "csr", "import-cert", "change-pin", "unblock",
          "init", "delete", "monitor", "audit"]
@@ -117,6 +119,51 @@ def test_file_names_through_bash_completion_package():
     got = complete("tokenctl", "import-cert", "T", "", prelude='FUNCNEST=50; '
                    '_filedir() { COMPREPLY=(from-filedir); }; ')
     assert got == {"from-filedir"}, got
+    # And with the package itself loaded, as a person's shell has it.
+    assert os.path.exists(BASH_COMPLETION), f"{BASH_COMPLETION}: install bash-completion"
+    with tempfile.TemporaryDirectory() as d:
+        for name in ("holder.pem", "chain.pem", "other.der"):
+            open(os.path.join(d, name), "w").close()
+        real = (f'FUNCNEST=50; source {BASH_COMPLETION}; cd {d}; COMP_LINE="${{*:2}}"; '
+                'COMP_POINT=${#COMP_LINE}; ')
+        got = complete("tokenctl", "import-cert", "T", "h", prelude=real)
+        assert got == {"holder.pem"}, got
+        got = complete("tokenctl", "import-cert", "T", "x.pem", "--chain", "c", prelude=real)
+        assert got == {"chain.pem"}, got
+        got = complete("tokenctl", "ch", prelude=real)
+        assert got == {"change-pin"}, got
+
+
+# zsh completion
+
+def test_zsh_completion():
+    assert shutil.which("zsh"), "zsh is not installed (.ci/install-deps installs it)"
+    with tempfile.TemporaryDirectory() as d:
+        for name in ("holder.pem", "chain.pem"):
+            open(os.path.join(d, name), "w").close()
+        zsh = ZshCompletion(os.path.join(SRCDIR, "cli"), d)
+        try:
+            got = zsh.complete("tokenctl ")
+            assert got == set(VERBS), got
+            got = zsh.complete("tokenctl ch")
+            assert got == {"change-pin"}, got
+            for verb in VERBS:
+                offered = {o for o in zsh.complete(f"tokenctl {verb} --") if o.startswith("--")}
+                wanted = help_options(run(verb, "--help").stdout)
+                assert offered == wanted, (verb, offered ^ wanted)
+            got = zsh.complete("tokenctl keygen T --type=ec")
+            assert got == {"ec-p256", "ec-p384"}, got
+            got = zsh.complete("tokenctl --json=")
+            assert got == {"pretty", "short", "off"}, got
+            got = zsh.complete("tokenctl audit ")
+            assert got == {"verify", "list"}, got
+            got = zsh.complete("tokenctl import-cert T h")
+            assert got == {"holder.pem"}, got
+            # --so and --puk exclude each other, as tokenctl says
+            got = zsh.complete("tokenctl change-pin T --so --p")
+            assert "--puk" not in got and "--pin-file" in got, got
+        finally:
+            zsh.close()
 
 
 def test_json_modes():
@@ -442,6 +489,7 @@ def test_missing_trail_is_named():
 sys.exit(Tap([test_help_lists_every_verb, test_each_verb_has_help,
               test_help_man_page_and_completion_agree, test_version,
               test_verbs_and_per_verb_options, test_file_names_through_bash_completion_package,
+              test_zsh_completion,
               test_json_modes, test_key_types,
               test_usage_errors_exit_2, test_no_pin_accepted_on_the_command_line,
               test_pin_file_options_only_where_a_pin_is_used,
