@@ -6,6 +6,7 @@
 
 #include "bus-json.h"
 #include "format.h"
+#include "i18n.h"
 #include "resolve.h"
 
 int fetch_objects(Context *ctx, json_object **ret)
@@ -146,7 +147,8 @@ int resolve_token(Context *ctx, const char *name, json_object **ret)
                         "No token is present. Insert a token or check the reader.");
         return fail(ctx, CLI_ERROR_NO_TOKEN,
                     "No token matches \"%s\" (by serial, label, reader or object path).%s%s", name,
-                    isempty(all) ? " No token is present." : " Tokens present:", strempty(all));
+                    isempty(all) ? _(" No token is present.") : _(" Tokens present:"),
+                    strempty(all));
     }
     if (i == -ENOTUNIQ) {
         _cleanup_free_ char *some = describe_candidates(tokens, name);
