@@ -115,13 +115,13 @@ static char *describe_candidates(json_object *tokens, const char *name)
             !streq_ptr(json_get_string(t, "Serial"), name))
             continue;
         const char *reader = json_get_string(t, "Reader");
-        fprintf(f, "\n  serial %s, label \"%s\"", strempty(json_get_string(t, "Serial")),
+        fprintf(f, _("\n  serial %s, label \"%s\""), strempty(json_get_string(t, "Serial")),
                 strempty(json_get_string(t, "Label")));
         if (!isempty(reader))
-            fprintf(f, ", in reader \"%s\"", reader);
+            fprintf(f, _(", in reader \"%s\""), reader);
         /* Two tokens with one serial: only the object path tells them apart for certain. */
         if (json_get_bool(t, "SerialConflict", 0))
-            fprintf(f, ", object %s", strempty(json_get_string(t, "path")));
+            fprintf(f, _(", object %s"), strempty(json_get_string(t, "path")));
     }
     fclose(f);
     return buf;
