@@ -7,6 +7,7 @@
 
 #include "format.h"
 #include "pager.h"
+#include "i18n.h"
 #include "tokenctl.h"
 
 int fail(Context *ctx, const char *name, const char *fmt, ...)
@@ -17,7 +18,7 @@ int fail(Context *ctx, const char *name, const char *fmt, ...)
         return ctx->exit_code;
     ctx->error_name = strdup(name);
     va_start(ap, fmt);
-    if (vasprintf(&ctx->error_message, fmt, ap) < 0)
+    if (vasprintf(&ctx->error_message, _(fmt), ap) < 0)
         ctx->error_message = NULL;
     va_end(ap);
     ctx->exit_code = exit_code_for_error(name);
@@ -76,18 +77,18 @@ int fail_bus(Context *ctx, const char *what, const sd_bus_error *error)
         error && error->message && strncmp(name, "org.tokend.Tokend1.Error.", 25) == 0
             ? with_flags(error->message)
             : NULL;
-    const char *message = words ?: error && error->message ? error->message : "unknown error";
+    const char *message = words ?: error && error->message ? error->message : _("unknown error");
 
     if (streq(name, "org.freedesktop.DBus.Error.ServiceUnknown") ||
         streq(name, "org.freedesktop.DBus.Error.NameHasNoOwner"))
-        return fail(ctx, name, "%s: tokend is not running (start tokend.service).", what);
+        return fail(ctx, name, "%s: tokend is not running (start tokend.service).", _(what));
     if (streq(name, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired")) {
-        const char *hint = ctx->interactive    ? " (no polkit agent could ask for a password here)"
-                           : ctx->ask_password ? " (run on a terminal to authenticate)"
-                                               : " (drop --no-ask-password to authenticate)";
-        return fail(ctx, name, "%s: %s%s", what, message, hint);
+        const char *hint = ctx->interactive ? _(" (no polkit agent could ask for a password here)")
+                           : ctx->ask_password ? _(" (run on a terminal to authenticate)")
+                                               : _(" (drop --no-ask-password to authenticate)");
+        return fail(ctx, name, "%s: %s%s", _(what), message, hint);
     }
-    return fail(ctx, name, "%s: %s", what, message);
+    return fail(ctx, name, "%s: %s", _(what), message);
 }
 
 int fail_errno(Context *ctx, int err, const char *fmt, ...)
@@ -96,7 +97,7 @@ int fail_errno(Context *ctx, int err, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    if (vasprintf(&what, fmt, ap) < 0)
+    if (vasprintf(&what, _(fmt), ap) < 0)
         what = NULL;
     va_end(ap);
     return fail(ctx, CLI_ERROR_FAILED, "%s: %s", strempty(what), strerror(err < 0 ? -err : err));
@@ -107,7 +108,7 @@ void output_failed(Context *ctx, int err)
     if (ctx->output_failed)
         return;
     ctx->output_failed = true;
-    fprintf(stderr, "tokenctl: Cannot write to standard output: %s\n",
+    fprintf(stderr, _("tokenctl: Cannot write to standard output: %s\n"),
             strerror(err < 0 ? -err : err));
 }
 

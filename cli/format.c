@@ -8,6 +8,7 @@
 
 #include "bus-names.h"
 #include "format.h"
+#include "i18n.h"
 #include "macro.h"
 #include "text-escape.h"
 #include "token-error.h"
@@ -50,13 +51,13 @@ int exit_code_for_error(const char *name)
 static const char *source_note(const char *source)
 {
     if (streq_ptr(source, "card"))
-        return " (card)";
+        return _(" (card)");
     if (streq_ptr(source, "flags"))
-        return " (flags)";
+        return _(" (flags)");
     if (streq_ptr(source, "ledger"))
-        return " (ledger)";
+        return _(" (ledger)");
     if (streq_ptr(source, "unknown"))
-        return " (unknown)";
+        return _(" (unknown)");
     return "";
 }
 
@@ -69,26 +70,27 @@ int format_pin_state(const char *state, int retries, const char *source, char *b
         return -EINVAL;
 
     if (isempty(state))
-        n = snprintf(buf, size, "unknown");
+        n = snprintf(buf, size, _("unknown"));
     else if (streq(state, "locked"))
-        n = snprintf(buf, size, "LOCKED — needs unblock at the helpdesk%s", note);
+        n = snprintf(buf, size, _("LOCKED — needs unblock at the helpdesk%s"), note);
     else if (streq(state, "final-try"))
-        n = snprintf(buf, size, "final try%s", note);
+        n = snprintf(buf, size, _("final try%s"), note);
     else if (streq(state, "count-low")) {
         if (retries == 1)
-            n = snprintf(buf, size, "final try%s", note);
+            n = snprintf(buf, size, _("final try%s"), note);
         else if (retries > 1)
-            n = snprintf(buf, size, "%d tries left%s", retries, note);
-        else
-            n = snprintf(buf, size, "few tries left%s", note);
-    } else if (streq(state, "to-be-changed"))
-        n = snprintf(buf, size, "must be changed before use");
-    else if (streq(state, "ok")) {
-        if (retries > 0)
-            n = snprintf(buf, size, "ok, %d %s left%s", retries, retries == 1 ? "try" : "tries",
+            n = snprintf(buf, size, ngettext("%d try left%s", "%d tries left%s", retries), retries,
                          note);
         else
-            n = snprintf(buf, size, "ok%s", note);
+            n = snprintf(buf, size, _("few tries left%s"), note);
+    } else if (streq(state, "to-be-changed"))
+        n = snprintf(buf, size, _("must be changed before use"));
+    else if (streq(state, "ok")) {
+        if (retries > 0)
+            n = snprintf(buf, size, ngettext("ok, %d try left%s", "ok, %d tries left%s", retries),
+                         retries, note);
+        else
+            n = snprintf(buf, size, _("ok%s"), note);
     } else
         n = snprintf(buf, size, "%s", state);
 
@@ -137,17 +139,19 @@ int format_expiry(uint64_t not_after, time_t now, char *buf, size_t size)
     if (expiry_is_past(not_after, now)) {
         uint64_t ago = ((uint64_t)now - not_after) / day;
         if (ago == 0)
-            n = snprintf(buf, size, "EXPIRED today (%s)", date);
+            n = snprintf(buf, size, _("EXPIRED today (%s)"), date);
         else
-            n = snprintf(buf, size, "EXPIRED %llu %s ago (%s)", (unsigned long long)ago,
-                         ago == 1 ? "day" : "days", date);
+            n = snprintf(buf, size,
+                         ngettext("EXPIRED %llu day ago (%s)", "EXPIRED %llu days ago (%s)", ago),
+                         (unsigned long long)ago, date);
     } else {
         uint64_t left = (not_after - (uint64_t)now) / day;
         if (left == 0)
-            n = snprintf(buf, size, "expires %s, today", date);
+            n = snprintf(buf, size, _("expires %s, today"), date);
         else
-            n = snprintf(buf, size, "expires %s, in %llu %s", date, (unsigned long long)left,
-                         left == 1 ? "day" : "days");
+            n = snprintf(buf, size,
+                         ngettext("expires %s, in %llu day", "expires %s, in %llu days", left),
+                         date, (unsigned long long)left);
     }
     if (n < 0)
         return -EIO;

@@ -7,6 +7,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "pin-input.h"
 
 /* Longer than any PIN or PUK a token takes; more is an error rather than a silent cut. */
@@ -119,16 +120,16 @@ int pin_read_tty_new(const char *prompt, const char *again, size_t min, size_t m
         if (r < 0)
             return r;
         if (a->len == 0) {
-            fputs("The PIN may not be empty.\n", stderr);
+            fputs(_("The PIN may not be empty.\n"), stderr);
             continue;
         }
         /* Said at once, not after the repeat and a round trip to tokend. */
         if (a->len < min) {
-            fprintf(stderr, "The new PIN must have at least %zu characters here.\n", min);
+            fprintf(stderr, _("The new PIN must have at least %zu characters here.\n"), min);
             continue;
         }
         if (max > 0 && a->len > max) {
-            fprintf(stderr, "The new PIN may have at most %zu characters on this token.\n", max);
+            fprintf(stderr, _("The new PIN may have at most %zu characters on this token.\n"), max);
             continue;
         }
         r = pin_read_tty(again, &b);
@@ -138,7 +139,7 @@ int pin_read_tty_new(const char *prompt, const char *again, size_t min, size_t m
             *ret = TAKE_PTR(a);
             return 0;
         }
-        fputs("The two PINs differ; please type them again.\n", stderr);
+        fputs(_("The two PINs differ; please type them again.\n"), stderr);
     }
     return -EBADMSG;
 }

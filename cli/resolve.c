@@ -6,6 +6,7 @@
 
 #include "bus-json.h"
 #include "format.h"
+#include "i18n.h"
 #include "resolve.h"
 
 int fetch_objects(Context *ctx, json_object **ret)
@@ -114,13 +115,13 @@ static char *describe_candidates(json_object *tokens, const char *name)
             !streq_ptr(json_get_string(t, "Serial"), name))
             continue;
         const char *reader = json_get_string(t, "Reader");
-        fprintf(f, "\n  serial %s, label \"%s\"", strempty(json_get_string(t, "Serial")),
+        fprintf(f, _("\n  serial %s, label \"%s\""), strempty(json_get_string(t, "Serial")),
                 strempty(json_get_string(t, "Label")));
         if (!isempty(reader))
-            fprintf(f, ", in reader \"%s\"", reader);
+            fprintf(f, _(", in reader \"%s\""), reader);
         /* Two tokens with one serial: only the object path tells them apart for certain. */
         if (json_get_bool(t, "SerialConflict", 0))
-            fprintf(f, ", object %s", strempty(json_get_string(t, "path")));
+            fprintf(f, _(", object %s"), strempty(json_get_string(t, "path")));
     }
     fclose(f);
     return buf;
@@ -146,7 +147,8 @@ int resolve_token(Context *ctx, const char *name, json_object **ret)
                         "No token is present. Insert a token or check the reader.");
         return fail(ctx, CLI_ERROR_NO_TOKEN,
                     "No token matches \"%s\" (by serial, label, reader or object path).%s%s", name,
-                    isempty(all) ? " No token is present." : " Tokens present:", strempty(all));
+                    isempty(all) ? _(" No token is present.") : _(" Tokens present:"),
+                    strempty(all));
     }
     if (i == -ENOTUNIQ) {
         _cleanup_free_ char *some = describe_candidates(tokens, name);

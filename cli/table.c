@@ -4,6 +4,7 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "i18n.h"
 #include "macro.h"
 #include "table.h"
 #include "text-escape.h"
@@ -50,7 +51,7 @@ Table *table_new(size_t n_columns, const char *const *headers)
         return NULL;
     t->n_columns = n_columns;
     for (size_t i = 0; i < n_columns; i++)
-        if (table_add(t, headers[i]) < 0)
+        if (table_add(t, _(headers[i])) < 0)
             return table_free(t);
     return t;
 }

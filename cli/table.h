@@ -10,6 +10,7 @@
  * cell's text are shown as text (tk_escape_for_terminal()). */
 typedef struct Table Table;
 
+/* headers are msgids (N_()), shown translated. */
 Table *table_new(size_t n_columns, const char *const *headers);
 Table *table_free(Table *t);
 int table_add(Table *t, const char *cell);

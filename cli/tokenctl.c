@@ -12,10 +12,16 @@
 #include "bus-error.h"
 #include "config.h"
 #include "format.h"
+#include "i18n.h"
 #include "json-output.h"
 #include "pager.h"
 #include "polkit-agent.h"
 #include "tokenctl.h"
+
+/* tokenctl-build-locale, for the tests, reads the catalogues of its build tree. */
+#ifndef TOKENCTL_LOCALEDIR
+#define TOKENCTL_LOCALEDIR LOCALEDIR
+#endif
 
 enum {
     V_LIST = 1 << 0,
@@ -43,30 +49,30 @@ typedef struct Verb {
 } Verb;
 
 static const Verb verbs[] = {
-    {"list", V_LIST, verb_list, false, "list", "List the tokens and readers present."},
+    {"list", V_LIST, verb_list, false, "list", N_("List the tokens and readers present.")},
     {"status", V_STATUS, verb_status, false, "status [TOKEN]",
-     "Show a token's state: PIN tries left, certificates and when they expire."},
+     N_("Show a token's state: PIN tries left, certificates and when they expire.")},
     {"objects", V_OBJECTS, verb_objects, false, "objects TOKEN [--login]",
-     "List the keys and certificates on a token (private objects too with --login)."},
+     N_("List the keys and certificates on a token (private objects too with --login).")},
     {"keygen", V_KEYGEN, verb_keygen, true, "keygen TOKEN --type TYPE [--label L] [--id HEX]",
-     "Generate a key pair on the token; prints the public key."},
+     N_("Generate a key pair on the token; prints the public key.")},
     {"csr", V_CSR, verb_csr, true,
      "csr TOKEN --key ID --subject DN [--email E]... [--dns D]... [-o FILE]",
-     "Create a PKCS#10 certificate request signed by a key on the token."},
+     N_("Create a PKCS#10 certificate request signed by a key on the token.")},
     {"import-cert", V_IMPORT, verb_import_cert, true, "import-cert TOKEN FILE [--chain FILE]",
-     "Store an issued certificate (and its CA chain) next to its key."},
+     N_("Store an issued certificate (and its CA chain) next to its key.")},
     {"change-pin", V_CHANGE_PIN, verb_change_pin, true, "change-pin TOKEN [--so | --puk]",
-     "Change the user PIN (or the SO PIN with --so)."},
+     N_("Change the user PIN (or the SO PIN with --so).")},
     {"unblock", V_UNBLOCK, verb_unblock, true, "unblock TOKEN --request REF [--force]",
-     "Unblock the user PIN with the SO PIN/PUK and set a new one."},
+     N_("Unblock the user PIN with the SO PIN/PUK and set a new one.")},
     {"init", V_INIT, verb_init, true, "init TOKEN --label LABEL [--yes]",
-     "Initialise a token: destroys everything on it (asks first)."},
+     N_("Initialise a token: destroys everything on it (asks first).")},
     {"delete", V_DELETE, verb_delete, true, "delete TOKEN --key ID | --cert ID [--yes]",
-     "Delete a key pair or a certificate from the token."},
+     N_("Delete a key pair or a certificate from the token.")},
     {"monitor", V_MONITOR, verb_monitor, false, "monitor",
-     "Show tokens coming and going, state changes and progress as they happen."},
+     N_("Show tokens coming and going, state changes and progress as they happen.")},
     {"audit", V_AUDIT, verb_audit, false, "audit verify|list [FILE | --config FILE]",
-     "Check the audit file's hash chain (verify), or list its acts for people (list)."},
+     N_("Check the audit file's hash chain (verify), or list its acts for people (list).")},
 };
 
 enum {
@@ -111,49 +117,52 @@ typedef struct OptionDoc {
 
 static const OptionDoc option_docs[] = {
     {"json", ARG_JSON, "MODE", V_ALL,
-     "print JSON on standard output: pretty, short (one line) or off"},
+     N_("print JSON on standard output: pretty, short (one line) or off")},
     {"no-ask-password", ARG_NO_ASK_PASSWORD, NULL, V_ALL,
-     "never ask for a PIN or for authorisation on the terminal"},
-    {"quiet", 'q', NULL, V_ALL, "print nothing on success but the data asked for; no progress"},
-    {"no-pager", ARG_NO_PAGER, NULL, V_ALL, "do not pipe long output into a pager"},
-    {"help", 'h', NULL, V_ALL, "show this help"},
-    {"version", ARG_VERSION, NULL, V_ALL, "show the version"},
+     N_("never ask for a PIN or for authorisation on the terminal")},
+    {"quiet", 'q', NULL, V_ALL, N_("print nothing on success but the data asked for; no progress")},
+    {"no-pager", ARG_NO_PAGER, NULL, V_ALL, N_("do not pipe long output into a pager")},
+    {"help", 'h', NULL, V_ALL, N_("show this help")},
+    {"version", ARG_VERSION, NULL, V_ALL, N_("show the version")},
     {"pin-file", ARG_PIN_FILE, "FILE",
      V_OBJECTS | V_KEYGEN | V_CSR | V_IMPORT | V_DELETE | V_CHANGE_PIN,
-     "read the user PIN from FILE (first line; \"-\": stdin)"},
+     N_("read the user PIN from FILE (first line; \"-\": stdin)")},
     {"new-pin-file", ARG_NEW_PIN_FILE, "FILE", V_CHANGE_PIN | V_UNBLOCK | V_INIT,
-     "read the new PIN from FILE (first line)"},
+     N_("read the new PIN from FILE (first line)")},
     {"so-pin-file", ARG_SO_PIN_FILE, "FILE", V_CHANGE_PIN | V_UNBLOCK | V_INIT,
-     "read the SO PIN/PUK from FILE (first line)"},
-    {"login", ARG_LOGIN, NULL, V_OBJECTS, "log in with the user PIN to list private objects"},
-    {"type", ARG_TYPE, "TYPE", V_KEYGEN, "rsa2048, rsa3072, rsa4096, ec-p256 or ec-p384"},
-    {"label", ARG_LABEL, "LABEL", V_KEYGEN | V_INIT, "label of the new key or token"},
-    {"id", ARG_ID, "HEX", V_KEYGEN, "object id for the new key (default: 20 random bytes)"},
-    {"key", ARG_KEY, "ID", V_CSR | V_DELETE, "the key pair's id, in hex"},
-    {"cert", ARG_CERT, "ID", V_DELETE, "the certificate's id, in hex"},
+     N_("read the SO PIN/PUK from FILE (first line)")},
+    {"login", ARG_LOGIN, NULL, V_OBJECTS, N_("log in with the user PIN to list private objects")},
+    {"type", ARG_TYPE, "TYPE", V_KEYGEN, N_("rsa2048, rsa3072, rsa4096, ec-p256 or ec-p384")},
+    {"label", ARG_LABEL, "LABEL", V_KEYGEN | V_INIT, N_("label of the new key or token")},
+    {"id", ARG_ID, "HEX", V_KEYGEN, N_("object id for the new key (default: 20 random bytes)")},
+    {"key", ARG_KEY, "ID", V_CSR | V_DELETE, N_("the key pair's id, in hex")},
+    {"cert", ARG_CERT, "ID", V_DELETE, N_("the certificate's id, in hex")},
     {"subject", ARG_SUBJECT, "DN", V_CSR,
-     "subject as RFC 4514 text, e.g. \"CN=Jane Doe,O=Agency\""},
-    {"email", ARG_EMAIL, "ADDRESS", V_CSR, "e-mail subjectAltName (repeatable)"},
-    {"dns", ARG_DNS, "NAME", V_CSR, "DNS subjectAltName (repeatable)"},
-    {"output", 'o', "FILE", V_CSR, "write the request to FILE instead of standard output"},
-    {"chain", ARG_CHAIN, "FILE", V_IMPORT, "PEM file with CA certificates to store too"},
-    {"so", ARG_SO, NULL, V_CHANGE_PIN, "change the SO PIN instead of the user PIN"},
+     N_("subject as RFC 4514 text, e.g. \"CN=Jane Doe,O=Agency\"")},
+    {"email", ARG_EMAIL, "ADDRESS", V_CSR, N_("e-mail subjectAltName (repeatable)")},
+    {"dns", ARG_DNS, "NAME", V_CSR, N_("DNS subjectAltName (repeatable)")},
+    {"output", 'o', "FILE", V_CSR, N_("write the request to FILE instead of standard output")},
+    {"chain", ARG_CHAIN, "FILE", V_IMPORT, N_("PEM file with CA certificates to store too")},
+    {"so", ARG_SO, NULL, V_CHANGE_PIN, N_("change the SO PIN instead of the user PIN")},
     {"puk", ARG_PUK, NULL, V_CHANGE_PIN,
-     "change the PUK (says why it cannot: no PKCS#11 call changes one)"},
+     N_("change the PUK (says why it cannot: no PKCS#11 call changes one)")},
     {"request", ARG_REQUEST, "REF", V_UNBLOCK | V_AUDIT,
-     "the unlock application form's reference (audit list: only its acts)"},
+     N_("the unlock application form's reference (audit list: only its acts)")},
     {"force", ARG_FORCE, NULL, V_KEYGEN | V_IMPORT | V_DELETE | V_CHANGE_PIN | V_UNBLOCK | V_INIT,
-     "go on even when the PIN or SO PIN/PUK it presents is on its final try"},
+     N_("go on even when the PIN or SO PIN/PUK it presents is on its final try")},
     {"yes", ARG_YES, NULL, V_INIT | V_DELETE,
-     "do not ask for confirmation (needed where there is no terminal)"},
+     N_("do not ask for confirmation (needed where there is no terminal)")},
     {"expiry-warn", ARG_EXPIRY_WARN, "DAYS", V_STATUS | V_OBJECTS,
-     "warn of certificates that expire within DAYS (default 30); exit status 9 if one does"},
-    {"no-legend", ARG_NO_LEGEND, NULL, V_LIST | V_OBJECTS | V_AUDIT, "print no column headings"},
-    {"config", ARG_CONFIG, "FILE", V_AUDIT, "read the audit file's path ([Audit] File=) from FILE"},
-    {"since", ARG_SINCE, "TIME", V_AUDIT, "list acts from TIME on (today, 2026-12-01, -2h, ...)"},
-    {"until", ARG_UNTIL, "TIME", V_AUDIT, "list acts up to TIME"},
-    {"operation", ARG_OPERATION, "OP", V_AUDIT, "list only acts of OP (unblock-pin, ...)"},
-    {"token", ARG_TOKEN, "SERIAL", V_AUDIT, "list only acts on the token with this serial"},
+     N_("warn of certificates that expire within DAYS (default 30); exit status 9 if one does")},
+    {"no-legend", ARG_NO_LEGEND, NULL, V_LIST | V_OBJECTS | V_AUDIT,
+     N_("print no column headings")},
+    {"config", ARG_CONFIG, "FILE", V_AUDIT,
+     N_("read the audit file's path ([Audit] File=) from FILE")},
+    {"since", ARG_SINCE, "TIME", V_AUDIT,
+     N_("list acts from TIME on (today, 2026-12-01, -2h, ...)")},
+    {"until", ARG_UNTIL, "TIME", V_AUDIT, N_("list acts up to TIME")},
+    {"operation", ARG_OPERATION, "OP", V_AUDIT, N_("list only acts of OP (unblock-pin, ...)")},
+    {"token", ARG_TOKEN, "SERIAL", V_AUDIT, N_("list only acts on the token with this serial")},
 };
 
 static const Verb *find_verb(const char *name)
@@ -182,29 +191,29 @@ static void print_option(const OptionDoc *o)
                  o->arg ?: "");
     else
         snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg ? " " : "", o->arg ?: "");
-    printf("  %-26s %s\n", left, o->help);
+    printf("  %-26s %s\n", left, _(o->help));
 }
 
 static void help(void)
 {
-    printf("tokenctl [OPTIONS...] COMMAND ...\n\n"
-           "Manage smart-card tokens through tokend.\n\nCommands:\n");
+    printf(_("tokenctl [OPTIONS...] COMMAND ...\n\n"
+             "Manage smart-card tokens through tokend.\n\nCommands:\n"));
     FOREACH_ARRAY (v, verbs, ELEMENTSOF(verbs))
-        printf("  %s\n      %s\n", v->synopsis, v->summary);
-    printf("\nOptions:\n");
+        printf("  %s\n      %s\n", v->synopsis, _(v->summary));
+    printf(_("\nOptions:\n"));
     FOREACH_ARRAY (o, option_docs, ELEMENTSOF(option_docs))
         if (o->verbs == V_ALL || o->val == ARG_PIN_FILE || o->val == ARG_NEW_PIN_FILE ||
             o->val == ARG_SO_PIN_FILE)
             print_option(o);
-    printf("\nTOKEN is a serial, a label, a reader name or an object path; it may be left out\n"
-           "when one token is present. FILE \"-\" is standard input. PINs are never taken\n"
-           "from the command line. \"tokenctl COMMAND --help\" shows a command's options;\n"
-           "see tokenctl(1) for exit codes and JSON fields.\n");
+    printf(_("\nTOKEN is a serial, a label, a reader name or an object path; it may be left out\n"
+             "when one token is present. FILE \"-\" is standard input. PINs are never taken\n"
+             "from the command line. \"tokenctl COMMAND --help\" shows a command's options;\n"
+             "see tokenctl(1) for exit codes and JSON fields.\n"));
 }
 
 static void help_verb(const Verb *v)
 {
-    printf("tokenctl %s\n\n%s\n\nOptions:\n", v->synopsis, v->summary);
+    printf(_("tokenctl %s\n\n%s\n\nOptions:\n"), v->synopsis, _(v->summary));
     FOREACH_ARRAY (o, option_docs, ELEMENTSOF(option_docs))
         if (o->verbs != V_ALL && (o->verbs & v->bit))
             print_option(o);
@@ -488,6 +497,22 @@ static int parse_args(Context *ctx, int argc, char *argv[], const Verb **ret_ver
     return 0;
 }
 
+/* Whether the run prints JSON, with --json read as scan_args() reads it: any --json word before
+ * "--", the last one deciding, an unknown mode taken as a bare --json. Known before any message
+ * is formatted, so that a usage error in --json mode is untranslated too. */
+static bool json_requested(int argc, char *argv[])
+{
+    bool json = false, pretty;
+
+    for (int i = 1; i < argc && !streq(argv[i], "--"); i++)
+        if (streq(argv[i], "--json") || strncmp(argv[i], "--json=", 7) == 0) {
+            const char *value = argv[i][6] ? argv[i] + 7 : NULL;
+            if (json_mode_parse(value, false, &json, &pretty) < 0)
+                (void)json_mode_parse(NULL, false, &json, &pretty);
+        }
+    return json;
+}
+
 /* Returns the exit status: a result that could not be written is a failure. */
 static int print_result(Context *ctx, const Verb *verb, int status)
 {
@@ -513,7 +538,7 @@ static int print_result(Context *ctx, const Verb *verb, int status)
         fprintf(stderr, "%stokenctl: %s%s\n", color ? "\033[1;31m" : "",
                 terminal_text(ctx->error_message, &buf), color ? "\033[0m" : "");
         if (ctx->exit_code == EXIT_USAGE && streq(ctx->error_name, CLI_ERROR_USAGE))
-            fputs("Try \"tokenctl --help\".\n", stderr);
+            fputs(_("Try \"tokenctl --help\".\n"), stderr);
     }
     if (r >= 0 && fflush(stdout) != 0)
         r = -errno ?: -EIO;
@@ -538,6 +563,11 @@ int main(int argc, char *argv[])
     int r;
 
     setlocale(LC_ALL, "");
+    /* --json output is for programs and the same in every locale, its error messages too. */
+    if (json_requested(argc, argv))
+        setlocale(LC_MESSAGES, "C");
+    bindtextdomain(GETTEXT_PACKAGE, TOKENCTL_LOCALEDIR);
+    textdomain(GETTEXT_PACKAGE);
     /* A failed call's errno is then its tokend error's (ENOLCK for PinIncorrect), not EIO. */
     (void)tk_bus_error_register();
     r = parse_args(&ctx, argc, argv, &verb, &want_help);

@@ -74,7 +74,9 @@ typedef struct Context {
 } Context;
 
 /* Records the first failure (name and a message a person can act on) and returns the exit
- * code for it, so a verb can write "return fail(ctx, ...);". */
+ * code for it, so a verb can write "return fail(ctx, ...);". fmt, and fail_bus()'s what and
+ * fail_errno()'s fmt, are msgids: these translate them (cli/po/meson.build lists them for
+ * xgettext). */
 int fail(Context *ctx, const char *name, const char *fmt, ...) _printf_(3, 4);
 /* Same for a bus error: the message is "<what>: <daemon's message>". */
 int fail_bus(Context *ctx, const char *what, const sd_bus_error *error);

@@ -10,6 +10,7 @@
 #include "audit-log.h"
 #include "audit-path.h"
 #include "format.h"
+#include "i18n.h"
 #include "table.h"
 #include "time-spec.h"
 #include "tokenctl.h"
@@ -41,7 +42,7 @@ static int fail_broken(Context *ctx, const char *path, const TkAuditVerifyResult
                 "The audit trail %s is damaged at line %zu: %s. Keep a copy of the file and "
                 "report it; do not edit it.",
                 path, result->bad_line,
-                tk_error_is_set(error) ? error->message : "the chain is broken");
+                tk_error_is_set(error) ? error->message : _("the chain is broken"));
 }
 
 /* The file to read: FILE after the action, else the one tokend's configuration names. */
@@ -99,19 +100,21 @@ static int audit_verify(Context *ctx)
     }
     if (ctx->quiet)
         return 0;
-    printf("%s: %zu line%s, hash chain intact.\n", path, result.lines,
-           result.lines == 1 ? "" : "s");
+    printf(ngettext("%s: %zu line, hash chain intact.\n", "%s: %zu lines, hash chain intact.\n",
+                    result.lines),
+           path, result.lines);
     /* A partial last line is not an edit (see TkAuditVerifyResult), so it is no failure; but
      * nothing is appended after it, so it needs a person's attention. */
     if (result.interrupted)
-        printf("The audit trail ends in a partial line at byte %llu after line %zu: the writer "
-               "was interrupted (crash or full disk); this is not tampering. tokend appends "
-               "nothing after it until the file is dealt with; keep a copy of it.\n",
+        printf(_("The audit trail ends in a partial line at byte %llu after line %zu: the writer "
+                 "was interrupted (crash or full disk); this is not tampering. tokend appends "
+                 "nothing after it until the file is dealt with; keep a copy of it.\n"),
                (unsigned long long)result.interrupted_offset, result.lines);
-    printf("%s: seq %zu, SHA-256 %s\n", result.interrupted ? "Last complete line" : "Last line",
-           result.lines, result.head_hash);
-    printf("(Lines cut from the end are only found by comparing this with a copy kept "
-           "elsewhere.)\n");
+    printf(_("%s: seq %zu, SHA-256 %s\n"),
+           result.interrupted ? _("Last complete line") : _("Last line"), result.lines,
+           result.head_hash);
+    printf(_("(Lines cut from the end are only found by comparing this with a copy kept "
+             "elsewhere.)\n"));
     return 0;
 }
 
@@ -169,7 +172,7 @@ static void result_text(const AuditAct *a, char *buf, size_t size, const char **
     const char *result = act_result(a);
     *color = streq(result, "ok") ? ANSI_GREEN : streq(result, "refused") ? ANSI_YELLOW : ANSI_RED;
     if (audit_act_interrupted(a))
-        snprintf(buf, size, "interrupted: no outcome recorded");
+        snprintf(buf, size, _("interrupted: no outcome recorded"));
     else if (a->error)
         snprintf(buf, size, "%s (%s)", result, a->error);
     else
@@ -299,8 +302,8 @@ static int audit_list(Context *ctx)
         return 0;
     }
 
-    static const char *const headers[] = {"TIME",  "USER",    "OPERATION",
-                                          "TOKEN", "REQUEST", "RESULT"};
+    static const char *const headers[] = {N_("TIME"),  N_("USER"),    N_("OPERATION"),
+                                          N_("TOKEN"), N_("REQUEST"), N_("RESULT")};
     _cleanup_(table_freep) Table *table = table_new(ELEMENTSOF(headers), headers);
     if (!table)
         return fail_errno(ctx, -ENOMEM, "Cannot show the audit trail");
@@ -326,16 +329,16 @@ static int audit_list(Context *ctx)
     _cleanup_free_ char *shown = NULL;
     context_pager(ctx);
     if (table_rows(table) == 0 && acts.n_acts == 0)
-        printf("No acts recorded in %s.\n", terminal_text(path, &shown));
+        printf(_("No acts recorded in %s.\n"), terminal_text(path, &shown));
     else if (table_rows(table) == 0)
-        printf("No acts in %s match.\n", terminal_text(path, &shown));
+        printf(_("No acts in %s match.\n"), terminal_text(path, &shown));
     else if (table_print(table, stdout, ctx->color, ctx->legend) < 0)
         return fail_errno(ctx, -EIO, "Cannot show the audit trail");
     if (result.interrupted)
         fprintf(stderr,
-                "The audit trail ends in a partial line after line %zu: a write was cut short "
-                "(crash or full disk). tokend records no act until it is dealt with; see "
-                "tokenctl audit verify.\n",
+                _("The audit trail ends in a partial line after line %zu: a write was cut short "
+                  "(crash or full disk). tokend records no act until it is dealt with; see "
+                  "tokenctl audit verify.\n"),
                 result.lines);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include "bus-call.h"
 #include "bus-json.h"
 #include "format.h"
+#include "i18n.h"
 #include "resolve.h"
 #include "secrets.h"
 #include "table.h"
@@ -32,7 +33,7 @@ static void copy_key(json_object *to, const char *key, json_object *from)
                            json_object_object_get_ex(from, key, &v) ? json_object_get(v) : NULL);
 }
 
-/* prefix names the bus properties: "UserPin", "SoPin" or "Puk". */
+/* prefix names the bus properties: _("UserPin"), "SoPin" or "Puk". */
 static json_object *pin_json(json_object *t, const char *prefix)
 {
     char state[32], retries[32], source[40];
@@ -138,10 +139,11 @@ int verb_list(Context *ctx)
 
     context_pager(ctx);
     if (json_object_array_length(tokens) == 0) {
-        puts("No tokens present.");
+        puts(_("No tokens present."));
         return 0;
     }
-    static const char *const headers[] = {"SERIAL", "LABEL", "MODEL", "READER", "USER PIN"};
+    static const char *const headers[] = {N_("SERIAL"), N_("LABEL"), N_("MODEL"), N_("READER"),
+                                          N_("USER PIN")};
     _cleanup_(table_freep) Table *table = table_new(ELEMENTSOF(headers), headers);
     if (!table)
         return fail_errno(ctx, -ENOMEM, "Cannot show the token list");
@@ -152,7 +154,8 @@ int verb_list(Context *ctx)
         pin_text(t, "UserPin", pin, sizeof(pin), &sev);
         if (json_get_bool(t, "SerialConflict", 0)) {
             char serial[96];
-            snprintf(serial, sizeof(serial), "%s (twice)", strempty(json_get_string(t, "Serial")));
+            snprintf(serial, sizeof(serial), _("%s (twice)"),
+                     strempty(json_get_string(t, "Serial")));
             table_add_colored(table, serial, ANSI_RED);
         } else
             table_add(table, json_get_string(t, "Serial"));
@@ -191,11 +194,11 @@ static int list_objects(Context *ctx, json_object *token, const TkSecret *pin, j
 static const char *class_text(const char *class)
 {
     if (streq_ptr(class, "private-key"))
-        return "private key";
+        return _("private key");
     if (streq_ptr(class, "public-key"))
-        return "public key";
+        return _("public key");
     if (streq_ptr(class, "certificate"))
-        return "certificate";
+        return _("certificate");
     return strempty(class);
 }
 
@@ -207,7 +210,7 @@ static void object_details(json_object *o, char *buf, size_t size)
     if (subject)
         snprintf(buf, size, "%s", subject);
     else if (streq_ptr(type, "rsa"))
-        snprintf(buf, size, "RSA %lld bits", (long long)json_get_int(o, "bits", 0));
+        snprintf(buf, size, _("RSA %lld bits"), (long long)json_get_int(o, "bits", 0));
     else if (streq_ptr(type, "ec"))
         snprintf(buf, size, "EC %s", strempty(json_get_string(o, "curve")));
     else
@@ -364,14 +367,15 @@ static const char *expiry_text(Context *ctx, int64_t not_after, time_t now, char
     int sev = expiry_severity((uint64_t)not_after, now, ctx->expiry_warn_days);
     if (sev == 1) {
         size_t n = strlen(buf);
-        snprintf(buf + n, size - n, " — renew soon");
+        snprintf(buf + n, size - n, "%s", _(" — renew soon"));
     }
     return severity_color(sev);
 }
 
 static void print_objects(Context *ctx, json_object *objects, time_t now)
 {
-    static const char *const headers[] = {"CLASS", "ID", "LABEL", "DETAILS", "EXPIRY"};
+    static const char *const headers[] = {N_("CLASS"), N_("ID"), N_("LABEL"), N_("DETAILS"),
+                                          N_("EXPIRY")};
     _cleanup_(table_freep) Table *table = table_new(ELEMENTSOF(headers), headers);
 
     if (!table)
@@ -384,7 +388,7 @@ static void print_objects(Context *ctx, json_object *objects, time_t now)
         object_details(o, details, sizeof(details));
         if (is_certificate(o))
             color = expiry_text(ctx, json_get_int(o, "not-after", -1), now, expiry, sizeof(expiry));
-        table_add(table, is_ca(o) ? "CA certificate" : class_text(json_get_string(o, "class")));
+        table_add(table, is_ca(o) ? _("CA certificate") : class_text(json_get_string(o, "class")));
         table_add(table, json_get_string(o, "id"));
         table_add(table, json_get_string(o, "label"));
         table_add(table, details);
@@ -392,7 +396,7 @@ static void print_objects(Context *ctx, json_object *objects, time_t now)
     }
     context_pager(ctx);
     if (table_rows(table) == 0)
-        puts("No objects on this token.");
+        puts(_("No objects on this token."));
     else
         table_print(table, stdout, ctx->color, ctx->legend);
 }
@@ -434,7 +438,9 @@ static void print_field(Context *ctx, const char *name, const char *value, const
 {
     _cleanup_free_ char *buf = NULL;
     value = terminal_text(value, &buf);
-    printf("%15s: ", name);
+    /* Right-aligned by the width on a terminal, as translated labels are not all ASCII. */
+    size_t width = display_width(name);
+    printf("%*s%s: ", width < 15 ? (int)(15 - width) : 0, "", name);
     if (ctx->color && color)
         printf("%s%s%s\n", color, value, ANSI_RESET);
     else
@@ -460,7 +466,7 @@ static void print_certificates(Context *ctx, json_object *objects, ObjectKind ki
         any = true;
     }
     if (!any && kind == OBJECTS_HOLDER_CERTIFICATES)
-        print_field(ctx, heading, "none", NULL);
+        print_field(ctx, heading, _("none"), NULL);
 }
 
 int verb_status(Context *ctx)
@@ -505,48 +511,49 @@ int verb_status(Context *ctx)
     }
 
     context_pager(ctx);
-    print_field(ctx, "Token", strempty(json_get_string(token, "Label")), ANSI_BOLD);
-    print_field(ctx, "Serial", strempty(json_get_string(token, "Serial")), NULL);
+    print_field(ctx, _("Token"), strempty(json_get_string(token, "Label")), ANSI_BOLD);
+    print_field(ctx, _("Serial"), strempty(json_get_string(token, "Serial")), NULL);
     if (json_get_bool(token, "SerialConflict", 0))
-        print_field(ctx, "Conflict",
-                    "another present token has the same serial number: its SO PIN/PUK is not "
-                    "derived until one of them is removed",
+        print_field(ctx, _("Conflict"),
+                    _("another present token has the same serial number: its SO PIN/PUK is not "
+                      "derived until one of them is removed"),
                     ANSI_RED);
     snprintf(buf, sizeof(buf), "%s %s", strempty(json_get_string(token, "Manufacturer")),
              strempty(json_get_string(token, "Model")));
-    print_field(ctx, "Model", buf, NULL);
-    print_field(ctx, "Reader",
-                isempty(json_get_string(token, "Reader")) ? "(none)"
+    print_field(ctx, _("Model"), buf, NULL);
+    print_field(ctx, _("Reader"),
+                isempty(json_get_string(token, "Reader")) ? _("(none)")
                                                           : json_get_string(token, "Reader"),
                 NULL);
-    print_field(ctx, "Initialized", json_get_bool(token, "Initialized", 0) ? "yes" : "no", NULL);
+    print_field(ctx, _("Initialized"), json_get_bool(token, "Initialized", 0) ? _("yes") : _("no"),
+                NULL);
     pin_text(token, "UserPin", buf, sizeof(buf), &sev);
     if (!json_get_bool(token, "UserPinInitialized", 1))
-        snprintf(buf, sizeof(buf), "not set — the token needs initialising");
-    print_field(ctx, "User PIN", buf, severity_color(sev));
+        snprintf(buf, sizeof(buf), _("not set — the token needs initialising"));
+    print_field(ctx, _("User PIN"), buf, severity_color(sev));
     /* Where the token has a PUK it is what an unblock spends, apart from the SO PIN. */
     if (json_get_bool(token, "HasPuk", 0)) {
         pin_text(token, "Puk", buf, sizeof(buf), &sev);
-        print_field(ctx, "PUK", buf, severity_color(sev));
+        print_field(ctx, _("PUK"), buf, severity_color(sev));
     }
     pin_text(token, "SoPin", buf, sizeof(buf), &sev);
-    print_field(ctx, "SO PIN", buf, severity_color(sev));
-    snprintf(buf, sizeof(buf), "%lld to %lld characters",
+    print_field(ctx, _("SO PIN"), buf, severity_color(sev));
+    snprintf(buf, sizeof(buf), _("%lld to %lld characters"),
              (long long)json_get_int(token, "EffectiveMinPinLength",
                                      json_get_int(token, "MinPinLength", 0)),
              (long long)json_get_int(token, "MaxPinLength", 0));
-    print_field(ctx, "PIN length", buf, NULL);
+    print_field(ctx, _("PIN length"), buf, NULL);
     if (json_get_bool(token, "ProtectedAuthenticationPath", 0))
-        print_field(ctx, "PIN entry", "on the reader's own keypad", NULL);
+        print_field(ctx, _("PIN entry"), _("on the reader's own keypad"), NULL);
     if (json_get_bool(token, "Busy", 0))
-        print_field(ctx, "Busy", "yes, an operation is running", ANSI_YELLOW);
+        print_field(ctx, _("Busy"), _("yes, an operation is running"), ANSI_YELLOW);
 
     if (r < 0) {
-        snprintf(buf, sizeof(buf), "cannot read: %s", strempty(error.message));
-        print_field(ctx, "Certificates", buf, ANSI_YELLOW);
+        snprintf(buf, sizeof(buf), _("cannot read: %s"), strempty(error.message));
+        print_field(ctx, _("Certificates"), buf, ANSI_YELLOW);
         return 0;
     }
-    print_certificates(ctx, objects, OBJECTS_HOLDER_CERTIFICATES, "Certificates", now);
-    print_certificates(ctx, objects, OBJECTS_CA_CERTIFICATES, "CA certificates", now);
+    print_certificates(ctx, objects, OBJECTS_HOLDER_CERTIFICATES, _("Certificates"), now);
+    print_certificates(ctx, objects, OBJECTS_CA_CERTIFICATES, _("CA certificates"), now);
     return expiry_status(ctx, objects, now);
 }

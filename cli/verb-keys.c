@@ -12,6 +12,7 @@
 #include "bus-call.h"
 #include "bus-json.h"
 #include "format.h"
+#include "i18n.h"
 #include "confirm.h"
 #include "io-util.h"
 #include "resolve.h"
@@ -128,7 +129,7 @@ int verb_keygen(Context *ctx)
     }
     _cleanup_free_ char *buf = NULL;
     if (!ctx->quiet)
-        fprintf(stderr, "Generated an %s key pair on token %s, id %s.\n", ctx->type,
+        fprintf(stderr, _("Generated an %s key pair on token %s, id %s.\n"), ctx->type,
                 terminal_text(json_get_string(token, "Serial"), &buf), id_hex);
     fputs(pem, stdout);
     return 0;
@@ -210,7 +211,7 @@ int verb_csr(Context *ctx)
     }
     if (ctx->output) {
         if (!ctx->quiet)
-            fprintf(stderr, "Certificate request written to %s.\n", ctx->output);
+            fprintf(stderr, _("Certificate request written to %s.\n"), ctx->output);
     } else
         fputs(pem, stdout);
     return 0;
@@ -375,12 +376,15 @@ int verb_import_cert(Context *ctx)
     if (ctx->quiet)
         return 0;
     _cleanup_free_ char *buf = NULL;
-    printf("Certificate stored on token %s with id %s",
+    printf(_("Certificate stored on token %s with id %s"),
            terminal_text(json_get_string(token, "Serial"), &buf), id_hex);
     if (certs.n - 1 + chain.n > 0)
-        printf(", with %zu CA certificate%s", certs.n - 1 + chain.n,
-               certs.n - 1 + chain.n == 1 ? "" : "s");
-    puts(".");
+        printf(ngettext(", with %zu CA certificate", ", with %zu CA certificates",
+                        certs.n - 1 + chain.n),
+               certs.n - 1 + chain.n);
+    /* TRANSLATORS: the end of "Certificate stored on token %s with id %s[, with %zu CA
+     * certificates]". */
+    puts(_("."));
     return 0;
 }
 
@@ -429,7 +433,11 @@ int verb_delete(Context *ctx)
         return r;
     m = sd_bus_message_unref(m);
     _cleanup_free_ char *question = NULL, *b1 = NULL, *b2 = NULL;
-    if (asprintf(&question, "Delete the %s with id %s from token %s (label \"%s\")? [y/N] ", class,
+    /* TRANSLATORS: the answer that goes on stays "y" or "yes", whatever the language. */
+    if (asprintf(&question,
+                 ctx->key_id ? _("Delete the key with id %s from token %s (label \"%s\")? [y/N] ")
+                             : _("Delete the certificate with id %s from token %s (label \"%s\")? "
+                                 "[y/N] "),
                  id_hex, terminal_text(json_get_string(token, "Serial"), &b1),
                  terminal_text(json_get_string(token, "Label"), &b2)) < 0)
         return fail_errno(ctx, -ENOMEM, "Cannot ask for confirmation");
@@ -466,7 +474,8 @@ int verb_delete(Context *ctx)
     if (ctx->quiet)
         return 0;
     _cleanup_free_ char *buf = NULL;
-    printf("Deleted the %s with id %s from token %s.\n", class, id_hex,
-           terminal_text(json_get_string(token, "Serial"), &buf));
+    printf(ctx->key_id ? _("Deleted the key with id %s from token %s.\n")
+                       : _("Deleted the certificate with id %s from token %s.\n"),
+           id_hex, terminal_text(json_get_string(token, "Serial"), &buf));
     return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "bus-json.h"
 #include "format.h"
+#include "i18n.h"
 #include "json-output.h"
 #include "tokenctl.h"
 
@@ -128,10 +129,10 @@ static int on_token_event(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
     add_whose(mon, e, path, TOKEND_TOKEN_IFACE, added);
     if (!mon->ctx->json) {
         _cleanup_free_ char *b1 = NULL, *b2 = NULL;
-        const char *what = added ? "token added:  " : "token removed:";
+        const char *what = added ? _("token added:  ") : _("token removed:");
         const char *serial = json_get_string(t, "Serial");
         if (serial)
-            printf("%s %s (serial %s, label \"%s\")\n", what, path, terminal_text(serial, &b1),
+            printf(_("%s %s (serial %s, label \"%s\")\n"), what, path, terminal_text(serial, &b1),
                    terminal_text(json_get_string(t, "Label"), &b2));
         else
             printf("%s %s\n", what, path);
@@ -157,7 +158,7 @@ static int on_progress(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
     json_object_object_add(e, "stage", json_object_new_string(stage));
     if (!mon->ctx->json) {
         _cleanup_free_ char *b1 = NULL, *b2 = NULL;
-        printf("progress:      %s %s: %s\n", path, terminal_text(operation, &b1),
+        printf(_("progress:      %s %s: %s\n"), path, terminal_text(operation, &b1),
                terminal_text(stage, &b2));
     }
     emit(mon, e);
@@ -187,7 +188,7 @@ static int on_properties(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                 val ? json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN |
                                                               JSON_C_TO_STRING_NOSLASHESCAPE)
                     : "null";
-            printf("changed:       %s %s = %s\n", path, terminal_text(key, &b1),
+            printf(_("changed:       %s %s = %s\n"), path, terminal_text(key, &b1),
                    terminal_text(text, &b2));
         }
     }
@@ -264,7 +265,7 @@ int verb_monitor(Context *ctx)
     mon.objects = objects;
 
     if (!ctx->json)
-        fputs("Watching tokens; press Ctrl-C to stop.\n", stderr);
+        fputs(_("Watching tokens; press Ctrl-C to stop.\n"), stderr);
     for (;;) {
         r = sd_bus_process(bus, NULL);
         if (r == -ECONNRESET || r == -ENOTCONN || ctx->error_name || ctx->output_failed)

@@ -6,6 +6,7 @@
 #include "bus-json.h"
 #include "confirm.h"
 #include "format.h"
+#include "i18n.h"
 #include "resolve.h"
 #include "secrets.h"
 #include "text-escape.h"
@@ -36,21 +37,35 @@ static int check_before_asking(Context *ctx, json_object *token, sd_bus_message 
     return 0;
 }
 
-/* Says "<before><serial><after>" to a person. */
-static int done(Context *ctx, json_object *token, const char *action, const char *before,
-                const char *after)
+/* Says what action did to the token, to a person: one whole sentence each, for translation. */
+static int done(Context *ctx, json_object *token, const char *action)
 {
     if (ctx->json) {
         ctx->result = json_object_new_object();
         json_object_object_add(ctx->result, "token",
                                json_object_new_string(json_get_string(token, "Serial")));
-        json_object_object_add(ctx->result, "done", json_object_new_string(action));
+        /* The JSON says what was done; which secret stayed is the text's. */
+        json_object_object_add(ctx->result, "done",
+                               json_object_new_string(streq(action, "change-so-pin-not-puk")
+                                                          ? "change-so-pin"
+                                                          : action));
         return 0;
     }
     if (ctx->quiet)
         return 0;
     _cleanup_free_ char *buf = NULL;
-    printf("%s%s%s\n", before, terminal_text(json_get_string(token, "Serial"), &buf), after);
+    const char *serial = terminal_text(json_get_string(token, "Serial"), &buf);
+    if (streq(action, "init"))
+        printf(_("Token %s initialised.\n"), serial);
+    else if (streq(action, "unblock"))
+        printf(_("PIN of token %s unblocked and set.\n"), serial);
+    else if (streq(action, "change-so-pin"))
+        printf(_("SO PIN changed on token %s.\n"), serial);
+    else if (streq(action, "change-so-pin-not-puk"))
+        printf(_("SO PIN changed on token %s; its PUK, which unblock takes, is unchanged.\n"),
+               serial);
+    else
+        printf(_("User PIN changed on token %s.\n"), serial);
     return 0;
 }
 
@@ -107,7 +122,7 @@ int verb_change_pin(Context *ctx)
     if (r != 0)
         return r;
     r = get_secret(ctx, ctx->new_pin_file, "--new-pin-file",
-                   ctx->so ? "New SO PIN" : "New user PIN", true, SECRET_REQUIRED, &new);
+                   ctx->so ? N_("New SO PIN") : N_("New user PIN"), true, SECRET_REQUIRED, &new);
     if (r != 0)
         return r;
 
@@ -130,10 +145,10 @@ int verb_change_pin(Context *ctx)
     r = token_call(ctx, m, "change PIN", &error, &reply);
     if (r < 0)
         return fail_bus(ctx, "Changing the PIN failed", &error);
-    bool puk_apart = json_get_bool(token, "HasPuk", 0);
-    return done(ctx, token, ctx->so ? "change-so-pin" : "change-pin",
-                ctx->so ? "SO PIN changed on token " : "User PIN changed on token ",
-                ctx->so && puk_apart ? "; its PUK, which unblock takes, is unchanged." : ".");
+    return done(ctx, token,
+                ctx->so && json_get_bool(token, "HasPuk", 0) ? "change-so-pin-not-puk"
+                : ctx->so                                    ? "change-so-pin"
+                                                             : "change-pin");
 }
 
 int verb_unblock(Context *ctx)
@@ -190,7 +205,7 @@ int verb_unblock(Context *ctx)
     r = token_call(ctx, m, "unblock", &error, &reply);
     if (r < 0)
         return fail_bus(ctx, "Unblocking failed", &error);
-    return done(ctx, token, "unblock", "PIN of token ", " unblocked and set.");
+    return done(ctx, token, "unblock");
 }
 
 int verb_init(Context *ctx)
@@ -218,8 +233,8 @@ int verb_init(Context *ctx)
     _cleanup_free_ char *question = NULL, *b1 = NULL, *b2 = NULL;
     const char *serial = json_get_string(token, "Serial");
     if (asprintf(&question,
-                 "Initialising token %s (label \"%s\") destroys every key and certificate on "
-                 "it.\nType the token's serial to go on: ",
+                 _("Initialising token %s (label \"%s\") destroys every key and certificate "
+                   "on it.\nType the token's serial to go on: "),
                  terminal_text(serial, &b1),
                  terminal_text(json_get_string(token, "Label"), &b2)) < 0)
         return fail_errno(ctx, -ENOMEM, "Cannot ask for confirmation");
@@ -254,5 +269,5 @@ int verb_init(Context *ctx)
     r = token_call(ctx, m, "initialise", &error, &reply);
     if (r < 0)
         return fail_bus(ctx, "Initialising the token failed", &error);
-    return done(ctx, token, "init", "Token ", " initialised.");
+    return done(ctx, token, "init");
 }
