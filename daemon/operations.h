@@ -32,7 +32,7 @@ typedef enum OptionId {
 #define OPTIONS_ALWAYS OPT(OPTION_DRY_RUN)
 
 typedef enum OptionKind {
-    OPTION_KIND_SECRET,  /* ay, UTF-8 without NUL, wiped */
+    OPTION_KIND_SECRET,  /* ay, UTF-8 without control characters, wiped */
     OPTION_KIND_TEXT,    /* s, printable UTF-8 */
     OPTION_KIND_BYTES,   /* ay */
     OPTION_KIND_TEXTS,   /* as, each printable UTF-8 */
