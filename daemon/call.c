@@ -416,15 +416,16 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         } else {
             /* The worker died, hung or broke the protocol: fail this call only, and start a
              * fresh worker for the next one. */
-            uint64_t now = 0;
+            uint64_t now = 0, limit = call_timeout_usec(t->context, call->op);
             sd_event_now(t->context->event, CLOCK_MONOTONIC, &now);
-            bool timeout = sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) &&
-                           now >= t->started_usec + t->context->worker_timeout_usec;
+            bool timeout =
+                sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) && now >= t->started_usec + limit;
             if (timeout)
-                finish_with_error(t, call, "failed", TK_ERROR_FAILED,
-                                  "The token did not finish the operation within %" PRIu64
-                                  " seconds and was reset. Check the token and try again.",
-                                  t->context->worker_timeout_usec / 1000000);
+                finish_with_error(t, call, "failed", TK_ERROR_TIMEOUT,
+                                  "%s did not finish within its limit of %" PRIu64
+                                  " seconds; tokend ended the token's worker, and the operation "
+                                  "may not have completed. Check the token and try again.",
+                                  call->op->member, limit / 1000000);
             else
                 finish_with_error(t, call, "failed", TK_ERROR_FAILED,
                                   "The token's worker process stopped during the operation; it "
@@ -543,7 +544,7 @@ void call_dispatch(Token *t)
                                  : sd_bus_message_copy(fwd, call->message, true);
     if (r >= 0)
         r = sd_bus_call_async(worker_bus(t->worker), &t->running_slot, fwd, on_worker_reply, t,
-                              t->context->worker_timeout_usec);
+                              call_timeout_usec(t->context, call->op));
     if (r < 0) {
         finish_with_error(t, call, "failed", TK_ERROR_FAILED, "Cannot reach the token's worker: %s",
                           strerror(-r));

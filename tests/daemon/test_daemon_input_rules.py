@@ -104,8 +104,16 @@ def ten_thousand_dns_or_email_entries_are_refused_at_once():
     assert "dns" not in message, message
 
 
+def every_method_says_its_own_limit():
+    """Without --worker-timeout, the operation table's limits, as clients read them."""
+    timeouts = env.get("/org/tokend/Tokend1", "org.tokend.Tokend1.Manager", "OperationTimeouts")
+    assert timeouts == {"ListObjects": 60, "GenerateKeyPair": 600, "CreateRequest": 120,
+                        "ImportCertificate": 300, "ChangePin": 60, "UnblockPin": 60,
+                        "Initialize": 600, "DeleteObject": 120}, timeouts
+
+
 try:
-    rc = Tap([labels_with_esc_bel_or_newline_are_refused_at_key_generation,
+    rc = Tap([every_method_says_its_own_limit, labels_with_esc_bel_or_newline_are_refused_at_key_generation,
               a_token_label_with_a_control_character_is_refused_at_initialisation,
               pins_with_control_characters_or_not_utf8_are_refused_by_option_never_shown,
               a_subject_with_a_control_character_is_refused_before_polkit,
