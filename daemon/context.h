@@ -6,6 +6,7 @@
 
 #include "bus-names.h"
 #include "operations.h"
+#include "refusal-log.h"
 #include "token.h"
 #include "tokend-config.h"
 #include "worker-protocol.h"
@@ -121,7 +122,8 @@ struct Context {
     Reader *readers;
     struct TkPcscMonitor *pcsc; /* NULL: no PC/SC watch, PC/SC modules are polled too */
     sd_event_source *pcsc_source;
-    Call *authorizing; /* calls waiting for polkit, of every token */
+    Call *authorizing;   /* calls waiting for polkit, of every token */
+    RefusalLog refusals; /* the journal lines of calls refused before polkit */
 };
 
 /* bus-manager.c */

@@ -6,11 +6,13 @@ values hold one (raw or as an RFC 4514 hex pair), dns and email lists beyond the
 Each refusal names the argument and the rule, never a secret's value, and leaves the token and
 the audit trail as they were."""
 
+import re
+import subprocess
 import sys
 import time
 
 from tap import Tap
-from tokend_env import SOFTHSM_MODULE, USER_PIN, CallError, Env, need, options
+from tokend_env import BUS_NAME, SOFTHSM_MODULE, TOKEN, USER_PIN, CallError, Env, need, options
 
 need("dbus-daemon", "busctl", "softhsm2-util", "pkcs11-tool", SOFTHSM_MODULE)
 
@@ -104,6 +106,53 @@ def ten_thousand_dns_or_email_entries_are_refused_at_once():
     assert "dns" not in message, message
 
 
+def refusal_lines():
+    return [line for line in env.log().splitlines() if "before authorisation" in line]
+
+
+def each_refusal_is_one_log_line_naming_the_rule_never_the_secret():
+    """Not in the audit trail, but in the log: operation, caller, the rule, never the value."""
+    before = len(refusal_lines())
+    refusal("ChangePin", "sa{sv}", "user", *options(pin=b"9146\n27", new_pin=b"470815"))
+    lines = refusal_lines()[before:]
+    assert len(lines) == 1, lines
+    line = lines[0]
+    assert re.search(r'Refused ChangePin from uid 0 \(pid \d+\) before authorisation: '
+                     r'Option "pin" must be UTF-8 text without control characters', line), line
+    assert "9146" not in line and "470815" not in line, line
+    # A quoted name cannot forge a line: its control characters come escaped.
+    refusal("ListObjects", "a{sv}", *options(**{"bogus\nRefused forged": "x"}))
+    line = refusal_lines()[-1]
+    assert 'Unknown option "bogus\\x0aRefused forged"' in line, line
+
+
+def a_flood_of_refused_calls_gives_a_bounded_number_of_lines():
+    time.sleep(10)  # a window of its own
+    before = len(refusal_lines())
+    # 1000 calls with a BEL for a PIN, 50 at a time.
+    argv = ["busctl", f"--address={env.address}", "call", BUS_NAME, path, TOKEN, "ChangePin",
+            "sa{sv}", "user", "1", "pin", "ay", "1", "7"]
+    start = time.monotonic()
+    for _ in range(20):
+        procs = [subprocess.Popen(argv, env=env.env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL) for _ in range(50)]
+        for p in procs:
+            assert p.wait(60) != 0
+    took = time.monotonic() - start
+    lines = refusal_lines()[before:]
+    print(f"# 1000 refused calls in {took:.1f} s: {len(lines)} log lines")
+    windows = int(took / 10) + 1
+    assert 10 <= len(lines) <= 10 * windows, len(lines)
+    # After the window, the next refusal comes with the count of those left out.
+    time.sleep(10.5)
+    refusal("ChangePin", "sa{sv}", "user", *options(pin=b"\x07", new_pin=b"470815"))
+    log = env.log()
+    left_out = [int(n) for n in re.findall(r"(\d+) more calls of uid 0 were refused in 10 s "
+                                           r"and not logged", log)]
+    assert left_out and sum(left_out) + len(lines) >= 1000, (left_out, len(lines))
+    assert len(refusal_lines()) == before + len(lines) + 1
+
+
 def every_method_says_its_own_limit():
     """Without --worker-timeout, the operation table's limits, as clients read them."""
     timeouts = env.get("/org/tokend/Tokend1", "org.tokend.Tokend1.Manager", "OperationTimeouts")
@@ -113,11 +162,14 @@ def every_method_says_its_own_limit():
 
 
 try:
-    rc = Tap([every_method_says_its_own_limit, labels_with_esc_bel_or_newline_are_refused_at_key_generation,
+    # The log line first: the refusals of the other tests would use up its window's lines.
+    rc = Tap([each_refusal_is_one_log_line_naming_the_rule_never_the_secret,
+              every_method_says_its_own_limit, labels_with_esc_bel_or_newline_are_refused_at_key_generation,
               a_token_label_with_a_control_character_is_refused_at_initialisation,
               pins_with_control_characters_or_not_utf8_are_refused_by_option_never_shown,
               a_subject_with_a_control_character_is_refused_before_polkit,
-              ten_thousand_dns_or_email_entries_are_refused_at_once]).run()
+              ten_thousand_dns_or_email_entries_are_refused_at_once,
+              a_flood_of_refused_calls_gives_a_bounded_number_of_lines]).run()
 finally:
     env.close()
 sys.exit(1 if env.failed_shutdown else rc)
