@@ -7,12 +7,17 @@
 #include <unistd.h>
 
 #include "bus-call.h"
+#include "i18n.h"
 #include "bus-json.h"
 #include "format.h"
 #include "token-error.h"
 
-/* A token operation may wait for a person at a polkit prompt and then for an RSA key on a
- * slow card: give it far longer than sd-bus's 25 s default. */
+/* A call waits for the token as long as tokend lets it (the method's limit, from tokend's
+ * OperationTimeouts) and this much more, for a person at a polkit prompt and for the calls
+ * ahead of it in the token's queue, neither of which the limit counts. */
+#define TOKEN_CALL_SLACK_USEC (5ULL * 60 * 1000 * 1000)
+/* Without the property (an older tokend), or for a dry run, which waits only for polkit: far
+ * longer than sd-bus's 25 s default. */
 #define TOKEN_CALL_TIMEOUT_USEC (15ULL * 60 * 1000 * 1000)
 
 int token_call_new(Context *ctx, const char *path, const char *method, sd_bus_message **ret)
@@ -127,6 +132,7 @@ typedef struct CallState {
     char *operation, *stage; /* from the last Progress signal */
     uint64_t start_usec;
     unsigned frame;
+    uint64_t limit_sec; /* the method's limit, 0 when tokend did not say */
 } CallState;
 
 static uint64_t monotonic_usec(void)
@@ -145,8 +151,12 @@ static void progress_draw(CallState *s)
     unsigned long long seconds = (monotonic_usec() - s->start_usec) / 1000000;
 
     fputs("\r\033[K", stderr);
-    fprintf(stderr, "%c %s: %s (%llu s)", spinner[s->frame++ % (sizeof(spinner) - 1)],
-            terminal_text(s->operation, &b1), terminal_text(s->stage, &b2), seconds);
+    fprintf(stderr, "%c %s: %s ", spinner[s->frame++ % (sizeof(spinner) - 1)],
+            terminal_text(s->operation, &b1), terminal_text(s->stage, &b2));
+    if (s->limit_sec > 0)
+        fprintf(stderr, _("(%llu s of at most %llu s)"), seconds, (unsigned long long)s->limit_sec);
+    else
+        fprintf(stderr, _("(%llu s)"), seconds);
     fflush(stderr);
     s->progress_shown = true;
 }
@@ -190,6 +200,24 @@ static int on_progress(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
     return 0;
 }
 
+/* The method's limit in seconds as tokend applies it (Manager.OperationTimeouts); 0 when tokend
+ * does not say. */
+static uint64_t method_limit_sec(sd_bus *bus, const char *member)
+{
+    _cleanup_bus_message_ sd_bus_message *reply = NULL;
+    const char *name;
+    uint64_t sec, found = 0;
+
+    if (sd_bus_get_property(bus, TOKEND_BUS_NAME, TOKEND_ROOT_PATH, TOKEND_MANAGER_IFACE,
+                            "OperationTimeouts", NULL, &reply, "a{st}") < 0 ||
+        sd_bus_message_enter_container(reply, 'a', "{st}") < 0)
+        return 0;
+    while (sd_bus_message_read(reply, "{st}", &name, &sec) > 0)
+        if (streq_ptr(name, member))
+            found = sec;
+    return found;
+}
+
 int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *error,
                sd_bus_message **ret_reply)
 {
@@ -201,8 +229,12 @@ int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *
         .start_usec = monotonic_usec(),
     };
     sd_bus *bus = sd_bus_message_get_bus(m);
-    const char *path = sd_bus_message_get_path(m);
+    const char *path = sd_bus_message_get_path(m), *member = sd_bus_message_get_member(m);
     int r;
+
+    s.limit_sec = method_limit_sec(bus, member);
+    uint64_t timeout_usec =
+        s.limit_sec > 0 ? s.limit_sec * 1000000 + TOKEN_CALL_SLACK_USEC : TOKEN_CALL_TIMEOUT_USEC;
 
     /* Subscribe before sending, so no Progress signal is missed. A failure here costs only
      * the progress line. */
@@ -210,7 +242,7 @@ int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *
         (void)sd_bus_match_signal(bus, &match, TOKEND_BUS_NAME, path, TOKEND_TOKEN_IFACE,
                                   "Progress", on_progress, &s);
 
-    r = sd_bus_call_async(bus, &call, m, on_reply, &s, TOKEN_CALL_TIMEOUT_USEC);
+    r = sd_bus_call_async(bus, &call, m, on_reply, &s, timeout_usec);
     if (r < 0)
         return sd_bus_error_set_errno(error, r);
 
@@ -231,6 +263,24 @@ int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *
         return sd_bus_error_set_errno(error, r);
 
     _cleanup_bus_message_ sd_bus_message *reply = s.reply;
+    /* sd-bus's own time-out says only "Method call timed out": say which call, and how long. */
+    if (sd_bus_message_is_method_error(reply, SD_BUS_ERROR_NO_REPLY) &&
+        monotonic_usec() - s.start_usec >= timeout_usec) {
+        unsigned long long waited = timeout_usec / 1000000;
+        if (s.limit_sec > 0)
+            sd_bus_error_setf(error, TK_ERROR_TIMEOUT,
+                              _("tokend did not answer %s within %llu s (the method's limit of "
+                                "%llu s, and %llu s for authorisation and the calls ahead of "
+                                "it). The token may still be busy: see tokenctl status."),
+                              member, waited, (unsigned long long)s.limit_sec,
+                              TOKEN_CALL_SLACK_USEC / 1000000);
+        else
+            sd_bus_error_setf(error, TK_ERROR_TIMEOUT,
+                              _("tokend did not answer %s within %llu s. The token may still be "
+                                "busy: see tokenctl status."),
+                              member, waited);
+        return -ETIME;
+    }
     if (sd_bus_message_is_method_error(reply, NULL)) {
         sd_bus_error_copy(error, sd_bus_message_get_error(reply));
         return -sd_bus_message_get_errno(reply) ?: -EIO;

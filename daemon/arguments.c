@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "arguments.h"
+#include "dn.h"
 #include "options.h"
 #include "text-escape.h"
 #include "token.h"
@@ -39,6 +40,16 @@ int arguments_read(sd_bus_message *m, const char *member, const Operation **ret,
             return tk_error_set(e, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
                                 "Give the request's subject (RFC 4514, e.g. CN=Name): printable "
                                 "text of at most 1024 characters.");
+        /* The subject is parsed here as the worker will parse it, so that a name it would
+         * refuse (a control character as a hex pair, an unknown type) is refused before
+         * polkit is asked, and a bounded parse is all such a call costs. */
+        if (r >= 0) {
+            X509_NAME *name = NULL;
+            r = tk_dn_parse(s, &name, e);
+            X509_NAME_free(name);
+            if (r < 0)
+                return r;
+        }
     } else if (streq(member, "ImportCertificate")) {
         r = sd_bus_message_read_array(m, 'y', &p, &n);
         if (r >= 0 && (n == 0 || n > 64 * 1024))

@@ -55,12 +55,32 @@ static int property_modules(sd_bus *bus, const char *path, const char *interface
     return module_append_states(reply, userdata);
 }
 
+/* Each Token method's limit in seconds, as tokend applies it (the operation table's, within
+ * --worker-timeout): clients wait that long, and for polkit besides, before they give up. */
+static int property_operation_timeouts(sd_bus *bus, const char *path, const char *interface,
+                                       const char *property, sd_bus_message *reply, void *userdata,
+                                       sd_bus_error *error)
+{
+    Context *c = userdata;
+    int r = sd_bus_message_open_container(reply, 'a', "{st}");
+    for (size_t i = 0; r >= 0 && i < n_operations; i++) {
+        const char *member = operations[i].member;
+        if (operation_find_member(member) != &operations[i])
+            continue; /* a variant of a member already given */
+        uint64_t sec = operation_member_timeout_usec(member, c->worker_timeout_usec) / 1000000u;
+        r = sd_bus_message_append(reply, "{st}", member, sec);
+    }
+    return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
 static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_PROPERTY("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("Tokens", "ao", property_tokens, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("Readers", "ao", property_readers, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("Modules", "a(sss)", property_modules, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("OperationTimeouts", "a{st}", property_operation_timeouts, 0,
+                    SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_SIGNAL_WITH_ARGS("TokenAdded", SD_BUS_ARGS("o", token), 0),
     SD_BUS_SIGNAL_WITH_ARGS("TokenRemoved", SD_BUS_ARGS("o", token), 0),
     SD_BUS_VTABLE_END,

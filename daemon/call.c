@@ -294,6 +294,22 @@ static void on_authorized(sd_bus_message *m, int r, const sd_bus_error *error, v
     call_dispatch(t);
 }
 
+/* A call refused before polkit: answered, and logged (refusal-log.h) but not recorded. */
+static int refuse(Context *c, sd_bus_message *m, const Operation *op, const TkError *e)
+{
+    _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+    uid_t uid = UID_INVALID;
+    pid_t pid = 0;
+    uint64_t now = 0;
+    if (sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds) >= 0) {
+        (void)sd_bus_creds_get_euid(creds, &uid);
+        (void)sd_bus_creds_get_pid(creds, &pid);
+    }
+    (void)sd_event_now(c->event, CLOCK_MONOTONIC, &now);
+    refusal_log(&c->refusals, now, sd_bus_message_get_member(m), op, uid, pid, e);
+    return reply_tk_error(m, e);
+}
+
 int call_start(sd_bus_message *m, Token *t, sd_bus_error *error)
 {
     Context *c = t->context;
@@ -306,7 +322,7 @@ int call_start(sd_bus_message *m, Token *t, sd_bus_error *error)
     sd_bus_message_sensitive(m);
     r = arguments_read(m, sd_bus_message_get_member(m), &op, &e);
     if (r < 0)
-        return reply_tk_error(m, &e);
+        return refuse(c, m, op, &e);
     r = options_read(m, op, &o, &e);
     if (r >= 0)
         r = check_options(t, op, &o, &e);
@@ -314,7 +330,7 @@ int call_start(sd_bus_message *m, Token *t, sd_bus_error *error)
     _cleanup_free_ char *request = o.request ? strdup(o.request) : NULL;
     options_done(&o);
     if (r < 0)
-        return reply_tk_error(m, &e);
+        return refuse(c, m, op, &e);
 
     const char *sender = sd_bus_message_get_sender(m);
     if (calls_of_sender(t, sender) >= CALLS_PER_CALLER_MAX) {
@@ -322,7 +338,7 @@ int call_start(sd_bus_message *m, Token *t, sd_bus_error *error)
                      "You already have %d calls waiting for this token. Wait for them to finish, "
                      "then repeat.",
                      CALLS_PER_CALLER_MAX);
-        return reply_tk_error(m, &e);
+        return refuse(c, m, op, &e);
     }
 
     call = calloc(1, sizeof(Call));
@@ -416,15 +432,16 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         } else {
             /* The worker died, hung or broke the protocol: fail this call only, and start a
              * fresh worker for the next one. */
-            uint64_t now = 0;
+            uint64_t now = 0, limit = call_timeout_usec(t->context, call->op);
             sd_event_now(t->context->event, CLOCK_MONOTONIC, &now);
-            bool timeout = sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) &&
-                           now >= t->started_usec + t->context->worker_timeout_usec;
+            bool timeout =
+                sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) && now >= t->started_usec + limit;
             if (timeout)
-                finish_with_error(t, call, "failed", TK_ERROR_FAILED,
-                                  "The token did not finish the operation within %" PRIu64
-                                  " seconds and was reset. Check the token and try again.",
-                                  t->context->worker_timeout_usec / 1000000);
+                finish_with_error(t, call, "failed", TK_ERROR_TIMEOUT,
+                                  "%s did not finish within its limit of %" PRIu64
+                                  " seconds; tokend ended the token's worker, and the operation "
+                                  "may not have completed. Check the token and try again.",
+                                  call->op->member, limit / 1000000);
             else
                 finish_with_error(t, call, "failed", TK_ERROR_FAILED,
                                   "The token's worker process stopped during the operation; it "
@@ -543,7 +560,7 @@ void call_dispatch(Token *t)
                                  : sd_bus_message_copy(fwd, call->message, true);
     if (r >= 0)
         r = sd_bus_call_async(worker_bus(t->worker), &t->running_slot, fwd, on_worker_reply, t,
-                              t->context->worker_timeout_usec);
+                              call_timeout_usec(t->context, call->op));
     if (r < 0) {
         finish_with_error(t, call, "failed", TK_ERROR_FAILED, "Cannot reach the token's worker: %s",
                           strerror(-r));

@@ -6,6 +6,7 @@
 
 #include "bus-names.h"
 #include "operations.h"
+#include "refusal-log.h"
 #include "token.h"
 #include "tokend-config.h"
 #include "worker-protocol.h"
@@ -27,7 +28,7 @@ typedef struct Call {
     char *request; /* the unlock application's reference, for the audit trail */
     bool force;
     bool so_pin_given;
-    bool dry_run; /* answered after polkit: no token, no secret, no record */
+    bool dry_run;             /* answered after polkit: no token, no secret, no record */
     TkSecret *derived_so_pin; /* from the site key, added to the call's options */
     struct Call *next;
 } Call;
@@ -113,7 +114,7 @@ struct Context {
     char *runtime_dir;   /* per-worker OpenSC configurations */
     char *state_dir;     /* the retry ledger, which only the main process reads and writes */
     int ledger_error;    /* the last read of the ledger failed so (0: it worked); logged once */
-    uint64_t worker_timeout_usec;
+    uint64_t worker_timeout_usec;  /* a ceiling on the operation table's limits; 0: none */
     uint64_t scanner_timeout_usec; /* how long one poll of a module may take */
     unsigned scan_interval_ms;
     Module *modules;
@@ -121,7 +122,8 @@ struct Context {
     Reader *readers;
     struct TkPcscMonitor *pcsc; /* NULL: no PC/SC watch, PC/SC modules are polled too */
     sd_event_source *pcsc_source;
-    Call *authorizing; /* calls waiting for polkit, of every token */
+    Call *authorizing;   /* calls waiting for polkit, of every token */
+    RefusalLog refusals; /* the journal lines of calls refused before polkit */
 };
 
 /* bus-manager.c */
@@ -149,9 +151,14 @@ Call *call_free(Call *call);
 
 /* token-worker.c: the token's worker process. */
 int token_spawn_worker(Token *t);
-/* The --call-timeout a worker gets: tokend's worker timeout and a little more. */
-#define WORKER_CALL_TIMEOUT_SLACK_SEC 5
+/* The --call-timeout a worker gets: tokend's ceiling and a little more, or 0 (none). */
 void worker_call_timeout(const Context *c, char *buf, size_t size);
+/* How long a call of op may run in its worker: the operation table's limit, within tokend's
+ * ceiling (--worker-timeout). */
+static inline uint64_t call_timeout_usec(const Context *c, const Operation *op)
+{
+    return operation_timeout_usec(op, c->worker_timeout_usec);
+}
 
 /* ledger.c: the retry ledger, kept by the main process alone. */
 int ledger_start(Context *c);

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,12 +77,39 @@ static bool stderr_is_journal(void)
 }
 
 static int journal_send(int level, int error, const char *file, int line, const char *func,
-                        const char *message)
+                        char *const *fields, const char *message)
 {
-    /* The field list ends at the first NULL format: without an errno, at the ERRNO field. */
-    return sd_journal_send("MESSAGE=%s", message, "PRIORITY=%i", level, "SYSLOG_IDENTIFIER=%s",
-                           program_invocation_short_name, "CODE_FILE=%s", file, "CODE_LINE=%i",
-                           line, "CODE_FUNC=%s", func, error > 0 ? "ERRNO=%i" : NULL, error, NULL);
+    /* Ours, then the caller's fields; every string lives until the send returns. */
+    char *own[7];
+    size_t n_own = 0, n_fields = 0;
+    int r = 0;
+
+    while (fields && fields[n_fields])
+        n_fields++;
+    struct iovec *iov = calloc(ELEMENTSOF(own) + n_fields, sizeof(struct iovec));
+    if (!iov)
+        return -ENOMEM;
+    if (asprintf(&own[n_own++], "MESSAGE=%s", message) < 0 ||
+        asprintf(&own[n_own++], "PRIORITY=%i", level) < 0 ||
+        asprintf(&own[n_own++], "SYSLOG_IDENTIFIER=%s", program_invocation_short_name) < 0 ||
+        asprintf(&own[n_own++], "CODE_FILE=%s", file) < 0 ||
+        asprintf(&own[n_own++], "CODE_LINE=%i", line) < 0 ||
+        asprintf(&own[n_own++], "CODE_FUNC=%s", func) < 0 ||
+        (error > 0 && asprintf(&own[n_own++], "ERRNO=%i", error) < 0)) {
+        own[--n_own] = NULL; /* the one that failed holds nothing */
+        r = -ENOMEM;
+    }
+    if (r == 0) {
+        for (size_t i = 0; i < n_own; i++)
+            iov[i] = (struct iovec){own[i], strlen(own[i])};
+        for (size_t i = 0; i < n_fields; i++)
+            iov[n_own + i] = (struct iovec){fields[i], strlen(fields[i])};
+        r = sd_journal_sendv(iov, (int)(n_own + n_fields));
+    }
+    for (size_t i = 0; i < n_own; i++)
+        free(own[i]);
+    free(iov);
+    return r;
 }
 
 /* One write, so that lines of tokend and its workers, which share the stream, do not mix. */
@@ -90,16 +119,12 @@ static void write_stderr(const char *s, size_t n)
         ;
 }
 
-int log_internal(int level, int error, const char *file, int line, const char *func,
-                 const char *format, ...)
+static void log_record(int level, int err, const char *file, int line, const char *func,
+                       char *const *fields, const char *format, va_list ap) _printf_(7, 0);
+static void log_record(int level, int err, const char *file, int line, const char *func,
+                       char *const *fields, const char *format, va_list ap)
 {
     int saved_errno = errno;
-    int err = error < 0 ? -error : error;
-
-    level &= LOG_PRIMASK;
-    if (level > log_get_max_level())
-        goto finish;
-
     char buf[LINE_MAX];
     int prefix = snprintf(buf, sizeof(buf), "%s: ", program_invocation_short_name);
     if (prefix < 0 || (size_t)prefix >= sizeof(buf) / 2)
@@ -108,22 +133,47 @@ int log_internal(int level, int error, const char *file, int line, const char *f
     /* A longer message is cut; its line ends where the string's NUL would. */
     size_t room = sizeof(buf) - (size_t)prefix;
 
-    va_list ap;
-    va_start(ap, format);
     errno = err > 0 ? err : saved_errno;
     int n = vsnprintf(message, room, format, ap);
-    va_end(ap);
     size_t len = n < 0 ? 0 : (size_t)n < room ? (size_t)n : room - 1;
     message[len] = '\0';
     while (len > 0 && message[len - 1] == '\n')
         message[--len] = '\0';
 
-    if (!stderr_is_journal() || journal_send(level, err, file, line, func, message) < 0) {
+    if (!stderr_is_journal() || journal_send(level, err, file, line, func, fields, message) < 0) {
         message[len] = '\n';
         write_stderr(buf, (size_t)prefix + len + 1);
     }
+}
 
-finish:
+int log_internal(int level, int error, const char *file, int line, const char *func,
+                 const char *format, ...)
+{
+    int saved_errno = errno;
+    int err = error < 0 ? -error : error;
+
+    level &= LOG_PRIMASK;
+    if (level <= log_get_max_level()) {
+        va_list ap;
+        va_start(ap, format);
+        log_record(level, err, file, line, func, NULL, format, ap);
+        va_end(ap);
+    }
     errno = saved_errno;
     return -err;
+}
+
+void log_with_fields(int level, char *const *fields, const char *file, int line, const char *func,
+                     const char *format, ...)
+{
+    int saved_errno = errno;
+
+    level &= LOG_PRIMASK;
+    if (level <= log_get_max_level()) {
+        va_list ap;
+        va_start(ap, format);
+        log_record(level, 0, file, line, func, fields, format, ap);
+        va_end(ap);
+    }
+    errno = saved_errno;
 }

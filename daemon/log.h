@@ -29,6 +29,12 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 #define log_error_errno(error, ...)   log_full_errno(LOG_ERR, (error), __VA_ARGS__)
 #define log_warning_errno(error, ...) log_full_errno(LOG_WARNING, (error), __VA_ARGS__)
 
+/* A record with journal fields of its own besides the usual ones: fields is a NULL-terminated
+ * list of "NAME=value" strings (MESSAGE_ID among them where it has one). On standard error only
+ * the message goes, as for any record. */
+void log_with_fields(int level, char *const *fields, const char *file, int line, const char *func,
+                     const char *format, ...) _printf_(6, 7);
+
 /* A level's syslog name ("emerg" … "debug") or number (0–7); -EINVAL for anything else. */
 int log_level_from_string(const char *s);
 

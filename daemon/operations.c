@@ -38,6 +38,13 @@ const OptionSpec *option_spec_by_name(const char *name, OptionId *ret_id)
     return NULL;
 }
 
+/* Each row's limit is what the slowest token in use takes for it, with room. PIN acts and
+ * listing are a few card commands: 60 s. A request is one signature (seconds for RSA-4096 on a
+ * card), a deletion a few objects: 120 s. An import writes up to 9 certificates of up to 64 KiB
+ * to a card that writes a few KiB a second: 300 s. Key generation is RSA-4096 on the card,
+ * which older cards take minutes over (the row's limit covers every key type: one figure per
+ * row), and initialisation erases and personalises the whole card: 600 s, the limit every call
+ * had before the table had one. */
 /* clang-format off */
 const Operation operations[] = {
     {
@@ -46,6 +53,7 @@ const Operation operations[] = {
         .options = OPTIONS_ALWAYS,
         .what = "list a token's objects",
         .reads = true,
+        .timeout_sec = 60,
     },
     {
         .member = "ListObjects", .variant = "login", .name = "list-objects",
@@ -55,6 +63,7 @@ const Operation operations[] = {
         .message_id = "5676aef5dfff42b5a16791f6a02dfee9",
         .what = "present a token's PIN", .verb = "PIN presentation",
         .reads = true, .presents = SECRET_USER_PIN,
+        .timeout_sec = 60,
     },
     {
         .member = "GenerateKeyPair", .name = "generate-key",
@@ -64,6 +73,7 @@ const Operation operations[] = {
         .message_id = "bfee0245518d4924bb4e698c7312cd2b",
         .what = "generate keys on tokens", .verb = "key generation",
         .changes_token = true, .presents = SECRET_USER_PIN,
+        .timeout_sec = 600,
     },
     {
         .member = "CreateRequest", .name = "create-request",
@@ -73,6 +83,7 @@ const Operation operations[] = {
         .message_id = "b5e7f42e69044626a1b8da25e0de7dc3",
         .what = "create certificate requests", .verb = "certificate request",
         .reads = true, .presents = SECRET_USER_PIN,
+        .timeout_sec = 120,
     },
     {
         .member = "ImportCertificate", .name = "import-certificate",
@@ -82,6 +93,7 @@ const Operation operations[] = {
         .message_id = "d2680dc7db9c4469adb9f94ab89bd573",
         .what = "import certificates", .verb = "certificate import",
         .changes_token = true, .presents = SECRET_USER_PIN,
+        .timeout_sec = 300,
     },
     {
         .member = "ChangePin", .variant = "user", .name = "change-pin",
@@ -92,6 +104,7 @@ const Operation operations[] = {
         .message_id = "8cca01deed014dc3a1908e05cdd3213b",
         .what = "change PINs", .verb = "PIN change",
         .changes_token = true, .presents = SECRET_USER_PIN,
+        .timeout_sec = 60,
     },
     {
         .member = "ChangePin", .variant = "so", .name = "change-so-pin",
@@ -102,6 +115,7 @@ const Operation operations[] = {
         .message_id = "a26dd33e7d304980bd264eb2b7f5c7c2",
         .what = "change SO PINs", .verb = "SO PIN change",
         .changes_token = true, .presents = SECRET_SO_PIN,
+        .timeout_sec = 60,
     },
     {
         .member = "UnblockPin", .name = "unblock-pin",
@@ -114,6 +128,7 @@ const Operation operations[] = {
         .what = "unblock PINs", .verb = "PIN unblock",
         .changes_token = true, .presents = SECRET_SO_PIN, .so_pin_derived = true,
         .ledger = LEDGER_JUDGED,
+        .timeout_sec = 60,
     },
     {
         .member = "Initialize", .name = "initialize",
@@ -125,6 +140,7 @@ const Operation operations[] = {
         .what = "initialise tokens", .verb = "token initialisation",
         .changes_token = true, .presents = SECRET_SO_PIN, .so_pin_derived = true,
         .ledger = LEDGER_RESET,
+        .timeout_sec = 600,
     },
     {
         .member = "DeleteObject", .name = "delete-object",
@@ -134,6 +150,7 @@ const Operation operations[] = {
         .message_id = "49d3e48a74e64fb8a883094874e12fda",
         .what = "delete keys and certificates", .verb = "object deletion",
         .changes_token = true, .presents = SECRET_USER_PIN,
+        .timeout_sec = 120,
     },
 };
 /* clang-format on */
@@ -154,6 +171,24 @@ const Operation *operation_find_member(const char *member)
         if (streq(operations[i].member, member))
             return &operations[i];
     return NULL;
+}
+
+uint64_t operation_timeout_usec(const Operation *op, uint64_t ceiling_usec)
+{
+    uint64_t usec = (uint64_t)op->timeout_sec * 1000000u;
+    return ceiling_usec > 0 && ceiling_usec < usec ? ceiling_usec : usec;
+}
+
+uint64_t operation_member_timeout_usec(const char *member, uint64_t ceiling_usec)
+{
+    uint64_t usec = 0;
+    for (size_t i = 0; member && i < n_operations; i++)
+        if (streq(operations[i].member, member)) {
+            uint64_t u = operation_timeout_usec(&operations[i], ceiling_usec);
+            if (u > usec)
+                usec = u;
+        }
+    return usec;
 }
 
 bool operation_ledger_outcome(const Operation *op, const char *error_name, bool *ret_success)

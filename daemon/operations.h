@@ -32,7 +32,7 @@ typedef enum OptionId {
 #define OPTIONS_ALWAYS OPT(OPTION_DRY_RUN)
 
 typedef enum OptionKind {
-    OPTION_KIND_SECRET,  /* ay, UTF-8 without NUL, wiped */
+    OPTION_KIND_SECRET,  /* ay, UTF-8 without control characters, wiped */
     OPTION_KIND_TEXT,    /* s, printable UTF-8 */
     OPTION_KIND_BYTES,   /* ay */
     OPTION_KIND_TEXTS,   /* as, each printable UTF-8 */
@@ -90,6 +90,9 @@ typedef struct Operation {
     Secret presents;
     bool so_pin_derived; /* the SO PIN comes from the site key when configured */
     LedgerEffect ledger;
+    /* How long the token may take once the call reaches its worker: tokend's timer, the
+     * worker's own deadline and tokenctl's bus timeout follow it. */
+    unsigned timeout_sec;
 } Operation;
 
 /* Every row, for the tests and for walking. */
@@ -100,6 +103,13 @@ extern const size_t n_operations;
 const Operation *operation_find(const char *member, const char *variant);
 /* The first row of a member, whatever its variant. */
 const Operation *operation_find_member(const char *member);
+
+/* A call's limit in microseconds: the row's, or ceiling_usec where that is shorter (tokend's
+ * --worker-timeout; 0: none). */
+uint64_t operation_timeout_usec(const Operation *op, uint64_t ceiling_usec);
+/* The longest limit of a member's rows (its variants may differ), for whoever knows only the
+ * method: the worker's deadline, the Manager's OperationTimeouts. 0 for no such member. */
+uint64_t operation_member_timeout_usec(const char *member, uint64_t ceiling_usec);
 
 /* Whether the outcome of a call of op changes the retry ledger's count, and if so whether as
  * a success (the count goes to 0) or as one more failure. error_name: the call's error, NULL

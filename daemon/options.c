@@ -54,9 +54,14 @@ static int read_secret(sd_bus_message *m, const OptionSpec *spec, TkSecret **fie
         return r;
     if (n < spec->min_len || n > spec->max_len)
         return bad_length(error, spec, "bytes");
-    if (!tk_utf8_is_valid(p, n))
+    /* A PIN typed on a keyboard has no control character: one in a PIN is a mistake (a pasted
+     * newline) or a probe, and would reach the card's PIN pad or a log unseen. The message
+     * never shows the value. */
+    if (tk_utf8_check_no_controls(p, n) < 0)
         return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
-                            "Option \"%s\" must be UTF-8 text without NUL bytes.", spec->name);
+                            "Option \"%s\" must be UTF-8 text without control characters (no "
+                            "NUL, newline or escape).",
+                            spec->name);
     tk_secret_free(*field);
     *field = NULL;
     return tk_secret_new(p, n, field);

@@ -31,9 +31,9 @@ void options_done(Options *o);
 
 /* Reads an a{sv} at the message's read position for the operation op. An option op does not
  * take, a value of the wrong type, a string that is not printable UTF-8 (or is blank), a secret
- * that is not UTF-8, or a value beyond the option's limits fails with -EINVAL and an
- * InvalidArgument error naming the option. Arrays are counted while they are read, so an
- * oversized one costs no more than its limit. */
+ * that is not UTF-8 or holds a control character, or a value beyond the option's limits fails with
+ * -EINVAL and an InvalidArgument error naming the option. Arrays are counted while they are read,
+ * so an oversized one costs no more than its limit. */
 int options_read(sd_bus_message *m, const Operation *op, Options *ret, TkError *error);
 
 /* Every option op requires is there; with so_pin_derived the SO PIN may be missing (tokend

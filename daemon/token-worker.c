@@ -140,10 +140,12 @@ static int write_opensc_conf(Token *t, const char *text, char **ret_path)
 
 void worker_call_timeout(const Context *c, char *buf, size_t size)
 {
-    /* tokend's own limit comes first and reports the timeout; the worker's ends a worker that
-     * tokend could not stop (one of another user, started by socket activation). */
+    /* The worker takes each call's limit from the operation table itself; this is only the
+     * ceiling over them, with the same slack. */
     snprintf(buf, size, "%" PRIu64,
-             c->worker_timeout_usec / 1000000u + WORKER_CALL_TIMEOUT_SLACK_SEC);
+             c->worker_timeout_usec > 0
+                 ? c->worker_timeout_usec / 1000000u + WORKER_CALL_TIMEOUT_SLACK_SEC
+                 : 0);
 }
 
 int token_spawn_worker(Token *t)

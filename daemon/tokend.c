@@ -26,7 +26,8 @@ static void help(void)
            "     --worker-path PATH   Run PATH as the token worker (default %s)\n"
            "     --worker-socket PATH Connect to PATH for each worker instead of starting it\n"
            "                          (socket activation: systemd starts one per connection)\n"
-           "     --worker-timeout SEC Fail an operation that takes longer (default 600)\n"
+           "     --worker-timeout SEC Fail an operation that takes longer than SEC, or than its\n"
+           "                          own limit where that is shorter (default: its own)\n"
            "     --scan-interval MS   Poll non-PC/SC modules' slots this often (default 2000)\n"
            "     --scanner-timeout SEC Restart a module's scanner whose poll takes longer\n"
            "                          (default 30)\n"
@@ -120,7 +121,6 @@ int main(int argc, char **argv)
         {},
     };
     Context c = {
-        .worker_timeout_usec = 600 * 1000000ull,
         .scanner_timeout_usec = 30 * 1000000ull,
         .scan_interval_ms = 2000,
     };

@@ -15,6 +15,7 @@
 #include "bus-error.h"
 #include "io-util.h"
 #include "log.h"
+#include "operations.h"
 #include "worker-launch.h"
 #include "worker-main.h"
 #include "worker-protocol.h"
@@ -57,14 +58,34 @@ static int open_bus(sd_bus **ret)
     return 0;
 }
 
-/* Serves tokend's calls until it goes. A call that takes longer than call_timeout_sec (0: no
- * limit) ends the process: a module stuck in a card never returns, and tokend, which may not
- * be able to signal a worker of another user, then sees the connection close. */
+/* Arms the deadline of the call about to be dispatched: its operation's limit and the slack
+ * (worker-protocol.h), within the ceiling tokend gave (--call-timeout, 0: none). serve() ends
+ * it when the call is done. */
+static int arm_call_deadline(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    const unsigned *ceiling_sec = userdata;
+    uint64_t limit = 0;
+
+    if (sd_bus_message_is_method_call(m, NULL, NULL) > 0)
+        limit = operation_member_timeout_usec(sd_bus_message_get_member(m), 0);
+    if (limit == 0)
+        return 0;
+    unsigned sec = (unsigned)(limit / 1000000u) + WORKER_CALL_TIMEOUT_SLACK_SEC;
+    alarm(*ceiling_sec > 0 && *ceiling_sec < sec ? *ceiling_sec : sec);
+    return 0;
+}
+
+/* Serves tokend's calls until it goes. A call that outlasts its deadline ends the process: a
+ * module stuck in a card never returns, and tokend, which may not be able to signal a worker of
+ * another user, then sees the connection close. */
 static int serve(sd_bus *bus, unsigned call_timeout_sec)
 {
+    int r = sd_bus_add_filter(bus, NULL, arm_call_deadline, &call_timeout_sec);
+    if (r < 0)
+        return r;
     for (;;) {
         alarm(call_timeout_sec);
-        int r = sd_bus_process(bus, NULL);
+        r = sd_bus_process(bus, NULL);
         alarm(0);
         if (r < 0)
             return r == -ECONNRESET || r == -ENOTCONN ? 0 : r;

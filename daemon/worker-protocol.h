@@ -18,6 +18,12 @@
 #define WORKER_INTERFACE "org.tokend.Worker1"
 #define WORKER_FD        3
 
+/* A worker's own deadline for a call is the operation's limit (operations.h) and this much
+ * more: tokend's timer, which reports the timeout to the caller, ends first, and the worker's
+ * ends a worker that tokend could not stop (one of another user, started by socket
+ * activation). */
+#define WORKER_CALL_TIMEOUT_SLACK_SEC 5
+
 /* What a token worker reads of the retry counters beside the PKCS#11 flags in its Info: the
  * card's own counters, and the start value of the SO PIN/PUK counter from which tokend takes
  * its ledger's count of failures (0: the ledger counts nothing on this token). A scanner has

@@ -153,6 +153,13 @@ static int parse_ava(const char **p, DnAva *ret, TkError *error)
     if (r == 0 && memchr(value, 0, keep))
         r = tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
                          "The value of '%s' contains a NUL byte.", type);
+    /* Raw or as a hex pair, a control character would be signed into the request and shown
+     * by whatever prints the certificate later. */
+    if (r == 0 && tk_utf8_check_no_controls(value, keep) == -EINVAL)
+        r = tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
+                         "The value of '%s' contains a control character (such as a newline, "
+                         "an escape or \\07); a name may hold none.",
+                         type);
     if (r == 0 && OBJ_obj2nid(obj) == NID_countryName &&
         !(keep == 2 && strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", value[0]) &&
           strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", value[1])))

@@ -69,6 +69,27 @@ bool tk_utf8_is_valid(const char *s, size_t len)
     return true;
 }
 
+static bool is_control(unsigned long c)
+{
+    return c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0);
+}
+
+int tk_utf8_check_no_controls(const char *s, size_t len)
+{
+    if (!s)
+        return len == 0 ? 0 : -EILSEQ;
+    for (size_t i = 0; i < len;) {
+        unsigned long c = 0;
+        size_t n = utf8_sequence((const unsigned char *)s + i, len - i, &c);
+        if (n == 0 || c == 0)
+            return -EILSEQ;
+        if (is_control(c))
+            return -EINVAL;
+        i += n;
+    }
+    return 0;
+}
+
 int tk_utf8_escape(const char *s, size_t len, char **ret)
 {
     if ((!s && len > 0) || !ret)

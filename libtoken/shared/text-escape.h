@@ -20,6 +20,13 @@ size_t tk_utf8_whole_prefix(const char *s, size_t len);
  * above U+10FFFF, no sequence cut short, no NUL. */
 bool tk_utf8_is_valid(const char *s, size_t len);
 
+/* Whether s[0..len) is valid UTF-8 (as tk_utf8_is_valid()) with no control character in it:
+ * no C0 control (U+0000..U+001F), DEL or C1 control (U+0080..U+009F). -EILSEQ when it is not
+ * valid UTF-8 or holds a NUL, -EINVAL for another control character. Every other character
+ * passes, printable or not: for a PIN or a decoded value, which are bytes rather than a field
+ * of text (tk_text_check() is for those). */
+int tk_utf8_check_no_controls(const char *s, size_t len);
+
 /* A NUL-terminated copy of s[0..len) that is always valid UTF-8: every byte that is not part
  * of a valid UTF-8 sequence, and every NUL, is written as "\xNN" (lower-case hex), and a
  * backslash as "\\", so the result tells the original bytes apart (tk_utf8_unescape() gives

@@ -25,6 +25,7 @@
 #define TK_ERROR_INVALID_ARGUMENT    TK_ERROR_NAME("InvalidArgument")
 #define TK_ERROR_BUSY                TK_ERROR_NAME("Busy")
 #define TK_ERROR_SERIAL_CONFLICT     TK_ERROR_NAME("SerialConflict")
+#define TK_ERROR_TIMEOUT             TK_ERROR_NAME("Timeout")
 #define TK_ERROR_FAILED              TK_ERROR_NAME("Failed")
 
 /* Every error name with its errno, one to one: token-error.c's lookups and the sd-bus error
@@ -44,6 +45,7 @@
     X(TK_ERROR_INVALID_ARGUMENT, EINVAL)     \
     X(TK_ERROR_BUSY, EBUSY)                  \
     X(TK_ERROR_SERIAL_CONFLICT, ENOTUNIQ)    \
+    X(TK_ERROR_TIMEOUT, ETIME)               \
     X(TK_ERROR_FAILED, EIO)
 
 /* What went wrong, for a person: a bus error name (one of the above) and a message that says

@@ -25,6 +25,7 @@ int main(void)
                                op->message_id ? json_object_new_string(op->message_id) : NULL);
         json_object_object_add(o, "audited", json_object_new_boolean(operation_audited(op)));
         json_object_object_add(o, "presents", json_object_new_int(op->presents));
+        json_object_object_add(o, "timeout_sec", json_object_new_int((int)op->timeout_sec));
         for (int id = 0; id < _OPTION_MAX; id++)
             if (op->options & OPT(id))
                 json_object_array_add(options, json_object_new_string(option_spec(id)->name));

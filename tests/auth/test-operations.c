@@ -168,6 +168,27 @@ START_TEST(every_option_bit_has_a_spec_with_limits)
 }
 END_TEST
 
+START_TEST(every_row_has_a_limit_and_a_ceiling_only_shortens_it)
+{
+    for (size_t i = 0; i < n_operations; i++) {
+        const Operation *op = &operations[i];
+        ck_assert_msg(op->timeout_sec >= 30 && op->timeout_sec <= 900, "%s: %u s", op->name,
+                      op->timeout_sec);
+        ck_assert_uint_eq(operation_timeout_usec(op, 0), op->timeout_sec * 1000000ull);
+        ck_assert_uint_eq(operation_timeout_usec(op, 2000000), 2000000);
+        ck_assert_uint_eq(operation_timeout_usec(op, 3600 * 1000000ull),
+                          op->timeout_sec * 1000000ull);
+        /* A member's limit is that of its longest variant. */
+        ck_assert_uint_ge(operation_member_timeout_usec(op->member, 0),
+                          operation_timeout_usec(op, 0));
+    }
+    /* Key generation covers RSA-4096 on a slow card; a PIN change is a few commands. */
+    ck_assert_uint_eq(operation_find("GenerateKeyPair", NULL)->timeout_sec, 600);
+    ck_assert_uint_eq(operation_find("ChangePin", "user")->timeout_sec, 60);
+    ck_assert_uint_eq(operation_member_timeout_usec("Bogus", 0), 0);
+}
+END_TEST
+
 static Suite *operations_suite(void)
 {
     Suite *s = suite_create("operations");
@@ -181,6 +202,7 @@ static Suite *operations_suite(void)
     tcase_add_test(tc, every_row_that_presents_a_secret_is_guarded_by_an_action);
     tcase_add_test(tc, the_ledger_counts_only_what_the_so_pin_or_puk_said);
     tcase_add_test(tc, every_option_bit_has_a_spec_with_limits);
+    tcase_add_test(tc, every_row_has_a_limit_and_a_ceiling_only_shortens_it);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -129,7 +129,8 @@ def progress_only_on_a_terminal():
     code, out = run_on_pty([TOKENCTL, "keygen", "cli-a", "--type", "rsa2048", "--label", "tty",
                             "--pin-file", pin_file], env.env)
     assert code == 0, out
-    lines = re.findall(rb"\r\x1b\[K([-\\|/]) generate-key: (started|running|done) \((\d+) s\)", out)
+    lines = re.findall(rb"\r\x1b\[K([-\\|/]) generate-key: (started|running|done) \((\d+) s"
+                       rb" of at most 600 s\)", out)
     assert lines, out
     done = out.index(b"Generated an rsa2048 key pair")
     # cleared before the answer is printed, and not left behind

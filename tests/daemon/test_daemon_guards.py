@@ -48,6 +48,14 @@ def changes_by_others_are_refused_without_polkit():
     assert '"refused"' in last and '"generate-key"' in last, last
 
 
+def every_method_says_its_limit_within_the_ceiling():
+    """--worker-timeout 2 is a ceiling over the operation table's limits."""
+    timeouts = env.get("/org/tokend/Tokend1", "org.tokend.Tokend1.Manager", "OperationTimeouts")
+    assert timeouts == {m: 2 for m in ("ListObjects", "GenerateKeyPair", "CreateRequest",
+                                       "ImportCertificate", "ChangePin", "UnblockPin",
+                                       "Initialize", "DeleteObject")}, timeouts
+
+
 def hung_worker_is_cut_off_at_the_timeout_and_replaced():
     result = {}
 
@@ -65,9 +73,14 @@ def hung_worker_is_cut_off_at_the_timeout_and_replaced():
     os.kill(worker, signal.SIGSTOP)
     t.join(30)
     err = result.get("err")
-    assert err and err[0] == "org.tokend.Tokend1.Error.Failed", err
-    assert "within 2 seconds" in err[1], err
+    assert err and err[0] == "org.tokend.Tokend1.Error.Timeout", err
+    assert "GenerateKeyPair did not finish within its limit of 2 seconds" in err[1], err
     assert 1.5 < result["took"] < 10, result
+    # The token is not left Busy while its successor starts, and the outcome is recorded.
+    assert env.get(path, TOKEN, "Busy") is False
+    last = env.audit_records()[-1]
+    assert (last["operation"], last["result"], last["error"]) == ("generate-key", "failed",
+                                                                  "Timeout"), last
     env.wait_for(lambda: env.call(path, "ListObjects", "a{sv}", *options()) is not None, 10,
                  "a new worker")
     assert env.get(path, TOKEN, "Busy") is False
@@ -75,6 +88,7 @@ def hung_worker_is_cut_off_at_the_timeout_and_replaced():
 
 try:
     rc = Tap([reading_is_open_to_everyone, changes_by_others_are_refused_without_polkit,
+              every_method_says_its_limit_within_the_ceiling,
               hung_worker_is_cut_off_at_the_timeout_and_replaced]).run()
 finally:
     env.close()

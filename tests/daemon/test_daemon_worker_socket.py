@@ -170,16 +170,17 @@ def the_workers_configuration_hides_the_other_reader():
 
 
 def a_worker_stuck_in_its_card_ends_itself():
-    """tokend cannot signal a worker of another user: when a call outlasts --worker-timeout it
-    closes the connection and answers, and the worker's own limit (5 s more) ends it."""
+    """tokend cannot signal a worker of another user: when a call outlasts its limit (here the
+    ceiling, --worker-timeout) it closes the connection and answers, and the worker's own
+    deadline (5 s more) ends it."""
     before = set(socket_workers())
     env.card.delay(2500)
     try:
         start = time.monotonic()
         err = env.call_error("ListObjects", gvariant_options(pin=NEW_PIN))
         took = time.monotonic() - start
-        assert err and err[0] == "org.tokend.Tokend1.Error.Failed", err
-        assert "did not finish the operation within 3 seconds" in err[1], err
+        assert err and err[0] == "org.tokend.Tokend1.Error.Timeout", err
+        assert "ListObjects did not finish within its limit of 3 seconds" in err[1], err
         assert took < 8, took
         # The stuck worker (one of those before) is gone within its own limit and a card reply.
         env.daemon.wait_for(lambda: len(before - set(socket_workers())) == 1, 15,

@@ -183,7 +183,7 @@ static bool text_in(const char *s, size_t min, size_t max)
 static bool secret_in(const TkSecret *s, const OptionSpec *spec)
 {
     return !s || (s->len >= spec->min_len && s->len <= spec->max_len &&
-                  tk_utf8_is_valid(s->data, s->len));
+                  tk_utf8_check_no_controls(s->data, s->len) == 0);
 }
 
 /* What options_read() promises of what it accepts: only the row's options, each within the

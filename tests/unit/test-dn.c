@@ -147,6 +147,23 @@ START_TEST(dn_refuses_malformed_input)
 }
 END_TEST
 
+START_TEST(dn_refuses_control_characters_raw_or_as_hex_pairs)
+{
+    assert_refused("CN=a\x07" "b,O=Example", "The value of 'CN' contains a control character");
+    assert_refused("CN=x,O=Ex\x1b[31mample", "The value of 'O' contains a control character");
+    assert_refused("CN=a\nb", "control character");
+    assert_refused("CN=a\\07b", "The value of 'CN' contains a control character");
+    assert_refused("CN=x,OU=a\\0Ab", "The value of 'OU' contains a control character");
+    assert_refused("CN=a\\7Fb", "control character");
+    assert_refused("CN=a\x7f", "control character");
+    /* C1 controls: U+0085 (NEL) and U+009B (CSI), as UTF-8 and as hex pairs. */
+    assert_refused("CN=a\xc2\x85", "control character");
+    assert_refused("CN=a\\C2\\9B31m", "control character");
+    /* Printable characters beside them still pass. */
+    assert_round_trip("CN=J\\C3\\BCrgen \\E2\\82\\AC", "CN=J\xc3\xbcrgen \xe2\x82\xac");
+}
+END_TEST
+
 /* A name as a certificate from a card may carry it: one CN of this type, these bytes as they are.
  */
 static char *format_raw_cn(int type, const char *bytes, int len)
@@ -213,6 +230,7 @@ static Suite *dn_suite(void)
     tcase_add_test(tc, dn_refuses_unknown_type);
     tcase_add_test(tc, dn_refuses_bad_country);
     tcase_add_test(tc, dn_refuses_malformed_input);
+    tcase_add_test(tc, dn_refuses_control_characters_raw_or_as_hex_pairs);
     tcase_add_test(tc, dn_format_writes_bytes_that_are_not_utf8_as_hex_pairs);
     tcase_add_test(tc, dn_format_dumps_values_without_a_utf8_form);
     tcase_add_test(tc, dn_format_of_null_is_null);

@@ -226,6 +226,29 @@ START_TEST(terminal_passes_printable_text_and_backslashes)
 }
 END_TEST
 
+START_TEST(no_controls_refuses_c0_del_and_c1_and_names_bad_utf8_apart)
+{
+    ck_assert_int_eq(tk_utf8_check_no_controls("123456", 6), 0);
+    ck_assert_int_eq(tk_utf8_check_no_controls("p\xc3\xa4ss w\xe2\x82\xac", 10), 0);
+    ck_assert_int_eq(tk_utf8_check_no_controls("", 0), 0);
+    ck_assert_int_eq(tk_utf8_check_no_controls("1234\n", 5), -EINVAL);
+    ck_assert_int_eq(tk_utf8_check_no_controls("12\x1b[0m", 6), -EINVAL);
+    ck_assert_int_eq(tk_utf8_check_no_controls("\x07", 1), -EINVAL);
+    ck_assert_int_eq(tk_utf8_check_no_controls("12\x7f", 3), -EINVAL);
+    ck_assert_int_eq(tk_utf8_check_no_controls("12\xc2\x9b", 4), -EINVAL);
+    ck_assert_int_eq(tk_utf8_check_no_controls("12\xc2\x85", 4), -EINVAL);
+    /* U+00A0, the first character after the C1 block, passes. */
+    ck_assert_int_eq(tk_utf8_check_no_controls("12\xc2\xa0", 4), 0);
+    ck_assert_int_eq(tk_utf8_check_no_controls("12\0"
+                                               "34",
+                                               5),
+                     -EILSEQ);
+    ck_assert_int_eq(tk_utf8_check_no_controls("12\xff", 3), -EILSEQ);
+    ck_assert_int_eq(tk_utf8_check_no_controls("\xc0\x8a", 2), -EILSEQ);
+    ck_assert_int_eq(tk_utf8_check_no_controls("\xc3", 1), -EILSEQ);
+}
+END_TEST
+
 static Suite *text_escape_suite(void)
 {
     Suite *s = suite_create("text-escape");
@@ -242,6 +265,7 @@ static Suite *text_escape_suite(void)
     tcase_add_test(tc, character_length);
     tcase_add_test(tc, unescape_gives_the_bytes_back);
     tcase_add_test(tc, unescape_refuses_what_escape_never_writes);
+    tcase_add_test(tc, no_controls_refuses_c0_del_and_c1_and_names_bad_utf8_apart);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("terminal");
