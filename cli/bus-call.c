@@ -289,7 +289,8 @@ int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *
     return 0;
 }
 
-int token_dry_run(Context *ctx, sd_bus_message *m, const char *failed)
+int token_dry_run(Context *ctx, sd_bus_message *m, const char *failed, OptionsAdder more,
+                  void *userdata)
 {
     _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
     _cleanup_bus_message_ sd_bus_message *reply = NULL;
@@ -300,6 +301,8 @@ int token_dry_run(Context *ctx, sd_bus_message *m, const char *failed)
         r = options_add_bool(m, "force", true);
     if (r >= 0 && ctx->request && streq_ptr(sd_bus_message_get_member(m), "UnblockPin"))
         r = options_add_string(m, "request", ctx->request);
+    if (r >= 0 && more)
+        r = more(ctx, m, userdata);
     if (r >= 0)
         r = sd_bus_message_close_container(m);
     if (r < 0)

@@ -21,8 +21,13 @@ int options_add_bytes(sd_bus_message *m, const char *key, const void *p, size_t 
 int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *error,
                sd_bus_message **ret_reply);
 
+/* Adds a command's own options to a call's a{sv}, those that carry no secret. */
+typedef int (*OptionsAdder)(Context *ctx, sd_bus_message *m, void *userdata);
+
 /* Asks tokend whether the call begun in m (token_call_new() and its leading arguments, no
  * options yet) would be allowed, before a person is asked for any PIN: adds the dry-run
- * option, and --force and --request where the command has them, and sends it. On a refusal
- * records it with fail_bus(failed, ...) and returns its exit code; 0 when allowed. */
-int token_dry_run(Context *ctx, sd_bus_message *m, const char *failed);
+ * option, --force and --request where the command has them, and what more() adds (NULL: none),
+ * and sends it. On a refusal records it with fail_bus(failed, ...) and returns its exit code; 0
+ * when allowed. */
+int token_dry_run(Context *ctx, sd_bus_message *m, const char *failed, OptionsAdder more,
+                  void *userdata);

@@ -28,16 +28,67 @@ static int resolve_one(Context *ctx, const char *verb, json_object **ret_token)
     return resolve_token(ctx, ctx->n_args > 0 ? ctx->args[0] : NULL, ret_token);
 }
 
-/* Resolves the token and reads the user PIN: the common start of every verb that changes
- * keys or certificates. */
-static int token_and_pin(Context *ctx, const char *verb, json_object **ret_token,
-                         TkSecret **ret_pin)
+/* A call of one of the verbs that present the user PIN: its leading arguments, and the options
+ * that carry no secret (more(), NULL: none). */
+typedef struct KeyCall {
+    const char *verb;
+    const char *method;
+    const char *failed; /* N_(): fail_bus() translates it */
+    int (*arguments)(Context *ctx, sd_bus_message *m, void *userdata);
+    OptionsAdder more;
+    void *userdata;
+} KeyCall;
+
+static int key_call_new(Context *ctx, json_object *token, const KeyCall *k, sd_bus_message **ret)
 {
-    int r = resolve_one(ctx, verb, ret_token);
+    _cleanup_bus_message_ sd_bus_message *m = NULL;
+    int r = token_call_new(ctx, json_get_string(token, "path"), k->method, &m);
+    if (r >= 0)
+        r = k->arguments(ctx, m, k->userdata);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot build the request");
+    *ret = TAKE_PTR(m);
+    return 0;
+}
+
+/* The common part of every verb that changes keys or certificates: the token resolved; whether
+ * tokend would allow the call, asked before the PIN (a dry run, with every argument and option
+ * but the PIN); the PIN; the call itself. */
+static int key_call(Context *ctx, const KeyCall *k, json_object **ret_token,
+                    sd_bus_message **ret_reply)
+{
+    _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+    _cleanup_bus_message_ sd_bus_message *m = NULL;
+    _cleanup_secret_ TkSecret *pin = NULL;
+    int r = resolve_one(ctx, k->verb, ret_token);
+    if (r == 0)
+        r = key_call_new(ctx, *ret_token, k, &m);
+    if (r == 0)
+        r = token_dry_run(ctx, m, k->failed, k->more, k->userdata);
+    if (r == 0)
+        r = get_secret(ctx, ctx->pin_file, "--pin-file", "User PIN", false, SECRET_REQUIRED, &pin);
     if (r != 0)
         return r;
-    return get_secret(ctx, ctx->pin_file, "--pin-file", "User PIN", false, SECRET_REQUIRED,
-                      ret_pin);
+
+    m = sd_bus_message_unref(m);
+    r = key_call_new(ctx, *ret_token, k, &m);
+    if (r != 0)
+        return r;
+    r = sd_bus_message_open_container(m, 'a', "{sv}");
+    if (r >= 0)
+        r = options_add_secret(m, "pin", pin);
+    if (r >= 0 && k->more)
+        r = k->more(ctx, m, k->userdata);
+    if (r >= 0 && ctx->force)
+        r = options_add_bool(m, "force", true);
+    if (r >= 0)
+        r = sd_bus_message_close_container(m);
+    if (r < 0)
+        return fail_errno(ctx, r, "Cannot build the request");
+    r = token_call(ctx, m, k->verb, &error, ret_reply);
+    if (r < 0)
+        return fail_bus(ctx, k->failed, &error);
+    return 0;
 }
 
 /* The id's bytes, and (ret_hex not NULL) the id as the output writes ids. */
@@ -55,12 +106,31 @@ static int parse_id(Context *ctx, const char *option, const char *hex, uint8_t *
     return 0;
 }
 
+typedef struct KeyId {
+    const uint8_t *id;
+    size_t len;
+} KeyId;
+
+static int keygen_arguments(Context *ctx, sd_bus_message *m, void *userdata)
+{
+    return sd_bus_message_append(m, "s", ctx->type);
+}
+
+static int keygen_options(Context *ctx, sd_bus_message *m, void *userdata)
+{
+    const KeyId *id = userdata;
+    int r = 0;
+    if (ctx->label)
+        r = options_add_string(m, "label", ctx->label);
+    if (r >= 0 && id->id)
+        r = options_add_bytes(m, "id", id->id, id->len);
+    return r;
+}
+
 int verb_keygen(Context *ctx)
 {
-    _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
-    _cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
+    _cleanup_bus_message_ sd_bus_message *reply = NULL;
     _cleanup_json_ json_object *token = NULL;
-    _cleanup_secret_ TkSecret *pin = NULL;
     _cleanup_free_ uint8_t *id = NULL;
     _cleanup_free_ char *id_hex = NULL;
     size_t id_len = 0;
@@ -86,31 +156,18 @@ int verb_keygen(Context *ctx)
         if (r != 0)
             return r;
     }
-    r = token_and_pin(ctx, "keygen", &token, &pin);
+    KeyId key_id = {id, id_len};
+    const KeyCall k = {
+        .verb = "keygen",
+        .method = "GenerateKeyPair",
+        .failed = N_("Key generation failed"),
+        .arguments = keygen_arguments,
+        .more = keygen_options,
+        .userdata = &key_id,
+    };
+    r = key_call(ctx, &k, &token, &reply);
     if (r != 0)
         return r;
-
-    r = token_call_new(ctx, json_get_string(token, "path"), "GenerateKeyPair", &m);
-    if (r >= 0)
-        r = sd_bus_message_append(m, "s", ctx->type);
-    if (r >= 0)
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-    if (r >= 0)
-        r = options_add_secret(m, "pin", pin);
-    if (r >= 0 && ctx->label)
-        r = options_add_string(m, "label", ctx->label);
-    if (r >= 0 && id)
-        r = options_add_bytes(m, "id", id, id_len);
-    if (r >= 0 && ctx->force)
-        r = options_add_bool(m, "force", true);
-    if (r >= 0)
-        r = sd_bus_message_close_container(m);
-    if (r < 0)
-        return fail_errno(ctx, r, "Cannot build the request");
-
-    r = token_call(ctx, m, "generate key", &error, &reply);
-    if (r < 0)
-        return fail_bus(ctx, "Key generation failed", &error);
     r = sd_bus_message_read_array(reply, 'y', &out_id, &out_len);
     if (r >= 0)
         r = sd_bus_message_read(reply, "s", &pem);
@@ -145,12 +202,29 @@ static int write_file(const char *path, const char *text)
     return tk_write_all(fd, text, len);
 }
 
+static int csr_arguments(Context *ctx, sd_bus_message *m, void *userdata)
+{
+    const KeyId *id = userdata;
+    int r = sd_bus_message_append_array(m, 'y', id->id, id->len);
+    if (r >= 0)
+        r = sd_bus_message_append(m, "s", ctx->subject);
+    return r;
+}
+
+static int csr_options(Context *ctx, sd_bus_message *m, void *userdata)
+{
+    int r = 0;
+    if (ctx->emails)
+        r = options_add_strv(m, "email", ctx->emails);
+    if (r >= 0 && ctx->dns)
+        r = options_add_strv(m, "dns", ctx->dns);
+    return r;
+}
+
 int verb_csr(Context *ctx)
 {
-    _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
-    _cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
+    _cleanup_bus_message_ sd_bus_message *reply = NULL;
     _cleanup_json_ json_object *token = NULL;
-    _cleanup_secret_ TkSecret *pin = NULL;
     _cleanup_free_ uint8_t *id = NULL;
     _cleanup_free_ char *id_hex = NULL;
     size_t id_len = 0;
@@ -162,31 +236,18 @@ int verb_csr(Context *ctx)
     r = parse_id(ctx, "--key", ctx->key_id, &id, &id_len, &id_hex);
     if (r != 0)
         return r;
-    r = token_and_pin(ctx, "csr", &token, &pin);
+    KeyId key_id = {id, id_len};
+    const KeyCall k = {
+        .verb = "csr",
+        .method = "CreateRequest",
+        .failed = N_("Creating the certificate request failed"),
+        .arguments = csr_arguments,
+        .more = csr_options,
+        .userdata = &key_id,
+    };
+    r = key_call(ctx, &k, &token, &reply);
     if (r != 0)
         return r;
-
-    r = token_call_new(ctx, json_get_string(token, "path"), "CreateRequest", &m);
-    if (r >= 0)
-        r = sd_bus_message_append_array(m, 'y', id, id_len);
-    if (r >= 0)
-        r = sd_bus_message_append(m, "s", ctx->subject);
-    if (r >= 0)
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-    if (r >= 0)
-        r = options_add_secret(m, "pin", pin);
-    if (r >= 0 && ctx->emails)
-        r = options_add_strv(m, "email", ctx->emails);
-    if (r >= 0 && ctx->dns)
-        r = options_add_strv(m, "dns", ctx->dns);
-    if (r >= 0)
-        r = sd_bus_message_close_container(m);
-    if (r < 0)
-        return fail_errno(ctx, r, "Cannot build the request");
-
-    r = token_call(ctx, m, "create request", &error, &reply);
-    if (r < 0)
-        return fail_bus(ctx, "Creating the certificate request failed", &error);
     r = sd_bus_message_read(reply, "s", &pem);
     if (r < 0)
         return fail_errno(ctx, r, "Cannot read the daemon's answer");
@@ -300,12 +361,42 @@ static int read_certificates(const char *path, DerList *out)
     return r;
 }
 
+typedef struct Certificates {
+    const DerList *certs; /* the holder's first, then any CA certificates in the same file */
+    const DerList *chain;
+} Certificates;
+
+static int import_arguments(Context *ctx, sd_bus_message *m, void *userdata)
+{
+    const Certificates *c = userdata;
+    return sd_bus_message_append_array(m, 'y', c->certs->items[0], c->certs->lens[0]);
+}
+
+static int import_options(Context *ctx, sd_bus_message *m, void *userdata)
+{
+    const Certificates *c = userdata;
+    if (c->certs->n + c->chain->n <= 1)
+        return 0;
+    int r = sd_bus_message_open_container(m, 'e', "sv");
+    if (r >= 0)
+        r = sd_bus_message_append_basic(m, 's', "chain");
+    if (r >= 0)
+        r = sd_bus_message_open_container(m, 'v', "aay");
+    if (r >= 0)
+        r = sd_bus_message_open_container(m, 'a', "ay");
+    for (size_t i = 1; r >= 0 && i < c->certs->n; i++)
+        r = sd_bus_message_append_array(m, 'y', c->certs->items[i], c->certs->lens[i]);
+    for (size_t i = 0; r >= 0 && i < c->chain->n; i++)
+        r = sd_bus_message_append_array(m, 'y', c->chain->items[i], c->chain->lens[i]);
+    for (int k = 0; r >= 0 && k < 3; k++)
+        r = sd_bus_message_close_container(m);
+    return r;
+}
+
 int verb_import_cert(Context *ctx)
 {
-    _cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
-    _cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
+    _cleanup_bus_message_ sd_bus_message *reply = NULL;
     _cleanup_json_ json_object *token = NULL;
-    _cleanup_secret_ TkSecret *pin = NULL;
     _cleanup_(der_list_done) DerList certs = {}, chain = {};
     _cleanup_free_ char *id_hex = NULL;
     const void *out_id;
@@ -323,42 +414,18 @@ int verb_import_cert(Context *ctx)
             return fail_errno(ctx, r, "Cannot read the CA chain from %s", ctx->chain);
     }
     ctx->n_args = 1;
-    r = token_and_pin(ctx, "import-cert", &token, &pin);
+    Certificates given = {&certs, &chain};
+    const KeyCall k = {
+        .verb = "import-cert",
+        .method = "ImportCertificate",
+        .failed = N_("Importing the certificate failed"),
+        .arguments = import_arguments,
+        .more = import_options,
+        .userdata = &given,
+    };
+    r = key_call(ctx, &k, &token, &reply);
     if (r != 0)
         return r;
-
-    r = token_call_new(ctx, json_get_string(token, "path"), "ImportCertificate", &m);
-    if (r >= 0)
-        r = sd_bus_message_append_array(m, 'y', certs.items[0], certs.lens[0]);
-    if (r >= 0)
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-    if (r >= 0)
-        r = options_add_secret(m, "pin", pin);
-    if (r >= 0 && certs.n + chain.n > 1) {
-        r = sd_bus_message_open_container(m, 'e', "sv");
-        if (r >= 0)
-            r = sd_bus_message_append_basic(m, 's', "chain");
-        if (r >= 0)
-            r = sd_bus_message_open_container(m, 'v', "aay");
-        if (r >= 0)
-            r = sd_bus_message_open_container(m, 'a', "ay");
-        for (size_t i = 1; r >= 0 && i < certs.n; i++)
-            r = sd_bus_message_append_array(m, 'y', certs.items[i], certs.lens[i]);
-        for (size_t i = 0; r >= 0 && i < chain.n; i++)
-            r = sd_bus_message_append_array(m, 'y', chain.items[i], chain.lens[i]);
-        for (int k = 0; r >= 0 && k < 3; k++)
-            r = sd_bus_message_close_container(m);
-    }
-    if (r >= 0 && ctx->force)
-        r = options_add_bool(m, "force", true);
-    if (r >= 0)
-        r = sd_bus_message_close_container(m);
-    if (r < 0)
-        return fail_errno(ctx, r, "Cannot build the request");
-
-    r = token_call(ctx, m, "import certificate", &error, &reply);
-    if (r < 0)
-        return fail_bus(ctx, "Importing the certificate failed", &error);
     r = sd_bus_message_read_array(reply, 'y', &out_id, &out_len);
     if (r < 0)
         return fail_errno(ctx, r, "Cannot read the daemon's answer");
@@ -428,7 +495,7 @@ int verb_delete(Context *ctx)
     /* Whether it would be allowed, then the person's yes, then the PIN. */
     r = delete_call_new(ctx, token, class, id, id_len, &m);
     if (r == 0)
-        r = token_dry_run(ctx, m, "Deleting failed");
+        r = token_dry_run(ctx, m, "Deleting failed", NULL, NULL);
     if (r != 0)
         return r;
     m = sd_bus_message_unref(m);

@@ -27,7 +27,7 @@ static int one_token(Context *ctx, const char *verb, json_object **ret)
 static int check_before_asking(Context *ctx, json_object *token, sd_bus_message *m,
                                const char *failed)
 {
-    int r = token_dry_run(ctx, m, failed);
+    int r = token_dry_run(ctx, m, failed, NULL, NULL);
     if (r != 0)
         return r;
     int64_t min = json_get_int(token, "EffectiveMinPinLength", 0),

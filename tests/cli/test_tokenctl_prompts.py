@@ -104,10 +104,18 @@ def a_too_short_new_pin_is_refused_at_the_first_prompt_naming_the_minimum():
 
 
 def a_kiosk_account_is_refused_everything_but_the_user_pin_change_before_any_pin():
+    cert = os.path.join(env.dir, "kiosk.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", "/dev/null", "-out", cert,
+                    "-subj", "/CN=Kiosk", "-days", "1"], check=True, capture_output=True)
+    os.chmod(cert, 0o644)
     for args in (["change-pin", "pr-a", "--so"],
                  ["unblock", "pr-a", "--request", "ULA-KIOSK-1"],
                  ["init", "pr-a", "--label", "kiosk"],
-                 ["delete", "pr-a", "--key", "01"]):
+                 ["delete", "pr-a", "--key", "01"],
+                 ["keygen", "pr-a", "--type", "ec-p256"],
+                 ["csr", "pr-a", "--key", "01", "--subject", "CN=Kiosk"],
+                 ["import-cert", "pr-a", cert]):
         code, out = on_pty(args, user=kiosk)
         assert code == 3, (args, code, out)
         assert PIN_PROMPT not in out and b"Type the token" not in out and b"[y/N]" not in out, \
@@ -119,6 +127,17 @@ def a_kiosk_account_is_refused_everything_but_the_user_pin_change_before_any_pin
     assert code == 0 and b"PIN changed on token" in out, (code, out)
     assert script("change-pin", "pr-a", "--pin-file", "-", "--new-pin-file", "-",
                   stdin="639172\n" + USER_PIN + "\n").returncode == 0
+
+
+def key_commands_check_their_arguments_before_the_pin():
+    # What tokend refuses in the arguments (a label with a control character, a subject it
+    # cannot read, an unknown option value) is said before the PIN is asked.
+    for args in (["keygen", "pr-a", "--type", "ec-p256", "--label", "a\x1bb"],
+                 ["csr", "pr-a", "--key", "01", "--subject", "CN=a\\07b"],
+                 ["csr", "pr-a", "--key", "01", "--subject", "CN=x", *["--dns", "a.example"] * 40]):
+        code, out = on_pty(args)
+        assert code == 2, (args, code, out)
+        assert PIN_PROMPT not in out, (args, out)
 
 
 def a_plain_users_pin_change_is_not_authorised_before_any_prompt():
@@ -159,6 +178,7 @@ try:
     rc = Tap([unblock_without_request_exits_2_before_any_prompt,
               a_too_short_new_pin_is_refused_at_the_first_prompt_naming_the_minimum,
               a_kiosk_account_is_refused_everything_but_the_user_pin_change_before_any_pin,
+              key_commands_check_their_arguments_before_the_pin,
               a_plain_users_pin_change_is_not_authorised_before_any_prompt,
               init_and_delete_ask_first_and_scripts_say_yes]).run()
 finally:
