@@ -8,6 +8,7 @@
 #include "format.h"
 #include "pager.h"
 #include "i18n.h"
+#include "token-error.h"
 #include "tokenctl.h"
 
 int fail(Context *ctx, const char *name, const char *fmt, ...)
@@ -70,6 +71,46 @@ static char *with_flags(const char *message)
     return out;
 }
 
+/* What each of tokend's refusals means, in tokenctl's words. tokend's own message (which names
+ * the secret and the tries left) is in English whatever the caller's language: where tokenctl
+ * speaks another, the sentence here comes first, in that language, and tokend's follows. */
+static const struct {
+    const char *name;
+    const char *meaning;
+} meanings[] = {
+    {TK_ERROR_PIN_INCORRECT, N_("The PIN given is wrong.")},
+    {TK_ERROR_PIN_LOCKED, N_("The PIN is locked.")},
+    {TK_ERROR_PIN_POLICY, N_("The new PIN does not meet the PIN policy.")},
+    {TK_ERROR_PIN_FINAL_TRY,
+     N_("The PIN is on its final try: check it, then repeat with --force.")},
+    {TK_ERROR_SO_PIN_FINAL_TRY,
+     N_("The SO PIN/PUK is on its final try: check the paperwork, then repeat with --force.")},
+    {TK_ERROR_TOKEN_REMOVED, N_("The token was removed.")},
+    {TK_ERROR_TOKEN_NOT_FOUND, N_("No such token.")},
+    {TK_ERROR_NO_MATCHING_KEY, N_("No key on the token matches the certificate.")},
+    {TK_ERROR_INVALID_CERTIFICATE, N_("The certificate is not valid.")},
+    {TK_ERROR_DUPLICATE, N_("It is already on the token.")},
+    {TK_ERROR_UNSUPPORTED, N_("The token cannot do this.")},
+    {TK_ERROR_INVALID_ARGUMENT, N_("A value given is not valid.")},
+    {TK_ERROR_BUSY, N_("The token is busy; try again shortly.")},
+    {TK_ERROR_SERIAL_CONFLICT, N_("Another present token has the same serial number.")},
+    {TK_ERROR_TIMEOUT, N_("The operation took too long.")},
+    {TK_ERROR_FAILED, N_("The operation failed.")},
+    {"org.freedesktop.DBus.Error.AccessDenied", N_("Not authorised.")},
+};
+
+/* The meaning of error name in the language tokenctl speaks, or NULL where that is English (no
+ * translation) or tokenctl has none for it. */
+static const char *translated_meaning(const char *name)
+{
+    FOREACH_ARRAY (m, meanings, ELEMENTSOF(meanings))
+        if (streq(m->name, name)) {
+            const char *t = _(m->meaning);
+            return t != m->meaning && !streq(t, m->meaning) ? t : NULL;
+        }
+    return NULL;
+}
+
 int fail_bus(Context *ctx, const char *what, const sd_bus_error *error)
 {
     const char *name = error && error->name ? error->name : CLI_ERROR_FAILED;
@@ -88,6 +129,11 @@ int fail_bus(Context *ctx, const char *what, const sd_bus_error *error)
                                                : _(" (drop --no-ask-password to authenticate)");
         return fail(ctx, name, "%s: %s%s", _(what), message, hint);
     }
+    const char *meaning = translated_meaning(name);
+    if (meaning)
+        /* TRANSLATORS: what failed, what it means in this language, and tokend's own message,
+         * which is in English. */
+        return fail(ctx, name, "%s: %s (tokend: %s)", _(what), meaning, message);
     return fail(ctx, name, "%s: %s", _(what), message);
 }
 

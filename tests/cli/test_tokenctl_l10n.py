@@ -31,7 +31,7 @@ LANGUAGES = {
         "status": "使用者 PIN 碼",
         "list": "讀卡機",
         "usage": "解鎖失敗：",
-        "wrong-pin": "刪除失敗：",
+        "wrong-pin": "刪除失敗：所輸入的 PIN 碼錯誤。（tokend：",
         "help": "透過 tokend 管理智慧卡權杖。",
         "no-command": "未指定命令",
     },
@@ -40,7 +40,7 @@ LANGUAGES = {
         "status": "N.º de série",
         "list": "LEITOR",
         "usage": "O desbloqueio falhou: ",
-        "wrong-pin": "A eliminação falhou: ",
+        "wrong-pin": "A eliminação falhou: O PIN indicado está errado. (tokend: ",
         "help": "Gere tokens de cartão inteligente através do tokend.",
         "no-command": "Nenhum comando indicado",
     },
@@ -154,11 +154,19 @@ def wrong_pin_refusal_is_translated():
     def flow(name, environ, lang):
         p = tokenctl(environ, "delete", "l10n-a", "--yes", "--key", "01", "--pin-file", "-",
                      stdin="999999\n", expect=5)
+        # What tokend's refusal means comes in the language, then tokend's own words.
         assert LANGUAGES[lang]["wrong-pin"] in p.stderr, (name, p.stderr)
         # One good login resets the count, so that every setting meets the same token.
         tokenctl(environ, "objects", "l10n-a", "--login", "--pin-file", "-",
                  stdin=USER_PIN + "\n")
     each_language(flow)
+    # In English, tokend's own message is the whole of it.
+    c = settings()[0][1]
+    p = tokenctl(c, "delete", "l10n-a", "--yes", "--key", "01", "--pin-file", "-",
+                 stdin="999999\n", expect=5)
+    assert p.stderr.startswith("tokenctl: Deleting failed: ") and "(tokend:" not in p.stderr, \
+        p.stderr
+    tokenctl(c, "objects", "l10n-a", "--login", "--pin-file", "-", stdin=USER_PIN + "\n")
 
 
 def json_is_the_same_in_every_locale():
