@@ -184,6 +184,43 @@ START_TEST(tokenctl_audit_verify_json_marks_an_interrupted_trail)
 }
 END_TEST
 
+START_TEST(tokenctl_audit_verify_lists_a_sealed_interruption_with_its_place_and_exits_0)
+{
+    off_t good = file_size();
+    interrupt_a_write();
+    TkAuditRecord r = {.time_usec = 1795608000000000ULL, .operation = "change-pin", .result = "ok"};
+    TkError e = {};
+    ck_assert_msg(tk_audit_append(path, &r, NULL, &e) == 0, "%s", e.message);
+
+    Run run;
+    run_verify(&run, false);
+    ck_assert_int_eq(run.r, EXIT_OK);
+    char want[128];
+    snprintf(want, sizeof(want), "Interrupted write at line 4 (byte %lld, 40 bytes)",
+             (long long)good);
+    ck_assert_msg(strstr(run.out, want), "'%s' lacks '%s'", run.out, want);
+    ck_assert_msg(strstr(run.out, "5 records and 1 sealed interrupted line, hash chain intact"),
+                  "%s", run.out);
+    run_done(&run);
+
+    run_verify(&run, true);
+    ck_assert_int_eq(run.r, EXIT_OK);
+    json_object *doc = run.ctx.result, *v = NULL, *list = NULL;
+    ck_assert(json_object_object_get_ex(doc, "interrupted", &v) && !json_object_get_boolean(v));
+    ck_assert(json_object_object_get_ex(doc, "interruption-count", &v));
+    ck_assert_int_eq(json_object_get_int64(v), 1);
+    ck_assert(json_object_object_get_ex(doc, "interruptions", &list));
+    ck_assert_uint_eq(json_object_array_length(list), 1);
+    json_object *in = json_object_array_get_idx(list, 0);
+    ck_assert(json_object_object_get_ex(in, "line", &v));
+    ck_assert_int_eq(json_object_get_int64(v), 4);
+    ck_assert(json_object_object_get_ex(in, "offset", &v));
+    ck_assert_int_eq(json_object_get_int64(v), good);
+    ck_assert(json_object_object_get_ex(in, "sealed", &v) && json_object_get_boolean(v));
+    run_done(&run);
+}
+END_TEST
+
 START_TEST(tokenctl_audit_verify_json_of_an_intact_trail_is_not_interrupted)
 {
     Run run;
@@ -431,6 +468,8 @@ static Suite *tokenctl_audit_suite(void)
     tcase_add_test(
         tc, tokenctl_audit_verify_says_an_interrupted_trail_was_not_tampered_with_and_exits_0);
     tcase_add_test(tc, tokenctl_audit_verify_json_marks_an_interrupted_trail);
+    tcase_add_test(tc,
+                   tokenctl_audit_verify_lists_a_sealed_interruption_with_its_place_and_exits_0);
     tcase_add_test(tc, tokenctl_audit_verify_json_of_an_intact_trail_is_not_interrupted);
     tcase_add_test(tc, tokenctl_audit_verify_still_exits_8_for_a_broken_chain);
     tcase_add_test(tc, tokenctl_audit_list_shows_one_line_per_act_and_an_interrupted_one_as_such);
