@@ -72,10 +72,28 @@ static int new_act(AuditActs *acts, const TkAuditEntry *e, AuditAct **ret)
     return 0;
 }
 
+/* The act waiting for the outcome e: the one whose intent it names, else (a trail written before
+ * outcomes named their intents) the earliest of the same call. Returns its index in waiting, or
+ * n_waiting for none. */
+static size_t waiting_act(const AuditActs *acts, const TkAuditEntry *e)
+{
+    size_t i = 0;
+    for (; i < acts->n_waiting; i++) {
+        const AuditAct *a = &acts->acts[acts->waiting[i]];
+        if (e->record.intent ? a->intent_seq == e->record.intent : same_call(a, &e->record))
+            break;
+    }
+    return i;
+}
+
 int audit_acts_add(AuditActs *acts, const TkAuditEntry *e)
 {
     AuditAct *a;
     int r;
+
+    if (streq_ptr(e->record.operation, TK_AUDIT_START) ||
+        streq_ptr(e->record.operation, TK_AUDIT_RECOVERY))
+        return 0;
 
     if (streq_ptr(e->record.result, "intent")) {
         if (grow(&acts->waiting, acts->n_waiting, &acts->allocated_waiting, sizeof(size_t)) < 0)
@@ -88,10 +106,9 @@ int audit_acts_add(AuditActs *acts, const TkAuditEntry *e)
         return 0;
     }
 
-    for (size_t i = 0; i < acts->n_waiting; i++) {
+    size_t i = waiting_act(acts, e);
+    if (i < acts->n_waiting) {
         a = &acts->acts[acts->waiting[i]];
-        if (!same_call(a, &e->record))
-            continue;
         memmove(acts->waiting + i, acts->waiting + i + 1,
                 (acts->n_waiting - i - 1) * sizeof(size_t));
         acts->n_waiting--;

@@ -36,7 +36,8 @@ static int not_recorded(const Operation *op, TkError *error)
  * records. */
 #define AUDIT_MIN_FREE_BYTES (64u * 1024)
 
-int audit_intent(const char *path, const Operation *op, const TkAuditRecord *r, TkError *error)
+int audit_intent(const char *path, const Operation *op, const TkAuditRecord *r, uint64_t *ret_seq,
+                 TkError *error)
 {
     static const char *const untouched = ", so nothing is done to the token";
     TkAuditRecord intent = *r;
@@ -46,9 +47,10 @@ int audit_intent(const char *path, const Operation *op, const TkAuditRecord *r, 
         return not_recorded(op, error);
     intent.result = "intent";
     intent.error = NULL;
+    intent.intent = 0;
     int ret = tk_audit_check_appendable(path, AUDIT_MIN_FREE_BYTES, &e);
     if (ret >= 0)
-        ret = tk_audit_append(path, &intent, NULL, &e);
+        ret = tk_audit_append(path, &intent, ret_seq, &e);
     return ret < 0 ? unwritten(ret, untouched, &e, error) : 0;
 }
 

@@ -15,9 +15,9 @@
 const char *audit_message_id(const char *operation);
 
 /* Writes the intent record: fails (and nothing may be done to the token) when the file
- * cannot take a line now. */
+ * cannot take a line now. *ret_seq (if not NULL) is its seq, for the outcome's intent field. */
 int audit_intent(const char *path, const Operation *op, const TkAuditRecord *record,
-                 TkError *error);
+                 uint64_t *ret_seq, TkError *error);
 
 /* Writes the outcome: the journal entry (best effort: journald may be absent) and the line in
  * the audit file, fsync'd. Fails when the line could not be written. */

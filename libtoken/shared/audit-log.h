@@ -30,6 +30,13 @@ typedef struct TkAuditRecord {
 #define TK_AUDIT_RECOVERY        "recovery"
 #define TK_AUDIT_RECOVERY_RESULT "sealed"
 
+/* The operation of the record tokend writes when it starts, after it has given the acts its
+ * previous run left without an outcome theirs (result TK_AUDIT_INTERRUPTED): a reader that looks
+ * for such acts need look no further back than the last one. Neither it nor a recovery record is
+ * an act. */
+#define TK_AUDIT_START       "start"
+#define TK_AUDIT_INTERRUPTED "interrupted"
+
 /* SHA-256 in hex is 64 characters. */
 #define TK_AUDIT_HASH_HEX_LEN 64
 

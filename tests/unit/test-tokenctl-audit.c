@@ -341,6 +341,37 @@ static TkAuditEntry entry(uint64_t seq, const char *operation, uint32_t pid, con
     };
 }
 
+START_TEST(an_outcome_completes_the_act_whose_intent_it_names)
+{
+    TkAuditEntry trail[] = {
+        entry(1, "unblock-pin", 7, "intent", NULL),
+        entry(2, "unblock-pin", 7, "intent", NULL),
+        entry(3, "recovery", 9, "sealed", NULL),
+        /* The later act ends first: by the best match it would complete the earlier one. */
+        entry(4, "unblock-pin", 7, "failed", "PinIncorrect"),
+        entry(5, "start", 9, "ok", NULL),
+        entry(6, "unblock-pin", 7, "interrupted", "TokendStopped"),
+    };
+    trail[3].record.intent = 2;
+    trail[5].record.intent = 1;
+    _cleanup_(audit_acts_done) AuditActs acts = {};
+    FOREACH_ARRAY (e, trail, ELEMENTSOF(trail))
+        ck_assert_int_eq(audit_acts_add(&acts, e), 0);
+
+    /* Start and recovery records are no acts. */
+    ck_assert_uint_eq(acts.n_acts, 2);
+    const AuditAct *a = acts.acts;
+    ck_assert_uint_eq(a[0].intent_seq, 1);
+    ck_assert_uint_eq(a[0].outcome_seq, 6);
+    ck_assert_str_eq(a[0].result, "interrupted");
+    ck_assert_str_eq(a[0].error, "TokendStopped");
+    ck_assert_uint_eq(a[1].intent_seq, 2);
+    ck_assert_uint_eq(a[1].outcome_seq, 4);
+    ck_assert_str_eq(a[1].result, "failed");
+    ck_assert_uint_eq(acts.n_waiting, 0);
+}
+END_TEST
+
 START_TEST(an_outcome_completes_the_earliest_waiting_intent_of_the_same_call)
 {
     const TkAuditEntry trail[] = {
@@ -479,6 +510,7 @@ static Suite *tokenctl_audit_suite(void)
     tcase_add_test(tc, times_are_words_local_dates_or_spans_before_now);
     tcase_add_test(tc, times_refuse_what_they_cannot_read);
     tcase_add_test(tc, an_outcome_completes_the_earliest_waiting_intent_of_the_same_call);
+    tcase_add_test(tc, an_outcome_completes_the_act_whose_intent_it_names);
     suite_add_tcase(s, tc);
     return s;
 }
