@@ -372,6 +372,30 @@ START_TEST(an_outcome_completes_the_act_whose_intent_it_names)
 }
 END_TEST
 
+START_TEST(waiting_only_keeps_just_the_acts_without_an_outcome)
+{
+    TkAuditEntry trail[] = {
+        entry(1, "unblock-pin", 7, "intent", NULL),
+        entry(2, "change-pin", 8, "refused", "AccessDenied"),
+        entry(3, "initialize", 9, "intent", NULL),
+        entry(4, "unblock-pin", 7, "ok", NULL),
+        entry(5, "change-pin", 8, "intent", NULL),
+        /* An older trail's outcome, without the intent field. */
+        entry(6, "initialize", 9, "failed", "PinIncorrect"),
+    };
+    trail[3].record.intent = 1;
+    _cleanup_(audit_acts_done) AuditActs acts = {.waiting_only = true};
+    FOREACH_ARRAY (e, trail, ELEMENTSOF(trail))
+        ck_assert_int_eq(audit_acts_add(&acts, e), 0);
+    ck_assert_uint_eq(acts.n_acts, 1);
+    ck_assert_uint_eq(acts.n_waiting, 1);
+    ck_assert_uint_eq(acts.acts[acts.waiting[0]].intent_seq, 5);
+    ck_assert_str_eq(acts.acts[0].operation, "change-pin");
+    audit_acts_done(&acts);
+    ck_assert(acts.waiting_only);
+}
+END_TEST
+
 START_TEST(an_outcome_completes_the_earliest_waiting_intent_of_the_same_call)
 {
     const TkAuditEntry trail[] = {
@@ -511,6 +535,7 @@ static Suite *tokenctl_audit_suite(void)
     tcase_add_test(tc, times_refuse_what_they_cannot_read);
     tcase_add_test(tc, an_outcome_completes_the_earliest_waiting_intent_of_the_same_call);
     tcase_add_test(tc, an_outcome_completes_the_act_whose_intent_it_names);
+    tcase_add_test(tc, waiting_only_keeps_just_the_acts_without_an_outcome);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -86,6 +86,17 @@ static size_t waiting_act(const AuditActs *acts, const TkAuditEntry *e)
     return i;
 }
 
+/* Forgets the completed act acts[k]. */
+static void drop_act(AuditActs *acts, size_t k)
+{
+    act_done(&acts->acts[k]);
+    memmove(acts->acts + k, acts->acts + k + 1, (acts->n_acts - k - 1) * sizeof(AuditAct));
+    acts->n_acts--;
+    for (size_t j = 0; j < acts->n_waiting; j++)
+        if (acts->waiting[j] > k)
+            acts->waiting[j]--;
+}
+
 int audit_acts_add(AuditActs *acts, const TkAuditEntry *e)
 {
     AuditAct *a;
@@ -108,12 +119,17 @@ int audit_acts_add(AuditActs *acts, const TkAuditEntry *e)
 
     size_t i = waiting_act(acts, e);
     if (i < acts->n_waiting) {
-        a = &acts->acts[acts->waiting[i]];
+        size_t k = acts->waiting[i];
         memmove(acts->waiting + i, acts->waiting + i + 1,
                 (acts->n_waiting - i - 1) * sizeof(size_t));
         acts->n_waiting--;
-        return set_outcome(a, e);
+        if (!acts->waiting_only)
+            return set_outcome(&acts->acts[k], e);
+        drop_act(acts, k);
+        return 0;
     }
+    if (acts->waiting_only)
+        return 0;
     r = new_act(acts, e, &a);
     if (r < 0)
         return r;
@@ -122,11 +138,12 @@ int audit_acts_add(AuditActs *acts, const TkAuditEntry *e)
 
 void audit_acts_done(AuditActs *acts)
 {
+    bool waiting_only = acts->waiting_only;
     for (size_t i = 0; i < acts->n_acts; i++)
         act_done(&acts->acts[i]);
     free(acts->acts);
     free(acts->waiting);
-    *acts = (AuditActs){};
+    *acts = (AuditActs){.waiting_only = waiting_only};
 }
 
 bool audit_act_matches(const AuditAct *a, const AuditFilter *f)

@@ -30,6 +30,9 @@ typedef struct AuditActs {
     size_t n_acts, allocated_acts;
     size_t *waiting; /* indexes of the acts with an intent and no outcome yet */
     size_t n_waiting, allocated_waiting;
+    /* Keep only the acts still waiting for their outcome, for a reader that looks for those
+     * alone (tokend at start-up): its memory is then bounded by them, not by the trail. */
+    bool waiting_only;
 } AuditActs;
 
 /* Takes the next record of the trail. An intent starts an act. An outcome completes the act
