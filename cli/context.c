@@ -160,7 +160,7 @@ void output_failed(Context *ctx, int err)
 
 void context_pager(Context *ctx)
 {
-    if (ctx->pager && !ctx->json && !ctx->quiet && ctx->pager_pid == 0)
+    if (!ctx->no_pager && !ctx->json && !ctx->quiet && ctx->pager_pid == 0)
         ctx->pager_pid = pager_start();
 }
 

@@ -361,10 +361,10 @@ static int parse_args(Context *ctx, int argc, char *argv[], const Verb **ret_ver
             ctx->quiet = true;
             break;
         case ARG_NO_PAGER:
-            ctx->pager = false;
+            ctx->no_pager = true;
             break;
         case ARG_NO_LEGEND:
-            ctx->legend = false;
+            ctx->no_legend = true;
             break;
         case ARG_EXPIRY_WARN: {
             char *end;
@@ -554,8 +554,6 @@ int main(int argc, char *argv[])
 {
     Context ctx = {
         .ask_password = true,
-        .legend = true,
-        .pager = true,
         .expiry_warn_days = EXPIRY_WARN_DAYS_DEFAULT,
     };
     const Verb *verb = NULL;

@@ -17,9 +17,9 @@ typedef struct Context {
     bool json;        /* --json, whatever its mode, and not --json=off */
     bool json_pretty; /* indented rather than one line */
     bool ask_password;
-    bool quiet;  /* -q: no message on success and no progress line; errors and data stay */
-    bool legend; /* column headings and the like; --no-legend drops them */
-    bool pager;  /* --no-pager: false */
+    bool quiet;     /* -q: no message on success and no progress line; errors and data stay */
+    bool no_legend; /* --no-legend: tables without their column headings */
+    bool no_pager;  /* --no-pager */
     pid_t pager_pid;
     const char *pin_file;
     const char *new_pin_file;

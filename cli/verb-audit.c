@@ -62,6 +62,43 @@ static int audit_path(Context *ctx, const char *action, char **ret)
     return audit_configured_file(ctx, ctx->config, ret);
 }
 
+static json_object *interruptions_json(const TkAuditVerifyResult *result)
+{
+    json_object *list = json_object_new_array();
+    for (size_t i = 0; i < result->n_interruptions && i < TK_AUDIT_INTERRUPTIONS_LISTED; i++) {
+        const TkAuditInterruption *in = &result->interruptions[i];
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "line", json_object_new_uint64(in->line));
+        json_object_object_add(o, "offset", json_object_new_uint64(in->offset));
+        json_object_object_add(o, "length", json_object_new_uint64(in->length));
+        json_object_object_add(o, "sealed", json_object_new_boolean(in->sealed));
+        json_object_array_add(list, o);
+    }
+    return list;
+}
+
+/* Interrupted writes are not edits (see TkAuditVerifyResult), so they are no failure; they are
+ * shown for a person to look at the lines. */
+static void print_interruptions(const TkAuditVerifyResult *result)
+{
+    for (size_t i = 0; i < result->n_interruptions && i < TK_AUDIT_INTERRUPTIONS_LISTED; i++) {
+        const TkAuditInterruption *in = &result->interruptions[i];
+        if (in->sealed)
+            printf(_("Interrupted write at line %zu (byte %llu, %zu bytes): cut short by a crash "
+                     "or a full disk and sealed by the recovery record after it; this is not "
+                     "tampering.\n"),
+                   in->line, (unsigned long long)in->offset, in->length);
+    }
+    if (result->n_interruptions > TK_AUDIT_INTERRUPTIONS_LISTED)
+        printf(_("%zu interrupted writes in all; the first %d are shown.\n"),
+               result->n_interruptions, TK_AUDIT_INTERRUPTIONS_LISTED);
+    if (result->interrupted)
+        printf(_("The audit trail ends in a partial line at byte %llu after line %zu: the writer "
+                 "was interrupted (crash or full disk); this is not tampering. tokend seals it "
+                 "with a recovery record when it next writes; keep a copy of the file.\n"),
+               (unsigned long long)result->interrupted_offset, result->lines);
+}
+
 /* Reads the file directly rather than asking tokend: the point of verifying is to trust
  * neither the daemon nor whoever may have edited the file. */
 static int audit_verify(Context *ctx)
@@ -81,7 +118,7 @@ static int audit_verify(Context *ctx)
         return fail_unreadable(ctx, path, r, &error);
 
     /* The head comes from the same locked read as the verification, so it is the head of the
-     * lines that were verified even while tokend appends. Its seq is its line number. */
+     * lines that were verified even while tokend appends. Its seq is the number of records. */
     if (ctx->json) {
         json_object *head = json_object_new_object();
         ctx->result = json_object_new_object();
@@ -96,20 +133,24 @@ static int audit_verify(Context *ctx)
         json_object_object_add(head, "seq", json_object_new_uint64(result.lines));
         json_object_object_add(head, "hash", json_object_new_string(result.head_hash));
         json_object_object_add(ctx->result, "head", head);
+        json_object_object_add(ctx->result, "interruption-count",
+                               json_object_new_uint64(result.n_interruptions));
+        json_object_object_add(ctx->result, "interruptions", interruptions_json(&result));
         return 0;
     }
     if (ctx->quiet)
         return 0;
-    printf(ngettext("%s: %zu line, hash chain intact.\n", "%s: %zu lines, hash chain intact.\n",
-                    result.lines),
-           path, result.lines);
-    /* A partial last line is not an edit (see TkAuditVerifyResult), so it is no failure; but
-     * nothing is appended after it, so it needs a person's attention. */
-    if (result.interrupted)
-        printf(_("The audit trail ends in a partial line at byte %llu after line %zu: the writer "
-                 "was interrupted (crash or full disk); this is not tampering. tokend appends "
-                 "nothing after it until the file is dealt with; keep a copy of it.\n"),
-               (unsigned long long)result.interrupted_offset, result.lines);
+    size_t sealed = result.n_interruptions - (result.interrupted ? 1 : 0);
+    if (sealed > 0)
+        printf(ngettext("%s: %zu records and %zu sealed interrupted line, hash chain intact.\n",
+                        "%s: %zu records and %zu sealed interrupted lines, hash chain intact.\n",
+                        sealed),
+               path, result.lines, sealed);
+    else
+        printf(ngettext("%s: %zu line, hash chain intact.\n", "%s: %zu lines, hash chain intact.\n",
+                        result.lines),
+               path, result.lines);
+    print_interruptions(&result);
     printf(_("%s: seq %zu, SHA-256 %s\n"),
            result.interrupted ? _("Last complete line") : _("Last line"), result.lines,
            result.head_hash);
@@ -332,13 +373,13 @@ static int audit_list(Context *ctx)
         printf(_("No acts recorded in %s.\n"), terminal_text(path, &shown));
     else if (table_rows(table) == 0)
         printf(_("No acts in %s match.\n"), terminal_text(path, &shown));
-    else if (table_print(table, stdout, ctx->color, ctx->legend) < 0)
+    else if (table_print(table, stdout, ctx->color, !ctx->no_legend) < 0)
         return fail_errno(ctx, -EIO, "Cannot show the audit trail");
     if (result.interrupted)
         fprintf(stderr,
                 _("The audit trail ends in a partial line after line %zu: a write was cut short "
-                  "(crash or full disk). tokend records no act until it is dealt with; see "
-                  "tokenctl audit verify.\n"),
+                  "(crash or full disk). tokend seals it with its next record; see tokenctl audit "
+                  "verify.\n"),
                 result.lines);
     return 0;
 }

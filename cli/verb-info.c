@@ -165,7 +165,7 @@ int verb_list(Context *ctx)
                   isempty(json_get_string(t, "Reader")) ? "-" : json_get_string(t, "Reader"));
         table_add_colored(table, pin, severity_color(sev));
     }
-    table_print(table, stdout, ctx->color, ctx->legend);
+    table_print(table, stdout, ctx->color, !ctx->no_legend);
     return 0;
 }
 
@@ -398,7 +398,7 @@ static void print_objects(Context *ctx, json_object *objects, time_t now)
     if (table_rows(table) == 0)
         puts(_("No objects on this token."));
     else
-        table_print(table, stdout, ctx->color, ctx->legend);
+        table_print(table, stdout, ctx->color, !ctx->no_legend);
 }
 
 int verb_objects(Context *ctx)

@@ -3,9 +3,12 @@
 #include <inttypes.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <systemd/sd-journal.h>
 
+#include "audit-acts.h"
 #include "audit.h"
 #include "macro.h"
 
@@ -36,7 +39,8 @@ static int not_recorded(const Operation *op, TkError *error)
  * records. */
 #define AUDIT_MIN_FREE_BYTES (64u * 1024)
 
-int audit_intent(const char *path, const Operation *op, const TkAuditRecord *r, TkError *error)
+int audit_intent(const char *path, const Operation *op, const TkAuditRecord *r, uint64_t *ret_seq,
+                 TkError *error)
 {
     static const char *const untouched = ", so nothing is done to the token";
     TkAuditRecord intent = *r;
@@ -46,10 +50,73 @@ int audit_intent(const char *path, const Operation *op, const TkAuditRecord *r, 
         return not_recorded(op, error);
     intent.result = "intent";
     intent.error = NULL;
+    intent.intent = 0;
     int ret = tk_audit_check_appendable(path, AUDIT_MIN_FREE_BYTES, &e);
     if (ret >= 0)
-        ret = tk_audit_append(path, &intent, NULL, &e);
+        ret = tk_audit_append(path, &intent, ret_seq, &e);
     return ret < 0 ? unwritten(ret, untouched, &e, error) : 0;
+}
+
+static uint64_t now_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The acts since the last start record that have an intent and no outcome. */
+static int read_waiting_acts(const char *path, AuditActs *acts, TkError *error)
+{
+    _cleanup_(tk_audit_reader_freep) TkAuditReader *reader = NULL;
+    TkAuditEntry entry;
+
+    int r = tk_audit_reader_open(path, &reader, error);
+    if (r < 0)
+        return r;
+    while ((r = tk_audit_reader_next(reader, &entry, error)) > 0) {
+        /* What came before was ended by the run that wrote it. */
+        if (streq_ptr(entry.record.operation, TK_AUDIT_START))
+            audit_acts_done(acts);
+        else if (audit_acts_add(acts, &entry) < 0)
+            return -ENOMEM;
+    }
+    return r;
+}
+
+int audit_start(const char *path, TkError *error)
+{
+    _cleanup_(audit_acts_done) AuditActs acts = {.waiting_only = true};
+    int r = read_waiting_acts(path, &acts, error);
+    if (r < 0 && r != -ENOENT)
+        return r;
+
+    /* The reader's lock is gone: the appends do not wait for it. */
+    for (size_t i = 0; i < acts.n_acts; i++) {
+        const AuditAct *a = &acts.acts[i];
+        const TkAuditRecord outcome = {
+            .time_usec = now_usec(),
+            .operation = a->operation,
+            .serial = a->serial,
+            .uid = a->uid,
+            .pid = a->pid,
+            .request = a->request,
+            .result = TK_AUDIT_INTERRUPTED,
+            .error = "TokendStopped",
+            .intent = a->intent_seq,
+        };
+        r = tk_audit_append(path, &outcome, NULL, error);
+        if (r < 0)
+            return r;
+    }
+    const TkAuditRecord start = {
+        .time_usec = now_usec(),
+        .operation = TK_AUDIT_START,
+        .uid = (uint32_t)getuid(),
+        .pid = (uint32_t)getpid(),
+        .result = "ok",
+    };
+    r = tk_audit_append(path, &start, NULL, error);
+    return r < 0 ? r : (int)acts.n_acts;
 }
 
 int audit_record(const char *path, const Operation *op, const TkAuditRecord *r, TkError *error)

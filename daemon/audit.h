@@ -15,9 +15,16 @@
 const char *audit_message_id(const char *operation);
 
 /* Writes the intent record: fails (and nothing may be done to the token) when the file
- * cannot take a line now. */
+ * cannot take a line now. *ret_seq (if not NULL) is its seq, for the outcome's intent field. */
 int audit_intent(const char *path, const Operation *op, const TkAuditRecord *record,
-                 TkError *error);
+                 uint64_t *ret_seq, TkError *error);
+
+/* At start-up: gives each act that the previous run left with an intent and no outcome the
+ * outcome "interrupted" (error "TokendStopped", linked to its intent), then writes a start record.
+ * The trail is read forwards once; only the acts since the last start record are looked at, and
+ * only those still waiting are kept. Returns the number of acts so ended, or a negative errno
+ * with error saying why (a missing file is no error: there is nothing to end). */
+int audit_start(const char *path, TkError *error);
 
 /* Writes the outcome: the journal entry (best effort: journald may be absent) and the line in
  * the audit file, fsync'd. Fails when the line could not be written. */

@@ -67,6 +67,7 @@ static TkAuditRecord call_record(const Token *t, const Call *call)
         .uid = call->uid,
         .pid = call->pid,
         .request = call->request,
+        .intent = call->intent_seq,
     };
 }
 
@@ -280,7 +281,7 @@ static void on_authorized(sd_bus_message *m, int r, const sd_bus_error *error, v
         return finish_with_tk_error(t, call, "refused", &e);
     if (operation_audited(call->op)) {
         TkAuditRecord rec = call_record(t, call);
-        r = audit_intent(c->config.audit_file, call->op, &rec, &e);
+        r = audit_intent(c->config.audit_file, call->op, &rec, &call->intent_seq, &e);
         if (r < 0) {
             reply_tk_error(m, &e);
             return;

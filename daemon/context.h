@@ -25,7 +25,8 @@ typedef struct Call {
     char *sender; /* for the per-caller cap */
     uid_t uid;
     pid_t pid;
-    char *request; /* the unlock application's reference, for the audit trail */
+    char *request;       /* the unlock application's reference, for the audit trail */
+    uint64_t intent_seq; /* of its intent record, which its outcome names; 0 before it */
     bool force;
     bool so_pin_given;
     bool dry_run;             /* answered after polkit: no token, no secret, no record */

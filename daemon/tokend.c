@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
 
+#include "audit.h"
 #include "bus-error.h"
 #include "config.h"
 #include "context.h"
@@ -44,6 +45,21 @@ static int parse_number(const char *s, unsigned long max, unsigned long *ret)
         return -EINVAL;
     *ret = v;
     return 0;
+}
+
+/* Before any call is taken: a killed tokend's acts get their outcome. A trail that cannot be
+ * read or written does not stop tokend, whose every act then refuses for want of an intent
+ * record; the log says why. */
+static void end_interrupted_acts(Context *c)
+{
+    TkError e = {};
+    int r = audit_start(c->config.audit_file, &e);
+    if (r < 0)
+        log_error_errno(r, "Cannot look for acts that the last run left without an outcome: %s",
+                        e.message[0] ? e.message : strerror(-r));
+    else if (r > 0)
+        log_warning("%d act%s of the last run had no outcome: recorded as interrupted in %s.", r,
+                    r == 1 ? "" : "s", c->config.audit_file);
 }
 
 static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -211,6 +227,10 @@ int main(int argc, char **argv)
     r = ledger_start(&c);
     if (r < 0)
         goto finish;
+    /* A file size limit (LimitFSIZE=) must cost the act whose record cannot be written, not the
+     * daemon: the write then fails with EFBIG, which the audit writer undoes. */
+    signal(SIGXFSZ, SIG_IGN);
+    end_interrupted_acts(&c);
     c.worker_path = strdup(worker_path ? worker_path : TOKEND_LIBEXECDIR "/tokend/tokend-worker");
     if (c.worker_socket) {
         /* Each connection starts a worker: the socket must be there to connect to. */

@@ -34,8 +34,14 @@ static int sha256_hex(const void *data, size_t len, char out[TK_AUDIT_HASH_HEX_L
     unsigned int mdlen = 0;
     if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != sizeof(md))
         return -EIO;
-    for (size_t i = 0; i < sizeof(md); i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    /* Not snprintf(): a reader hashes every line, and 32 calls a line were a tenth of its
+     * time. */
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof(md); i++) {
+        out[2 * i] = digits[md[i] >> 4];
+        out[2 * i + 1] = digits[md[i] & 0xf];
+    }
+    out[2 * sizeof(md)] = 0;
     return 0;
 }
 
@@ -138,25 +144,72 @@ static int lock_audit(int fd, int operation, const char *path, TkError *error)
 
 /* What each line must carry. Integers must lie in [min, max]; INT64_MAX is never in range
  * because json-c reads every larger number (and INT64_MIN every smaller one) as that value,
- * so such a number cannot be told from a huge one. */
+ * so such a number cannot be told from a huge one. An optional field may be missing: intent
+ * came later, and the lines written before it have none. */
 static const struct {
     const char *name;
     json_type type;
-    bool nullable;
+    bool nullable, optional;
     int64_t min, max;
 } fields[] = {
-    {"seq", json_type_int, false, 1, INT64_MAX - 1},
-    {"time", json_type_string, false, 0, 0},
-    {"time_usec", json_type_int, false, 0, INT64_MAX - 1},
-    {"operation", json_type_string, false, 0, 0},
-    {"serial", json_type_string, true, 0, 0},
-    {"uid", json_type_int, false, 0, UINT32_MAX},
-    {"pid", json_type_int, false, 0, UINT32_MAX},
-    {"request", json_type_string, true, 0, 0},
-    {"result", json_type_string, false, 0, 0},
-    {"error", json_type_string, true, 0, 0},
-    {"prev", json_type_string, false, 0, 0},
+    {"seq", json_type_int, false, false, 1, INT64_MAX - 1},
+    {"time", json_type_string, false, false, 0, 0},
+    {"time_usec", json_type_int, false, false, 0, INT64_MAX - 1},
+    {"operation", json_type_string, false, false, 0, 0},
+    {"serial", json_type_string, true, false, 0, 0},
+    {"uid", json_type_int, false, false, 0, UINT32_MAX},
+    {"pid", json_type_int, false, false, 0, UINT32_MAX},
+    {"request", json_type_string, true, false, 0, 0},
+    {"result", json_type_string, false, false, 0, 0},
+    {"error", json_type_string, true, false, 0, 0},
+    {"intent", json_type_int, true, true, 1, INT64_MAX - 1},
+    {"prev", json_type_string, false, false, 0, 0},
 };
+
+/* What a recovery record carries besides: where the line it seals begins, its length and its
+ * hash. */
+static const struct {
+    const char *name;
+    json_type type;
+    int64_t min, max;
+} recovery_fields[] = {
+    {"fragment_offset", json_type_int, 0, INT64_MAX - 1},
+    {"fragment_length", json_type_int, 1, TK_AUDIT_LINE_MAX},
+    {"fragment_sha256", json_type_string, 0, 0},
+};
+
+static bool is_hash_hex(json_object *v)
+{
+    if (!json_object_is_type(v, json_type_string) ||
+        json_object_get_string_len(v) != TK_AUDIT_HASH_HEX_LEN)
+        return false;
+    const char *s = json_object_get_string(v);
+    for (size_t i = 0; i < TK_AUDIT_HASH_HEX_LEN; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+/* A field of type type, in [min, max] if an integer. */
+static bool field_valid(json_object *v, json_type type, int64_t min, int64_t max)
+{
+    if (!json_object_is_type(v, type))
+        return false;
+    if (type != json_type_int)
+        return true;
+    int64_t n = json_object_get_int64(v);
+    return n >= min && n <= max;
+}
+
+static int64_t record_seq(json_object *o)
+{
+    return json_object_get_int64(json_object_object_get(o, "seq"));
+}
+
+static const char *record_prev(json_object *o)
+{
+    return json_object_get_string(json_object_object_get(o, "prev"));
+}
 
 /* Checks that line (len bytes, no newline) is one record: a single JSON object and nothing
  * else, every field there with its type and range, prev 64 lowercase hex. Returns 0 and the
@@ -186,6 +239,8 @@ static int parse_record(const char *line, size_t len, json_object **ret, char *w
     for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
         json_object *v = NULL;
         if (!json_object_object_get_ex(o, fields[i].name, &v)) {
+            if (fields[i].optional)
+                continue;
             snprintf(why, why_size, "has no field '%s'", fields[i].name);
             goto bad;
         }
@@ -197,24 +252,43 @@ static int parse_record(const char *line, size_t len, json_object **ret, char *w
                      fields[i].nullable ? " or null" : "");
             goto bad;
         }
-        if (fields[i].type == json_type_int) {
-            int64_t n = json_object_get_int64(v);
-            if (n < fields[i].min || n > fields[i].max) {
-                snprintf(why, why_size, "has a field '%s' out of range", fields[i].name);
-                goto bad;
-            }
+        if (!field_valid(v, fields[i].type, fields[i].min, fields[i].max)) {
+            snprintf(why, why_size, "has a field '%s' out of range", fields[i].name);
+            goto bad;
         }
     }
 
-    const char *prev = json_object_get_string(json_object_object_get(o, "prev"));
-    bool hex =
-        json_object_get_string_len(json_object_object_get(o, "prev")) == TK_AUDIT_HASH_HEX_LEN;
-    for (size_t i = 0; hex && i < TK_AUDIT_HASH_HEX_LEN; i++)
-        hex = (prev[i] >= '0' && prev[i] <= '9') || (prev[i] >= 'a' && prev[i] <= 'f');
-    if (!hex) {
+    if (!is_hash_hex(json_object_object_get(o, "prev"))) {
         snprintf(why, why_size, "has a field 'prev' that is not %d lowercase hex digits",
                  TK_AUDIT_HASH_HEX_LEN);
         goto bad;
+    }
+    /* An outcome follows its intent. */
+    json_object *intent = json_object_object_get(o, "intent");
+    if (intent && json_object_get_int64(intent) >= record_seq(o)) {
+        snprintf(why, why_size, "has a field 'intent' that is not an earlier record's seq");
+        goto bad;
+    }
+    if (streq(json_object_get_string(json_object_object_get(o, "operation")), TK_AUDIT_RECOVERY)) {
+        if (!streq(json_object_get_string(json_object_object_get(o, "result")),
+                   TK_AUDIT_RECOVERY_RESULT)) {
+            snprintf(why, why_size, "is a recovery record whose result is not '%s'",
+                     TK_AUDIT_RECOVERY_RESULT);
+            goto bad;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(recovery_fields); i++) {
+            json_object *v = NULL;
+            bool ok = json_object_object_get_ex(o, recovery_fields[i].name, &v) &&
+                      field_valid(v, recovery_fields[i].type, recovery_fields[i].min,
+                                  recovery_fields[i].max);
+            if (ok && recovery_fields[i].type == json_type_string)
+                ok = is_hash_hex(v);
+            if (!ok) {
+                snprintf(why, why_size, "is a recovery record without a valid field '%s'",
+                         recovery_fields[i].name);
+                goto bad;
+            }
+        }
     }
 
     *ret = o;
@@ -225,97 +299,117 @@ bad:
     return -EBADMSG;
 }
 
-static int64_t record_seq(json_object *o)
+/* The end of the chain as the writer finds it under its lock. */
+typedef struct ChainEnd {
+    off_t size;                           /* of the file */
+    int64_t seq;                          /* of the last record: 0 for none */
+    char hash[TK_AUDIT_HASH_HEX_LEN + 1]; /* of its line: the genesis hash for none */
+    /* The file ends in a partial line (no newline): where it starts, how long it is, its hash,
+     * and whether it is a whole record that continues the chain, short of its newline only. */
+    bool partial, partial_is_record;
+    uint64_t partial_offset;
+    size_t partial_len;
+    char partial_hash[TK_AUDIT_HASH_HEX_LEN + 1];
+} ChainEnd;
+
+static int too_long(const char *path, const char *what, TkError *error)
 {
-    return json_object_get_int64(json_object_object_get(o, "seq"));
+    return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
+                        "The %s of audit file %s is longer than %d bytes, which no writer makes; "
+                        "check the file with 'tokenctl audit verify %s'.",
+                        what, path, TK_AUDIT_LINE_MAX, path);
 }
 
-static const char *record_prev(json_object *o)
+/* Parses the last complete line (len bytes at line) as a record: its seq and hash. */
+static int tail_record(const char *path, const char *line, size_t len, ChainEnd *end,
+                       TkError *error)
 {
-    return json_object_get_string(json_object_object_get(o, "prev"));
+    _cleanup_json_ json_object *o = NULL;
+    char why[128];
+    int r = parse_record(line, len, &o, why, sizeof(why));
+    if (r == -EBADMSG)
+        return tk_error_set(error, r, TK_ERROR_FAILED,
+                            "The last %sline of audit file %s %s, so it is not a valid record; "
+                            "check the file with 'tokenctl audit verify %s'.",
+                            end->partial ? "complete " : "", path, why, path);
+    if (r < 0)
+        return r;
+    end->seq = record_seq(o);
+    return sha256_hex(line, len, end->hash);
 }
 
-/* Reads the last line of the open file (without its newline) into line, reading no more than
- * the bound allows. Returns 1 and its length, 0 for an empty file, or a negative errno:
- * -EBADMSG for a last line cut short or too long. */
-static int read_last_line(int fd, const char *path, char line[static LINE_BUF], size_t *ret_len,
-                          TkError *error)
+/* Reads the end of the open file, no more than the bound allows: the last complete line, which
+ * must be a valid record, and the partial line after it if there is one. */
+static int read_tail(int fd, const char *path, ChainEnd *ret, TkError *error)
 {
+    ChainEnd end = {};
     struct stat st;
     if (fstat(fd, &st) < 0)
         return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot stat audit file %s: %m", path);
-    if (st.st_size == 0)
+    end.size = st.st_size;
+    int r = sha256_hex("", 0, end.hash);
+    if (r < 0)
+        return r;
+    if (st.st_size == 0) {
+        *ret = end;
         return 0;
+    }
 
-    /* The last line, its newline and the newline before it. */
-    char buf[TK_AUDIT_LINE_MAX + 2];
+    /* A partial line, the complete line before it with its newline, and the newline before
+     * that. */
+    char buf[2 * TK_AUDIT_LINE_MAX + 2];
     size_t want = st.st_size > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)st.st_size;
-    ssize_t k = pread(fd, buf, want, st.st_size - (off_t)want);
+    off_t base = st.st_size - (off_t)want;
+    ssize_t k = pread(fd, buf, want, base);
     if (k != (ssize_t)want)
         return tk_error_set(error, k < 0 ? -errno : -EIO, TK_ERROR_FAILED,
                             "Cannot read audit file %s.", path);
-    if (buf[want - 1] != '\n')
-        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                            "The last line of audit file %s is incomplete: a write was cut short "
-                            "(a crash or a full disk). Nothing is appended after it; check the "
-                            "file with 'tokenctl audit verify %s'.",
-                            path, path);
-    const char *nl = memrchr(buf, '\n', want - 1);
-    size_t start = nl ? (size_t)(nl - buf) + 1 : 0;
-    size_t len = want - 1 - start;
-    if ((!nl && (off_t)want < st.st_size) || len > TK_AUDIT_LINE_MAX)
-        return tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
-                            "The last line of audit file %s is longer than %d bytes, which no "
-                            "writer makes; check the file with 'tokenctl audit verify %s'.",
-                            path, TK_AUDIT_LINE_MAX, path);
-    memcpy(line, buf + start, len);
-    line[len] = 0;
-    *ret_len = len;
-    return 1;
-}
 
-/* The seq and hash of the last line, which must be a valid record: 0 and the genesis hash for
- * an empty file. */
-static int read_tail(int fd, const char *path, int64_t *ret_seq,
-                     char ret_hash[TK_AUDIT_HASH_HEX_LEN + 1], TkError *error)
-{
-    char line[LINE_BUF];
-    size_t len = 0;
-    int r = read_last_line(fd, path, line, &len, error);
-    if (r < 0)
-        return r;
-
-    int64_t seq = 0;
-    if (r > 0) {
-        _cleanup_json_ json_object *o = NULL;
-        char why[128];
-        r = parse_record(line, len, &o, why, sizeof(why));
-        if (r == -EBADMSG)
-            return tk_error_set(error, r, TK_ERROR_FAILED,
-                                "The last line of audit file %s %s, so it is not a valid record; "
-                                "check the file with 'tokenctl audit verify %s'.",
-                                path, why, path);
+    /* complete: the end of the last complete line's newline, 0 for none within reach. */
+    size_t complete = want;
+    if (buf[want - 1] != '\n') {
+        const char *nl = memrchr(buf, '\n', want);
+        size_t start = nl ? (size_t)(nl - buf) + 1 : 0;
+        if ((!nl && base > 0) || want - start > TK_AUDIT_LINE_MAX)
+            return too_long(path, "partial last line", error);
+        end.partial = true;
+        end.partial_offset = (uint64_t)base + start;
+        end.partial_len = want - start;
+        r = sha256_hex(buf + start, end.partial_len, end.partial_hash);
         if (r < 0)
             return r;
-        seq = record_seq(o);
+        complete = start;
+    }
+    if (complete > 0) {
+        const char *nl = complete > 1 ? memrchr(buf, '\n', complete - 1) : NULL;
+        size_t start = nl ? (size_t)(nl - buf) + 1 : 0;
+        size_t len = complete - 1 - start;
+        if ((!nl && base > 0) || len > TK_AUDIT_LINE_MAX)
+            return too_long(path, end.partial ? "last complete line" : "last line", error);
+        r = tail_record(path, buf + start, len, &end, error);
+        if (r < 0)
+            return r;
     }
 
-    r = sha256_hex(seq > 0 ? line : "", seq > 0 ? len : 0, ret_hash);
-    if (r < 0)
-        return r;
-    *ret_seq = seq;
+    if (end.partial) {
+        /* Cut short by its newline only: complete it rather than seal it. */
+        const char *line = buf + (end.partial_offset - (uint64_t)base);
+        _cleanup_json_ json_object *o = NULL;
+        char ignored[128];
+        end.partial_is_record =
+            parse_record(line, end.partial_len, &o, ignored, sizeof(ignored)) == 0 &&
+            record_seq(o) == end.seq + 1 && streq(record_prev(o), end.hash);
+    }
+    *ret = end;
     return 0;
 }
 
-/* The seq and prev the next line gets. Writer and checker both use it, so that what the
- * checker accepts the writer can chain onto. */
-static int next_link(int fd, const char *path, int64_t *ret_seq,
-                     char ret_prev[TK_AUDIT_HASH_HEX_LEN + 1], TkError *error)
+/* The seq the next record gets. Writer and checker both use it, so that what the checker
+ * accepts the writer can chain onto. */
+static int next_seq(const ChainEnd *end, const char *path, int64_t *ret_seq, TkError *error)
 {
-    int64_t seq = 0;
-    int r = read_tail(fd, path, &seq, ret_prev, error);
-    if (r < 0)
-        return r;
+    /* A recovery record or a completed partial record comes first. */
+    int64_t seq = end->seq + (end->partial ? 1 : 0);
     if (seq >= INT64_MAX - 1)
         return tk_error_set(error, -EOVERFLOW, TK_ERROR_FAILED,
                             "The audit file %s has reached the largest sequence number; start a "
@@ -344,9 +438,9 @@ static const char *longest_field(json_object *o, size_t *ret_len)
 }
 
 /* The trail opened for appending (made if missing) and locked (LOCK_EX or LOCK_SH; the lock goes
- * with the descriptor), with the sequence number and hash the next line must carry. Returns the
- * descriptor. */
-static int open_chain_end(const char *path, int lock, int64_t *ret_seq, char *ret_prev,
+ * with the descriptor), with its end and the sequence number the next record must carry. Returns
+ * the descriptor. */
+static int open_chain_end(const char *path, int lock, ChainEnd *ret_end, int64_t *ret_seq,
                           TkError *error)
 {
     _cleanup_close_ int fd = open_audit(path, O_RDWR | O_APPEND | O_CREAT, error);
@@ -354,27 +448,24 @@ static int open_chain_end(const char *path, int lock, int64_t *ret_seq, char *re
         return fd;
     int r = lock_audit(fd, lock, path, error);
     if (r >= 0)
-        r = next_link(fd, path, ret_seq, ret_prev, error);
+        r = read_tail(fd, path, ret_end, error);
+    if (r >= 0)
+        r = next_seq(ret_end, path, ret_seq, error);
     if (r < 0)
         return r;
     return TAKE_FD(fd);
 }
 
-int tk_audit_append(const char *path, const TkAuditRecord *rec, uint64_t *ret_seq, TkError *error)
+static uint64_t now_usec(void)
 {
-    if (isempty(path) || !rec || isempty(rec->operation) || isempty(rec->result))
-        return -EINVAL;
-    /* The verifier takes time_usec as a JSON integer below INT64_MAX (see fields[]). */
-    if (rec->time_usec >= INT64_MAX)
-        return -EINVAL;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
-    int64_t seq = 0;
-    char prev[TK_AUDIT_HASH_HEX_LEN + 1];
-    _cleanup_close_ int fd = open_chain_end(path, LOCK_EX, &seq, prev, error);
-    if (fd < 0)
-        return fd;
-    int r;
-
+/* The record's JSON object, with the seq and prev it gets. */
+static int record_object(const TkAuditRecord *rec, int64_t seq, const char *prev, json_object **ret)
+{
     char when[32];
     time_t t = (time_t)(rec->time_usec / 1000000);
     struct tm tm;
@@ -383,7 +474,7 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, uint64_t *ret_se
     char iso[48];
     snprintf(iso, sizeof(iso), "%s.%06" PRIu64 "Z", when, rec->time_usec % 1000000);
 
-    _cleanup_json_ json_object *o = json_object_new_object();
+    json_object *o = json_object_new_object();
     if (!o)
         return -ENOMEM;
     json_object_object_add(o, "seq", json_object_new_int64(seq));
@@ -396,37 +487,147 @@ int tk_audit_append(const char *path, const TkAuditRecord *rec, uint64_t *ret_se
     json_object_object_add(o, "request", json_string_or_null(rec->request));
     json_object_object_add(o, "result", json_object_new_string(rec->result));
     json_object_object_add(o, "error", json_string_or_null(rec->error));
+    json_object_object_add(o, "intent",
+                           rec->intent ? json_object_new_int64((int64_t)rec->intent) : NULL);
     json_object_object_add(o, "prev", json_object_new_string(prev));
+    *ret = o;
+    return 0;
+}
 
+/* The recovery record that seals the file's partial line, chained to the record before it: its
+ * fragment fields are covered by its own hash, which the next record carries, so an edit of the
+ * cut-off line or of this record is found. */
+static int recovery_object(const ChainEnd *end, json_object **ret)
+{
+    const TkAuditRecord rec = {
+        .time_usec = now_usec(),
+        .operation = TK_AUDIT_RECOVERY,
+        .uid = (uint32_t)getuid(),
+        .pid = (uint32_t)getpid(),
+        .result = TK_AUDIT_RECOVERY_RESULT,
+    };
+    _cleanup_json_ json_object *o = NULL;
+    int r = record_object(&rec, end->seq + 1, end->hash, &o);
+    if (r < 0)
+        return r;
+    /* Before prev, which stays the last field as in every record. */
+    json_object *prev = json_object_get(json_object_object_get(o, "prev"));
+    json_object_object_del(o, "prev");
+    json_object_object_add(o, "fragment_offset",
+                           json_object_new_int64((int64_t)end->partial_offset));
+    json_object_object_add(o, "fragment_length", json_object_new_int64((int64_t)end->partial_len));
+    json_object_object_add(o, "fragment_sha256", json_object_new_string(end->partial_hash));
+    json_object_object_add(o, "prev", prev);
+    *ret = TAKE_PTR(o);
+    return 0;
+}
+
+/* Adds the object's line and its newline to *buf (*len bytes so far), and its hash to hash. */
+static int add_line(json_object *o, char **buf, size_t *len, char hash[TK_AUDIT_HASH_HEX_LEN + 1],
+                    TkError *error)
+{
     const char *text = json_object_to_json_string_ext(o, JSON_FLAGS);
     if (!text)
         return -ENOMEM;
-    size_t len = strlen(text);
+    size_t n = strlen(text);
     /* Refused here, before anything is written: a line over the bound would be refused by
      * every later reader, this writer included, and so end the trail. */
-    if (len > TK_AUDIT_LINE_MAX) {
+    if (n > TK_AUDIT_LINE_MAX) {
         size_t field_len = 0;
         const char *field = longest_field(o, &field_len);
         return tk_error_set(error, -E2BIG, TK_ERROR_INVALID_ARGUMENT,
                             "The audit record would be a line of %zu bytes, more than the %d a "
                             "line may hold, so it was not written: its field '%s' alone is %zu "
                             "bytes.",
-                            len, TK_AUDIT_LINE_MAX, field, field_len);
+                            n, TK_AUDIT_LINE_MAX, field, field_len);
     }
-    _cleanup_free_ char *line = malloc(len + 2);
-    if (!line)
+    char *m = realloc(*buf, *len + n + 2);
+    if (!m)
         return -ENOMEM;
-    memcpy(line, text, len);
-    line[len++] = '\n';
-    line[len] = 0;
+    memcpy(m + *len, text, n);
+    m[*len + n] = '\n';
+    m[*len + n + 1] = 0;
+    *buf = m;
+    int r = hash ? sha256_hex(m + *len, n, hash) : 0;
+    *len += n + 1;
+    return r;
+}
 
-    r = tk_write_all(fd, line, len);
-    if (r < 0) {
-        errno = -r;
-        return tk_error_set(error, r, TK_ERROR_FAILED, "Cannot write audit file %s: %m", path);
+/* Writes and syncs the bytes; on failure cuts the file back to size, which the exclusive lock
+ * makes safe, so that what could not be written leaves no partial line. */
+static int write_undoable(int fd, const char *path, off_t size, const char *data, size_t len,
+                          TkError *error)
+{
+    const char *what = "write";
+    int r = tk_write_all(fd, data, len);
+    if (r >= 0 && fsync(fd) < 0) {
+        r = -errno;
+        what = "sync";
     }
-    if (fsync(fd) < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot sync audit file %s: %m", path);
+    if (r >= 0)
+        return 0;
+    if (ftruncate(fd, size) < 0 || fsync(fd) < 0) {
+        int undo = errno;
+        return tk_error_set(error, r, TK_ERROR_FAILED,
+                            "Cannot %s audit file %s: %s; nor cut it back to %lld bytes (%s): "
+                            "the record is not written, and the next append seals what is left "
+                            "of it.",
+                            what, path, strerror(-r), (long long)size, strerror(undo));
+    }
+    return tk_error_set(error, r, TK_ERROR_FAILED,
+                        "Cannot %s audit file %s: %s; the record is not written, and the file is "
+                        "as it was.",
+                        what, path, strerror(-r));
+}
+
+int tk_audit_append(const char *path, const TkAuditRecord *rec, uint64_t *ret_seq, TkError *error)
+{
+    if (isempty(path) || !rec || isempty(rec->operation) || isempty(rec->result) ||
+        streq(rec->operation, TK_AUDIT_RECOVERY))
+        return -EINVAL;
+    /* The verifier takes time_usec as a JSON integer below INT64_MAX (see fields[]), and intent
+     * as the seq of an earlier record. */
+    if (rec->time_usec >= INT64_MAX || rec->intent >= INT64_MAX - 1)
+        return -EINVAL;
+
+    ChainEnd end;
+    int64_t seq = 0;
+    _cleanup_close_ int fd = open_chain_end(path, LOCK_EX, &end, &seq, error);
+    if (fd < 0)
+        return fd;
+    if (rec->intent >= (uint64_t)seq)
+        return -EINVAL;
+
+    _cleanup_free_ char *buf = NULL;
+    size_t len = 0;
+    char prev[TK_AUDIT_HASH_HEX_LEN + 1];
+    memcpy(prev, end.hash, sizeof(prev));
+    int r;
+    if (end.partial) {
+        /* The cut-off line gets its newline; one that is not a whole record is sealed. */
+        if (!(buf = strdup("\n")))
+            return -ENOMEM;
+        len = 1;
+        if (end.partial_is_record)
+            memcpy(prev, end.partial_hash, sizeof(prev));
+        else {
+            _cleanup_json_ json_object *recovery = NULL;
+            r = recovery_object(&end, &recovery);
+            if (r >= 0)
+                r = add_line(recovery, &buf, &len, prev, error);
+            if (r < 0)
+                return r;
+        }
+    }
+
+    _cleanup_json_ json_object *o = NULL;
+    r = record_object(rec, seq, prev, &o);
+    if (r >= 0)
+        r = add_line(o, &buf, &len, NULL, error);
+    if (r >= 0)
+        r = write_undoable(fd, path, end.size, buf, len, error);
+    if (r < 0)
+        return r;
     if (ret_seq)
         *ret_seq = (uint64_t)seq;
     return 0;
@@ -439,9 +640,9 @@ int tk_audit_check_appendable(const char *path, uint64_t min_free_bytes, TkError
 
     /* Opened as the writer opens it, so that what fails here would fail there; locked shared,
      * like a reader: it only waits for a writer to finish its line. */
+    ChainEnd end;
     int64_t seq = 0;
-    char prev[TK_AUDIT_HASH_HEX_LEN + 1];
-    _cleanup_close_ int fd = open_chain_end(path, LOCK_SH, &seq, prev, error);
+    _cleanup_close_ int fd = open_chain_end(path, LOCK_SH, &end, &seq, error);
     if (fd < 0)
         return fd;
 
@@ -503,11 +704,14 @@ struct TkAuditReader {
     char *path;
     FILE *f;
     LineReader rd;
-    size_t lineno;
-    /* The hash of line `lineno`: the link that the next line must carry. */
+    size_t lineno;      /* lines read */
+    int64_t seq;        /* of the last record read, 0 before the first */
+    size_t record_line; /* its line number */
+    /* The hash of that record's line: the link that the next record must carry. */
     char hash[TK_AUDIT_HASH_HEX_LEN + 1];
     /* The record last returned, whose strings the caller borrows. */
     json_object *current;
+    /* Filled in at the end or at a bad line; the interruptions as they are found. */
     TkAuditVerifyResult res;
     int state; /* 0 reading, 1 at the end, -EBADMSG broken */
     char line[LINE_BUF], next[LINE_BUF];
@@ -557,12 +761,30 @@ int tk_audit_reader_open(const char *path, TkAuditReader **ret, TkError *error)
     return 0;
 }
 
+static void add_interruption(TkAuditReader *a, size_t line, uint64_t offset, size_t length,
+                             bool sealed)
+{
+    if (a->res.n_interruptions < TK_AUDIT_INTERRUPTIONS_LISTED)
+        a->res.interruptions[a->res.n_interruptions] = (TkAuditInterruption){
+            .line = line,
+            .offset = offset,
+            .length = length,
+            .sealed = sealed,
+        };
+    a->res.n_interruptions++;
+}
+
 static int reader_bad_line(TkAuditReader *a, size_t bad, TkError *error, const char *fmt, ...)
     _printf_(4, 5);
 
 static int reader_bad_line(TkAuditReader *a, size_t bad, TkError *error, const char *fmt, ...)
 {
-    a->res = (TkAuditVerifyResult){.lines = bad - 1, .bad_line = bad};
+    /* The records before the bad line: the last one read is blamed, or the line after it. */
+    a->res.lines = (size_t)a->seq - (bad == a->record_line && a->seq > 0 ? 1 : 0);
+    a->res.bad_line = bad;
+    a->res.interrupted = false;
+    a->res.interrupted_offset = 0;
+    a->res.head_hash[0] = 0;
     a->state = -EBADMSG;
     va_list ap;
     va_start(ap, fmt);
@@ -571,42 +793,41 @@ static int reader_bad_line(TkAuditReader *a, size_t bad, TkError *error, const c
     return -EBADMSG;
 }
 
-/* The link into line `lineno` is broken: either the line before was changed, or this one was
- * forged. If this line links correctly to the next one, it is genuine and the one before was
- * changed; otherwise this one is the odd one out. With no next line (or only a partial one)
- * there is nothing to tell them apart; the line before is named. a->hash is this line's. */
-static int reader_broken_link(TkAuditReader *a, TkError *error)
+/* The link into line `lineno` is broken: either the record before was changed, or this one was
+ * forged. If this line links correctly to the next one (next_kind, next), it is genuine and the
+ * record before was changed; otherwise this one is the odd one out. With no next line (or only
+ * a partial one) there is nothing to tell them apart; the record before is named. hash is this
+ * line's. */
+static int reader_broken_link(TkAuditReader *a, const char *hash, int next_kind, size_t next_len,
+                              TkError *error)
 {
-    size_t lineno = a->lineno, bad = lineno;
-    if (lineno > 1) {
-        size_t nlen = 0;
-        int nk = read_line(&a->rd, a->next, &nlen);
-        if (nk < 0)
-            return tk_error_set(error, nk, TK_ERROR_FAILED, "Cannot read audit file %s.", a->path);
-        if (nk == LINE_END || nk == LINE_PARTIAL)
-            bad = lineno - 1;
-        else if (nk == LINE_COMPLETE) {
+    size_t lineno = a->lineno, bad = lineno, before = a->record_line;
+    if (a->seq > 0) {
+        if (next_kind == LINE_END || next_kind == LINE_PARTIAL)
+            bad = before;
+        else if (next_kind == LINE_COMPLETE) {
             _cleanup_json_ json_object *no = NULL;
             char ignored[128];
-            if (parse_record(a->next, nlen, &no, ignored, sizeof(ignored)) == 0 &&
-                record_seq(no) == (int64_t)lineno + 1 && streq(record_prev(no), a->hash))
-                bad = lineno - 1;
+            if (parse_record(a->next, next_len, &no, ignored, sizeof(ignored)) == 0 &&
+                record_seq(no) == a->seq + 2 && streq(record_prev(no), hash))
+                bad = before;
         }
     }
-    if (bad == lineno && lineno == 1)
+    if (bad == lineno && a->seq == 0)
         return reader_bad_line(a, bad, error,
-                               "Line 1 does not start the chain (its 'prev' is not the "
+                               "Line %zu does not start the chain (its 'prev' is not the "
                                "genesis hash): lines before it were removed, or it was "
-                               "forged.");
+                               "forged.",
+                               lineno);
     if (bad == lineno)
         return reader_bad_line(a, bad, error,
                                "Line %zu does not carry the hash of line %zu: it was forged "
                                "or changed.",
-                               lineno, lineno - 1);
+                               lineno, before);
     return reader_bad_line(a, bad, error,
                            "Line %zu does not match the hash recorded in line %zu: it was "
                            "changed.",
-                           lineno - 1, lineno);
+                           before, lineno);
 }
 
 static const char *record_string(json_object *o, const char *key)
@@ -617,6 +838,7 @@ static const char *record_string(json_object *o, const char *key)
 
 static void entry_from_record(json_object *o, TkAuditEntry *ret)
 {
+    json_object *intent = json_object_object_get(o, "intent");
     *ret = (TkAuditEntry){
         .seq = (uint64_t)record_seq(o),
         .time = record_string(o, "time"),
@@ -631,8 +853,60 @@ static void entry_from_record(json_object *o, TkAuditEntry *ret)
                 .request = record_string(o, "request"),
                 .result = record_string(o, "result"),
                 .error = record_string(o, "error"),
+                .intent = intent ? (uint64_t)json_object_get_int64(intent) : 0,
             },
     };
+}
+
+static bool is_recovery(json_object *o)
+{
+    return streq_ptr(record_string(o, "operation"), TK_AUDIT_RECOVERY);
+}
+
+/* Whether the next line (a->next) is the recovery record that seals line (len bytes from
+ * offset start): 1 with the record, 0 when it is no recovery record, or -EBADMSG when it is one
+ * whose fragment fields do not match, with the field that differs in what. */
+static int reader_sealed(TkAuditReader *a, size_t len, uint64_t start, size_t next_len,
+                         json_object **ret, const char **what)
+{
+    _cleanup_json_ json_object *o = NULL;
+    char ignored[128], hash[TK_AUDIT_HASH_HEX_LEN + 1];
+    int r = parse_record(a->next, next_len, &o, ignored, sizeof(ignored));
+    if (r == -EBADMSG || (r == 0 && !is_recovery(o)))
+        return 0;
+    if (r < 0)
+        return r;
+    r = sha256_hex(a->line, len, hash);
+    if (r < 0)
+        return r;
+    *what = json_object_get_int64(json_object_object_get(o, "fragment_offset")) != (int64_t)start
+                ? "offset"
+            : json_object_get_int64(json_object_object_get(o, "fragment_length")) != (int64_t)len
+                ? "length"
+            : !streq(record_string(o, "fragment_sha256"), hash) ? "hash"
+            : record_seq(o) != a->seq + 1                       ? "sequence number"
+            : !streq(record_prev(o), a->hash)                   ? "link to the record before"
+                                                                : NULL;
+    if (*what)
+        return -EBADMSG;
+    *ret = TAKE_PTR(o);
+    return 1;
+}
+
+/* Takes o (the line just read) as the next record. */
+static int reader_take(TkAuditReader *a, json_object *o, const char *line, size_t len,
+                       TkAuditEntry *ret)
+{
+    int r = sha256_hex(line, len, a->hash);
+    if (r < 0) {
+        json_object_put(o);
+        return r;
+    }
+    a->seq = record_seq(o);
+    a->record_line = a->lineno;
+    a->current = o;
+    entry_from_record(a->current, ret);
+    return 1;
 }
 
 int tk_audit_reader_next(TkAuditReader *a, TkAuditEntry *ret, TkError *error)
@@ -652,13 +926,13 @@ int tk_audit_reader_next(TkAuditReader *a, TkAuditEntry *ret, TkError *error)
     if (k < 0)
         return tk_error_set(error, k, TK_ERROR_FAILED, "Cannot read audit file %s.", a->path);
     if (k == LINE_END || k == LINE_PARTIAL) {
-        /* Only the end of a write can be missing: a writer appends one whole line at a time
-         * under its lock, so a crash or a full disk can cut short only the last. */
-        a->res = (TkAuditVerifyResult){
-            .lines = a->lineno,
-            .interrupted = k == LINE_PARTIAL,
-            .interrupted_offset = k == LINE_PARTIAL ? start : 0,
-        };
+        /* Only the end of a write can be missing: a writer appends whole lines under its lock,
+         * so a crash or a full disk can cut short only the last. */
+        if (k == LINE_PARTIAL)
+            add_interruption(a, a->lineno + 1, start, len, false);
+        a->res.lines = (size_t)a->seq;
+        a->res.interrupted = k == LINE_PARTIAL;
+        a->res.interrupted_offset = k == LINE_PARTIAL ? start : 0;
         memcpy(a->res.head_hash, a->hash, sizeof(a->hash));
         a->state = 1;
         return 0;
@@ -670,37 +944,65 @@ int tk_audit_reader_next(TkAuditReader *a, TkAuditEntry *ret, TkError *error)
                                TK_AUDIT_LINE_MAX);
 
     _cleanup_json_ json_object *o = NULL;
-    char why[128];
+    char why[128], hash[TK_AUDIT_HASH_HEX_LEN + 1];
     int r = parse_record(a->line, len, &o, why, sizeof(why));
-    if (r == -EBADMSG)
-        return reader_bad_line(a, lineno, error, "Line %zu %s.", lineno, why);
-    if (r < 0)
+    if (r < 0 && r != -EBADMSG)
         return r;
-    int64_t s = record_seq(o);
-    if (s != (int64_t)lineno)
+    bool valid = r == 0, in_sequence = valid && record_seq(o) == a->seq + 1,
+         linked = in_sequence && streq(record_prev(o), a->hash);
+    if (valid && linked && !is_recovery(o))
+        return reader_take(a, TAKE_PTR(o), a->line, len, ret);
+
+    /* A line that does not continue the chain, or a recovery record with no cut-off line
+     * before it; the next line decides whether it is a sealed interruption. */
+    size_t next_len = 0;
+    int nk = read_line(&a->rd, a->next, &next_len);
+    if (nk < 0)
+        return tk_error_set(error, nk, TK_ERROR_FAILED, "Cannot read audit file %s.", a->path);
+    if (nk == LINE_COMPLETE && !(valid && linked)) {
+        json_object *recovery = NULL;
+        const char *what = NULL;
+        r = reader_sealed(a, len, start, next_len, &recovery, &what);
+        if (r == -EBADMSG)
+            return reader_bad_line(a, lineno, error,
+                                   "Line %zu is not the line that the recovery record on line %zu "
+                                   "sealed (its %s differs): one of them was changed.",
+                                   lineno, lineno + 1, what);
+        if (r < 0)
+            return r;
+        if (r > 0) {
+            add_interruption(a, lineno, start, len, true);
+            a->lineno++;
+            return reader_take(a, recovery, a->next, next_len, ret);
+        }
+    }
+
+    if (!valid)
+        return reader_bad_line(a, lineno, error, "Line %zu %s.", lineno, why);
+    int64_t s = record_seq(o), want = a->seq + 1;
+    if (!in_sequence)
         return reader_bad_line(
             a, lineno, error,
-            "Line %zu has sequence number %" PRId64 " where %zu was expected: %s.", lineno, s,
-            lineno,
-            s > (int64_t)lineno ? "a line before it was deleted, or lines were reordered"
-                                : "a line was inserted or duplicated, or lines were reordered");
-    bool linked = streq(record_prev(o), a->hash);
-    r = sha256_hex(a->line, len, a->hash);
+            "Line %zu has sequence number %" PRId64 " where %" PRId64 " was expected: %s.", lineno,
+            s, want,
+            s > want ? "a line before it was deleted, or lines were reordered"
+                     : "a line was inserted or duplicated, or lines were reordered");
+    r = sha256_hex(a->line, len, hash);
     if (r < 0)
         return r;
     if (!linked)
-        return reader_broken_link(a, error);
-
-    a->current = TAKE_PTR(o);
-    entry_from_record(a->current, ret);
-    return 1;
+        return reader_broken_link(a, hash, nk, next_len, error);
+    return reader_bad_line(a, lineno, error,
+                           "Line %zu is a recovery record, but no cut-off line comes before it: "
+                           "it was forged, or the line it sealed was removed.",
+                           lineno);
 }
 
 void tk_audit_reader_result(const TkAuditReader *a, TkAuditVerifyResult *ret)
 {
     *ret = a->res;
     if (a->state == 0) {
-        *ret = (TkAuditVerifyResult){.lines = a->lineno};
+        ret->lines = (size_t)a->seq;
         memcpy(ret->head_hash, a->hash, sizeof(a->hash));
     }
 }
@@ -731,15 +1033,14 @@ int tk_audit_head(const char *path, uint64_t *ret_seq, char **ret_hash_hex, TkEr
     if (r < 0)
         return r;
 
-    int64_t seq = 0;
-    char hash[TK_AUDIT_HASH_HEX_LEN + 1];
-    r = read_tail(fd, path, &seq, hash, error);
+    ChainEnd end;
+    r = read_tail(fd, path, &end, error);
     if (r < 0)
         return r;
-    char *hex = strdup(hash);
+    char *hex = strdup(end.hash);
     if (!hex)
         return -ENOMEM;
-    *ret_seq = (uint64_t)seq;
+    *ret_seq = (uint64_t)end.seq;
     *ret_hash_hex = hex;
     return 0;
 }

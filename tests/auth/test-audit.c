@@ -63,9 +63,12 @@ START_TEST(intent_then_outcome_land_in_a_verifiable_file)
                          .request = "ULA-2026-0042"};
     TkError error = {};
 
-    ck_assert_int_eq(audit_intent(path, unblock, &rec, &error), 0);
+    uint64_t intent = 0;
+    ck_assert_int_eq(audit_intent(path, unblock, &rec, &intent, &error), 0);
+    ck_assert_uint_eq(intent, 1);
     rec.result = "refused";
     rec.error = "SoPinFinalTry";
+    rec.intent = intent;
     ck_assert_int_eq(audit_record(path, unblock, &rec, &error), 0);
 
     TkAuditVerifyResult result;
@@ -82,6 +85,8 @@ START_TEST(intent_then_outcome_land_in_a_verifiable_file)
     ck_assert_ptr_nonnull(strstr(second, "\"result\":\"refused\""));
     ck_assert_ptr_nonnull(strstr(second, "SoPinFinalTry"));
     ck_assert_ptr_nonnull(strstr(second, "\"uid\":1001"));
+    ck_assert_ptr_nonnull(strstr(text, "\"intent\":null"));
+    ck_assert_ptr_nonnull(strstr(second, "\"intent\":1,"));
     free(text);
 
     struct stat st;
@@ -97,7 +102,7 @@ START_TEST(unwritable_trail_refuses_the_intent_naming_the_file)
     const Operation *init = operation_find("Initialize", NULL);
     TkAuditRecord r = {.operation = init->name, .serial = "1"};
     TkError error = {};
-    ck_assert_int_lt(audit_intent(bad, init, &r, &error), 0);
+    ck_assert_int_lt(audit_intent(bad, init, &r, NULL, &error), 0);
     ck_assert_ptr_nonnull(strstr(error.message, bad));
     ck_assert_str_eq(error.name, TK_ERROR_FAILED);
     free(bad);
@@ -110,7 +115,7 @@ START_TEST(a_row_that_is_not_recorded_is_refused)
     TkAuditRecord r = {.operation = list->name, .serial = "1", .result = "ok"};
     TkError error = {};
     ck_assert_int_eq(audit_record(path, list, &r, &error), -EINVAL);
-    ck_assert_int_eq(audit_intent(path, list, &r, &error), -EINVAL);
+    ck_assert_int_eq(audit_intent(path, list, &r, NULL, &error), -EINVAL);
     ck_assert_ptr_null(tk_read_file(path, NULL));
 }
 END_TEST

@@ -261,6 +261,16 @@ def init_and_audit_verify():
             f.writelines(lines[:1] + lines[2:])
         tj("audit-verify", "audit", "verify", edited, expect=8)
         tj("audit-verify", "audit", "verify", os.path.join(d, "none.jsonl"), expect=1)
+    # tokend's next act seals a cut-off line: the interruption is listed where it is.
+    offset = os.path.getsize(path)
+    with open(path, "a") as f:
+        f.write('{"partial')
+    tj("init", "init", "fresh", "--yes", "--label", "again", "--so-pin-file", "-", "--new-pin-file",
+       "-", stdin=SO_PIN + "-wrong\n" + USER_PIN + "\n", expect=5)
+    doc = tj("audit-verify", "audit", "verify", path)
+    assert not doc["interrupted"] and doc["interruption-count"] == 1, doc
+    assert doc["interruptions"] == [{"line": len(lines) + 1, "offset": offset, "length": 9,
+                                     "sealed": True}], doc
 
 
 def usage_errors_of_every_verb_fit_its_schema():

@@ -18,5 +18,9 @@ int main(int argc, char **argv)
     }
     printf("%zu lines, chain intact%s\n", result.lines,
            result.interrupted ? ", then a partial line" : "");
+    for (size_t i = 0; i < result.n_interruptions && i < TK_AUDIT_INTERRUPTIONS_LISTED; i++)
+        printf("interruption at line %zu offset %llu length %zu%s\n", result.interruptions[i].line,
+               (unsigned long long)result.interruptions[i].offset, result.interruptions[i].length,
+               result.interruptions[i].sealed ? " sealed" : "");
     return 0;
 }

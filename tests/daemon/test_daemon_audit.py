@@ -38,6 +38,10 @@ def acts_leave_one_line_each_with_their_result():
     assert got == [("generate-key", "intent", None), ("generate-key", "ok", None),
                    ("generate-key", "intent", None), ("generate-key", "failed", "PinIncorrect"),
                    ("unblock-pin", "intent", None), ("unblock-pin", "ok", None)], got
+    # Each outcome names its intent's seq; the intent names none.
+    records = env.audit_records()
+    for intent, outcome in zip(records[::2], records[1::2]):
+        assert intent["intent"] is None and outcome["intent"] == intent["seq"], (intent, outcome)
     last = env.audit_records()[-1]
     assert last["request"] == "ULA-2026-0042", last
     assert last["uid"] == os.geteuid(), last

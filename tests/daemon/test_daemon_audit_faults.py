@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """A call that would change a token while the audit trail cannot take its record is refused
 before the token is touched: the audit file on a small tmpfs of tokend's own (a private mount
-namespace), made full, read-only, or given a damaged tail. The token is checked with
+namespace), made full, read-only, or given a damaged tail; a cut-off last line is sealed. The token is checked with
 pkcs11-tool, independently of tokend."""
 
 import json
@@ -80,9 +80,33 @@ def a_read_only_file_system_refuses_the_act():
     keygen_works()
 
 
-def a_damaged_tail_refuses_the_act():
+def a_partial_last_line_is_sealed_by_the_next_act():
+    """A crash's cut-off line, as written by hand: the next act seals it with a recovery record,
+    and verification names its place and passes."""
+    offset = os.path.getsize(trail)
+    fragment = '{"seq": 99, "operation": "generate-k'
     with open(trail, "a") as f:
-        f.write('{"seq": 99, "operation": "generate-k')
+        f.write(fragment)
+    keygen_works()
+    with open(trail, "rb") as f:
+        lines = f.read().splitlines()
+    cut = next(i for i, line in enumerate(lines) if line == fragment.encode())
+    recovery = json.loads(lines[cut + 1])
+    assert (recovery["operation"], recovery["result"]) == ("recovery", "sealed"), recovery
+    assert (recovery["fragment_offset"], recovery["fragment_length"]) == (offset, len(fragment))
+    assert [json.loads(x)["result"] for x in lines[cut + 2:]] == ["intent", "ok"], lines[cut:]
+    ok, out = verifies()
+    assert ok, out
+    assert f"interruption at line {cut + 1} offset {offset} length {len(fragment)} sealed" in out
+    p = subprocess.run([f"{env.build}/cli/tokenctl", "audit", "verify", trail],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"Interrupted write at line {cut + 1} (byte {offset}," in p.stdout, p.stdout
+
+
+def a_damaged_complete_last_line_refuses_the_act():
+    with open(trail, "a") as f:
+        f.write('{"seq": 99, "operation": "generate-k\n')
     refused_and_unchanged("damaged tail")
     with open(trail) as f:
         lines = f.read().splitlines()
@@ -94,7 +118,8 @@ rc = 1
 try:
     rc = Tap([a_full_file_system_refuses_the_act_and_leaves_the_trail_whole,
               a_read_only_file_system_refuses_the_act,
-              a_damaged_tail_refuses_the_act]).run()
+              a_partial_last_line_is_sealed_by_the_next_act,
+              a_damaged_complete_last_line_refuses_the_act]).run()
 finally:
     env.close()
     shutil.rmtree(mount_dir, ignore_errors=True)

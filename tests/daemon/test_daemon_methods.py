@@ -216,12 +216,16 @@ def audit_trail_records_each_change_without_secrets():
     # A call refused by tokend's own argument checks never reached polkit: it is answered, not
     # written to the trail (an unauthorised caller must not be able to fill it).
     assert ("unblock-pin", "refused", "InvalidArgument") not in ops, ops
-    # Every outcome follows its intent record, written before the token was touched.
+    # tokend's start record comes first; then every outcome follows its intent record, written
+    # before the token was touched, and names it.
+    assert lines[0]["operation"] == "start", lines[0]
+    lines = lines[1:]
     for i, line in enumerate(lines):
         if line["result"] != "intent":
             before = lines[i - 1] if i else {}
             assert before.get("result") == "intent" and \
                 before["operation"] == line["operation"], (i, line, before)
+            assert line["intent"] == before["seq"], (line, before)
     unblock = [l for l in lines if l["operation"] == "unblock-pin" and l["result"] == "ok"][0]
     assert unblock["request"] == "UNLOCK-2026-0042", unblock
     assert unblock["uid"] == 0 and unblock["serial"] == env.get(path, TOKEN, "Serial")

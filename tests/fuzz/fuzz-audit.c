@@ -2,7 +2,8 @@
 /* The audit trail's readers on a file holding the input: tk_audit_verify() (what
  * `tokenctl audit verify` runs), tk_audit_head(), and the writer's own reading of the last line
  * in tk_audit_check_appendable() and tk_audit_append(). They must agree: a trail that verifies
- * is one the writer chains onto, and after the append it verifies with one line more. */
+ * is one the writer chains onto, and after the append it verifies with one record more, or two
+ * when the writer first seals (or completes) a partial last line. */
 #include <string.h>
 
 #include "audit-log.h"
@@ -21,22 +22,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     TkError e = {};
     int r = tk_audit_verify(path, &res, &e);
     FUZZ_CHECK(r == 0 || r == -EBADMSG);
+    size_t listed = res.n_interruptions < TK_AUDIT_INTERRUPTIONS_LISTED
+                        ? res.n_interruptions
+                        : TK_AUDIT_INTERRUPTIONS_LISTED;
     if (r < 0) {
-        FUZZ_CHECK(res.bad_line >= 1 && res.lines == res.bad_line - 1 && e.message[0]);
+        /* The lines before the bad one are records and sealed lines. */
+        FUZZ_CHECK(res.bad_line >= 1 && res.lines + res.n_interruptions == res.bad_line - 1 &&
+                   e.message[0]);
         return 0;
     }
     FUZZ_CHECK(res.bad_line == 0 && hex_hash(res.head_hash));
     size_t newlines = 0;
     for (size_t i = 0; i < size; i++)
         newlines += data[i] == '\n';
-    FUZZ_CHECK(res.lines == newlines);
+    /* Every complete line is a record, or a cut-off line that a recovery record seals. */
+    size_t sealed = res.n_interruptions - (res.interrupted ? 1 : 0);
+    FUZZ_CHECK(res.lines + sealed == newlines);
+    for (size_t i = 0; i < listed; i++) {
+        const TkAuditInterruption *in = &res.interruptions[i];
+        FUZZ_CHECK(in->offset < size && in->length >= (in->sealed ? 1u : 0u) &&
+                   in->length <= TK_AUDIT_LINE_MAX && in->offset + in->length <= size);
+        FUZZ_CHECK(!memchr(data + in->offset, '\n', in->length));
+        FUZZ_CHECK(in->sealed ? data[in->offset + in->length] == '\n'
+                              : in->offset + in->length == size);
+        FUZZ_CHECK(in->offset == 0 || data[in->offset - 1] == '\n');
+    }
     if (res.interrupted) {
         /* The partial line is the end of the file: no newline, within the bound. */
         FUZZ_CHECK(res.interrupted_offset < size);
         FUZZ_CHECK(size - res.interrupted_offset <= TK_AUDIT_LINE_MAX);
         FUZZ_CHECK(!memchr(data + res.interrupted_offset, '\n', size - res.interrupted_offset));
-        FUZZ_CHECK(tk_audit_check_appendable(path, 0, &e) == -EBADMSG);
-        return 0;
     }
 
     uint64_t seq = 0;
@@ -56,9 +71,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     };
     uint64_t appended = 0;
     FUZZ_CHECK(tk_audit_append(path, &rec, &appended, &e) == 0);
-    FUZZ_CHECK(appended == res.lines + 1);
+    size_t added = res.interrupted ? 2 : 1;
+    FUZZ_CHECK(appended == res.lines + added);
     TkAuditVerifyResult after = {};
     FUZZ_CHECK(tk_audit_verify(path, &after, &e) == 0);
-    FUZZ_CHECK(after.lines == res.lines + 1 && !after.interrupted);
+    FUZZ_CHECK(after.lines == res.lines + added && !after.interrupted);
+    /* A partial line is sealed (one more sealed interruption) or was a whole record. */
+    FUZZ_CHECK(after.n_interruptions == sealed ||
+               (res.interrupted && after.n_interruptions == sealed + 1));
     return 0;
 }

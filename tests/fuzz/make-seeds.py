@@ -189,6 +189,15 @@ def seeds_audit(out, openssl):
     lines = whole.split(b'\n')[:-1]
     edited = list(lines)
     edited[2] = edited[2].replace(b'"uid":1000', b'"uid":0')
+    # A cut-off line sealed by a recovery record, then an intent and its outcome.
+    fragment = lines[0][:40]
+    recovery, prev = audit_line(6, hashlib.sha256(lines[-1]).hexdigest(), operation='recovery',
+                                result='sealed', serial=None, request=None, intent=None,
+                                fragment_offset=len(whole), fragment_length=len(fragment),
+                                fragment_sha256=hashlib.sha256(fragment).hexdigest())
+    intent, prev = audit_line(7, prev, result='intent', intent=None)
+    outcome, _ = audit_line(8, prev, result='failed', error='PinIncorrect', intent=7)
+    sealed = whole + b''.join(line + b'\n' for line in (fragment, recovery, intent, outcome))
     cases = {
         'intact': whole,
         'one-line': lines[0] + b'\n',
@@ -198,6 +207,8 @@ def seeds_audit(out, openssl):
         'deleted': b''.join(line + b'\n' for i, line in enumerate(lines) if i != 1),
         'reordered': b''.join(line + b'\n' for line in [lines[0], lines[2], lines[1]]),
         'not-json': b'seq=1 operation=unblock-pin\n',
+        'sealed': sealed,
+        'sealed-then-interrupted': sealed + lines[1][:30],
     }
     for name, data in cases.items():
         write(out, name, data)

@@ -325,12 +325,10 @@ class Env:
                         "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
                         f"--suppressions={self.source}/tests/valgrind.supp"] + args
             # A launcher that execs (nsenter into a private journald's namespace) keeps the PID.
-            args = list(launcher) + args
-            self.tokend_log = open(f"{self.dir}/tokend.log", "w")
-            self.tokend = subprocess.Popen(args, env=self.env, stdout=self.tokend_log,
-                                           stderr=subprocess.STDOUT,
-                                           cwd=self.dir if run_as else None)
-            self.pids.append(self.tokend.pid)
+            self.tokend_argv = list(launcher) + args
+            self.tokend_cwd = self.dir if run_as else None
+            self.tokend_log = None
+            self.start_tokend()
             if wait:
                 self.wait_for(lambda: len(self.tokens()) == len(labels), 10,
                               f"{len(labels)} token(s) on the bus")
@@ -338,6 +336,20 @@ class Env:
             # A start that fails half-way leaves nothing running and no temp dir behind.
             self.abort()
             raise
+
+    def start_tokend(self):
+        """Starts tokend (again, after kill_tokend()), its output added to tokend.log."""
+        self.tokend_log = open(f"{self.dir}/tokend.log", "a" if self.tokend_log else "w")
+        self.tokend = subprocess.Popen(self.tokend_argv, env=self.env, stdout=self.tokend_log,
+                                       stderr=subprocess.STDOUT, cwd=self.tokend_cwd)
+        self.pids.append(self.tokend.pid)
+
+    def kill_tokend(self):
+        """SIGKILL, as a crash or the OOM killer stops tokend: nothing of it runs any more."""
+        self.tokend.kill()
+        self.tokend.wait()
+        self.pids.remove(self.tokend.pid)
+        self.tokend_log.close()
 
     def init_token(self, label):
         subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label,
@@ -456,14 +468,15 @@ class Env:
                 return t
         raise AssertionError(f"no token labelled {label}")
 
-    def audit_records(self, path=None):
+    def audit_records(self, path=None, starts=False):
         """The audit trail's records (the configured file unless path is given), [] while
-        there is none."""
+        there is none; without the start records tokend writes when it starts, unless starts."""
         path = path or self.audit_file
         if not os.path.exists(path):
             return []
         with open(path) as f:
-            return [json.loads(line) for line in f]
+            records = [json.loads(line) for line in f]
+        return [r for r in records if starts or r["operation"] != "start"]
 
     def pkcs11_tool(self, *args):
         p = subprocess.run(["pkcs11-tool", "--module", SOFTHSM_MODULE, *args],

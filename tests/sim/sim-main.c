@@ -179,8 +179,13 @@ static bool control_command(Sim *s, int fd, char *line)
             control_reply(fd, "ok delay %lu", ms);
         }
     } else if (strcmp(line, "status") == 0) {
-        control_reply(fd, "ok inserted=%d connected=%d activated=%d apdus=%lu delay=%u",
-                      s->inserted, s->vpcd >= 0, s->card.activated, s->apdus, s->delay_ms);
+        /* pending: the instruction byte of a command held back by the delay (its header only:
+         * the data may carry a PIN), for a test to act while the card has it and has not run it. */
+        char pending[8] = "none";
+        if (s->pending_len >= 4)
+            snprintf(pending, sizeof(pending), "%02X", s->pending[1]);
+        control_reply(fd, "ok inserted=%d connected=%d activated=%d apdus=%lu delay=%u pending=%s",
+                      s->inserted, s->vpcd >= 0, s->card.activated, s->apdus, s->delay_ms, pending);
     } else if (strcmp(line, "pin") == 0) {
         /* The counters as the card holds them, for tests to check against what OpenSC and
          * tokend report; never the PINs themselves. */

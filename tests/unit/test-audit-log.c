@@ -6,7 +6,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/file.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -136,6 +138,18 @@ static void edit_line(size_t i, const char *from, const char *to)
     free_lines(lines, n);
 }
 
+/* Removes line i (0-based) from the file. */
+static void delete_line(size_t i)
+{
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    ck_assert_uint_lt(i, n);
+    free(lines[i]);
+    lines[i] = NULL;
+    write_lines(lines, n);
+    free_lines(lines, n);
+}
+
 START_TEST(audit_chain_of_appends_verifies)
 {
     append_n(N_RECORDS);
@@ -230,12 +244,7 @@ END_TEST
 START_TEST(audit_detects_deleted_line)
 {
     append_n(N_RECORDS);
-    char *lines[MAX_LINES];
-    size_t n = read_lines(lines);
-    free(lines[3]);
-    lines[3] = NULL;
-    write_lines(lines, n);
-    free_lines(lines, n);
+    delete_line(3);
     assert_bad_line(4, "deleted");
 }
 END_TEST
@@ -243,12 +252,7 @@ END_TEST
 START_TEST(audit_detects_deleted_first_line)
 {
     append_n(N_RECORDS);
-    char *lines[MAX_LINES];
-    size_t n = read_lines(lines);
-    free(lines[0]);
-    lines[0] = NULL;
-    write_lines(lines, n);
-    free_lines(lines, n);
+    delete_line(0);
     assert_bad_line(1, "deleted");
 }
 END_TEST
@@ -612,12 +616,289 @@ START_TEST(verify_reports_a_partial_last_line_as_an_interruption_not_tampering)
     ck_assert_uint_eq(v.interrupted_offset, (uint64_t)good);
     ck_assert_str_eq(v.head_hash, head);
 
-    /* Nothing is chained onto it. */
-    TkAuditRecord r = {.operation = "op", .result = "ok"};
-    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -EBADMSG);
-    ck_assert_ptr_nonnull(strstr(e.message, "incomplete"));
-    ck_assert_int_eq(file_size(path), good + 40);
-    ck_assert_int_eq(tk_audit_head(path, &seq, &after, &e), -EBADMSG);
+    ck_assert_uint_eq(v.n_interruptions, 1);
+    ck_assert_uint_eq(v.interruptions[0].line, N_RECORDS);
+    ck_assert_uint_eq(v.interruptions[0].offset, (uint64_t)good);
+    ck_assert_uint_eq(v.interruptions[0].length, 40);
+    ck_assert(!v.interruptions[0].sealed);
+    /* The head is the last record's, as the verifier gives it. */
+    ck_assert_int_eq(tk_audit_head(path, &seq, &after, &e), 0);
+    ck_assert_uint_eq(seq, N_RECORDS - 1);
+    ck_assert_str_eq(after, head);
+}
+END_TEST
+
+/* A chain of n records whose last line is then cut to its first `keep` bytes, as a crash
+ * leaves it; returns the offset where that line starts. */
+static off_t chain_with_cut_last_line(unsigned n, off_t keep)
+{
+    append_n(n - 1);
+    off_t good = file_size(path);
+    append(n);
+    ck_assert_int_eq(truncate(path, good + keep), 0);
+    return good;
+}
+
+START_TEST(append_seals_a_partial_last_line_with_a_recovery_record)
+{
+    off_t good = chain_with_cut_last_line(N_RECORDS, 40);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    char fragment_hash[TK_AUDIT_HASH_HEX_LEN + 1], before_hash[TK_AUDIT_HASH_HEX_LEN + 1];
+    line_hash(lines[n - 1], fragment_hash);
+    line_hash(lines[n - 2], before_hash);
+    free_lines(lines, n);
+
+    TkError e = {};
+    ck_assert_msg(tk_audit_check_appendable(path, 0, &e) == 0, "%s", e.message);
+    TkAuditRecord r = {.operation = "op", .result = "ok", .time_usec = 1764000000000000ULL};
+    /* The recovery record takes seq N_RECORDS, the new record the one after. */
+    append_record(&r, N_RECORDS + 1);
+
+    n = read_lines(lines);
+    ck_assert_uint_eq(n, N_RECORDS + 2);
+    ck_assert_uint_eq(strlen(lines[N_RECORDS - 1]), 41);
+    json_object *o = json_tokener_parse(lines[N_RECORDS]);
+    ck_assert_ptr_nonnull(o);
+    static const struct {
+        const char *key, *value;
+    } want[] = {
+        {"operation", "recovery"}, {"result", "sealed"}, {"serial", NULL},
+        {"request", NULL},         {"error", NULL},      {"intent", NULL},
+    };
+    for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+        json_object *v = NULL;
+        ck_assert_msg(json_object_object_get_ex(o, want[i].key, &v), "%s", want[i].key);
+        if (want[i].value)
+            ck_assert_str_eq(json_object_get_string(v), want[i].value);
+        else
+            ck_assert_ptr_null(v);
+    }
+    ck_assert_int_eq(json_object_get_int64(json_object_object_get(o, "seq")), N_RECORDS);
+    ck_assert_int_eq(json_object_get_int64(json_object_object_get(o, "fragment_offset")), good);
+    ck_assert_int_eq(json_object_get_int64(json_object_object_get(o, "fragment_length")), 40);
+    ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "fragment_sha256")),
+                     fragment_hash);
+    /* Chained to the last record before the cut-off line, which nothing else would carry. */
+    ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "prev")), before_hash);
+    json_object_put(o);
+    free_lines(lines, n);
+
+    TkAuditVerifyResult v = {};
+    ck_assert_msg(tk_audit_verify(path, &v, &e) == 0, "%s", e.message);
+    ck_assert_uint_eq(v.lines, N_RECORDS + 1);
+    ck_assert(!v.interrupted);
+    ck_assert_uint_eq(v.n_interruptions, 1);
+    ck_assert_uint_eq(v.interruptions[0].line, N_RECORDS);
+    ck_assert_uint_eq(v.interruptions[0].offset, (uint64_t)good);
+    ck_assert_uint_eq(v.interruptions[0].length, 40);
+    ck_assert(v.interruptions[0].sealed);
+
+    /* The reader passes over the cut-off line and gives its recovery record. */
+    _cleanup_(tk_audit_reader_freep) TkAuditReader *a = NULL;
+    ck_assert_int_eq(tk_audit_reader_open(path, &a, NULL), 0);
+    TkAuditEntry entry;
+    for (unsigned i = 1; i < N_RECORDS; i++)
+        ck_assert_int_eq(tk_audit_reader_next(a, &entry, NULL), 1);
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, NULL), 1);
+    ck_assert_uint_eq(entry.seq, N_RECORDS);
+    ck_assert_str_eq(entry.record.operation, "recovery");
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, NULL), 1);
+    ck_assert_str_eq(entry.record.operation, "op");
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, NULL), 0);
+    a = tk_audit_reader_free(a);
+
+    /* A second interruption is sealed the same way. */
+    off_t second = file_size(path);
+    append(9);
+    ck_assert_int_eq(truncate(path, second + 7), 0);
+    append(10);
+    ck_assert_msg(tk_audit_verify(path, &v, &e) == 0, "%s", e.message);
+    ck_assert_uint_eq(v.n_interruptions, 2);
+    ck_assert_uint_eq(v.interruptions[1].line, N_RECORDS + 3);
+    ck_assert_uint_eq(v.interruptions[1].offset, (uint64_t)second);
+    ck_assert_uint_eq(v.lines, N_RECORDS + 3);
+}
+END_TEST
+
+START_TEST(append_completes_a_partial_line_that_lacks_only_its_newline)
+{
+    append_n(N_RECORDS);
+    ck_assert_int_eq(truncate(path, file_size(path) - 1), 0);
+    TkAuditVerifyResult v = {};
+    TkError e = {};
+    ck_assert_msg(tk_audit_verify(path, &v, &e) == 0, "%s", e.message);
+    ck_assert(v.interrupted);
+    append(N_RECORDS + 1);
+    ck_assert_msg(tk_audit_verify(path, &v, &e) == 0, "%s", e.message);
+    ck_assert_uint_eq(v.lines, N_RECORDS + 1);
+    ck_assert_uint_eq(v.n_interruptions, 0);
+}
+END_TEST
+
+/* A sealed chain, then edit of line i (0-based) from → to. */
+static void sealed_chain_edited(size_t i, const char *from, const char *to)
+{
+    chain_with_cut_last_line(4, 30);
+    append(5);
+    append(6);
+    TkError e = {};
+    ck_assert_msg(tk_audit_verify(path, NULL, &e) == 0, "%s", e.message);
+    edit_line(i, from, to);
+}
+
+START_TEST(verify_finds_an_edited_sealed_line)
+{
+    /* Line 4 is the cut-off line: its first 30 bytes, '{"seq":4,"time":"2025-11-24T1'. */
+    sealed_chain_edited(3, "\"seq\":4", "\"seq\":7");
+    assert_bad_line(4, "recovery record on line 5");
+}
+END_TEST
+
+START_TEST(verify_finds_an_edited_recovery_record)
+{
+    char *lines[MAX_LINES];
+    sealed_chain_edited(4, "\"fragment_length\":30", "\"fragment_length\":31");
+    TkAuditVerifyResult v = {};
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_verify(path, &v, &e), -EBADMSG);
+    ck_assert_msg(strstr(e.message, "length differs"), "%s", e.message);
+    ck_assert_uint_eq(v.bad_line, 4);
+
+    /* Even with the chain after it recomputed, the record must match the line it seals. */
+    unlink(path);
+    sealed_chain_edited(4, "\"fragment_offset\":", "\"fragment_offset\":1");
+    size_t n = read_lines(lines);
+    rechain(lines, 5, n);
+    write_lines(lines, n);
+    free_lines(lines, n);
+    ck_assert_int_eq(tk_audit_verify(path, &v, &e), -EBADMSG);
+    ck_assert_msg(strstr(e.message, "offset differs"), "%s", e.message);
+
+    /* Without the line it sealed, a recovery record is a forgery. */
+    unlink(path);
+    sealed_chain_edited(0, "", "");
+    delete_line(3);
+    assert_bad_line(4, "no cut-off line");
+}
+END_TEST
+
+START_TEST(verify_refuses_a_bad_line_that_no_recovery_record_seals)
+{
+    /* A damaged line in the middle is damage, whatever follows it. */
+    append_n(5);
+    edit_line(3, "\"seq\":4,", "\"seq\":4");
+    assert_bad_line(4, "not a JSON object");
+}
+END_TEST
+
+/* Appends a record in a child process whose writes past `limit` bytes fail with EFBIG, as they
+ * fail with ENOSPC on a full file system: a file size limit needs no privilege, and with SIGXFSZ
+ * ignored the write fails instead of killing the process. Asserts that the append failed with
+ * a message naming the file and the cause, and left the file as it was. */
+static void append_past_a_file_size_limit(off_t limit)
+{
+    off_t before = file_size(path);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct rlimit rl = {.rlim_cur = (rlim_t)limit, .rlim_max = RLIM_INFINITY};
+        if (setrlimit(RLIMIT_FSIZE, &rl) < 0 || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+            _exit(2);
+        TkAuditRecord r = {.operation = "op", .result = "ok"};
+        TkError e = {};
+        int ret = tk_audit_append(path, &r, NULL, &e);
+        bool named = strstr(e.message, path) && strstr(e.message, strerror(EFBIG));
+        _exit(ret == -EFBIG && named && file_size(path) == before ? 0 : 1);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+    ck_assert_int_eq(file_size(path), before);
+}
+
+START_TEST(a_failed_write_is_cut_back_and_leaves_no_partial_line)
+{
+    append_n(3);
+    /* Room for the line's first 20 bytes only. */
+    append_past_a_file_size_limit(file_size(path) + 20);
+
+    /* Nothing is left to seal: the next append follows line 3. */
+    TkAuditVerifyResult v = {};
+    TkError e = {};
+    ck_assert_msg(tk_audit_verify(path, &v, &e) == 0, "%s", e.message);
+    ck_assert(!v.interrupted);
+    append(4);
+    ck_assert_msg(tk_audit_verify(path, &v, &e) == 0, "%s", e.message);
+    ck_assert_uint_eq(v.lines, 4);
+    ck_assert_uint_eq(v.n_interruptions, 0);
+}
+END_TEST
+
+START_TEST(a_failed_seal_is_cut_back_to_the_partial_line)
+{
+    off_t good = chain_with_cut_last_line(4, 30);
+    /* Room for the newline and part of the recovery record. */
+    append_past_a_file_size_limit(file_size(path) + 50);
+    /* Still the one partial line, sealed by the next append that can write. */
+    TkAuditVerifyResult v = {};
+    TkError e = {};
+    ck_assert_msg(tk_audit_verify(path, &v, &e) == 0, "%s", e.message);
+    ck_assert(v.interrupted);
+    ck_assert_uint_eq(v.interrupted_offset, (uint64_t)good);
+    append(5);
+    ck_assert_msg(tk_audit_verify(path, &v, &e) == 0, "%s", e.message);
+    ck_assert_uint_eq(v.n_interruptions, 1);
+    ck_assert(v.interruptions[0].sealed);
+}
+END_TEST
+
+START_TEST(outcome_carries_the_seq_of_its_intent_and_old_lines_without_it_verify)
+{
+    TkAuditRecord intent = {.operation = "unblock-pin", .result = "intent"};
+    append_record(&intent, 1);
+    TkAuditRecord outcome = {.operation = "unblock-pin", .result = "ok", .intent = 1};
+    append_record(&outcome, 2);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    ck_assert_ptr_nonnull(strstr(lines[0], "\"intent\":null"));
+    ck_assert_ptr_nonnull(strstr(lines[1], "\"intent\":1,"));
+    free_lines(lines, n);
+
+    _cleanup_(tk_audit_reader_freep) TkAuditReader *a = NULL;
+    ck_assert_int_eq(tk_audit_reader_open(path, &a, NULL), 0);
+    TkAuditEntry entry;
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, NULL), 1);
+    ck_assert_uint_eq(entry.record.intent, 0);
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, NULL), 1);
+    ck_assert_uint_eq(entry.record.intent, 1);
+    a = tk_audit_reader_free(a);
+
+    /* No link to a record that is not there yet. */
+    TkAuditRecord ahead = {.operation = "op", .result = "ok", .intent = 3};
+    ck_assert_int_eq(tk_audit_append(path, &ahead, NULL, NULL), -EINVAL);
+    TkAuditRecord recovery = {.operation = "recovery", .result = "sealed"};
+    ck_assert_int_eq(tk_audit_append(path, &recovery, NULL, NULL), -EINVAL);
+
+    /* A trail written before the field: lines without it. */
+    unlink(path);
+    append_n(3);
+    n = read_lines(lines);
+    for (size_t i = 0; i < n; i++) {
+        char *without = replaced(lines[i], "\"intent\":null,", "");
+        free(lines[i]);
+        lines[i] = without;
+    }
+    rechain(lines, 1, n);
+    write_lines(lines, n);
+    free_lines(lines, n);
+    TkAuditVerifyResult v = {};
+    TkError e = {};
+    ck_assert_msg(tk_audit_verify(path, &v, &e) == 0, "%s", e.message);
+    ck_assert_uint_eq(v.lines, 3);
+
+    write_chain_with_line_3_edited("\"intent\":null", "\"intent\":3");
+    assert_bad_line(3, "'intent'");
 }
 END_TEST
 
@@ -824,7 +1105,6 @@ START_TEST(check_appendable_refuses_a_damaged_tail)
     static const struct {
         const char *tail, *why;
     } cases[] = {
-        {"{\"seq\":4,\"time\":", "incomplete"},
         {"not a record\n", "not a valid record"},
         {"{\"seq\":4}\n", "not a valid record"},
         {"\n", "not a valid record"},
@@ -850,6 +1130,24 @@ START_TEST(check_appendable_refuses_a_damaged_tail)
     TkError e = {};
     ck_assert_int_eq(tk_audit_check_appendable(path, 0, &e), -EBADMSG);
     ck_assert_msg(strstr(e.message, "longer than"), "%s", e.message);
+
+    /* A partial line longer than a line is damage, not an interruption: nothing seals it. */
+    unlink(path);
+    append_n(2);
+    append_huge_line(2 * TK_AUDIT_LINE_MAX, false);
+    off_t before = file_size(path);
+    ck_assert_int_eq(tk_audit_check_appendable(path, 0, &e), -EBADMSG);
+    ck_assert_msg(strstr(e.message, "partial last line") && strstr(e.message, "longer than"), "%s",
+                  e.message);
+    ck_assert_int_eq(tk_audit_append(path, &r, NULL, &e), -EBADMSG);
+    ck_assert_int_eq(file_size(path), before);
+
+    /* So is a damaged complete line before a partial one. */
+    unlink(path);
+    append_n(2);
+    append_bytes(path, "not a record\n{\"seq\":", 20);
+    ck_assert_int_eq(tk_audit_check_appendable(path, 0, &e), -EBADMSG);
+    ck_assert_msg(strstr(e.message, "last complete line"), "%s", e.message);
 }
 END_TEST
 
@@ -1130,6 +1428,14 @@ static Suite *audit_suite(void)
     tcase_add_test(tc, audit_concurrent_writers_do_not_interleave);
     tcase_add_test(tc, audit_verify_reports_missing_file);
     tcase_add_test(tc, append_returns_the_seq_of_the_new_line);
+    tcase_add_test(tc, append_seals_a_partial_last_line_with_a_recovery_record);
+    tcase_add_test(tc, append_completes_a_partial_line_that_lacks_only_its_newline);
+    tcase_add_test(tc, verify_finds_an_edited_sealed_line);
+    tcase_add_test(tc, verify_finds_an_edited_recovery_record);
+    tcase_add_test(tc, verify_refuses_a_bad_line_that_no_recovery_record_seals);
+    tcase_add_test(tc, a_failed_write_is_cut_back_and_leaves_no_partial_line);
+    tcase_add_test(tc, a_failed_seal_is_cut_back_to_the_partial_line);
+    tcase_add_test(tc, outcome_carries_the_seq_of_its_intent_and_old_lines_without_it_verify);
     tcase_add_test(tc,
                    append_refuses_a_record_longer_than_a_line_and_the_chain_still_takes_the_next);
     tcase_add_test(tc, append_takes_a_line_of_exactly_the_bound_and_refuses_one_byte_more);

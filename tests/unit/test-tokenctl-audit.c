@@ -184,6 +184,43 @@ START_TEST(tokenctl_audit_verify_json_marks_an_interrupted_trail)
 }
 END_TEST
 
+START_TEST(tokenctl_audit_verify_lists_a_sealed_interruption_with_its_place_and_exits_0)
+{
+    off_t good = file_size();
+    interrupt_a_write();
+    TkAuditRecord r = {.time_usec = 1795608000000000ULL, .operation = "change-pin", .result = "ok"};
+    TkError e = {};
+    ck_assert_msg(tk_audit_append(path, &r, NULL, &e) == 0, "%s", e.message);
+
+    Run run;
+    run_verify(&run, false);
+    ck_assert_int_eq(run.r, EXIT_OK);
+    char want[128];
+    snprintf(want, sizeof(want), "Interrupted write at line 4 (byte %lld, 40 bytes)",
+             (long long)good);
+    ck_assert_msg(strstr(run.out, want), "'%s' lacks '%s'", run.out, want);
+    ck_assert_msg(strstr(run.out, "5 records and 1 sealed interrupted line, hash chain intact"),
+                  "%s", run.out);
+    run_done(&run);
+
+    run_verify(&run, true);
+    ck_assert_int_eq(run.r, EXIT_OK);
+    json_object *doc = run.ctx.result, *v = NULL, *list = NULL;
+    ck_assert(json_object_object_get_ex(doc, "interrupted", &v) && !json_object_get_boolean(v));
+    ck_assert(json_object_object_get_ex(doc, "interruption-count", &v));
+    ck_assert_int_eq(json_object_get_int64(v), 1);
+    ck_assert(json_object_object_get_ex(doc, "interruptions", &list));
+    ck_assert_uint_eq(json_object_array_length(list), 1);
+    json_object *in = json_object_array_get_idx(list, 0);
+    ck_assert(json_object_object_get_ex(in, "line", &v));
+    ck_assert_int_eq(json_object_get_int64(v), 4);
+    ck_assert(json_object_object_get_ex(in, "offset", &v));
+    ck_assert_int_eq(json_object_get_int64(v), good);
+    ck_assert(json_object_object_get_ex(in, "sealed", &v) && json_object_get_boolean(v));
+    run_done(&run);
+}
+END_TEST
+
 START_TEST(tokenctl_audit_verify_json_of_an_intact_trail_is_not_interrupted)
 {
     Run run;
@@ -303,6 +340,61 @@ static TkAuditEntry entry(uint64_t seq, const char *operation, uint32_t pid, con
             },
     };
 }
+
+START_TEST(an_outcome_completes_the_act_whose_intent_it_names)
+{
+    TkAuditEntry trail[] = {
+        entry(1, "unblock-pin", 7, "intent", NULL),
+        entry(2, "unblock-pin", 7, "intent", NULL),
+        entry(3, "recovery", 9, "sealed", NULL),
+        /* The later act ends first: by the best match it would complete the earlier one. */
+        entry(4, "unblock-pin", 7, "failed", "PinIncorrect"),
+        entry(5, "start", 9, "ok", NULL),
+        entry(6, "unblock-pin", 7, "interrupted", "TokendStopped"),
+    };
+    trail[3].record.intent = 2;
+    trail[5].record.intent = 1;
+    _cleanup_(audit_acts_done) AuditActs acts = {};
+    FOREACH_ARRAY (e, trail, ELEMENTSOF(trail))
+        ck_assert_int_eq(audit_acts_add(&acts, e), 0);
+
+    /* Start and recovery records are no acts. */
+    ck_assert_uint_eq(acts.n_acts, 2);
+    const AuditAct *a = acts.acts;
+    ck_assert_uint_eq(a[0].intent_seq, 1);
+    ck_assert_uint_eq(a[0].outcome_seq, 6);
+    ck_assert_str_eq(a[0].result, "interrupted");
+    ck_assert_str_eq(a[0].error, "TokendStopped");
+    ck_assert_uint_eq(a[1].intent_seq, 2);
+    ck_assert_uint_eq(a[1].outcome_seq, 4);
+    ck_assert_str_eq(a[1].result, "failed");
+    ck_assert_uint_eq(acts.n_waiting, 0);
+}
+END_TEST
+
+START_TEST(waiting_only_keeps_just_the_acts_without_an_outcome)
+{
+    TkAuditEntry trail[] = {
+        entry(1, "unblock-pin", 7, "intent", NULL),
+        entry(2, "change-pin", 8, "refused", "AccessDenied"),
+        entry(3, "initialize", 9, "intent", NULL),
+        entry(4, "unblock-pin", 7, "ok", NULL),
+        entry(5, "change-pin", 8, "intent", NULL),
+        /* An older trail's outcome, without the intent field. */
+        entry(6, "initialize", 9, "failed", "PinIncorrect"),
+    };
+    trail[3].record.intent = 1;
+    _cleanup_(audit_acts_done) AuditActs acts = {.waiting_only = true};
+    FOREACH_ARRAY (e, trail, ELEMENTSOF(trail))
+        ck_assert_int_eq(audit_acts_add(&acts, e), 0);
+    ck_assert_uint_eq(acts.n_acts, 1);
+    ck_assert_uint_eq(acts.n_waiting, 1);
+    ck_assert_uint_eq(acts.acts[acts.waiting[0]].intent_seq, 5);
+    ck_assert_str_eq(acts.acts[0].operation, "change-pin");
+    audit_acts_done(&acts);
+    ck_assert(acts.waiting_only);
+}
+END_TEST
 
 START_TEST(an_outcome_completes_the_earliest_waiting_intent_of_the_same_call)
 {
@@ -431,6 +523,8 @@ static Suite *tokenctl_audit_suite(void)
     tcase_add_test(
         tc, tokenctl_audit_verify_says_an_interrupted_trail_was_not_tampered_with_and_exits_0);
     tcase_add_test(tc, tokenctl_audit_verify_json_marks_an_interrupted_trail);
+    tcase_add_test(tc,
+                   tokenctl_audit_verify_lists_a_sealed_interruption_with_its_place_and_exits_0);
     tcase_add_test(tc, tokenctl_audit_verify_json_of_an_intact_trail_is_not_interrupted);
     tcase_add_test(tc, tokenctl_audit_verify_still_exits_8_for_a_broken_chain);
     tcase_add_test(tc, tokenctl_audit_list_shows_one_line_per_act_and_an_interrupted_one_as_such);
@@ -440,6 +534,8 @@ static Suite *tokenctl_audit_suite(void)
     tcase_add_test(tc, times_are_words_local_dates_or_spans_before_now);
     tcase_add_test(tc, times_refuse_what_they_cannot_read);
     tcase_add_test(tc, an_outcome_completes_the_earliest_waiting_intent_of_the_same_call);
+    tcase_add_test(tc, an_outcome_completes_the_act_whose_intent_it_names);
+    tcase_add_test(tc, waiting_only_keeps_just_the_acts_without_an_outcome);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -72,10 +72,39 @@ static int new_act(AuditActs *acts, const TkAuditEntry *e, AuditAct **ret)
     return 0;
 }
 
+/* The act waiting for the outcome e: the one whose intent it names, else (a trail written before
+ * outcomes named their intents) the earliest of the same call. Returns its index in waiting, or
+ * n_waiting for none. */
+static size_t waiting_act(const AuditActs *acts, const TkAuditEntry *e)
+{
+    size_t i = 0;
+    for (; i < acts->n_waiting; i++) {
+        const AuditAct *a = &acts->acts[acts->waiting[i]];
+        if (e->record.intent ? a->intent_seq == e->record.intent : same_call(a, &e->record))
+            break;
+    }
+    return i;
+}
+
+/* Forgets the completed act acts[k]. */
+static void drop_act(AuditActs *acts, size_t k)
+{
+    act_done(&acts->acts[k]);
+    memmove(acts->acts + k, acts->acts + k + 1, (acts->n_acts - k - 1) * sizeof(AuditAct));
+    acts->n_acts--;
+    for (size_t j = 0; j < acts->n_waiting; j++)
+        if (acts->waiting[j] > k)
+            acts->waiting[j]--;
+}
+
 int audit_acts_add(AuditActs *acts, const TkAuditEntry *e)
 {
     AuditAct *a;
     int r;
+
+    if (streq_ptr(e->record.operation, TK_AUDIT_START) ||
+        streq_ptr(e->record.operation, TK_AUDIT_RECOVERY))
+        return 0;
 
     if (streq_ptr(e->record.result, "intent")) {
         if (grow(&acts->waiting, acts->n_waiting, &acts->allocated_waiting, sizeof(size_t)) < 0)
@@ -88,15 +117,19 @@ int audit_acts_add(AuditActs *acts, const TkAuditEntry *e)
         return 0;
     }
 
-    for (size_t i = 0; i < acts->n_waiting; i++) {
-        a = &acts->acts[acts->waiting[i]];
-        if (!same_call(a, &e->record))
-            continue;
+    size_t i = waiting_act(acts, e);
+    if (i < acts->n_waiting) {
+        size_t k = acts->waiting[i];
         memmove(acts->waiting + i, acts->waiting + i + 1,
                 (acts->n_waiting - i - 1) * sizeof(size_t));
         acts->n_waiting--;
-        return set_outcome(a, e);
+        if (!acts->waiting_only)
+            return set_outcome(&acts->acts[k], e);
+        drop_act(acts, k);
+        return 0;
     }
+    if (acts->waiting_only)
+        return 0;
     r = new_act(acts, e, &a);
     if (r < 0)
         return r;
@@ -105,11 +138,12 @@ int audit_acts_add(AuditActs *acts, const TkAuditEntry *e)
 
 void audit_acts_done(AuditActs *acts)
 {
+    bool waiting_only = acts->waiting_only;
     for (size_t i = 0; i < acts->n_acts; i++)
         act_done(&acts->acts[i]);
     free(acts->acts);
     free(acts->waiting);
-    *acts = (AuditActs){};
+    *acts = (AuditActs){.waiting_only = waiting_only};
 }
 
 bool audit_act_matches(const AuditAct *a, const AuditFilter *f)

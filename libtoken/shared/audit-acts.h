@@ -19,7 +19,7 @@ typedef struct AuditAct {
     uint32_t uid;
     uint32_t pid;
     char *request;
-    char *result; /* the outcome's, NULL while there is none */
+    char *result; /* the outcome's ("interrupted" where tokend stopped), NULL while there is none */
     char *error;
     uint64_t intent_seq;  /* 0: none */
     uint64_t outcome_seq; /* 0: none */
@@ -30,12 +30,17 @@ typedef struct AuditActs {
     size_t n_acts, allocated_acts;
     size_t *waiting; /* indexes of the acts with an intent and no outcome yet */
     size_t n_waiting, allocated_waiting;
+    /* Keep only the acts still waiting for their outcome, for a reader that looks for those
+     * alone (tokend at start-up): its memory is then bounded by them, not by the trail. */
+    bool waiting_only;
 } AuditActs;
 
-/* Takes the next record of the trail. An intent starts an act. An outcome completes the
- * earliest act still waiting whose intent has the same operation, serial, uid, pid and request
- * (a token's calls are done in the order their intents were written); without one it is an act
- * of its own, as for a call refused before its intent (by polkit, say). */
+/* Takes the next record of the trail. An intent starts an act. An outcome completes the act
+ * whose intent's seq it carries (its intent field). One without that field (a trail written
+ * before it) completes the earliest act still waiting whose intent has the same operation,
+ * serial, uid, pid and request (a token's calls are done in the order their intents were
+ * written). An outcome that completes no act is an act of its own, as for a call refused before
+ * its intent (by polkit, say). Start and recovery records are no acts and are passed over. */
 int audit_acts_add(AuditActs *acts, const TkAuditEntry *entry);
 void audit_acts_done(AuditActs *acts);
 
