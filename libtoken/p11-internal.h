@@ -51,6 +51,10 @@ void tk_token_logout(TkToken *t);
  * has left its slot is reported as TokenRemoved. */
 int tk_token_error_from_ckr(TkToken *t, TkError *error, unsigned long rv, const char *what);
 int tk_token_error_from_libp11(TkToken *t, TkError *error, const char *what);
+/* The key's public half, from the public key object with its id (as libp11 finds it), read
+ * with the module's functions rather than PKCS11_get_public_key(), which leaks in libp11 0.4.12.
+ * NULL when the token has no such object or it cannot be read. */
+EVP_PKEY *tk_token_public_key(TkToken *t, const PKCS11_KEY *key);
 /* A session of our own on the token's slot, for raw PKCS#11 calls. */
 int tk_token_open_session(TkToken *t, bool rw, CK_SESSION_HANDLE *ret, TkError *error);
 

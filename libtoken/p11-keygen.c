@@ -101,7 +101,7 @@ static int public_key_pem(TkToken *t, const uint8_t *id, size_t id_len, char **r
                                            "afterwards. List the token's objects to check.")
                             : r;
 
-    EVP_PKEY *pkey = PKCS11_get_public_key(key);
+    EVP_PKEY *pkey = tk_token_public_key(t, key);
     if (!pkey)
         return tk_token_error_from_libp11(t, error, "read the new public key");
 

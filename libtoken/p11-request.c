@@ -110,7 +110,7 @@ int tk_token_create_request(TkToken *t, const TkSecret *pin, const uint8_t *id, 
         goto logout;
 
     priv = PKCS11_get_private_key(key);
-    pub = PKCS11_get_public_key(key);
+    pub = tk_token_public_key(t, key);
     if (!priv || !pub) {
         r = tk_token_error_from_libp11(t, error, "read the key pair");
         goto logout;
