@@ -91,7 +91,7 @@ static const struct {
     {TK_ERROR_INVALID_CERTIFICATE, N_("The certificate is not valid.")},
     {TK_ERROR_DUPLICATE, N_("It is already on the token.")},
     {TK_ERROR_UNSUPPORTED, N_("The token cannot do this.")},
-    {TK_ERROR_INVALID_ARGUMENT, N_("A value given is not valid.")},
+    {TK_ERROR_INVALID_ARGUMENT, N_("A value is missing or not valid.")},
     {TK_ERROR_BUSY, N_("The token is busy; try again shortly.")},
     {TK_ERROR_SERIAL_CONFLICT, N_("Another present token has the same serial number.")},
     {TK_ERROR_TIMEOUT, N_("The operation took too long.")},

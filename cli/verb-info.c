@@ -434,13 +434,29 @@ int verb_objects(Context *ctx)
     return expiry_status(ctx, objects, now);
 }
 
+/* The labels of status, right-aligned to the widest of them in the language shown (the
+ * translations are longer than the English, and not all ASCII): set once by status_labels(). */
+static size_t label_width = 15;
+
+static void status_labels(void)
+{
+    const char *const labels[] = {
+        _("Token"),       _("Serial"),   _("Conflict"),     _("Model"),           _("Reader"),
+        _("Initialized"), _("User PIN"), _("PUK"),          _("SO PIN"),          _("PIN length"),
+        _("PIN entry"),   _("Busy"),     _("Certificates"), _("CA certificates"),
+    };
+    label_width = 0;
+    FOREACH_ARRAY (l, labels, ELEMENTSOF(labels))
+        if (display_width(*l) > label_width)
+            label_width = display_width(*l);
+}
+
 static void print_field(Context *ctx, const char *name, const char *value, const char *color)
 {
     _cleanup_free_ char *buf = NULL;
     value = terminal_text(value, &buf);
-    /* Right-aligned by the width on a terminal, as translated labels are not all ASCII. */
     size_t width = display_width(name);
-    printf("%*s%s: ", width < 15 ? (int)(15 - width) : 0, "", name);
+    printf("%*s%s: ", width < label_width ? (int)(label_width - width) : 0, "", name);
     if (ctx->color && color)
         printf("%s%s%s\n", color, value, ANSI_RESET);
     else
@@ -511,6 +527,7 @@ int verb_status(Context *ctx)
     }
 
     context_pager(ctx);
+    status_labels();
     print_field(ctx, _("Token"), strempty(json_get_string(token, "Label")), ANSI_BOLD);
     print_field(ctx, _("Serial"), strempty(json_get_string(token, "Serial")), NULL);
     if (json_get_bool(token, "SerialConflict", 0))
