@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "card-init.h"
+#include "myeid-erase.h"
 #include "pkcs15-personalise.h"
 
 /* Finds the token in reader after the module was loaded afresh, and opens it. */
@@ -68,7 +69,15 @@ int tk_card_initialize(const char *module_path, TkModule **module, TkToken **tok
     /* OpenSC in this process lets go of the card, and forgets what it knew of it. */
     *token = tk_token_free(*token);
     *module = tk_module_free(*module);
-    r = tk_pkcs15_personalise(reader, label, so_pin, new_pin, error);
+    /* pkcs15-init's erase of a personalised card reads the SO PIN from a terminal: a MyEID is
+     * erased here with it instead, and pkcs15-init then finds a card in its creation state. */
+    r = tk_myeid_erase(reader, so_pin, error);
+    if (r == -EOPNOTSUPP) {
+        *error = (TkError){};
+        r = 0;
+    }
+    if (r >= 0)
+        r = tk_pkcs15_personalise(reader, label, so_pin, new_pin, error);
     TkError reopen_error = {};
     int k = reopen_by_reader(module_path, module, token, serial, reader, &reopen_error);
     if (r >= 0 && k < 0) {
