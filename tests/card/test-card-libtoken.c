@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "myeid-erase.h"
 #include "pcsc-probe.h"
 #include "sim-control.h"
 #include "tk-test.h"
@@ -475,6 +476,43 @@ START_TEST(card_pulled_mid_keygen_gives_a_clear_error)
 }
 END_TEST
 
+/* The card's own erase, as Initialize uses it: a wrong SO PIN spends one SO PIN try, reports the
+ * tries left and erases nothing; the right one leaves the card in its creation state. Last, since
+ * it leaves the card blank. */
+START_TEST(myeid_erase_needs_the_so_pin_and_erases_nothing_without_it)
+{
+    const char *reader = sim_env("TOKEND_SIM_READER_0");
+    size_t before = public_objects();
+    ck_assert_uint_gt(before, 0);
+    /* OpenSC lets go of the card while it is erased, as in tk_card_initialize(). */
+    teardown();
+
+    _cleanup_secret_ TkSecret *wrong = secret("13572468");
+    TkError error = {};
+    int so, puk, so_before;
+    ck_assert_int_eq(sim_pin_counters(0, 3, &so_before, &puk), 0);
+    ck_assert_int_eq(tk_myeid_erase(reader, wrong, &error), -ENOLCK);
+    ck_assert_str_eq(error.name, TK_ERROR_PIN_INCORRECT);
+    ck_assert_ptr_nonnull(strstr(error.message, "tries left"));
+    ck_assert_int_eq(sim_pin_counters(0, 3, &so, &puk), 0);
+    ck_assert_int_eq(so, so_before - 1);
+    char reply[256];
+    ck_assert_int_eq(sim_control(0, "status", reply, sizeof(reply)), 0);
+    ck_assert_msg(strstr(reply, "activated=1"), "%s", reply);
+    setup();
+    ck_assert_uint_eq(public_objects(), before);
+    teardown();
+
+    _cleanup_secret_ TkSecret *right = secret(sim_env("TOKEND_SIM_SO_PIN"));
+    error = (TkError){};
+    ck_assert_msg(tk_myeid_erase(reader, right, &error) == 0, "erase: %s", error.message);
+    ck_assert_int_eq(sim_control(0, "status", reply, sizeof(reply)), 0);
+    ck_assert_msg(strstr(reply, "activated=0"), "%s", reply);
+    /* In its creation state the card is erased again without any PIN. */
+    ck_assert_msg(tk_myeid_erase(reader, NULL, &error) == 0, "erase: %s", error.message);
+}
+END_TEST
+
 static Suite *card_suite(void)
 {
     Suite *s = suite_create("card");
@@ -489,6 +527,7 @@ static Suite *card_suite(void)
     tcase_add_test(tc, puk_unblocks_and_the_new_pin_works);
     tcase_add_test(tc, delete_removes_a_key_pair);
     tcase_add_test(tc, card_pulled_mid_keygen_gives_a_clear_error);
+    tcase_add_test(tc, myeid_erase_needs_the_so_pin_and_erases_nothing_without_it);
     suite_add_tcase(s, tc);
     return s;
 }

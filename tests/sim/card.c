@@ -139,10 +139,14 @@ static SimFile *new_file_system(const uint8_t mf_acl[3], const uint8_t app_acl[3
 
 int sim_card_init_blank(SimCard *c, const uint8_t serial[10])
 {
-    static const uint8_t open_acl[3] = {0x00, 0x0F, 0xFF};
+    /* Open but for the MF's delete, which is INITIALISE APPLET's access condition: once the
+     * card is activated, erasing it takes the SO PIN (reference 3), also when it was personalised
+     * without an erase first. */
+    static const uint8_t mf_acl[3] = {0x00, 0x3F, 0xFF};
+    static const uint8_t app_acl[3] = {0x00, 0x0F, 0xFF};
     memset(c, 0, sizeof(*c));
     memcpy(c->serial, serial, 10);
-    c->mf = new_file_system(open_acl, open_acl);
+    c->mf = new_file_system(mf_acl, app_acl);
     if (!c->mf)
         return -ENOMEM;
     c->current = c->mf;
