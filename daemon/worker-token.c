@@ -56,15 +56,16 @@ static int emit_progress(WorkerContext *w, const char *operation, const char *st
 typedef enum Spends {
     SPENDS_USER_PIN,
     SPENDS_UNBLOCK, /* the PUK, or the SO PIN where there is no PUK */
+    SPENDS_SO_PIN,  /* the SO PIN itself, also on a card with a PUK (Initialize) */
     SPENDS_OTHER,
 } Spends;
 
 /* The secret a call spent, as libtoken words the tries it has left. */
 static TkSecretSpent secret_spent(const WorkerContext *w, Spends spends)
 {
-    return spends == SPENDS_USER_PIN ? TK_SPENT_USER_PIN
-           : w->unblock_with_puk     ? TK_SPENT_PUK
-                                     : TK_SPENT_SO_PIN;
+    return spends == SPENDS_USER_PIN                         ? TK_SPENT_USER_PIN
+           : spends == SPENDS_UNBLOCK && w->unblock_with_puk ? TK_SPENT_PUK
+                                                             : TK_SPENT_SO_PIN;
 }
 
 /* Sends the token's current info; done before every reply, so that a wrong PIN's new retry
@@ -84,7 +85,10 @@ static int emit_info(WorkerContext *w, Spends spends, TkError *e)
     if (r >= 0 && e && spends != SPENDS_OTHER) {
         tk_token_info_apply_retries(&info, &retries.card, w->unblock_with_puk, w->ledger_failed,
                                     retries.so_max_tries);
-        tk_pin_incorrect_with_tries(&info, secret_spent(w, spends), e);
+        /* The ledger does not count Initialize's wrong SO PIN (LEDGER_RESET): only the card's
+         * own counter can say its tries left. */
+        if (spends != SPENDS_SO_PIN || info.so_pin_retries_source == TK_RETRIES_CARD)
+            tk_pin_incorrect_with_tries(&info, secret_spent(w, spends), e);
     }
     tk_token_info_done(&info);
     return r;
@@ -421,7 +425,7 @@ static int method_initialize(sd_bus_message *m, void *userdata, sd_bus_error *re
         sd_bus_flush(w->bus);
         exit(EXIT_FAILURE);
     }
-    finish(m, w, r, SPENDS_OTHER, &e);
+    finish(m, w, r, SPENDS_SO_PIN, &e);
     return r < 0 ? 0 : sd_bus_reply_method_return(m, NULL);
 }
 
