@@ -325,12 +325,10 @@ class Env:
                         "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
                         f"--suppressions={self.source}/tests/valgrind.supp"] + args
             # A launcher that execs (nsenter into a private journald's namespace) keeps the PID.
-            args = list(launcher) + args
+            self.tokend_argv = list(launcher) + args
+            self.tokend_cwd = self.dir if run_as else None
             self.tokend_log = open(f"{self.dir}/tokend.log", "w")
-            self.tokend = subprocess.Popen(args, env=self.env, stdout=self.tokend_log,
-                                           stderr=subprocess.STDOUT,
-                                           cwd=self.dir if run_as else None)
-            self.pids.append(self.tokend.pid)
+            self.start_tokend()
             if wait:
                 self.wait_for(lambda: len(self.tokens()) == len(labels), 10,
                               f"{len(labels)} token(s) on the bus")
@@ -338,6 +336,20 @@ class Env:
             # A start that fails half-way leaves nothing running and no temp dir behind.
             self.abort()
             raise
+
+    def start_tokend(self):
+        """Starts tokend (again) with the same arguments, state directory and audit trail; its
+        output goes on into the same log."""
+        self.tokend = subprocess.Popen(self.tokend_argv, env=self.env, stdout=self.tokend_log,
+                                       stderr=subprocess.STDOUT, cwd=self.tokend_cwd)
+        self.pids.append(self.tokend.pid)
+
+    def kill_tokend(self):
+        """SIGKILLs tokend and reaps it: what a crash does. Its workers end with it (their
+        parent-death signal)."""
+        self.tokend.kill()
+        self.tokend.wait()
+        self.pids.remove(self.tokend.pid)
 
     def init_token(self, label):
         subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label,
