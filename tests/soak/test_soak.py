@@ -211,6 +211,12 @@ class Client(threading.Thread):
             if outcome == "ok":
                 t.keys.discard(key)
                 t.maybe_keys.discard(key)
+            elif outcome == "InvalidArgument":
+                # No key with this id: right for a key whose generation failed.
+                if key in t.keys:
+                    violated("keys", f"{t}: key {key}, generated, is not there to delete")
+                t.keys.discard(key)
+                t.maybe_keys.discard(key)
             elif outcome not in UNCHANGED and key in t.keys:
                 t.keys.discard(key)
                 t.maybe_keys.add(key)
@@ -218,14 +224,21 @@ class Client(threading.Thread):
         elif choice == "unblock":
             self.unblock(t)
         elif choice == "wrong-puk":
-            wrong = t.puk[::-1] if t.puk[::-1] != t.puk else t.puk + "9"
-            outcome, _ = self.call(choice, t, [
-                "unblock", t.serial, "--request", f"SOAK-{self.index}-{self.n}",
-                "--so-pin-file", "-", "--new-pin-file", "-"], f"{wrong}\n{new_pin(rng, t.pin)}\n")
-            if outcome == "ok":
-                violated("pin", f"{t}: a wrong PUK unblocked")
-            elif outcome not in UNCHANGED:
-                t.pin = None
+            # A run of typos at the helpdesk, until the final-try guard refuses.
+            for _ in range(rng.randint(1, 12)):
+                if self.wrong_puk(t) != "PinIncorrect":
+                    break
+
+    def wrong_puk(self, t):
+        wrong = t.puk[::-1] if t.puk[::-1] != t.puk else t.puk + "9"
+        outcome, _ = self.call("wrong-puk", t, [
+            "unblock", t.serial, "--request", f"SOAK-{self.index}-{self.n}", "--so-pin-file", "-",
+            "--new-pin-file", "-"], f"{wrong}\n{new_pin(self.rng, t.pin)}\n")
+        if outcome == "ok":
+            violated("pin", f"{t}: a wrong PUK unblocked")
+        elif outcome not in UNCHANGED:
+            t.pin = None
+        return outcome
 
     def after_pin_refusal(self, t, outcome):
         if outcome == "PinFinalTry":
@@ -515,6 +528,7 @@ clients = []
 injector = checker = None
 keys_at_start = {}
 limits = {}
+stops = []
 
 
 def soak_runs_with_faults():
@@ -534,6 +548,7 @@ def soak_runs_with_faults():
         clients.append(Client(i, own, tokens, stop_clients))
     injector = Injector(stop_faults)
     checker = Checker(stop_faults, injector)
+    stops.extend([stop_faults, stop_clients])
     for t in clients + [injector, checker]:
         t.start()
     time.sleep(SECONDS)
@@ -574,7 +589,8 @@ def every_pin_known_and_no_counter_at_zero():
                                      f"{t.pin}\n")
         assert outcome == "ok", f"{t}: the PIN the client set does not log in: {outcome}"
     check_counters()
-    assert not violations["bricked"] and not violations["pin"], dict(violations)
+    assert not violations["bricked"] and not violations["pin"] and not violations["keys"], \
+        dict(violations)
 
 
 def the_audit_trail_verifies():
@@ -684,6 +700,11 @@ try:
               what_clients_saw_done_is_recorded, tokend_stayed_small_and_never_crashed,
               nothing_is_left_running]).run()
 finally:
+    for stop in stops:
+        stop.set()
+    for t in clients + ([checker] if checker else []):
+        if t.is_alive():
+            t.join()
     summary()
     if env:
         env.abort()
