@@ -12,15 +12,15 @@
 #include "p11-internal.h"
 #include "p11-objects.h"
 
-static PKCS11_KEY *find_matching_key(PKCS11_TOKEN *tok, X509 *x509)
+static PKCS11_KEY *find_matching_key(TkToken *t, X509 *x509)
 {
     PKCS11_KEY *keys;
     unsigned n;
 
-    if (!X509_get0_pubkey(x509) || PKCS11_enumerate_keys(tok, &keys, &n) < 0)
+    if (!X509_get0_pubkey(x509) || PKCS11_enumerate_keys(t->slot->token, &keys, &n) < 0)
         return NULL;
     for (unsigned i = 0; i < n; i++) {
-        EVP_PKEY *pub = PKCS11_get_public_key(&keys[i]);
+        EVP_PKEY *pub = tk_token_public_half(t, &keys[i]);
         bool eq = tk_certificate_matches_key(x509, pub);
         EVP_PKEY_free(pub);
         if (eq)
@@ -84,7 +84,7 @@ int tk_token_import_certificate(TkToken *t, const TkSecret *pin, const uint8_t *
         goto out;
     PKCS11_TOKEN *tok = t->slot->token;
 
-    PKCS11_KEY *key = find_matching_key(tok, leaf);
+    PKCS11_KEY *key = find_matching_key(t, leaf);
     if (!key) {
         r = tk_error_set(error, -ENOKEY, TK_ERROR_NO_MATCHING_KEY,
                          "No private key on this token matches the certificate's public key. "

@@ -76,7 +76,7 @@ static int copy_id_label(TkObject *o, const unsigned char *id, size_t id_len, co
     return 0;
 }
 
-static int describe_key(PKCS11_KEY *key, TkObject *o)
+static int describe_key(TkToken *t, PKCS11_KEY *key, TkObject *o)
 {
     int r = copy_id_label(o, key->id, key->id_len, key->label);
     if (r < 0)
@@ -84,9 +84,9 @@ static int describe_key(PKCS11_KEY *key, TkObject *o)
     o->object_class = key->isPrivate ? TK_OBJECT_PRIVATE_KEY : TK_OBJECT_PUBLIC_KEY;
     o->key_type = PKCS11_get_key_type(key) == EVP_PKEY_EC ? TK_KEY_TYPE_EC : TK_KEY_TYPE_RSA;
 
-    /* A private key's size and curve come from its public half, which libp11 finds or builds
-     * from the private key's public attributes. */
-    EVP_PKEY *pub = PKCS11_get_public_key(key);
+    /* A private key's size and curve come from its public half; without one they are not
+     * given. */
+    EVP_PKEY *pub = tk_token_public_half(t, key);
     if (pub) {
         r = tk_describe_public_key(pub, &o->key_type, &o->bits, &o->curve);
         EVP_PKEY_free(pub);
@@ -152,13 +152,13 @@ static TkObject *list_add(ObjectList *l)
     return o;
 }
 
-static int add_keys(ObjectList *l, PKCS11_KEY *keys, unsigned n)
+static int add_keys(TkToken *t, ObjectList *l, PKCS11_KEY *keys, unsigned n)
 {
     for (unsigned i = 0; i < n; i++) {
         TkObject *o = list_add(l);
         if (!o)
             return -ENOMEM;
-        int r = describe_key(&keys[i], o);
+        int r = describe_key(t, &keys[i], o);
         if (r < 0)
             return r;
     }
@@ -188,7 +188,7 @@ int tk_token_list_objects(TkToken *t, const TkSecret *pin, TkObject **ret, size_
             r = tk_token_error_from_libp11(t, error, "list the private keys");
             goto out;
         }
-        r = add_keys(&l, keys, n);
+        r = add_keys(t, &l, keys, n);
         if (r < 0)
             goto out;
     }
@@ -196,7 +196,7 @@ int tk_token_list_objects(TkToken *t, const TkSecret *pin, TkObject **ret, size_
         r = tk_token_error_from_libp11(t, error, "list the public keys");
         goto out;
     }
-    r = add_keys(&l, keys, n);
+    r = add_keys(t, &l, keys, n);
     if (r < 0)
         goto out;
     if (PKCS11_enumerate_certs(tok, &certs, &n) < 0) {
@@ -242,4 +242,13 @@ int tk_token_find_key(TkToken *t, bool private_key, const uint8_t *id, size_t id
             return 0;
         }
     return -ENOENT;
+}
+
+EVP_PKEY *tk_token_public_half(TkToken *t, PKCS11_KEY *key)
+{
+    PKCS11_KEY *pub = key;
+    TkError ignored = {};
+    if (key->isPrivate && tk_token_find_key(t, false, key->id, key->id_len, &pub, &ignored) < 0)
+        return NULL;
+    return PKCS11_get_public_key(pub);
 }

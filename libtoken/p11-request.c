@@ -110,7 +110,13 @@ int tk_token_create_request(TkToken *t, const TkSecret *pin, const uint8_t *id, 
         goto logout;
 
     priv = PKCS11_get_private_key(key);
-    pub = PKCS11_get_public_key(key);
+    pub = tk_token_public_half(t, key);
+    if (priv && !pub) {
+        r = tk_error_set(error, -ENOKEY, TK_ERROR_FAILED,
+                         "The token has this private key but not its public key, which the "
+                         "request carries. Generate a new key pair.");
+        goto logout;
+    }
     if (!priv || !pub) {
         r = tk_token_error_from_libp11(t, error, "read the key pair");
         goto logout;
