@@ -7,7 +7,8 @@ TOKEND_SOAK_SECONDS (180 unless given). Invariants are checked while it runs and
 the audit trail verifies; what the clients saw done and what the cards hold is recorded; no PIN
 or PUK counter reaches 0 (the final-try guard holds); no token stays Busy once the faults stop;
 a pulled card leaves Tokens within a second; tokend's RSS and open files stay bounded; tokend
-dies only when killed; nothing started is left running.
+dies only when killed, and a worker only by a signal the injector or tokend sent; nothing
+started is left running.
 
 TOKEND_SOAK_SEED repeats a run's choices (the seed is printed); PINs reach tokenctl on its
 standard input, never its command line."""
@@ -36,8 +37,9 @@ MAX_KEYS = 3
 # Outcomes after which the token was certainly not changed: refused before the act, by tokend or
 # by tokenctl. Anything else (Failed, Timeout, TokenRemoved, no reply) may have changed it.
 UNCHANGED = {"PinIncorrect", "PinPolicy", "PinFinalTry", "SoPinFinalTry", "PinLocked",
-             "InvalidArgument", "TokenNotFound", "NoSuchToken", "ServiceUnknown", "NameHasNoOwner", "Busy",
-             "Duplicate", "NoMatchingKey", "Unsupported", "AccessDenied", "SerialConflict"}
+             "InvalidArgument", "TokenNotFound", "NoSuchToken", "ServiceUnknown", "NameHasNoOwner",
+             "UnknownObject", "Busy", "Duplicate", "NoMatchingKey", "Unsupported", "AccessDenied",
+             "SerialConflict"}
 # The audit trail's operation for each client operation that it records.
 AUDITED = {"login-list": "list-objects", "change-pin": "change-pin", "wrong-pin": "change-pin",
            "keygen": "generate-key", "csr": "create-request", "delete": "delete-object",
@@ -625,10 +627,11 @@ def what_clients_saw_done_is_recorded():
             continue
         # The card's own key files against the acts recorded on it.
         have = card_keys(t.card)
-        gen_ok, gen_any = recorded[(t.serial, "generate-key")], anything[(t.serial, "generate-key")]
-        del_ok, del_any = recorded[(t.serial, "delete-object")], anything[(t.serial, "delete-object")]
-        lo, hi = keys_at_start[t.card.index] + gen_ok - del_any, \
-            keys_at_start[t.card.index] + gen_any - del_ok
+        gen = (t.serial, "generate-key")
+        dele = (t.serial, "delete-object")
+        at_start = keys_at_start[t.card.index]
+        lo = at_start + recorded[gen] - anything[dele]
+        hi = at_start + anything[gen] - recorded[dele]
         checks["card-keys-vs-trail"] += 1
         if not lo <= have <= hi:
             problems.append(f"{t}: {have} keys on the card, the trail allows {lo} to {hi}")
@@ -653,6 +656,17 @@ def tokend_stayed_small_and_never_crashed():
     if checker.warm:
         assert fds <= checker.warm[1] + 2, (fds, checker.warm)
     assert not violations["pulled-card"], violations["pulled-card"]
+
+
+def no_worker_died_of_its_own():
+    """A worker ends by the injector's SIGKILL or tokend's SIGTERM (and SIGKILL after its
+    grace); any other signal is a crash."""
+    died = collections.Counter(int(n) for n in
+                               re.findall(r"stopped \(signal (\d+)\)", env.log()))
+    say(f"workers stopped by signal: {dict(sorted(died.items()))}")
+    crashed = {n: k for n, k in died.items() if n not in (signal.SIGKILL, signal.SIGTERM)}
+    assert not crashed, f"workers died of signals {crashed}:\n" + "\n".join(
+        line for line in env.log().splitlines() if "signal" in line)
 
 
 def summary():
@@ -698,7 +712,7 @@ try:
     rc = Tap([soak_runs_with_faults, no_token_stays_busy_after_the_faults,
               every_pin_known_and_no_counter_at_zero, the_audit_trail_verifies,
               what_clients_saw_done_is_recorded, tokend_stayed_small_and_never_crashed,
-              nothing_is_left_running]).run()
+              no_worker_died_of_its_own, nothing_is_left_running]).run()
 finally:
     for stop in stops:
         stop.set()
