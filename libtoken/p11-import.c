@@ -12,12 +12,12 @@
 #include "p11-internal.h"
 #include "p11-objects.h"
 
-static PKCS11_KEY *find_matching_key(TkToken *t, PKCS11_TOKEN *tok, X509 *x509)
+static PKCS11_KEY *find_matching_key(TkToken *t, X509 *x509)
 {
     PKCS11_KEY *keys;
     unsigned n;
 
-    if (!X509_get0_pubkey(x509) || PKCS11_enumerate_keys(tok, &keys, &n) < 0)
+    if (!X509_get0_pubkey(x509) || PKCS11_enumerate_keys(t->slot->token, &keys, &n) < 0)
         return NULL;
     for (unsigned i = 0; i < n; i++) {
         EVP_PKEY *pub = tk_token_public_key(t, &keys[i]);
@@ -84,7 +84,7 @@ int tk_token_import_certificate(TkToken *t, const TkSecret *pin, const uint8_t *
         goto out;
     PKCS11_TOKEN *tok = t->slot->token;
 
-    PKCS11_KEY *key = find_matching_key(t, tok, leaf);
+    PKCS11_KEY *key = find_matching_key(t, leaf);
     if (!key) {
         r = tk_error_set(error, -ENOKEY, TK_ERROR_NO_MATCHING_KEY,
                          "No private key on this token matches the certificate's public key. "

@@ -92,9 +92,8 @@ static int generate_ec(TkToken *t, int nid, const char *label, const uint8_t *id
 static int public_key_pem(TkToken *t, const uint8_t *id, size_t id_len, char **ret, TkError *error)
 {
     PKCS11_KEY *key;
+    /* Only the public key object gives the public key (tk_token_public_key()). */
     int r = tk_token_find_key(t, false, id, id_len, &key, error);
-    if (r == -ENOENT)
-        r = tk_token_find_key(t, true, id, id_len, &key, error);
     if (r < 0)
         return r == -ENOENT ? tk_error_set(error, -EIO, TK_ERROR_FAILED,
                                            "The token made the key pair but it cannot be found "

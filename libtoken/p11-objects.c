@@ -84,7 +84,8 @@ static int describe_key(TkToken *t, PKCS11_KEY *key, TkObject *o)
     o->object_class = key->isPrivate ? TK_OBJECT_PRIVATE_KEY : TK_OBJECT_PUBLIC_KEY;
     o->key_type = PKCS11_get_key_type(key) == EVP_PKEY_EC ? TK_KEY_TYPE_EC : TK_KEY_TYPE_RSA;
 
-    /* A private key's size and curve come from its public half. */
+    /* A private key's size and curve come from its public half; without one they are not
+     * given. */
     EVP_PKEY *pub = tk_token_public_key(t, key);
     if (pub) {
         r = tk_describe_public_key(pub, &o->key_type, &o->bits, &o->curve);

@@ -111,6 +111,12 @@ int tk_token_create_request(TkToken *t, const TkSecret *pin, const uint8_t *id, 
 
     priv = PKCS11_get_private_key(key);
     pub = tk_token_public_key(t, key);
+    if (priv && !pub) {
+        r = tk_error_set(error, -ENOKEY, TK_ERROR_FAILED,
+                         "The token has this private key but not its public key, which the "
+                         "request carries. Generate a new key pair.");
+        goto logout;
+    }
     if (!priv || !pub) {
         r = tk_token_error_from_libp11(t, error, "read the key pair");
         goto logout;

@@ -154,6 +154,16 @@ static void control_reply(int fd, const char *fmt, ...)
     (void)!write(fd, line, (size_t)n);
 }
 
+/* Key files holding a key pair, under f: what the card itself has of the keys generated and
+ * deleted through it. */
+static unsigned count_keys(const SimFile *f)
+{
+    unsigned n = f->kind == SIM_FILE_KEY && f->key;
+    for (const SimFile *c = f->children; c; c = c->next)
+        n += count_keys(c);
+    return n;
+}
+
 /* Returns false when the simulator is told to quit. */
 static bool control_command(Sim *s, int fd, char *line)
 {
@@ -198,13 +208,17 @@ static bool control_command(Sim *s, int fd, char *line)
             control_reply(fd, "ok tries=%u/%u puk=%u/%u verified=%d", p->tries, p->max_tries,
                           p->puk_tries, p->puk_max_tries, s->card.verified[ref]);
         }
+    } else if (strcmp(line, "keys") == 0) {
+        control_reply(fd, "ok keys=%u", s->card.mf ? count_keys(s->card.mf) : 0);
     } else if (strcmp(line, "quit") == 0) {
         control_reply(fd, "ok quitting");
         return false;
     } else {
-        control_reply(fd,
-                      "error unknown command '%s': insert, remove, delay MS, status, pin REF, quit",
-                      line);
+        control_reply(
+            fd,
+            "error unknown command '%s': insert, remove, delay MS, status, pin REF, keys, "
+            "quit",
+            line);
     }
     return true;
 }
@@ -318,7 +332,7 @@ static void usage(FILE *f)
           "  --host ADDR        vpcd's address (default 127.0.0.1)\n"
           "  --state FILE       the card's state; a missing file is a blank card\n"
           "  --control PATH     a unix socket taking: insert, remove, delay MS, status,\n"
-          "                     pin REF, quit\n"
+          "                     pin REF, keys, quit\n"
           "  --delay-ms N       hold each APDU N ms before answering it\n"
           "  --serial HEX       the serial number of a blank card (20 hex digits)\n"
           "  --removed          start with the card out of the reader\n"
