@@ -83,7 +83,9 @@ static int read_waiting_acts(const char *path, AuditActs *acts, TkError *error)
     return r;
 }
 
-int audit_start(const char *path, TkError *error)
+int audit_start(const char *path,
+                void (*ended)(const char *operation, const char *serial, void *userdata),
+                void *userdata, TkError *error)
 {
     _cleanup_(audit_acts_done) AuditActs acts = {.waiting_only = true};
     int r = read_waiting_acts(path, &acts, error);
@@ -107,6 +109,8 @@ int audit_start(const char *path, TkError *error)
         r = tk_audit_append(path, &outcome, NULL, error);
         if (r < 0)
             return r;
+        if (ended)
+            ended(a->operation, a->serial, userdata);
     }
     const TkAuditRecord start = {
         .time_usec = now_usec(),

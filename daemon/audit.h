@@ -23,8 +23,11 @@ int audit_intent(const char *path, const Operation *op, const TkAuditRecord *rec
  * outcome "interrupted" (error "TokendStopped", linked to its intent), then writes a start record.
  * The trail is read forwards once; only the acts since the last start record are looked at, and
  * only those still waiting are kept. Returns the number of acts so ended, or a negative errno
- * with error saying why (a missing file is no error: there is nothing to end). */
-int audit_start(const char *path, TkError *error);
+ * with error saying why (a missing file is no error: there is nothing to end). ended(), when not
+ * NULL, is told each act so ended (operation and serial), once its outcome is written. */
+int audit_start(const char *path,
+                void (*ended)(const char *operation, const char *serial, void *userdata),
+                void *userdata, TkError *error);
 
 /* Writes the outcome: the journal entry (best effort: journald may be absent) and the line in
  * the audit file, fsync'd. Fails when the line could not be written. */

@@ -397,12 +397,16 @@ void call_fail_running(Token *t, const char *message)
 {
     if (!t->running || !t->queue)
         return;
+    ledger_count_outcome(t, t->queue->op, TK_ERROR_FAILED);
     finish_with_error(t, t->queue, "failed", TK_ERROR_FAILED, "%s", message);
     call_done(t);
 }
 
 void call_fail_queue(Token *t)
 {
+    /* The running call's card answer is lost with the token; the calls after it never left. */
+    if (t->running && t->queue)
+        ledger_count_outcome(t, t->queue->op, TK_ERROR_TOKEN_REMOVED);
     while (t->queue) {
         Call *call = t->queue;
         finish_with_error(t, call, "failed", TK_ERROR_TOKEN_REMOVED,
@@ -437,6 +441,7 @@ static int on_worker_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
             sd_event_now(t->context->event, CLOCK_MONOTONIC, &now);
             bool timeout =
                 sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) && now >= t->started_usec + limit;
+            ledger_count_outcome(t, call->op, timeout ? TK_ERROR_TIMEOUT : TK_ERROR_FAILED);
             if (timeout)
                 finish_with_error(t, call, "failed", TK_ERROR_TIMEOUT,
                                   "%s did not finish within its limit of %" PRIu64

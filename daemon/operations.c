@@ -195,8 +195,14 @@ bool operation_ledger_outcome(const Operation *op, const char *error_name, bool 
 {
     switch (op->ledger) {
     case LEDGER_JUDGED:
-        if (error_name && !streq(error_name, TK_ERROR_PIN_INCORRECT))
-            return false; /* the SO PIN/PUK was not judged: locked, token gone, … */
+        /* Refused before the card was asked (locked, final try, busy, a bad argument): nothing
+         * to count. Cut off with the card's answer lost (the token pulled, the worker gone, the
+         * time limit): the card may have judged the secret and spent a try, so it counts as a
+         * failure; the guard errs on the card's side, and a right PUK resets the count. */
+        if (error_name && !streq(error_name, TK_ERROR_PIN_INCORRECT) &&
+            !streq(error_name, TK_ERROR_TOKEN_REMOVED) && !streq(error_name, TK_ERROR_TIMEOUT) &&
+            !streq(error_name, TK_ERROR_FAILED))
+            return false;
         *ret_success = !error_name;
         return true;
     case LEDGER_RESET:

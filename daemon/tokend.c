@@ -16,6 +16,8 @@
 #include "config.h"
 #include "context.h"
 #include "log.h"
+#include "operations.h"
+#include "retry-ledger.h"
 
 static void help(void)
 {
@@ -47,13 +49,37 @@ static int parse_number(const char *s, unsigned long max, unsigned long *ret)
     return 0;
 }
 
+/* An act that presented the secret the retry ledger counts, cut off by a killed tokend: the card
+ * may have spent a try that nobody counted. It is counted as failed, so that the final-try
+ * guard errs on the side of the card (a right PUK next time resets the count). */
+static void count_interrupted_act(const char *operation, const char *serial, void *userdata)
+{
+    Context *c = userdata;
+    const Operation *op = NULL;
+    for (size_t i = 0; i < n_operations && !op; i++)
+        if (streq(operations[i].name, operation))
+            op = &operations[i];
+    if (!op || op->ledger != LEDGER_JUDGED || isempty(serial))
+        return;
+    int r = tk_ledger_record(c->state_dir, serial, false);
+    if (r < 0)
+        log_error_errno(r,
+                        "Cannot count the interrupted %s of token %s in the retry ledger %s/%s: "
+                        "%m",
+                        operation, serial, c->state_dir, TK_LEDGER_FILE);
+    else
+        log_warning("The %s of token %s was interrupted: counted as a failed attempt in the "
+                    "retry ledger, since the card may have spent a try.",
+                    operation, serial);
+}
+
 /* Before any call is taken: a killed tokend's acts get their outcome. A trail that cannot be
  * read or written does not stop tokend, whose every act then refuses for want of an intent
  * record; the log says why. */
 static void end_interrupted_acts(Context *c)
 {
     TkError e = {};
-    int r = audit_start(c->config.audit_file, &e);
+    int r = audit_start(c->config.audit_file, count_interrupted_act, c, &e);
     if (r < 0)
         log_error_errno(r, "Cannot look for acts that the last run left without an outcome: %s",
                         e.message[0] ? e.message : strerror(-r));

@@ -122,7 +122,7 @@ START_TEST(every_row_that_presents_a_secret_is_guarded_by_an_action)
 }
 END_TEST
 
-START_TEST(the_ledger_counts_only_what_the_so_pin_or_puk_said)
+START_TEST(the_ledger_counts_what_the_puk_said_and_what_may_have_spent_a_try)
 {
     const Operation *unblock = operation_find("UnblockPin", NULL);
     const Operation *init = operation_find("Initialize", NULL);
@@ -130,10 +130,16 @@ START_TEST(the_ledger_counts_only_what_the_so_pin_or_puk_said)
 
     ck_assert(operation_ledger_outcome(unblock, NULL, &success) && success);
     ck_assert(operation_ledger_outcome(unblock, TK_ERROR_PIN_INCORRECT, &success) && !success);
-    /* Nothing judged the PUK: locked already, token gone, worker failed. */
+    /* Refused before the card was asked: nothing to count. */
     ck_assert(!operation_ledger_outcome(unblock, TK_ERROR_PIN_LOCKED, &success));
-    ck_assert(!operation_ledger_outcome(unblock, TK_ERROR_TOKEN_REMOVED, &success));
-    ck_assert(!operation_ledger_outcome(unblock, TK_ERROR_FAILED, &success));
+    ck_assert(!operation_ledger_outcome(unblock, TK_ERROR_SO_PIN_FINAL_TRY, &success));
+    ck_assert(!operation_ledger_outcome(unblock, TK_ERROR_BUSY, &success));
+    ck_assert(!operation_ledger_outcome(unblock, TK_ERROR_INVALID_ARGUMENT, &success));
+    /* The card's answer lost (token gone, worker failed, time limit): it may have spent a try,
+     * so the guard counts one. */
+    ck_assert(operation_ledger_outcome(unblock, TK_ERROR_TOKEN_REMOVED, &success) && !success);
+    ck_assert(operation_ledger_outcome(unblock, TK_ERROR_FAILED, &success) && !success);
+    ck_assert(operation_ledger_outcome(unblock, TK_ERROR_TIMEOUT, &success) && !success);
     /* Fresh counters after an initialisation; its wrong SO PIN is never the PUK. */
     ck_assert(operation_ledger_outcome(init, NULL, &success) && success);
     ck_assert(!operation_ledger_outcome(init, TK_ERROR_PIN_INCORRECT, &success));
@@ -200,7 +206,7 @@ static Suite *operations_suite(void)
     tcase_add_test(tc, the_puk_and_the_so_pin_are_guarded_apart);
     tcase_add_test(tc, a_locked_secret_is_not_tried);
     tcase_add_test(tc, every_row_that_presents_a_secret_is_guarded_by_an_action);
-    tcase_add_test(tc, the_ledger_counts_only_what_the_so_pin_or_puk_said);
+    tcase_add_test(tc, the_ledger_counts_what_the_puk_said_and_what_may_have_spent_a_try);
     tcase_add_test(tc, every_option_bit_has_a_spec_with_limits);
     tcase_add_test(tc, every_row_has_a_limit_and_a_ceiling_only_shortens_it);
     suite_add_tcase(s, tc);

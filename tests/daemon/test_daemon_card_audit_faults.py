@@ -108,6 +108,12 @@ def a_tokend_killed_mid_unblock_leaves_its_intent_ended_as_interrupted_at_the_ne
     start = records[-1]
     assert start["operation"] == "start" and start["seq"] == outcome["seq"] + 1, records[-2:]
     verify()
+    # The try the card may have spent is counted: the ledger agrees with the card, and never
+    # shows it more tries than it has, which the final-try guard relies on.
+    assert env.prop("PukRetriesSource") == "ledger", env.prop("PukRetriesSource")
+    assert env.prop("PukRetries") == env.counters(1)[2] == puk - 1, \
+        (env.prop("PukRetries"), env.counters(1))
+    assert "counted as a failed attempt in the retry ledger" in d.log(), d.log()[-2000:]
 
     p = subprocess.run([f"{d.build}/cli/tokenctl", "--json", "audit", "list", d.audit_file,
                         "--request", "ULA-KILL"], capture_output=True, text=True)
