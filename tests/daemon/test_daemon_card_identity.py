@@ -29,6 +29,9 @@ def opensc_binds_the_card_and_tokend_reads_its_counters():
     assert env.prop("SoPinRetriesSource") == "card"
     assert env.prop("HasPuk") is True
     assert (puk, puk_max) == (10, 10), env.counters(1)
+    # No unblock of this card has been counted yet: nothing says how many PUK tries are left.
+    assert env.prop("PukRetries") == -1
+    assert env.prop("PukRetriesSource") == "unknown"
 
 
 def each_wrong_user_pin_shows_the_count_the_card_has_left():
@@ -69,6 +72,8 @@ def the_right_puk_unblocks_and_the_counts_are_the_cards_again():
     env.daemon.wait_for(lambda: env.prop("UserPinState") == "ok", 5, "UserPinState ok")
     assert env.prop("UserPinRetries") == max_tries
     assert env.prop("UserPinRetriesSource") == "card"
+    assert env.prop("PukRetries") == puk_max, env.prop("PukRetries")
+    assert env.prop("PukRetriesSource") == "ledger"
 
 
 try:
