@@ -99,14 +99,20 @@ int tk_pcsc_probe_card(TkPcscTransmit transmit, void *userdata, int *ret_user, i
 
     /* MyEID's card data (GET DATA 01 A0): applet version and serial, 20 bytes, as OpenSC's
      * myeid driver reads it before it takes the card. Any ATR that answers both is a MyEID. */
-    static const uint8_t info[] = {0x00, 0xCA, 0x01, 0xA0, MYEID_INFO_LEN};
-    rv = SCARD_S_SUCCESS;
     info_sw = 0;
     len = 0;
-    if (selected(select_sw))
+    if (selected(select_sw)) {
+        static const uint8_t info[] = {0x00, 0xCA, 0x01, 0xA0, MYEID_INFO_LEN};
         rv = exchange(transmit, userdata, info, sizeof(info), resp, sizeof(resp), &len, &info_sw);
-    if (rv != SCARD_S_SUCCESS)
-        return tk_pcsc_error_set(error, rv, "reading the token's card data");
+        /* Over T=0 the card may hold the data back for GET RESPONSE. */
+        if (rv == SCARD_S_SUCCESS && (info_sw >> 8) == 0x61) {
+            const uint8_t get_response[] = {0x00, 0xC0, 0x00, 0x00, (uint8_t)info_sw};
+            rv = exchange(transmit, userdata, get_response, sizeof(get_response), resp,
+                          sizeof(resp), &len, &info_sw);
+        }
+        if (rv != SCARD_S_SUCCESS)
+            return tk_pcsc_error_set(error, rv, "reading the token's card data");
+    }
     if (!tk_pcsc_myeid_answers(select_sw, info_sw, len))
         return tk_error_set(error, -EOPNOTSUPP, TK_ERROR_UNSUPPORTED,
                             "The token does not answer as a MyEID (status %04X, card data %04X)",

@@ -102,6 +102,7 @@ typedef struct CannedCard {
     size_t info_len;
     uint16_t info_sw;
     uint16_t verify_sw[4];
+    bool t0;   /* holds the card data back for GET RESPONSE, as over T=0 */
     LONG fail; /* a PC/SC failure for every exchange, or 0 */
     unsigned sent;
     uint8_t ins[8];
@@ -122,7 +123,10 @@ static LONG canned_transmit(void *userdata, const uint8_t *apdu, size_t apdu_len
     uint16_t sw = 0x6D00;
     if (apdu[1] == 0xA4)
         sw = c->select_sw;
-    else if (apdu[1] == 0xCA && apdu[2] == 0x01 && apdu[3] == 0xA0) {
+    else if (apdu[1] == 0xCA && apdu[2] == 0x01 && apdu[3] == 0xA0 && c->t0)
+        sw = (uint16_t)(0x6100 | c->info_len);
+    else if ((apdu[1] == 0xCA && apdu[2] == 0x01 && apdu[3] == 0xA0) ||
+             (apdu[1] == 0xC0 && c->t0 && apdu_len == 5 && apdu[4] == c->info_len)) {
         n = c->info_len;
         memset(resp, 0x45, n);
         sw = c->info_sw;
@@ -173,6 +177,19 @@ START_TEST(probe_takes_61xx_to_select_as_selected)
     ck_assert_int_eq(tk_pcsc_probe_card(canned_transmit, &c, &user, &so, &puk, &e), 0);
     ck_assert_int_eq(user, 3);
     ck_assert_int_eq(so, 0);
+}
+END_TEST
+
+START_TEST(probe_fetches_card_data_held_back_over_t0)
+{
+    CannedCard c = MYEID_CARD;
+    c.t0 = true;
+    int user, so, puk;
+    TkError e = {};
+    ck_assert_int_eq(tk_pcsc_probe_card(canned_transmit, &c, &user, &so, &puk, &e), 0);
+    ck_assert_int_eq(user, 2);
+    ck_assert_uint_eq(c.sent, 5);
+    ck_assert_uint_eq(c.ins[2], 0xC0);
 }
 END_TEST
 
@@ -244,6 +261,7 @@ static Suite *pcsc_error_suite(void)
     tcase_add_test(tc, verify_status_words_to_tries);
     tcase_add_test(tc, probe_reads_a_card_that_answers_as_myeid_whatever_its_atr);
     tcase_add_test(tc, probe_takes_61xx_to_select_as_selected);
+    tcase_add_test(tc, probe_fetches_card_data_held_back_over_t0);
     tcase_add_test(tc, probe_refuses_a_card_without_the_pkcs15_application);
     tcase_add_test(tc, probe_refuses_a_pkcs15_card_without_myeid_card_data);
     tcase_add_test(tc, probe_reports_a_pulled_card_as_token_removed);
