@@ -55,6 +55,17 @@ static LONG erase_transmit(EraseCard *c, const uint8_t *apdu, size_t len, uint8_
     return rv;
 }
 
+static LONG identify_transmit(void *userdata, const uint8_t *apdu, size_t apdu_len, uint8_t *resp,
+                              size_t *resp_len)
+{
+    const EraseCard *c = userdata;
+    const SCARD_IO_REQUEST *pci = c->protocol == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
+    DWORD n = (DWORD)*resp_len;
+    LONG rv = SCardTransmit(c->card, pci, apdu, (DWORD)apdu_len, NULL, resp, &n);
+    *resp_len = n;
+    return rv;
+}
+
 /* The value of a one-level tag in the MF's FCP (62 L ...), or NULL. */
 static const uint8_t *fcp_find(const uint8_t *fcp, size_t len, uint8_t tag, size_t *ret_len)
 {
@@ -123,19 +134,16 @@ int tk_myeid_erase(const char *reader, const TkSecret *so_pin, TkError *error)
         c.card = 0;
         return tk_pcsc_error_set(error, rv, "connecting to the card to erase it");
     }
-    uint8_t atr[TK_ATR_MAX];
-    DWORD atr_len = sizeof(atr), state, proto, name_len = 0;
-    rv = SCardStatus(c.card, NULL, &name_len, &state, &proto, atr, &atr_len);
-    if (rv != SCARD_S_SUCCESS)
-        return tk_pcsc_error_set(error, rv, "reading the card's ATR");
-    if (!tk_pcsc_probe_known_atr(atr, atr_len))
-        return tk_error_set(error, -EOPNOTSUPP, TK_ERROR_UNSUPPORTED, "Not a MyEID card");
-
     /* No other client's APDU may land between the VERIFY and the erase. */
     rv = SCardBeginTransaction(c.card);
     if (rv != SCARD_S_SUCCESS)
         return tk_pcsc_error_set(error, rv, "locking the card for erasing it");
     c.in_transaction = true;
+
+    /* A MyEID is known by its answers, as the probe knows it, not by its ATR. */
+    int r = tk_pcsc_identify_myeid(identify_transmit, &c, error);
+    if (r < 0)
+        return r;
 
     static const uint8_t select_mf[] = {0x00, 0xA4, 0x00, 0x04, 0x02, 0x3F, 0x00, 0x00};
     uint8_t fcp[256];
@@ -168,7 +176,7 @@ int tk_myeid_erase(const char *reader, const TkSecret *so_pin, TkError *error)
                             "tokend cannot erase it.",
                             ac);
     if (ac == MYEID_REF_SO) {
-        int r = verify_so_pin(&c, ac, so_pin, error);
+        r = verify_so_pin(&c, ac, so_pin, error);
         if (r < 0)
             return r;
     }

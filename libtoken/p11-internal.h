@@ -30,6 +30,9 @@ struct TkToken {
     char *serial;
     /* Our own session that holds the login while a call runs; 0 when logged out. */
     CK_SESSION_HANDLE login_session;
+    /* The start value of the PUK's counter, known once the card answered as a MyEID; kept
+     * while the card cannot be asked for a moment (0: not known). */
+    unsigned puk_start;
 };
 
 /* Reads the slot list afresh. libp11 0.4.12's PKCS11_update_slots() touches freed memory

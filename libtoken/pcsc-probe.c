@@ -4,41 +4,17 @@
 
 #include "pcsc-error.h"
 #include "pcsc-probe.h"
-#include "pcsc-readers.h"
 
 /* MyEID's PIN references: 1 the user PIN (its PUK is attached to it), 3 the SO PIN. */
 #define MYEID_REF_USER 0x01
 #define MYEID_REF_SO   0x03
 /* MyEID cards are personalised with 3 tries per PIN by OpenSC's pkcs15-init profile. */
 #define MYEID_MAX_TRIES 3
+/* The length of MyEID's card data record (GET DATA 01 A0). */
+#define MYEID_INFO_LEN 20
 
 static const uint8_t myeid_aid[] = {0xA0, 0x00, 0x00, 0x00, 0x63, 0x50,
                                     0x4B, 0x43, 0x53, 0x2D, 0x31, 0x35};
-
-/* The ATRs OpenSC's myeid driver matches exactly. */
-static const struct {
-    uint8_t len;
-    uint8_t atr[16];
-} myeid_atrs[] = {
-    {15,
-     {0x3B, 0xF5, 0x18, 0x00, 0xFF, 0x81, 0x31, 0xFE, 0x45, 0x4D, 0x79, 0x45, 0x49, 0x44, 0x65}},
-    {15,
-     {0x3B, 0xF5, 0x18, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x45, 0x4D, 0x79, 0x45, 0x49, 0x44, 0x9A}},
-    {10, {0x3B, 0x85, 0x80, 0x01, 0x4D, 0x79, 0x45, 0x49, 0x44, 0x78}},
-    {14, {0x3B, 0x89, 0x80, 0x01, 0x09, 0x38, 0x33, 0xB1, 0x4D, 0x79, 0x45, 0x49, 0x44, 0x4C}},
-    {15,
-     {0x3B, 0xF5, 0x96, 0x00, 0x00, 0x80, 0x31, 0xFE, 0x45, 0x4D, 0x79, 0x45, 0x49, 0x44, 0x15}},
-    {15,
-     {0x3B, 0xF5, 0x96, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x45, 0x4D, 0x79, 0x45, 0x49, 0x44, 0x14}},
-};
-
-bool tk_pcsc_probe_known_atr(const uint8_t *atr, size_t atr_len)
-{
-    for (size_t i = 0; i < ELEMENTSOF(myeid_atrs); i++)
-        if (atr_len == myeid_atrs[i].len && memcmp(atr, myeid_atrs[i].atr, atr_len) == 0)
-            return true;
-    return false;
-}
 
 int tk_pcsc_verify_status_to_tries(uint8_t sw1, uint8_t sw2, int max_tries)
 {
@@ -68,31 +44,109 @@ static void probe_card_done(ProbeCard *p)
         (void)SCardReleaseContext(p->ctx);
 }
 
-static LONG probe_transmit(ProbeCard *p, const uint8_t *apdu, size_t len, uint8_t *ret_sw1,
-                           uint8_t *ret_sw2)
+static LONG probe_transmit(void *userdata, const uint8_t *apdu, size_t len, uint8_t *resp,
+                           size_t *resp_len)
 {
-    uint8_t resp[258];
-    DWORD resp_len = sizeof(resp);
+    ProbeCard *p = userdata;
+    DWORD n = (DWORD)*resp_len;
     const SCARD_IO_REQUEST *pci = p->protocol == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
-    LONG rv = SCardTransmit(p->card, pci, apdu, (DWORD)len, NULL, resp, &resp_len);
+    LONG rv = SCardTransmit(p->card, pci, apdu, (DWORD)len, NULL, resp, &n);
+    if (rv == SCARD_S_SUCCESS)
+        *resp_len = n;
+    return rv;
+}
+
+/* One exchange: the response's data length and its status words. */
+static LONG exchange(TkPcscTransmit transmit, void *userdata, const uint8_t *apdu, size_t len,
+                     uint8_t *resp, size_t resp_size, size_t *ret_data_len, uint16_t *ret_sw)
+{
+    size_t n = resp_size;
+    LONG rv = transmit(userdata, apdu, len, resp, &n);
     if (rv != SCARD_S_SUCCESS)
         return rv;
-    if (resp_len < 2)
+    if (n < 2 || n > resp_size)
         return SCARD_F_COMM_ERROR;
-    *ret_sw1 = resp[resp_len - 2];
-    *ret_sw2 = resp[resp_len - 1];
+    *ret_data_len = n - 2;
+    *ret_sw = (uint16_t)(resp[n - 2] << 8 | resp[n - 1]);
     return SCARD_S_SUCCESS;
 }
 
-static LONG probe_verify_empty(ProbeCard *p, uint8_t ref, int *ret_tries)
+/* 61 xx: selected, with the FCI waiting for GET RESPONSE (T=0). */
+static bool selected(uint16_t select_sw)
 {
-    /* Case 1 VERIFY (no Lc, no data): the card reports the counter and spends nothing. */
-    const uint8_t apdu[] = {0x00, 0x20, 0x00, ref};
-    uint8_t sw1, sw2;
-    LONG rv = probe_transmit(p, apdu, sizeof(apdu), &sw1, &sw2);
-    if (rv == SCARD_S_SUCCESS)
-        *ret_tries = tk_pcsc_verify_status_to_tries(sw1, sw2, MYEID_MAX_TRIES);
-    return rv;
+    return select_sw == 0x9000 || (select_sw >> 8) == 0x61;
+}
+
+bool tk_pcsc_myeid_answers(uint16_t select_sw, uint16_t info_sw, size_t info_len)
+{
+    return selected(select_sw) && info_sw == 0x9000 && info_len == MYEID_INFO_LEN;
+}
+
+int tk_pcsc_identify_myeid(TkPcscTransmit transmit, void *userdata, TkError *error)
+{
+    uint8_t resp[258];
+    size_t len;
+    uint16_t select_sw, info_sw;
+
+    uint8_t select[5 + sizeof(myeid_aid) + 1] = {0x00, 0xA4, 0x04, 0x00, sizeof(myeid_aid)};
+    memcpy(select + 5, myeid_aid, sizeof(myeid_aid));
+    select[sizeof(select) - 1] = 0x00;
+    LONG rv =
+        exchange(transmit, userdata, select, sizeof(select), resp, sizeof(resp), &len, &select_sw);
+    if (rv != SCARD_S_SUCCESS)
+        return tk_pcsc_error_set(error, rv, "selecting the token's PKCS#15 application");
+
+    /* MyEID's card data (GET DATA 01 A0): applet version and serial, 20 bytes, as OpenSC's
+     * myeid driver reads it before it takes the card. Any ATR that answers both is a MyEID. */
+    info_sw = 0;
+    len = 0;
+    if (selected(select_sw)) {
+        static const uint8_t info[] = {0x00, 0xCA, 0x01, 0xA0, MYEID_INFO_LEN};
+        rv = exchange(transmit, userdata, info, sizeof(info), resp, sizeof(resp), &len, &info_sw);
+        /* Over T=0 the card may hold the data back for GET RESPONSE. */
+        if (rv == SCARD_S_SUCCESS && (info_sw >> 8) == 0x61) {
+            const uint8_t get_response[] = {0x00, 0xC0, 0x00, 0x00, (uint8_t)info_sw};
+            rv = exchange(transmit, userdata, get_response, sizeof(get_response), resp,
+                          sizeof(resp), &len, &info_sw);
+        }
+        if (rv != SCARD_S_SUCCESS)
+            return tk_pcsc_error_set(error, rv, "reading the token's card data");
+    }
+    if (!tk_pcsc_myeid_answers(select_sw, info_sw, len))
+        return tk_error_set(error, -EOPNOTSUPP, TK_ERROR_UNSUPPORTED,
+                            "The token does not answer as a MyEID (status %04X, card data %04X)",
+                            select_sw, info_sw);
+    return 0;
+}
+
+int tk_pcsc_probe_card(TkPcscTransmit transmit, void *userdata, int *ret_user, int *ret_so,
+                       int *ret_puk, TkError *error)
+{
+    uint8_t resp[258];
+    size_t len;
+    uint16_t sw;
+
+    int r = tk_pcsc_identify_myeid(transmit, userdata, error);
+    if (r < 0)
+        return r;
+
+    LONG rv;
+    int counts[2] = {-1, -1};
+    static const uint8_t refs[2] = {MYEID_REF_USER, MYEID_REF_SO};
+    for (size_t i = 0; i < ELEMENTSOF(refs); i++) {
+        /* Case 1 VERIFY (no Lc, no data): the card reports the counter and spends nothing. */
+        const uint8_t verify[] = {0x00, 0x20, 0x00, refs[i]};
+        rv = exchange(transmit, userdata, verify, sizeof(verify), resp, sizeof(resp), &len, &sw);
+        if (rv != SCARD_S_SUCCESS)
+            return tk_pcsc_error_set(error, rv, "reading the token's retry counters");
+        counts[i] = tk_pcsc_verify_status_to_tries(sw >> 8, sw & 0xFF, MYEID_MAX_TRIES);
+    }
+
+    /* The PUK belongs to the user PIN on MyEID and VERIFY cannot reach its counter. */
+    *ret_user = counts[0];
+    *ret_so = counts[1];
+    *ret_puk = -1;
+    return 0;
 }
 
 int tk_pcsc_probe_retries(const char *reader, int *ret_user, int *ret_so, int *ret_puk,
@@ -116,15 +170,6 @@ int tk_pcsc_probe_retries(const char *reader, int *ret_user, int *ret_so, int *r
         return tk_pcsc_error_set(error, rv, "connecting to the token");
     }
 
-    uint8_t atr[TK_ATR_MAX];
-    DWORD atr_len = sizeof(atr), state, proto, name_len = 0;
-    rv = SCardStatus(p.card, NULL, &name_len, &state, &proto, atr, &atr_len);
-    if (rv != SCARD_S_SUCCESS)
-        return tk_pcsc_error_set(error, rv, "reading the token's ATR");
-    if (!tk_pcsc_probe_known_atr(atr, atr_len))
-        return tk_error_set(error, -EOPNOTSUPP, TK_ERROR_UNSUPPORTED,
-                            "No retry-counter probe is known for this token");
-
     /* The transaction keeps another client's APDUs from landing between the SELECT and the
      * VERIFYs, where they could select another application. */
     rv = SCardBeginTransaction(p.card);
@@ -132,27 +177,5 @@ int tk_pcsc_probe_retries(const char *reader, int *ret_user, int *ret_so, int *r
         return tk_pcsc_error_set(error, rv, "locking the token for reading its counters");
     p.in_transaction = true;
 
-    uint8_t select[5 + sizeof(myeid_aid) + 1] = {0x00, 0xA4, 0x04, 0x00, sizeof(myeid_aid)};
-    memcpy(select + 5, myeid_aid, sizeof(myeid_aid));
-    select[sizeof(select) - 1] = 0x00;
-    uint8_t sw1, sw2;
-    rv = probe_transmit(&p, select, sizeof(select), &sw1, &sw2);
-    if (rv != SCARD_S_SUCCESS)
-        return tk_pcsc_error_set(error, rv, "selecting the token's PKCS#15 application");
-    if (sw1 != 0x90 && sw1 != 0x61)
-        return tk_error_set(error, -EOPNOTSUPP, TK_ERROR_UNSUPPORTED,
-                            "The token has no MyEID application (status %02X %02X)", sw1, sw2);
-
-    int user = -1, so = -1;
-    rv = probe_verify_empty(&p, MYEID_REF_USER, &user);
-    if (rv == SCARD_S_SUCCESS)
-        rv = probe_verify_empty(&p, MYEID_REF_SO, &so);
-    if (rv != SCARD_S_SUCCESS)
-        return tk_pcsc_error_set(error, rv, "reading the token's retry counters");
-
-    /* The PUK belongs to the user PIN on MyEID and VERIFY cannot reach its counter. */
-    *ret_user = user;
-    *ret_so = so;
-    *ret_puk = -1;
-    return 0;
+    return tk_pcsc_probe_card(probe_transmit, &p, ret_user, ret_so, ret_puk, error);
 }

@@ -10,10 +10,11 @@
 #include "token.h"
 
 /* Reads the token's info (its counts as the PKCS#11 flags give them) and what else there is to
- * count with: the card's own counters where a PC/SC probe knows the card (only for tokens that
- * unblock with a PUK: OpenSC over PC/SC), and *ret_so_max_tries, the start value of the SO
- * PIN/PUK counter that a ledger's count of failures is taken from (0 where the ledger counts
- * nothing). A probe that cannot be read leaves the card's counters unknown. */
+ * count with: the card's own counters where the card answers the PC/SC probe as a MyEID (only
+ * for tokens that unblock with a PUK: OpenSC over PC/SC), and *ret_so_max_tries, the start value
+ * of the PUK counter that a ledger's count of failures is taken from: MyEID's, once the card
+ * answered as one, else 0 (not known: the ledger counts nothing). A probe that cannot be read
+ * leaves the card's counters unknown. */
 int tk_token_get_retry_facts(TkToken *t, bool unblock_with_puk, TkTokenInfo *ret,
                              TkCardRetries *ret_card, unsigned *ret_so_max_tries, TkError *error);
 

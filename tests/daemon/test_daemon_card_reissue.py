@@ -14,7 +14,9 @@ from tap import Tap
 
 need_cards()
 
-env = CardEnv(label="returned card")
+# --atr HEX: the card presents another MyEID implementation's ATR.
+atr = sys.argv[sys.argv.index("--atr") + 1] if "--atr" in sys.argv else None
+env = CardEnv(label="returned card", **({"atr": atr} if atr else {}))
 state = {"pin": env.sim.pin}
 
 

@@ -449,6 +449,21 @@ def seeds_sim(out, openssl):
         write(out, name, vpcd(*frames))
 
 
+def seeds_pcsc_probe(out, openssl):
+    card_data = bytes(5) + bytes([4, 5, 5]) + bytes(range(1, 11)) + b'\x00\x07'
+    ok = b'\x90\x00'
+    cases = {
+        'myeid': [ok, card_data + ok, b'\x63\xc2', b'\x63\xc3'],
+        't0': [b'\x61\x20', b'\x61\x14', card_data + ok, ok, b'\x69\x83'],
+        'not-pkcs15': [b'\x6a\x82'],
+        'no-card-data': [ok, b'\x6a\x88'],
+        'short-card-data': [ok, card_data[:12] + ok],
+        'pulled': [ok],
+    }
+    for name, answers in cases.items():
+        write(out, name, b''.join(piece(a) for a in answers))
+
+
 def seeds_text_escape(out, openssl):
     cases = {
         'label': b'Signing key',
@@ -476,6 +491,7 @@ GENERATORS = {
     'certificate': seeds_certificate,
     'config': seeds_config,
     'dn': seeds_dn,
+    'pcsc-probe': seeds_pcsc_probe,
     'pin-policy': seeds_pin_policy,
     'retry-ledger': seeds_retry_ledger,
     'sim': seeds_sim,

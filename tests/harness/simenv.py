@@ -285,7 +285,7 @@ class SimCard:
     """One tokend-sim process playing a card to one vpcd reader."""
 
     def __init__(self, directory, index, port, reader, serial=None, removed=False,
-                 delay_ms=None):
+                 delay_ms=None, atr=None):
         self.index = index
         self.port = port
         self.reader = reader
@@ -295,6 +295,7 @@ class SimCard:
         self.log_path = os.path.join(directory, f"card{index}.log")
         self.removed = removed
         self.delay_ms = delay_ms
+        self.atr = atr
         self.proc = None
 
     def start(self, timeout=5):
@@ -302,6 +303,8 @@ class SimCard:
                 "--control", self.control_path, "--serial", self.serial]
         if self.delay_ms is not None:
             args += ["--delay-ms", str(self.delay_ms)]
+        if self.atr:
+            args += ["--atr", self.atr]
         if self.removed:
             args.append("--removed")
         try:
@@ -373,17 +376,19 @@ class SimEnv:
     `env` is the environment for clients: PCSCLITE_CSOCK_NAME, OPENSC_CONF, and per card
     TOKEND_SIM_CONTROL_<i> and TOKEND_SIM_READER_<i>, plus the personalisation secrets
     TOKEND_SIM_PIN, _PUK, _SO_PIN and _SO_PUK (random per environment unless given). `serials`
-    gives each card its serial (20 hex digits; random unless given)."""
+    gives each card its serial (20 hex digits; random unless given). `atr` is the ATR every card
+    answers with, in hex (MyEID 4.5's unless given): another MyEID implementation's, say."""
 
     def __init__(self, cards=1, personalise=False, readers=None, label="tokend sim",
                  pin=None, puk=None, so_pin=None, so_puk=None, delay_ms=None, removed=False,
-                 serials=None):
+                 serials=None, atr=None):
         readers = readers or max(2, cards + cards % 2)
         if cards > readers:
             raise ValueError("one reader per card")
         if serials is not None and len(serials) != cards:
             raise ValueError("one serial per card")
         self.serials = serials
+        self.atr = atr
         self.cards_wanted = cards
         self.readers_wanted = readers
         self.personalise_cards = personalise
@@ -436,7 +441,7 @@ class SimEnv:
         for i in range(self.cards_wanted):
             card = SimCard(self.dir, i, self.pcscd.reader_ports[i], self.pcscd.reader_names[i],
                            serial=self.serials[i] if self.serials else None,
-                           removed=self.start_removed, delay_ms=self.delay_ms)
+                           removed=self.start_removed, delay_ms=self.delay_ms, atr=self.atr)
             self.cards.append(card)
             card.start()
             self.env[f"TOKEND_SIM_CONTROL_{i}"] = card.control_path

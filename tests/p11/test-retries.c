@@ -94,6 +94,20 @@ START_TEST(puk_count_is_unknown_without_card_or_ledger)
 }
 END_TEST
 
+START_TEST(puk_of_unknown_start_value_is_unknown_whatever_the_ledger_counted)
+{
+    /* A card that unblocks with a PUK but does not answer as a MyEID: its PUK's start value is
+     * not known, and failures alone do not say how many tries are left. */
+    TkTokenInfo info = info_with_flags(TK_PIN_LOCKED, TK_PIN_OK);
+    tk_token_info_apply_retries(&info, NULL, true, 2, 0);
+    ck_assert(info.has_puk);
+    ck_assert_int_eq(info.puk_retries, -1);
+    ck_assert_int_eq(info.puk_retries_source, TK_RETRIES_UNKNOWN);
+    ck_assert_int_eq(info.puk_state, TK_PIN_OK);
+    ck_assert(!tk_retries_so_from_ledger(&info, NULL, true, 0));
+}
+END_TEST
+
 START_TEST(the_ledger_counts_only_where_card_and_flags_cannot)
 {
     TkTokenInfo flags_exact = info_with_flags(TK_PIN_OK, TK_PIN_FINAL_TRY);
@@ -255,6 +269,7 @@ static Suite *retries_suite(void)
     tcase_add_test(tc, flags_stay_when_the_card_says_nothing);
     tcase_add_test(tc, ledger_counts_the_puk_when_nothing_else_can);
     tcase_add_test(tc, puk_count_is_unknown_without_card_or_ledger);
+    tcase_add_test(tc, puk_of_unknown_start_value_is_unknown_whatever_the_ledger_counted);
     tcase_add_test(tc, the_ledger_counts_only_where_card_and_flags_cannot);
     suite_add_tcase(s, tc);
 

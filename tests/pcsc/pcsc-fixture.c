@@ -216,6 +216,15 @@ static size_t mini_card_apdu(MiniCard *c, const uint8_t *a, size_t n, uint8_t *o
             n >= 5 + sizeof(aid) && a[4] == sizeof(aid) && !memcmp(a + 5, aid, sizeof(aid));
         out[0] = match ? 0x90 : 0x6A;
         out[1] = match ? 0x00 : 0x82;
+    } else if (n == 5 && a[1] == 0xCA && a[2] == 0x01 && a[3] == 0xA0 && !c->no_card_data) {
+        /* MyEID's card data: applet 4.5.5, the rest zero. */
+        memset(out, 0, 20);
+        out[5] = 4;
+        out[6] = 5;
+        out[7] = 5;
+        out[20] = 0x90;
+        out[21] = 0x00;
+        len = 22;
     } else if (n >= 4 && a[1] == 0x20 && a[2] == 0x00 && (a[3] == 1 || a[3] == 3)) {
         int ref = a[3];
         if (n == 4) {

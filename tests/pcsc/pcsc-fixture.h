@@ -32,7 +32,8 @@ void pcsc_fixture_done(PcscFixture *f);
 void pcsc_fixture_cleanup(PcscFixture *f);
 
 /* A minimal ISO 7816 card with MyEID's ATR played to a vpcd reader from a thread: SELECT by
- * AID, VERIFY with and without data on references 1 and 3 with 3-try counters. Enough to
+ * AID, MyEID's card data (GET DATA 01 A0) unless no_card_data, VERIFY with and without data on
+ * references 1 and 3 with 3-try counters. Enough to
  * exercise the PC/SC layer; the full card lives in the simulator. */
 typedef struct MiniCard {
     int port;
@@ -46,6 +47,7 @@ typedef struct MiniCard {
     unsigned verify_empty_count;
     const uint8_t *atr; /* MyEID's unless set before insert */
     size_t atr_len;
+    bool no_card_data; /* a PKCS#15 card that is no MyEID */
 } MiniCard;
 
 void mini_card_init(MiniCard *c, int port);

@@ -92,7 +92,8 @@ START_TEST(readers_listed_with_card_presence_and_atr)
     wait_card_state(READER0, true);
     ck_assert_int_eq(tk_pcsc_list_readers(&r, &n, &e), 0);
     ck_assert(r[0].card_present);
-    ck_assert(tk_pcsc_probe_known_atr(r[0].atr, r[0].atr_len));
+    ck_assert_uint_eq(r[0].atr_len, card.atr_len);
+    ck_assert(memcmp(r[0].atr, card.atr, card.atr_len) == 0);
     ck_assert(!r[1].card_present);
     tk_reader_info_array_free(r, n);
 }
@@ -286,13 +287,31 @@ START_TEST(probe_on_empty_reader_is_token_removed)
 }
 END_TEST
 
+START_TEST(probe_reads_a_myeid_of_another_atr)
+{
+    /* An independent MyEID implementation's ATR: the card is known by what it answers. */
+    static const uint8_t oseid_atr[] = {0x3B, 0xF5, 0x18, 0x00, 0x02, 0x80, 0x01,
+                                        0x4F, 0x73, 0x45, 0x49, 0x44, 0x1A};
+    card.atr = oseid_atr;
+    card.atr_len = sizeof(oseid_atr);
+    card.tries[1] = 2;
+    ck_assert_int_eq(mini_card_insert(&card), 0);
+    wait_card_state(READER0, true);
+
+    int user = 7, so = 7, puk = 7;
+    TkError e = {};
+    ck_assert_int_eq(tk_pcsc_probe_retries(READER0, &user, &so, &puk, &e), 0);
+    ck_assert_int_eq(user, 2);
+    ck_assert_int_eq(so, 3);
+    ck_assert_int_eq(puk, -1);
+}
+END_TEST
+
 START_TEST(probe_declines_unknown_card)
 {
-    /* A card that is not a MyEID: the caller must fall back to flags and the ledger. */
-    static const uint8_t other_atr[] = {0x3B, 0x8A, 0x80, 0x01, 0x00, 0x31, 0xC1, 0x73,
-                                        0xC8, 0x40, 0x00, 0x00, 0x90, 0x00, 0x90};
-    card.atr = other_atr;
-    card.atr_len = sizeof(other_atr);
+    /* A PKCS#15 card that is not a MyEID, with a MyEID's ATR even: the caller must fall back to
+     * flags and the ledger. */
+    card.no_card_data = true;
     ck_assert_int_eq(mini_card_insert(&card), 0);
     wait_card_state(READER0, true);
 
@@ -330,6 +349,7 @@ static Suite *live_suite(void)
     tcase_add_test(tc, probe_reads_user_tries_without_spending_them);
     tcase_add_test(tc, probe_reports_blocked_pin_as_zero);
     tcase_add_test(tc, probe_on_empty_reader_is_token_removed);
+    tcase_add_test(tc, probe_reads_a_myeid_of_another_atr);
     tcase_add_test(tc, probe_declines_unknown_card);
     suite_add_tcase(s, tc);
     return s;

@@ -55,5 +55,7 @@ void sim_card_reset(SimCard *c);
 /* Processes one command APDU; writes response data and SW1 SW2 to out. Returns the length. */
 size_t sim_card_apdu(SimCard *c, const uint8_t *apdu, size_t len, uint8_t *out, size_t size);
 
+/* The longest ATR ISO 7816-3 allows. */
+#define SIM_ATR_MAX 33
 extern const uint8_t sim_card_atr[];
 extern const size_t sim_card_atr_len;

@@ -32,6 +32,8 @@ typedef struct Sim {
     const char *control_path;
     unsigned delay_ms;
     bool trace;
+    const uint8_t *atr;
+    size_t atr_len;
 
     bool inserted;
     int vpcd;
@@ -120,7 +122,7 @@ static void on_vpcd(Sim *s)
             sim_card_reset(&s->card);
             break;
         case VPCD_CTRL_ATR:
-            if (vpcd_write_frame(s->vpcd, sim_card_atr, sim_card_atr_len) < 0)
+            if (vpcd_write_frame(s->vpcd, s->atr, s->atr_len) < 0)
                 card_out(s);
             break;
         default:
@@ -335,6 +337,7 @@ static void usage(FILE *f)
           "                     pin REF, keys, quit\n"
           "  --delay-ms N       hold each APDU N ms before answering it\n"
           "  --serial HEX       the serial number of a blank card (20 hex digits)\n"
+          "  --atr HEX          the ATR the card answers with (default MyEID 4.5's)\n"
           "  --removed          start with the card out of the reader\n"
           "  --trace            log each APDU's header and status word to stderr\n",
           f);
@@ -351,14 +354,26 @@ static int parse_serial(const char *hex, uint8_t out[10])
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"port", required_argument, NULL, 'p'},     {"host", required_argument, NULL, 'H'},
-        {"state", required_argument, NULL, 's'},    {"control", required_argument, NULL, 'c'},
-        {"delay-ms", required_argument, NULL, 'd'}, {"serial", required_argument, NULL, 'S'},
-        {"removed", no_argument, NULL, 'r'},        {"trace", no_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},           {},
+        {"port", required_argument, NULL, 'p'},
+        {"host", required_argument, NULL, 'H'},
+        {"state", required_argument, NULL, 's'},
+        {"control", required_argument, NULL, 'c'},
+        {"delay-ms", required_argument, NULL, 'd'},
+        {"serial", required_argument, NULL, 'S'},
+        {"removed", no_argument, NULL, 'r'},
+        {"trace", no_argument, NULL, 't'},
+        {"atr", required_argument, NULL, 'A'},
+        {"help", no_argument, NULL, 'h'},
+        {},
     };
-    Sim s = {.host = "127.0.0.1", .vpcd = -1, .listener = -1, .inserted = true, .sigfd = -1};
-    uint8_t serial[10];
+    Sim s = {.host = "127.0.0.1",
+             .vpcd = -1,
+             .listener = -1,
+             .inserted = true,
+             .sigfd = -1,
+             .atr = sim_card_atr,
+             .atr_len = sim_card_atr_len};
+    uint8_t serial[10], atr[SIM_ATR_MAX];
     bool have_serial = false;
     int c, r;
 
@@ -396,6 +411,16 @@ int main(int argc, char **argv)
                 return 2;
             }
             have_serial = true;
+            break;
+        case 'A':
+            /* Another implementation's ATR: the card answers the same commands. */
+            if (!OPENSSL_hexstr2buf_ex(atr, sizeof(atr), &s.atr_len, optarg, '\0') ||
+                s.atr_len < 2) {
+                fprintf(stderr, "tokend-sim: --atr wants 2 to %d bytes in hex, not '%s'\n",
+                        SIM_ATR_MAX, optarg);
+                return 2;
+            }
+            s.atr = atr;
             break;
         case 'r':
             s.inserted = false;
