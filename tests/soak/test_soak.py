@@ -17,6 +17,7 @@ import collections
 import json
 import os
 import random
+import resource
 import re
 import signal
 import subprocess
@@ -299,7 +300,8 @@ class Injector(threading.Thread):
             while not self.stop.wait(self.rng.uniform(3, 8)):
                 fault = self.rng.choices(
                     ["pull-card", "kill-worker", "stop-worker", "restart-pcscd",
-                     "restart-tokend"], [30, 20, 20, 10, 15])[0]
+                     "restart-tokend", "kill-scanner", "fill-audit"],
+                    [30, 20, 20, 10, 15, 8, 8])[0]
                 getattr(self, fault.replace("-", "_"))()
         except BaseException as e:
             self.error = e
@@ -357,6 +359,34 @@ class Injector(threading.Thread):
         finally:
             try:
                 os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
+    def kill_scanner(self):
+        scanners = [pid for pid, cmd in env.children() if b"--scan" in cmd]
+        if scanners:
+            pid = self.rng.choice(scanners)
+            os.kill(pid, signal.SIGKILL)
+            self.log("kill-scanner", f"scanner {pid}")
+
+    def fill_audit(self):
+        """The audit disk full for a while: tokend may not make its trail one byte longer (a
+        file size limit on the running tokend, which it meets as EFBIG), then room again."""
+        if self.tokend_down.is_set():
+            return
+        pid = env.tokend.pid
+        size = os.path.getsize(env.audit_file)
+        try:
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (size, resource.RLIM_INFINITY))
+        except ProcessLookupError:
+            return
+        self.log("fill-audit", f"audit trail held at {size} bytes")
+        try:
+            self.stop.wait(self.rng.uniform(1, 4))
+        finally:
+            try:
+                resource.prlimit(pid, resource.RLIMIT_FSIZE,
+                                 (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
             except ProcessLookupError:
                 pass
 
@@ -589,10 +619,38 @@ def every_pin_known_and_no_counter_at_zero():
             clients[0].unblock(t)
         outcome, _ = clients[0].call("login-list", t, ["objects", t.serial, "--pin-file", "-"],
                                      f"{t.pin}\n")
+        if outcome == "PinFinalTry":
+            # Wrong PINs left the PIN on its final try, which a read never spends: the unblock
+            # a holder would be sent to resets it.
+            t.pin = None
+            for _ in range(5):
+                clients[0].unblock(t)
+                if t.pin is not None and not t.force_next:
+                    break
+            outcome, _ = clients[0].call("login-list", t,
+                                         ["objects", t.serial, "--pin-file", "-"], f"{t.pin}\n")
         assert outcome == "ok", f"{t}: the PIN the client set does not log in: {outcome}"
     check_counters()
     assert not violations["bricked"] and not violations["pin"] and not violations["keys"], \
         dict(violations)
+
+
+def the_ledger_never_shows_a_card_more_puk_tries_than_it_has():
+    """The final-try guard rests on tokend's count of a card's PUK tries (its ledger): whatever
+    was cut off, it may count a try the card did not spend, never miss one it did."""
+    equal = 0
+    for card in sim.cards:
+        path = token_path_of(card)
+        puk = int(re.search(r"puk=(\d+)/", card.control("pin 1")).group(1))
+        shown = env.get(path, TOKEN, "PukRetries")
+        source = env.get(path, TOKEN, "PukRetriesSource")
+        checks["ledger-vs-card"] += 1
+        say(f"card {card.index}: PUK {puk} tries on the card, tokend shows {shown} ({source})")
+        if source == "ledger":
+            assert shown <= puk, f"card {card.index}: tokend counts {shown} PUK tries, the " \
+                f"card has {puk}"
+            equal += shown == puk
+    say(f"ledger equal to the card on {equal} of {len(sim.cards)} cards")
 
 
 def the_audit_trail_verifies():
@@ -710,7 +768,8 @@ def nothing_is_left_running():
 
 try:
     rc = Tap([soak_runs_with_faults, no_token_stays_busy_after_the_faults,
-              every_pin_known_and_no_counter_at_zero, the_audit_trail_verifies,
+              every_pin_known_and_no_counter_at_zero,
+              the_ledger_never_shows_a_card_more_puk_tries_than_it_has, the_audit_trail_verifies,
               what_clients_saw_done_is_recorded, tokend_stayed_small_and_never_crashed,
               no_worker_died_of_its_own, nothing_is_left_running]).run()
 finally:
