@@ -3,6 +3,7 @@
 users and groups the rules speak of. polkitd reads its actions and rules at fixed paths: a
 private mount namespace puts ours there for it alone, touching nothing system-wide."""
 
+import fcntl
 import grp
 import os
 import pwd
@@ -12,39 +13,102 @@ import subprocess
 POLKITD = "/usr/lib/polkit-1/polkitd"
 POLKIT_BUS_CONF = "/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf"
 ROLE_GROUPS = ("tokend-helpdesk", "tokend-kiosk", "tokend-provisioning")
+# Which test programs use the accounts the tests made (Users): one lock, and a directory a name.
+ACCOUNTS_DIR = "/run/tokend-test-accounts"
+ACCOUNTS_LOCK = "/run/tokend-test-accounts.lock"
 
 
 class Users:
-    """System users and groups made for one test, removed again by close()."""
+    """System users and groups made for one test, removed again by close().
+
+    Test programs run in parallel and share some names (the groups the role rules speak of, the
+    user tokend): one that made a name must not remove it while another still uses it. So every
+    change is made under one lock (ACCOUNTS_LOCK), each test that uses a name it may have to
+    make says so with a file in ACCOUNTS_DIR/NAME/ named by its PID, and a name the tests made
+    is removed by the last of them that used it. A name that was there before any test (an
+    installed tokend's) is never removed."""
 
     def __init__(self):
         self.groups, self.users = [], []
 
-    def group(self, name):
+    @staticmethod
+    def _locked():
+        os.makedirs(ACCOUNTS_DIR, exist_ok=True)
+        f = open(ACCOUNTS_LOCK, "w")
+        fcntl.flock(f, fcntl.LOCK_EX)
+        return f
+
+    @staticmethod
+    def _hold(name, made):
+        d = os.path.join(ACCOUNTS_DIR, name)
+        os.makedirs(d, exist_ok=True)
+        if made:
+            open(os.path.join(d, "made"), "w").close()
+        open(os.path.join(d, str(os.getpid())), "w").close()
+
+    @staticmethod
+    def _release(name):
+        """Whether name was made by the tests and nobody alive uses it any more."""
+        d = os.path.join(ACCOUNTS_DIR, name)
         try:
-            grp.getgrnam(name)
-        except KeyError:
-            subprocess.run(["groupadd", "--system", name], check=True)
-            self.groups.append(name)
+            os.unlink(os.path.join(d, str(os.getpid())))
+        except FileNotFoundError:
+            pass
+        try:
+            entries = os.listdir(d)
+        except FileNotFoundError:
+            return False
+        alive = [e for e in entries if e.isdigit() and os.path.exists(f"/proc/{e}")]
+        if alive:
+            return False
+        made = "made" in entries
+        shutil.rmtree(d, ignore_errors=True)
+        return made
+
+    def group(self, name):
+        with self._locked():
+            try:
+                grp.getgrnam(name)
+                made = os.path.exists(os.path.join(ACCOUNTS_DIR, name, "made"))
+            except KeyError:
+                subprocess.run(["groupadd", "--system", name], check=True)
+                made = True
+            if made:
+                self._hold(name, True)
+                self.groups.append(name)
 
     def user(self, name, groups=()):
         for g in groups:
             self.group(g)
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            cmd = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name]
-            if groups:
-                cmd[1:1] = ["--groups", ",".join(groups)]
-            subprocess.run(cmd, check=True)
-            self.users.append(name)
+        with self._locked():
+            try:
+                pwd.getpwnam(name)
+                made = os.path.exists(os.path.join(ACCOUNTS_DIR, name, "made"))
+            except KeyError:
+                cmd = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                       name]
+                if groups:
+                    cmd[1:1] = ["--groups", ",".join(groups)]
+                subprocess.run(cmd, check=True)
+                made = True
+            if made:
+                self._hold(name, True)
+                self.users.append(name)
         return name
 
     def close(self):
-        for u in self.users:
-            subprocess.run(["userdel", u], check=False)
-        for g in self.groups:
-            subprocess.run(["groupdel", g], check=False)
+        with self._locked():
+            for u in self.users:
+                if self._release(u):
+                    subprocess.run(["userdel", u], check=False)
+            for g in self.groups:
+                if self._release(g):
+                    subprocess.run(["groupdel", g], check=False)
+            # The lock file stays (in /run, which a boot clears): another test may hold it open.
+            try:
+                os.rmdir(ACCOUNTS_DIR)
+            except OSError:
+                pass
         self.users, self.groups = [], []
 
 
