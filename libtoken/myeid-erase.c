@@ -17,31 +17,13 @@
 #define AC_ALWAYS 0x0
 #define AC_NEVER  0xF
 
-typedef struct EraseCard {
-    SCARDCONTEXT ctx;
-    SCARDHANDLE card;
-    DWORD protocol;
-    bool in_transaction;
-} EraseCard;
-
-static void erase_card_done(EraseCard *c)
-{
-    if (c->in_transaction)
-        (void)SCardEndTransaction(c->card, SCARD_LEAVE_CARD);
-    if (c->card)
-        (void)SCardDisconnect(c->card, SCARD_LEAVE_CARD);
-    if (c->ctx)
-        (void)SCardReleaseContext(c->ctx);
-}
-
 /* Sends apdu; the answer's data (without the status words) goes to resp, which may be NULL. */
-static LONG erase_transmit(EraseCard *c, const uint8_t *apdu, size_t len, uint8_t *resp,
+static LONG erase_transmit(TkPcscCard *c, const uint8_t *apdu, size_t len, uint8_t *resp,
                            size_t *resp_len, uint16_t *ret_sw)
 {
     uint8_t buf[258];
-    DWORD n = sizeof(buf);
-    const SCARD_IO_REQUEST *pci = c->protocol == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
-    LONG rv = SCardTransmit(c->card, pci, apdu, (DWORD)len, NULL, buf, &n);
+    size_t n = sizeof(buf);
+    LONG rv = tk_pcsc_card_transmit(c, apdu, len, buf, &n);
     if (rv == SCARD_S_SUCCESS && n < 2)
         rv = SCARD_F_COMM_ERROR;
     if (rv == SCARD_S_SUCCESS) {
@@ -52,17 +34,6 @@ static LONG erase_transmit(EraseCard *c, const uint8_t *apdu, size_t len, uint8_
         }
     }
     explicit_bzero(buf, sizeof(buf));
-    return rv;
-}
-
-static LONG identify_transmit(void *userdata, const uint8_t *apdu, size_t apdu_len, uint8_t *resp,
-                              size_t *resp_len)
-{
-    const EraseCard *c = userdata;
-    const SCARD_IO_REQUEST *pci = c->protocol == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
-    DWORD n = (DWORD)*resp_len;
-    LONG rv = SCardTransmit(c->card, pci, apdu, (DWORD)apdu_len, NULL, resp, &n);
-    *resp_len = n;
     return rv;
 }
 
@@ -100,7 +71,7 @@ static int so_pin_incorrect(TkError *error, uint16_t sw)
                         "The card refused the SO PIN (status %04X). Nothing was erased.", sw);
 }
 
-static int verify_so_pin(EraseCard *c, uint8_t ref, const TkSecret *so_pin, TkError *error)
+static int verify_so_pin(TkPcscCard *c, uint8_t ref, const TkSecret *so_pin, TkError *error)
 {
     if (!so_pin || so_pin->len == 0 || so_pin->len > MYEID_PIN_LEN)
         return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT,
@@ -122,26 +93,15 @@ int tk_myeid_erase(const char *reader, const TkSecret *so_pin, TkError *error)
     if (isempty(reader))
         return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT, "No reader given");
 
-    _cleanup_(erase_card_done) EraseCard c = {};
-    LONG rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &c.ctx);
-    if (rv != SCARD_S_SUCCESS) {
-        c.ctx = 0;
-        return tk_pcsc_error_set(error, rv, "connecting to the PC/SC service");
-    }
-    rv = SCardConnect(c.ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
-                      &c.card, &c.protocol);
-    if (rv != SCARD_S_SUCCESS) {
-        c.card = 0;
-        return tk_pcsc_error_set(error, rv, "connecting to the card to erase it");
-    }
     /* No other client's APDU may land between the VERIFY and the erase. */
-    rv = SCardBeginTransaction(c.card);
-    if (rv != SCARD_S_SUCCESS)
-        return tk_pcsc_error_set(error, rv, "locking the card for erasing it");
-    c.in_transaction = true;
+    _cleanup_(tk_pcsc_card_close) TkPcscCard c = {};
+    int r = tk_pcsc_card_open(&c, reader, "connecting to the card to erase it",
+                              "locking the card for erasing it", error);
+    if (r < 0)
+        return r;
 
     /* A MyEID is known by its answers, as the probe knows it, not by its ATR. */
-    int r = tk_pcsc_identify_myeid(identify_transmit, &c, error);
+    r = tk_pcsc_identify_myeid(tk_pcsc_card_transmit, &c, error);
     if (r < 0)
         return r;
 
@@ -149,7 +109,7 @@ int tk_myeid_erase(const char *reader, const TkSecret *so_pin, TkError *error)
     uint8_t fcp[256];
     size_t fcp_len = sizeof(fcp);
     uint16_t sw = 0;
-    rv = erase_transmit(&c, select_mf, sizeof(select_mf), fcp, &fcp_len, &sw);
+    LONG rv = erase_transmit(&c, select_mf, sizeof(select_mf), fcp, &fcp_len, &sw);
     if (rv != SCARD_S_SUCCESS)
         return tk_pcsc_error_set(error, rv, "selecting the card's MF");
     size_t lcs_len = 0, acl_len = 0;

@@ -27,30 +27,47 @@ int tk_pcsc_verify_status_to_tries(uint8_t sw1, uint8_t sw2, int max_tries)
     return -1;
 }
 
-typedef struct ProbeCard {
-    SCARDCONTEXT ctx;
-    SCARDHANDLE card;
-    DWORD protocol;
-    bool in_transaction;
-} ProbeCard;
-
-static void probe_card_done(ProbeCard *p)
+void tk_pcsc_card_close(TkPcscCard *c)
 {
-    if (p->in_transaction)
-        (void)SCardEndTransaction(p->card, SCARD_LEAVE_CARD);
-    if (p->card)
-        (void)SCardDisconnect(p->card, SCARD_LEAVE_CARD);
-    if (p->ctx)
-        (void)SCardReleaseContext(p->ctx);
+    if (c->in_transaction)
+        (void)SCardEndTransaction(c->card, SCARD_LEAVE_CARD);
+    if (c->card)
+        (void)SCardDisconnect(c->card, SCARD_LEAVE_CARD);
+    if (c->ctx)
+        (void)SCardReleaseContext(c->ctx);
+    *c = (TkPcscCard){};
 }
 
-static LONG probe_transmit(void *userdata, const uint8_t *apdu, size_t len, uint8_t *resp,
+int tk_pcsc_card_open(TkPcscCard *c, const char *reader, const char *connecting,
+                      const char *locking, TkError *error)
+{
+    *c = (TkPcscCard){};
+    LONG rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &c->ctx);
+    if (rv != SCARD_S_SUCCESS) {
+        c->ctx = 0;
+        return tk_pcsc_error_set(error, rv, "connecting to the PC/SC service");
+    }
+    /* Shared: the token's worker may hold the card through OpenSC at the same time. */
+    rv = SCardConnect(c->ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+                      &c->card, &c->protocol);
+    if (rv != SCARD_S_SUCCESS) {
+        c->card = 0;
+        return tk_pcsc_error_set(error, rv, connecting);
+    }
+    rv = SCardBeginTransaction(c->card);
+    if (rv != SCARD_S_SUCCESS)
+        return tk_pcsc_error_set(error, rv, locking);
+    c->in_transaction = true;
+    return 0;
+}
+
+LONG tk_pcsc_card_transmit(void *userdata, const uint8_t *apdu, size_t len, uint8_t *resp,
                            size_t *resp_len)
 {
-    ProbeCard *p = userdata;
+    const TkPcscCard *c = userdata;
     DWORD n = (DWORD)*resp_len;
-    const SCARD_IO_REQUEST *pci = p->protocol == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
-    LONG rv = SCardTransmit(p->card, pci, apdu, (DWORD)len, NULL, resp, &n);
+    const SCARD_IO_REQUEST *pci = c->protocol == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
+    LONG rv = SCardTransmit(c->card, pci, apdu, (DWORD)len, NULL, resp, &n);
     if (rv == SCARD_S_SUCCESS)
         *resp_len = n;
     return rv;
@@ -155,27 +172,13 @@ int tk_pcsc_probe_retries(const char *reader, int *ret_user, int *ret_so, int *r
     if (!reader || !ret_user || !ret_so || !ret_puk)
         return tk_error_set(error, -EINVAL, TK_ERROR_INVALID_ARGUMENT, "No reader given");
 
-    _cleanup_(probe_card_done) ProbeCard p = {};
-    LONG rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &p.ctx);
-    if (rv != SCARD_S_SUCCESS) {
-        p.ctx = 0;
-        return tk_pcsc_error_set(error, rv, "connecting to the PC/SC service");
-    }
-
-    /* Shared: the token's worker may hold the card through OpenSC at the same time. */
-    rv = SCardConnect(p.ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
-                      &p.card, &p.protocol);
-    if (rv != SCARD_S_SUCCESS) {
-        p.card = 0;
-        return tk_pcsc_error_set(error, rv, "connecting to the token");
-    }
-
     /* The transaction keeps another client's APDUs from landing between the SELECT and the
      * VERIFYs, where they could select another application. */
-    rv = SCardBeginTransaction(p.card);
-    if (rv != SCARD_S_SUCCESS)
-        return tk_pcsc_error_set(error, rv, "locking the token for reading its counters");
-    p.in_transaction = true;
+    _cleanup_(tk_pcsc_card_close) TkPcscCard p = {};
+    int r = tk_pcsc_card_open(&p, reader, "connecting to the token",
+                              "locking the token for reading its counters", error);
+    if (r < 0)
+        return r;
 
-    return tk_pcsc_probe_card(probe_transmit, &p, ret_user, ret_so, ret_puk, error);
+    return tk_pcsc_probe_card(tk_pcsc_card_transmit, &p, ret_user, ret_so, ret_puk, error);
 }

@@ -24,6 +24,25 @@ int tk_pcsc_probe_retries(const char *reader, int *ret_user, int *ret_so, int *r
 typedef LONG (*TkPcscTransmit)(void *userdata, const uint8_t *apdu, size_t apdu_len, uint8_t *resp,
                                size_t *resp_len);
 
+/* A card connected (shared: the token's worker may hold it through OpenSC too) and locked in a
+ * PC/SC transaction, so that no other client's APDU lands between ours. */
+typedef struct TkPcscCard {
+    SCARDCONTEXT ctx;
+    SCARDHANDLE card;
+    DWORD protocol;
+    bool in_transaction;
+} TkPcscCard;
+
+/* Connects to the card in reader and begins the transaction; connecting and locking name the
+ * step in the error when one fails. *c is for tk_pcsc_card_close() in every case. */
+int tk_pcsc_card_open(TkPcscCard *c, const char *reader, const char *connecting,
+                      const char *locking, TkError *error);
+void tk_pcsc_card_close(TkPcscCard *c);
+
+/* A TkPcscTransmit over the TkPcscCard in userdata. */
+LONG tk_pcsc_card_transmit(void *userdata, const uint8_t *apdu, size_t len, uint8_t *resp,
+                           size_t *resp_len);
+
 /* Whether the card answers as a MyEID, whatever its ATR: SELECT of the PKCS#15 application and
  * MyEID's card data (GET DATA 01 A0), over transmit on a card already connected and locked. 0
  * when it does, -EOPNOTSUPP when it does not, another negative errno when the card cannot be
