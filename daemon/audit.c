@@ -14,10 +14,8 @@
 
 const char *audit_message_id(const char *operation)
 {
-    for (size_t i = 0; operation && i < n_operations; i++)
-        if (operations[i].message_id && streq(operations[i].name, operation))
-            return operations[i].message_id;
-    return NULL;
+    const Operation *op = operation_find_recorded(operation);
+    return op ? op->message_id : NULL;
 }
 
 /* An act's record could not be written: says so, and what follows from it. */

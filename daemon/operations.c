@@ -191,6 +191,14 @@ uint64_t operation_member_timeout_usec(const char *member, uint64_t ceiling_usec
     return usec;
 }
 
+const Operation *operation_find_recorded(const char *name)
+{
+    for (size_t i = 0; name && i < n_operations; i++)
+        if (operations[i].message_id && streq(operations[i].name, name))
+            return &operations[i];
+    return NULL;
+}
+
 bool operation_ledger_outcome(const Operation *op, const char *error_name, bool *ret_success)
 {
     switch (op->ledger) {

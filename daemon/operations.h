@@ -101,6 +101,9 @@ extern const size_t n_operations;
 
 /* The row for a member and variant; NULL when there is none (the call is refused). */
 const Operation *operation_find(const char *member, const char *variant);
+/* The row whose acts the audit trail records under name ("unblock-pin"): the one with a
+ * MESSAGE_ID (ListObjects without a PIN shares its name and is not recorded); NULL for none. */
+const Operation *operation_find_recorded(const char *name);
 /* The first row of a member, whatever its variant. */
 const Operation *operation_find_member(const char *member);
 

@@ -55,10 +55,7 @@ static int parse_number(const char *s, unsigned long max, unsigned long *ret)
 static void count_interrupted_act(const char *operation, const char *serial, void *userdata)
 {
     Context *c = userdata;
-    const Operation *op = NULL;
-    for (size_t i = 0; i < n_operations && !op; i++)
-        if (streq(operations[i].name, operation))
-            op = &operations[i];
+    const Operation *op = operation_find_recorded(operation);
     if (!op || op->ledger != LEDGER_JUDGED || isempty(serial))
         return;
     int r = tk_ledger_record(c->state_dir, serial, false);
