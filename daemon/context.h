@@ -42,10 +42,12 @@ typedef struct SoCount {
 } SoCount;
 
 /* Outcomes the retry ledger could not take when they happened, counted here until a write
- * works: the count was reset (first), then failed this many times more. */
+ * works: the count was reset (first), then failed this many times more, and this many answers
+ * were lost. */
 typedef struct LedgerUnsaved {
     bool reset;
     unsigned failures;
+    unsigned unknown;
 } LedgerUnsaved;
 
 typedef struct Token {

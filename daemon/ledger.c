@@ -27,13 +27,14 @@ int ledger_start(Context *c)
     return 0;
 }
 
-/* The ledger's count for the token, with what it could not take yet. A ledger that cannot be
- * read is logged when it starts failing and when it works again, not at every report. */
+/* The failures the ledger reckons with for the token (tk_ledger_failures()), with what it could
+ * not take yet. A ledger that cannot be read is logged when it starts failing and when it works
+ * again, not at every report. */
 static int ledger_count(Token *t, int *ret)
 {
     Context *c = t->context;
-    int failed;
-    int r = tk_ledger_get(c->state_dir, t->info.serial, &failed);
+    TkLedgerCount count;
+    int r = tk_ledger_get(c->state_dir, t->info.serial, &count);
     if (r < 0) {
         if (r != c->ledger_error)
             log_error_errno(r, "Cannot read the retry ledger %s/%s: %m", c->state_dir,
@@ -45,10 +46,12 @@ static int ledger_count(Token *t, int *ret)
         log_info("The retry ledger %s/%s can be read again", c->state_dir, TK_LEDGER_FILE);
     c->ledger_error = 0;
     if (t->ledger_unsaved.reset)
-        failed = 0;
+        count = tk_ledger_count_next(count, TK_LEDGER_SUCCESS);
     for (unsigned i = 0; i < t->ledger_unsaved.failures; i++)
-        failed = tk_ledger_next(failed, false);
-    *ret = failed;
+        count = tk_ledger_count_next(count, TK_LEDGER_FAILED);
+    for (unsigned i = 0; i < t->ledger_unsaved.unknown; i++)
+        count = tk_ledger_count_next(count, TK_LEDGER_UNKNOWN);
+    *ret = tk_ledger_failures(count, t->worker_retries.so_max_tries);
     return 0;
 }
 
@@ -111,13 +114,18 @@ static int save_unsaved(Token *t)
     LedgerUnsaved *u = &t->ledger_unsaved;
     int r;
     if (u->reset) {
-        r = tk_ledger_record(c->state_dir, t->info.serial, true);
+        r = tk_ledger_record(c->state_dir, t->info.serial, TK_LEDGER_SUCCESS);
         if (r < 0)
             return r;
         u->reset = false;
     }
     for (; u->failures > 0; u->failures--) {
-        r = tk_ledger_record(c->state_dir, t->info.serial, false);
+        r = tk_ledger_record(c->state_dir, t->info.serial, TK_LEDGER_FAILED);
+        if (r < 0)
+            return r;
+    }
+    for (; u->unknown > 0; u->unknown--) {
+        r = tk_ledger_record(c->state_dir, t->info.serial, TK_LEDGER_UNKNOWN);
         if (r < 0)
             return r;
     }
@@ -126,26 +134,32 @@ static int save_unsaved(Token *t)
 
 static bool unsaved(const Token *t)
 {
-    return t->ledger_unsaved.reset || t->ledger_unsaved.failures > 0;
+    return t->ledger_unsaved.reset || t->ledger_unsaved.failures > 0 ||
+           t->ledger_unsaved.unknown > 0;
 }
 
 void ledger_count_outcome(Token *t, const Operation *op, const char *error_name)
 {
     Context *c = t->context;
-    bool success;
-    if (!operation_ledger_outcome(op, error_name, &success))
+    TkLedgerOutcome outcome;
+    if (!operation_ledger_outcome(op, error_name, &outcome))
         return;
     /* A reset makes every earlier failure moot, written or not. */
-    if (success)
+    if (outcome == TK_LEDGER_SUCCESS)
         t->ledger_unsaved = (LedgerUnsaved){.reset = true};
-    else
+    else if (outcome == TK_LEDGER_FAILED)
         t->ledger_unsaved.failures++;
+    else
+        t->ledger_unsaved.unknown++;
     int r = save_unsaved(t);
     if (r < 0)
         log_error_errno(r,
                         "Cannot write the retry ledger %s/%s: %m. The %s of token %s is counted "
                         "in memory until it can; unblocks that depend on it are refused.",
-                        c->state_dir, TK_LEDGER_FILE, success ? "reset" : "failed attempt",
+                        c->state_dir, TK_LEDGER_FILE,
+                        outcome == TK_LEDGER_SUCCESS  ? "reset"
+                        : outcome == TK_LEDGER_FAILED ? "failed attempt"
+                                                      : "attempt whose answer was lost",
                         t->info.serial);
     recount(t);
     ledger_tell_worker(t);

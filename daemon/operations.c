@@ -199,24 +199,28 @@ const Operation *operation_find_recorded(const char *name)
     return NULL;
 }
 
-bool operation_ledger_outcome(const Operation *op, const char *error_name, bool *ret_success)
+bool operation_ledger_outcome(const Operation *op, const char *error_name, TkLedgerOutcome *ret)
 {
     switch (op->ledger) {
     case LEDGER_JUDGED:
         /* Refused before the card was asked (locked, final try, busy, a bad argument): nothing
          * to count. Cut off with the card's answer lost (the token pulled, the worker gone, the
-         * time limit): the card may have judged the secret and spent a try, so it counts as a
-         * failure; the guard errs on the card's side, and a right PUK resets the count. */
-        if (error_name && !streq(error_name, TK_ERROR_PIN_INCORRECT) &&
-            !streq(error_name, TK_ERROR_TOKEN_REMOVED) && !streq(error_name, TK_ERROR_TIMEOUT) &&
-            !streq(error_name, TK_ERROR_FAILED))
+         * time limit): the card may have judged the secret and spent a try, which the guard
+         * reckons with (tk_ledger_failures()); a right PUK resets the count. */
+        if (!error_name)
+            *ret = TK_LEDGER_SUCCESS;
+        else if (streq(error_name, TK_ERROR_PIN_INCORRECT))
+            *ret = TK_LEDGER_FAILED;
+        else if (streq(error_name, TK_ERROR_TOKEN_REMOVED) || streq(error_name, TK_ERROR_TIMEOUT) ||
+                 streq(error_name, TK_ERROR_FAILED))
+            *ret = TK_LEDGER_UNKNOWN;
+        else
             return false;
-        *ret_success = !error_name;
         return true;
     case LEDGER_RESET:
         if (error_name)
             return false;
-        *ret_success = true;
+        *ret = TK_LEDGER_SUCCESS;
         return true;
     case LEDGER_NONE:
     default:

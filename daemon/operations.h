@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "retry-ledger.h"
+
 /* The one table of what tokend's Token methods are: every handler, the worker, authorisation,
  * the audit trail and the tests read it (operations.c). */
 
@@ -114,10 +116,10 @@ uint64_t operation_timeout_usec(const Operation *op, uint64_t ceiling_usec);
  * method: the worker's deadline, the Manager's OperationTimeouts. 0 for no such member. */
 uint64_t operation_member_timeout_usec(const char *member, uint64_t ceiling_usec);
 
-/* Whether the outcome of a call of op changes the retry ledger's count, and if so whether as
- * a success (the count goes to 0) or as one more failure. error_name: the call's error, NULL
- * when it was done. */
-bool operation_ledger_outcome(const Operation *op, const char *error_name, bool *ret_success);
+/* Whether the outcome of a call of op changes the retry ledger's count, and if so how: a success
+ * (the count goes to 0), one more failure, or an attempt whose answer was lost. error_name: the
+ * call's error, NULL when it was done. */
+bool operation_ledger_outcome(const Operation *op, const char *error_name, TkLedgerOutcome *ret);
 
 /* Whether a call of this row leaves a record in the audit trail: it changes the token or
  * presents a secret to it. */

@@ -50,23 +50,23 @@ static int parse_number(const char *s, unsigned long max, unsigned long *ret)
 }
 
 /* An act that presented the secret the retry ledger counts, cut off by a killed tokend: the card
- * may have spent a try that nobody counted. It is counted as failed, so that the final-try
- * guard errs on the side of the card (a right PUK next time resets the count). */
+ * may have spent a try that nobody counted. It is counted as an attempt whose answer was lost,
+ * which the final-try guard reckons with (a right PUK next time resets the count). */
 static void count_interrupted_act(const char *operation, const char *serial, void *userdata)
 {
     Context *c = userdata;
     const Operation *op = operation_find_recorded(operation);
     if (!op || op->ledger != LEDGER_JUDGED || isempty(serial))
         return;
-    int r = tk_ledger_record(c->state_dir, serial, false);
+    int r = tk_ledger_record(c->state_dir, serial, TK_LEDGER_UNKNOWN);
     if (r < 0)
         log_error_errno(r,
                         "Cannot count the interrupted %s of token %s in the retry ledger %s/%s: "
                         "%m",
                         operation, serial, c->state_dir, TK_LEDGER_FILE);
     else
-        log_warning("The %s of token %s was interrupted: counted as a failed attempt in the "
-                    "retry ledger, since the card may have spent a try.",
+        log_warning("The %s of token %s was interrupted: counted in the retry ledger as an "
+                    "attempt whose answer was lost, since the card may have spent a try.",
                     operation, serial);
 }
 

@@ -165,9 +165,11 @@ static int method_set_ledger(sd_bus_message *m, void *userdata, sd_bus_error *re
  * it. */
 static void count_outcome(WorkerContext *w, const Operation *op, int r, const TkError *e)
 {
-    bool success;
-    if (operation_ledger_outcome(op, r < 0 ? e->name : NULL, &success))
-        w->ledger_failed = tk_ledger_next(w->ledger_failed, success);
+    TkLedgerOutcome outcome;
+    /* A lost answer is tokend's to reckon with: it knows every such attempt of the token's. */
+    if (operation_ledger_outcome(op, r < 0 ? e->name : NULL, &outcome) &&
+        outcome != TK_LEDGER_UNKNOWN)
+        w->ledger_failed = tk_ledger_next(w->ledger_failed, outcome == TK_LEDGER_SUCCESS);
 }
 
 static int append_object(sd_bus_message *m, const TkObject *o)

@@ -34,29 +34,70 @@ static int ledger_lock(int dirfd, int operation, int *ret_fd)
     return 0;
 }
 
-static int entry_count(json_object *entry, int *ret_failed)
+static int entry_number(json_object *entry, const char *key, bool required, int *ret)
 {
-    json_object *failed;
-    if (!json_object_is_type(entry, json_type_object) ||
-        !json_object_object_get_ex(entry, "failed", &failed) ||
-        !json_object_is_type(failed, json_type_int))
+    json_object *v;
+    if (!json_object_object_get_ex(entry, key, &v)) {
+        *ret = 0;
+        return required ? -EBADMSG : 0;
+    }
+    if (!json_object_is_type(v, json_type_int))
         return -EBADMSG;
-    int64_t v = json_object_get_int64(failed);
-    if (v < 0 || v > TK_LEDGER_FAILED_MAX)
+    int64_t n = json_object_get_int64(v);
+    if (n < 0 || n > TK_LEDGER_FAILED_MAX)
         return -EBADMSG;
-    *ret_failed = (int)v;
+    *ret = (int)n;
     return 0;
 }
 
-static int ledger_entry_failed(json_object *root, const char *serial, int *ret_failed)
+/* An entry: "failed", and "unknown" where an answer was lost (a ledger of an older tokend has
+ * none). */
+static int entry_count(json_object *entry, TkLedgerCount *ret)
+{
+    if (!json_object_is_type(entry, json_type_object))
+        return -EBADMSG;
+    int r = entry_number(entry, "failed", true, &ret->failed);
+    if (r >= 0)
+        r = entry_number(entry, "unknown", false, &ret->unknown);
+    return r;
+}
+
+static int ledger_entry(json_object *root, const char *serial, TkLedgerCount *ret)
 {
     json_object *tokens, *entry;
     if (!json_object_object_get_ex(root, "tokens", &tokens) ||
         !json_object_object_get_ex(tokens, serial, &entry)) {
-        *ret_failed = -1;
+        *ret = TK_LEDGER_NO_RECORD;
         return 0;
     }
-    return entry_count(entry, ret_failed);
+    return entry_count(entry, ret);
+}
+
+TkLedgerCount tk_ledger_count_next(TkLedgerCount count, TkLedgerOutcome outcome)
+{
+    switch (outcome) {
+    case TK_LEDGER_SUCCESS:
+        return (TkLedgerCount){};
+    case TK_LEDGER_FAILED:
+        count.failed = tk_ledger_next(count.failed, false);
+        return count;
+    case TK_LEDGER_UNKNOWN:
+    default:
+        if (count.failed < 0)
+            count.failed = 0;
+        count.unknown = tk_ledger_next(count.unknown, false);
+        return count;
+    }
+}
+
+int tk_ledger_failures(TkLedgerCount count, unsigned max_tries)
+{
+    if (count.failed < 0)
+        return -1;
+    long all = (long)count.failed + count.unknown;
+    if (max_tries > 0 && (unsigned)count.failed < max_tries && all >= (long)max_tries)
+        return (int)max_tries - 1;
+    return all < TK_LEDGER_FAILED_MAX ? (int)all : TK_LEDGER_FAILED_MAX;
 }
 
 /* Reads the ledger into *ret (a new empty one when there is none). -EBADMSG when the file is
@@ -110,9 +151,9 @@ static int ledger_load(int dirfd, json_object **ret)
     /* One bad entry makes the whole file suspect: no count in it is trusted. */
     json_object_object_foreach(tokens, serial, entry)
     {
-        int failed;
+        TkLedgerCount count;
         (void)serial;
-        if (entry_count(entry, &failed) < 0)
+        if (entry_count(entry, &count) < 0)
             return -EBADMSG;
     }
 
@@ -156,9 +197,9 @@ static int ledger_save(int dirfd, json_object *root)
     return 0;
 }
 
-int tk_ledger_get(const char *dir, const char *serial, int *ret_failed_puk)
+int tk_ledger_get(const char *dir, const char *serial, TkLedgerCount *ret)
 {
-    if (!dir || !serial || !*serial || !ret_failed_puk)
+    if (!dir || !serial || !*serial || !ret)
         return -EINVAL;
 
     _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -169,7 +210,7 @@ int tk_ledger_get(const char *dir, const char *serial, int *ret_failed_puk)
     if (faccessat(dirfd, TK_LEDGER_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
         if (errno != ENOENT)
             return -errno;
-        *ret_failed_puk = -1;
+        *ret = TK_LEDGER_NO_RECORD;
         return 0;
     }
 
@@ -183,15 +224,15 @@ int tk_ledger_get(const char *dir, const char *serial, int *ret_failed_puk)
     if (r < 0)
         return r;
 
-    int failed;
-    r = ledger_entry_failed(root, serial, &failed);
+    TkLedgerCount count;
+    r = ledger_entry(root, serial, &count);
     if (r < 0)
         return r;
-    *ret_failed_puk = failed;
+    *ret = count;
     return 0;
 }
 
-int tk_ledger_record(const char *dir, const char *serial, bool success)
+int tk_ledger_record(const char *dir, const char *serial, TkLedgerOutcome outcome)
 {
     if (!dir || !serial || !*serial)
         return -EINVAL;
@@ -207,9 +248,9 @@ int tk_ledger_record(const char *dir, const char *serial, bool success)
 
     _cleanup_(json_object_putp) json_object *root = NULL;
     r = ledger_load(dirfd, &root);
-    int failed = -1;
+    TkLedgerCount count = TK_LEDGER_NO_RECORD;
     if (r >= 0)
-        r = ledger_entry_failed(root, serial, &failed);
+        r = ledger_entry(root, serial, &count);
     if (r < 0)
         return r;
 
@@ -220,8 +261,10 @@ int tk_ledger_record(const char *dir, const char *serial, bool success)
     _cleanup_(json_object_putp) json_object *entry = json_object_new_object();
     if (!entry)
         return -ENOMEM;
-    if (json_object_object_add(entry, "failed",
-                               json_object_new_int(tk_ledger_next(failed, success))) < 0 ||
+    count = tk_ledger_count_next(count, outcome);
+    if (json_object_object_add(entry, "failed", json_object_new_int(count.failed)) < 0 ||
+        (count.unknown > 0 &&
+         json_object_object_add(entry, "unknown", json_object_new_int(count.unknown)) < 0) ||
         json_object_object_add(entry, "updated", json_object_new_int64((int64_t)time(NULL))) < 0)
         return -ENOMEM;
     if (json_object_object_add(tokens, serial, TAKE_PTR(entry)) < 0)

@@ -13,7 +13,7 @@ import sys
 import time
 
 from card_env import CardEnv, gvariant_options, need_cards
-from tokend_env import BUS_NAME, TOKEN
+from tokend_env import BUS_NAME, TOKEN, options
 from tap import Tap
 
 need_cards()
@@ -113,7 +113,9 @@ def a_tokend_killed_mid_unblock_leaves_its_intent_ended_as_interrupted_at_the_ne
     assert env.prop("PukRetriesSource") == "ledger", env.prop("PukRetriesSource")
     assert env.prop("PukRetries") == env.counters(1)[2] == puk - 1, \
         (env.prop("PukRetries"), env.counters(1))
-    assert "counted as a failed attempt in the retry ledger" in d.log(), d.log()[-2000:]
+    assert "counted in the retry ledger as an attempt whose answer was lost" in d.log(), \
+        d.log()[-2000:]
+    assert ledger_entry()["unknown"] == 1, ledger_entry()
 
     p = subprocess.run([f"{d.build}/cli/tokenctl", "--json", "audit", "list", d.audit_file,
                         "--request", "ULA-KILL"], capture_output=True, text=True)
@@ -130,11 +132,59 @@ def a_tokend_killed_mid_unblock_leaves_its_intent_ended_as_interrupted_at_the_ne
     assert [r["operation"] for r in again[len(records):]] == ["start"], again[len(records):]
 
 
+def ledger_entry():
+    with open(f"{d.dir}/retry-ledger.json") as f:
+        return json.load(f)["tokens"][env.prop("Serial")]
+
+
+def set_ledger_entry(entry):
+    """The ledger as an earlier run left it, written while tokend is stopped."""
+    serial = env.prop("Serial")
+    d.kill_tokend()
+    path = f"{d.dir}/retry-ledger.json"
+    with open(path) as f:
+        ledger = json.load(f)
+    ledger["tokens"][serial] = entry
+    with open(path, "w") as f:
+        json.dump(ledger, f)
+    d.start_tokend()
+    env.path = env.wait_token()
+
+
+def lost_answers_never_lock_the_puk_and_its_last_try_is_a_forced_one():
+    # More lost answers than the PUK has tries, none of them refused by the card: tokend cannot
+    # tell whether the card spent them. It does not call the PUK locked, which would leave the
+    # holder a card nobody may unblock; it holds the last try back for force.
+    serial = env.prop("Serial")
+    puk_max = env.counters(1)[3]
+    set_ledger_entry({"failed": 0, "unknown": puk_max + 2, "updated": 0})
+    before = env.counters(1)
+    assert (env.prop("PukState"), env.prop("PukRetries"), env.prop("PukRetriesSource")) == \
+        ("final-try", 1, "ledger"), (env.prop("PukState"), env.prop("PukRetries"))
+    err = env.call_error("UnblockPin", gvariant_options(so_pin=env.sim.puk.encode(),
+                                                        new_pin=b"583920", request="ULA-LOST-1"))
+    assert err and err[0] == "org.tokend.Tokend1.Error.SoPinFinalTry", err
+    assert env.counters(1) == before, (before, env.counters(1))
+    env.call("UnblockPin", "a{sv}", *options(so_pin=env.sim.puk.encode(), new_pin=b"583920",
+                                             request="ULA-LOST-2", force=True))
+    assert env.counters(1)[0] == env.counters(1)[1], env.counters(1)
+    assert ledger_entry()["failed"] == 0 and "unknown" not in ledger_entry(), ledger_entry()
+    assert env.prop("PukRetries") == puk_max, env.prop("PukRetries")
+    # Only the card's own refusals lock it: as many as it has tries.
+    set_ledger_entry({"failed": puk_max, "unknown": 1, "updated": 0})
+    assert (env.prop("PukState"), env.prop("PukRetries")) == ("locked", 0), serial
+    err = env.call_error("UnblockPin", gvariant_options(so_pin=env.sim.puk.encode(),
+                                                        new_pin=b"583920", request="ULA-LOST-3",
+                                                        force=True))
+    assert err and err[0] == "org.tokend.Tokend1.Error.PinLocked", err
+    set_ledger_entry({"failed": 0, "updated": 0})
+
+
 rc = 1
 try:
     rc = Tap([a_wrong_pin_is_not_presented_while_the_trail_cannot_grow_and_is_once_it_can,
-              a_tokend_killed_mid_unblock_leaves_its_intent_ended_as_interrupted_at_the_next_start
-              ]).run()
+              a_tokend_killed_mid_unblock_leaves_its_intent_ended_as_interrupted_at_the_next_start,
+              lost_answers_never_lock_the_puk_and_its_last_try_is_a_forced_one]).run()
 finally:
     env.close()
 sys.exit(1 if env.failed_shutdown else rc)

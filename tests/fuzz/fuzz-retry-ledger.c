@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The retry ledger on a file holding the input: a flags byte (bit 0: no ledger file at all,
- * bit 1: the attempt recorded succeeds), the token serial as a piece, the rest the file.
+ * bits 1-2: the outcome of the attempt recorded), the token serial as a piece, the rest the file.
  * tk_ledger_get(), tk_ledger_check() and tk_ledger_record() must agree on whether it is a
  * ledger; a ledger keeps its counts when tk_ledger_check() writes it back, and counts the
  * attempt; a file that is not one is left exactly as it was. */
@@ -46,7 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(serial);
     if (!*serial)
         return 0;
-    bool no_file = flags & 1, success = flags & 2;
+    bool no_file = flags & 1;
+    TkLedgerOutcome outcome = (TkLedgerOutcome)((flags >> 1) % 3);
 
     const char *dir = ledger_dir();
     char path[4096 + sizeof(TK_LEDGER_FILE)];
@@ -59,28 +60,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)fuzz_write_file(name, in.p, in.left);
     }
 
-    int failed = -2;
-    int r = tk_ledger_get(dir, serial, &failed);
+    TkLedgerCount count = {-2, -2};
+    int r = tk_ledger_get(dir, serial, &count);
     FUZZ_CHECK(r == 0 || r == -EBADMSG);
-    FUZZ_CHECK(r < 0 || failed == -1 || (failed >= 0 && failed <= 1000000));
+    FUZZ_CHECK(r < 0 || (count.failed == -1 && count.unknown == 0) ||
+               (count.failed >= 0 && count.failed <= TK_LEDGER_FAILED_MAX && count.unknown >= 0 &&
+                count.unknown <= TK_LEDGER_FAILED_MAX));
     if (no_file)
-        FUZZ_CHECK(r == 0 && failed == -1);
+        FUZZ_CHECK(r == 0 && count.failed == -1);
 
     TkError e = {};
     int c = tk_ledger_check(dir, &e);
     FUZZ_CHECK((c == -EBADMSG) == (r == -EBADMSG));
     if (r < 0) {
-        FUZZ_CHECK(tk_ledger_record(dir, serial, success) == -EBADMSG);
+        FUZZ_CHECK(tk_ledger_record(dir, serial, outcome) == -EBADMSG);
         check_unchanged(path, in.p, in.left);
         return 0;
     }
     FUZZ_CHECK(c == 0);
 
     /* Written back by the check, and read again: the same count. */
-    int again = -2;
-    FUZZ_CHECK(tk_ledger_get(dir, serial, &again) == 0 && again == failed);
-    FUZZ_CHECK(tk_ledger_record(dir, serial, success) == 0);
+    TkLedgerCount again = {-2, -2};
+    FUZZ_CHECK(tk_ledger_get(dir, serial, &again) == 0 && again.failed == count.failed &&
+               again.unknown == count.unknown);
+    FUZZ_CHECK(tk_ledger_record(dir, serial, outcome) == 0);
     FUZZ_CHECK(tk_ledger_get(dir, serial, &again) == 0);
-    FUZZ_CHECK(again == tk_ledger_next(failed, success));
+    TkLedgerCount next = tk_ledger_count_next(count, outcome);
+    FUZZ_CHECK(again.failed == next.failed && again.unknown == next.unknown);
+    /* Lost answers alone never take the last of 10 tries. */
+    int f = tk_ledger_failures(again, 10);
+    FUZZ_CHECK(again.failed >= 10 || f <= 9);
     return 0;
 }

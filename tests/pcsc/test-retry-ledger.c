@@ -37,10 +37,20 @@ static void write_file(const char *name, const char *text)
     ck_assert_int_eq(fclose(f), 0);
 }
 
+/* The refused attempts of serial's record (-1: none). */
+static int get_failed(const char *d, const char *serial, int *failed)
+{
+    TkLedgerCount count = {.failed = -2, .unknown = -2};
+    int r = tk_ledger_get(d, serial, &count);
+    if (r >= 0)
+        *failed = count.failed;
+    return r;
+}
+
 START_TEST(ledger_without_file_has_no_record)
 {
     int failed = 42;
-    ck_assert_int_eq(tk_ledger_get(dir, "0001", &failed), 0);
+    ck_assert_int_eq(get_failed(dir, "0001", &failed), 0);
     ck_assert_int_eq(failed, -1);
 }
 END_TEST
@@ -48,15 +58,15 @@ END_TEST
 START_TEST(ledger_counts_failures_per_serial)
 {
     int failed;
-    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
-    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
-    ck_assert_int_eq(tk_ledger_record(dir, "BBBB", false), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", TK_LEDGER_FAILED), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", TK_LEDGER_FAILED), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "BBBB", TK_LEDGER_FAILED), 0);
 
-    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), 0);
+    ck_assert_int_eq(get_failed(dir, "AAAA", &failed), 0);
     ck_assert_int_eq(failed, 2);
-    ck_assert_int_eq(tk_ledger_get(dir, "BBBB", &failed), 0);
+    ck_assert_int_eq(get_failed(dir, "BBBB", &failed), 0);
     ck_assert_int_eq(failed, 1);
-    ck_assert_int_eq(tk_ledger_get(dir, "CCCC", &failed), 0);
+    ck_assert_int_eq(get_failed(dir, "CCCC", &failed), 0);
     ck_assert_int_eq(failed, -1);
 }
 END_TEST
@@ -64,25 +74,25 @@ END_TEST
 START_TEST(ledger_success_resets_only_that_serial)
 {
     int failed;
-    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
-    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
-    ck_assert_int_eq(tk_ledger_record(dir, "BBBB", false), 0);
-    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", true), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", TK_LEDGER_FAILED), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", TK_LEDGER_FAILED), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "BBBB", TK_LEDGER_FAILED), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", TK_LEDGER_SUCCESS), 0);
 
-    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), 0);
+    ck_assert_int_eq(get_failed(dir, "AAAA", &failed), 0);
     ck_assert_int_eq(failed, 0);
-    ck_assert_int_eq(tk_ledger_get(dir, "BBBB", &failed), 0);
+    ck_assert_int_eq(get_failed(dir, "BBBB", &failed), 0);
     ck_assert_int_eq(failed, 1);
 
-    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
-    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", TK_LEDGER_FAILED), 0);
+    ck_assert_int_eq(get_failed(dir, "AAAA", &failed), 0);
     ck_assert_int_eq(failed, 1);
 }
 END_TEST
 
 START_TEST(ledger_file_is_private_json_and_no_temp_left)
 {
-    ck_assert_int_eq(tk_ledger_record(dir, "SER\"IAL/1", false), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "SER\"IAL/1", TK_LEDGER_FAILED), 0);
 
     char path[128];
     snprintf(path, sizeof(path), "%s/%s", dir, TK_LEDGER_FILE);
@@ -110,9 +120,9 @@ START_TEST(ledger_leaves_a_file_that_is_not_a_ledger_as_it_is)
 {
     int failed;
     write_file(TK_LEDGER_FILE, "this is not json");
-    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), -EBADMSG);
+    ck_assert_int_eq(get_failed(dir, "AAAA", &failed), -EBADMSG);
     /* Starting anew would forget every count in it: a person decides. */
-    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), -EBADMSG);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", TK_LEDGER_FAILED), -EBADMSG);
 
     char path[128], text[64] = {};
     snprintf(path, sizeof(path), "%s/%s", dir, TK_LEDGER_FILE);
@@ -129,8 +139,8 @@ START_TEST(one_bad_entry_makes_the_whole_ledger_damaged)
     int failed;
     write_file(TK_LEDGER_FILE, "{\"version\":1,\"tokens\":{\"AAAA\":{\"failed\":2},"
                                "\"BBBB\":{\"failed\":\"many\"}}}");
-    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), -EBADMSG);
-    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", true), -EBADMSG);
+    ck_assert_int_eq(get_failed(dir, "AAAA", &failed), -EBADMSG);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", TK_LEDGER_SUCCESS), -EBADMSG);
 }
 END_TEST
 
@@ -144,7 +154,7 @@ START_TEST(check_creates_a_ledger_that_counts_nothing_yet)
     struct stat st;
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_int_eq(st.st_mode & 07777, 0600);
-    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), 0);
+    ck_assert_int_eq(get_failed(dir, "AAAA", &failed), 0);
     ck_assert_int_eq(failed, -1);
 }
 END_TEST
@@ -153,10 +163,10 @@ START_TEST(check_keeps_the_counts)
 {
     TkError e = {};
     int failed;
-    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
-    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", TK_LEDGER_FAILED), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", TK_LEDGER_FAILED), 0);
     ck_assert_int_eq(tk_ledger_check(dir, &e), 0);
-    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), 0);
+    ck_assert_int_eq(get_failed(dir, "AAAA", &failed), 0);
     ck_assert_int_eq(failed, 2);
 }
 END_TEST
@@ -184,9 +194,9 @@ START_TEST(ledger_rejects_bad_counts)
 {
     int failed;
     write_file(TK_LEDGER_FILE, "{\"version\":1,\"tokens\":{\"AAAA\":{\"failed\":-3}}}");
-    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), -EBADMSG);
+    ck_assert_int_eq(get_failed(dir, "AAAA", &failed), -EBADMSG);
     write_file(TK_LEDGER_FILE, "{\"version\":2,\"tokens\":{}}");
-    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), -EBADMSG);
+    ck_assert_int_eq(get_failed(dir, "AAAA", &failed), -EBADMSG);
 }
 END_TEST
 
@@ -195,21 +205,66 @@ START_TEST(ledger_count_stops_at_its_largest)
     /* One more failure than the reader takes would make the whole ledger unreadable. */
     int failed;
     write_file(TK_LEDGER_FILE, "{\"version\":1,\"tokens\":{\"AAAA\":{\"failed\":1000000}}}");
-    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", false), 0);
-    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &failed), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", TK_LEDGER_FAILED), 0);
+    ck_assert_int_eq(get_failed(dir, "AAAA", &failed), 0);
     ck_assert_int_eq(failed, TK_LEDGER_FAILED_MAX);
     ck_assert_int_eq(tk_ledger_next(TK_LEDGER_FAILED_MAX, false), TK_LEDGER_FAILED_MAX);
     ck_assert_int_eq(tk_ledger_next(TK_LEDGER_FAILED_MAX, true), 0);
 }
 END_TEST
 
+START_TEST(ledger_keeps_lost_answers_apart_until_a_right_attempt)
+{
+    const TkLedgerOutcome outcomes[] = {TK_LEDGER_UNKNOWN, TK_LEDGER_FAILED, TK_LEDGER_UNKNOWN};
+    for (size_t i = 0; i < ELEMENTSOF(outcomes); i++)
+        ck_assert_int_eq(tk_ledger_record(dir, "AAAA", outcomes[i]), 0);
+    TkLedgerCount count;
+    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &count), 0);
+    ck_assert_int_eq(count.failed, 1);
+    ck_assert_int_eq(count.unknown, 2);
+
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", TK_LEDGER_SUCCESS), 0);
+    ck_assert_int_eq(tk_ledger_get(dir, "AAAA", &count), 0);
+    ck_assert_int_eq(count.failed, 0);
+    ck_assert_int_eq(count.unknown, 0);
+
+    /* A ledger written before lost answers were kept apart has none. */
+    write_file(TK_LEDGER_FILE, "{\"version\":1,\"tokens\":{\"BBBB\":{\"failed\":2}}}");
+    ck_assert_int_eq(tk_ledger_get(dir, "BBBB", &count), 0);
+    ck_assert_int_eq(count.failed, 2);
+    ck_assert_int_eq(count.unknown, 0);
+    write_file(TK_LEDGER_FILE,
+               "{\"version\":1,\"tokens\":{\"BBBB\":{\"failed\":2,\"unknown\":-1}}}");
+    ck_assert_int_eq(tk_ledger_get(dir, "BBBB", &count), -EBADMSG);
+}
+END_TEST
+
+START_TEST(lost_answers_alone_never_spend_the_last_try)
+{
+    /* 10 tries: refused attempts count in full; lost answers count too, but only the card's
+     * refusals take the last try. */
+    ck_assert_int_eq(tk_ledger_failures((TkLedgerCount){.failed = 2, .unknown = 3}, 10), 5);
+    ck_assert_int_eq(tk_ledger_failures((TkLedgerCount){.failed = 0, .unknown = 12}, 10), 9);
+    ck_assert_int_eq(tk_ledger_failures((TkLedgerCount){.failed = 9, .unknown = 4}, 10), 9);
+    ck_assert_int_eq(tk_ledger_failures((TkLedgerCount){.failed = 10, .unknown = 0}, 10), 10);
+    ck_assert_int_eq(tk_ledger_failures((TkLedgerCount){.failed = 11, .unknown = 2}, 10), 13);
+    /* No start value known: nothing to keep back. */
+    ck_assert_int_eq(tk_ledger_failures((TkLedgerCount){.failed = 1, .unknown = 12}, 0), 13);
+    ck_assert_int_eq(tk_ledger_failures(TK_LEDGER_NO_RECORD, 10), -1);
+    /* A lost answer on a token with no record yet starts one. */
+    TkLedgerCount c = tk_ledger_count_next(TK_LEDGER_NO_RECORD, TK_LEDGER_UNKNOWN);
+    ck_assert_int_eq(c.failed, 0);
+    ck_assert_int_eq(c.unknown, 1);
+}
+END_TEST
+
 START_TEST(ledger_refuses_bad_arguments)
 {
     int failed;
-    ck_assert_int_eq(tk_ledger_get(dir, "", &failed), -EINVAL);
-    ck_assert_int_eq(tk_ledger_record(NULL, "A", false), -EINVAL);
-    ck_assert_int_eq(tk_ledger_get("/nonexistent/dir", "A", &failed), -ENOENT);
-    ck_assert_int_eq(tk_ledger_record("/nonexistent/dir", "A", false), -ENOENT);
+    ck_assert_int_eq(get_failed(dir, "", &failed), -EINVAL);
+    ck_assert_int_eq(tk_ledger_record(NULL, "A", TK_LEDGER_FAILED), -EINVAL);
+    ck_assert_int_eq(get_failed("/nonexistent/dir", "A", &failed), -ENOENT);
+    ck_assert_int_eq(tk_ledger_record("/nonexistent/dir", "A", TK_LEDGER_FAILED), -ENOENT);
 }
 END_TEST
 
@@ -222,7 +277,7 @@ START_TEST(ledger_concurrent_writers_lose_no_failure)
         ck_assert_int_ge(pids[i], 0);
         if (pids[i] == 0) {
             for (int k = 0; k < EACH; k++)
-                if (tk_ledger_record(dir, "SHARED", false) < 0)
+                if (tk_ledger_record(dir, "SHARED", TK_LEDGER_FAILED) < 0)
                     _exit(1);
             _exit(0);
         }
@@ -233,7 +288,7 @@ START_TEST(ledger_concurrent_writers_lose_no_failure)
         ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
     int failed;
-    ck_assert_int_eq(tk_ledger_get(dir, "SHARED", &failed), 0);
+    ck_assert_int_eq(get_failed(dir, "SHARED", &failed), 0);
     ck_assert_int_eq(failed, WRITERS * EACH);
 }
 END_TEST
@@ -255,6 +310,8 @@ static Suite *ledger_suite(void)
     tcase_add_test(tc, check_names_the_file_and_the_reason);
     tcase_add_test(tc, ledger_rejects_bad_counts);
     tcase_add_test(tc, ledger_count_stops_at_its_largest);
+    tcase_add_test(tc, ledger_keeps_lost_answers_apart_until_a_right_attempt);
+    tcase_add_test(tc, lost_answers_alone_never_spend_the_last_try);
     tcase_add_test(tc, ledger_refuses_bad_arguments);
     tcase_add_test(tc, ledger_concurrent_writers_lose_no_failure);
     suite_add_tcase(s, tc);

@@ -60,13 +60,18 @@ violations = collections.defaultdict(list)
 checks = collections.Counter()
 faults = collections.Counter()
 ops = collections.Counter()
+last_unblock = {}  # serial -> the outcome of its last right unblock
 started_pids = {}  # PID -> its start time, so that a PID used again is not counted
 sim = env = None
 
 
 def say(text):
+    # Each line of a multi-line text is a TAP comment: meson takes anything else for output of
+    # an unknown kind and fails the test on it.
+    stamp = f"# [{time.monotonic() - start:7.2f} s] "
     with print_lock:
-        print(f"# [{time.monotonic() - start:7.2f} s] {text}")
+        for i, line in enumerate(str(text).splitlines() or [""]):
+            print((stamp if i == 0 else "#     ") + line)
         sys.stdout.flush()
 
 
@@ -269,6 +274,7 @@ class Client(threading.Thread):
         outcome, _ = self.call("unblock", t, [
             "unblock", t.serial, "--request", f"SOAK-{self.index}-{self.n}", "--so-pin-file",
             "-", "--new-pin-file", "-", *force], f"{t.puk}\n{pin}\n")
+        last_unblock[t.serial] = outcome
         if outcome == "ok":
             t.pin, t.force_next = pin, False
         elif outcome == "SoPinFinalTry":
@@ -629,6 +635,8 @@ def every_pin_known_and_no_counter_at_zero():
                     break
             outcome, _ = clients[0].call("login-list", t,
                                          ["objects", t.serial, "--pin-file", "-"], f"{t.pin}\n")
+        assert t.pin is not None, f"{t}: no unblock gave the client a PIN it knows: " \
+            f"{last_unblock.get(t.serial)}"
         assert outcome == "ok", f"{t}: the PIN the client set does not log in: {outcome}"
     check_counters()
     assert not violations["bricked"] and not violations["pin"] and not violations["keys"], \
@@ -637,7 +645,11 @@ def every_pin_known_and_no_counter_at_zero():
 
 def the_ledger_never_shows_a_card_more_puk_tries_than_it_has():
     """The final-try guard rests on tokend's count of a card's PUK tries (its ledger): whatever
-    was cut off, it may count a try the card did not spend, never miss one it did."""
+    was cut off, it may count a try the card did not spend, never miss one it did. Only the
+    last try is held back from the attempts whose answer was lost: it shows as a final try
+    (forced) where the card may have none left."""
+    with open(f"{env.dir}/retry-ledger.json") as f:
+        ledger = json.load(f)["tokens"]
     equal = 0
     for card in sim.cards:
         path = token_path_of(card)
@@ -647,8 +659,10 @@ def the_ledger_never_shows_a_card_more_puk_tries_than_it_has():
         checks["ledger-vs-card"] += 1
         say(f"card {card.index}: PUK {puk} tries on the card, tokend shows {shown} ({source})")
         if source == "ledger":
-            assert shown <= puk, f"card {card.index}: tokend counts {shown} PUK tries, the " \
-                f"card has {puk}"
+            entry = ledger.get(env.get(path, TOKEN, "Serial"), {})
+            held_back = shown == 1 and puk == 0 and entry.get("unknown", 0) > 0
+            assert shown <= puk or held_back, f"card {card.index}: tokend counts {shown} PUK " \
+                f"tries, the card has {puk}; ledger {entry}"
             equal += shown == puk
     say(f"ledger equal to the card on {equal} of {len(sim.cards)} cards")
 
