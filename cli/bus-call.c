@@ -218,6 +218,32 @@ static uint64_t method_limit_sec(sd_bus *bus, const char *member)
     return found;
 }
 
+int reply_read_bytes(sd_bus_message *reply, uint8_t **ret, size_t *ret_len)
+{
+    const void *p;
+    size_t n;
+    int r = sd_bus_message_read_array(reply, 'y', &p, &n);
+    if (r < 0)
+        return r;
+    uint8_t *copy = malloc(n ? n : 1);
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, p, n);
+    *ret = copy;
+    *ret_len = n;
+    return 0;
+}
+
+static uint64_t limit_to_timeout_usec(uint64_t limit_sec)
+{
+    return limit_sec > 0 ? limit_sec * 1000000 + TOKEN_CALL_SLACK_USEC : TOKEN_CALL_TIMEOUT_USEC;
+}
+
+uint64_t token_call_timeout_usec(sd_bus *bus, const char *member)
+{
+    return limit_to_timeout_usec(method_limit_sec(bus, member));
+}
+
 int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *error,
                sd_bus_message **ret_reply)
 {
@@ -233,8 +259,7 @@ int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *
     int r;
 
     s.limit_sec = method_limit_sec(bus, member);
-    uint64_t timeout_usec =
-        s.limit_sec > 0 ? s.limit_sec * 1000000 + TOKEN_CALL_SLACK_USEC : TOKEN_CALL_TIMEOUT_USEC;
+    uint64_t timeout_usec = limit_to_timeout_usec(s.limit_sec);
 
     /* Subscribe before sending, so no Progress signal is missed. A failure here costs only
      * the progress line. */

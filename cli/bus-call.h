@@ -21,6 +21,13 @@ int options_add_bytes(sd_bus_message *m, const char *key, const void *p, size_t 
 int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *error,
                sd_bus_message **ret_reply);
 
+/* Reads an ay of the reply into a copy (*ret to be freed). */
+int reply_read_bytes(sd_bus_message *reply, uint8_t **ret, size_t *ret_len);
+
+/* How long a client waits for a call of member: tokend's limit for it and the slack for
+ * authorisation and the calls queued ahead. */
+uint64_t token_call_timeout_usec(sd_bus *bus, const char *member);
+
 /* Adds a command's own options to a call's a{sv}, those that carry no secret. */
 typedef int (*OptionsAdder)(Context *ctx, sd_bus_message *m, void *userdata);
 

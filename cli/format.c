@@ -252,3 +252,12 @@ int json_text_for_terminal(const char *json, char **ret)
     *ret = out;
     return 0;
 }
+
+bool key_type_known(const char *type)
+{
+    static const char *const types[] = {"rsa2048", "rsa3072", "rsa4096", "ec-p256", "ec-p384"};
+    FOREACH_ARRAY (t, types, ELEMENTSOF(types))
+        if (streq_ptr(*t, type))
+            return true;
+    return false;
+}

@@ -68,3 +68,7 @@ int json_text_for_terminal(const char *json, char **ret);
 int parse_hex(const char *s, uint8_t **ret, size_t *ret_len);
 /* Bytes to lower-case hex without separators. */
 char *hex_string(const uint8_t *p, size_t n);
+
+/* Whether type is a key type GenerateKeyPair takes: rsa2048, rsa3072, rsa4096, ec-p256 or
+ * ec-p384. */
+bool key_type_known(const char *type);

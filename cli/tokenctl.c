@@ -36,7 +36,8 @@ enum {
     V_DELETE = 1 << 9,
     V_MONITOR = 1 << 10,
     V_AUDIT = 1 << 11,
-    V_ALL = (1 << 12) - 1,
+    V_PROVISION = 1 << 12,
+    V_ALL = (1 << 13) - 1,
 };
 
 typedef struct Verb {
@@ -73,6 +74,10 @@ static const Verb verbs[] = {
      N_("Show tokens coming and going, state changes and progress as they happen.")},
     {"audit", V_AUDIT, verb_audit, false, "audit verify|list [FILE | --config FILE]",
      N_("Check the audit file's hash chain (verify), or list its acts for people (list).")},
+    {"provision", V_PROVISION, verb_provision, true,
+     "provision MANIFEST [TOKEN...] | --import DIR [TOKEN...]",
+     N_("Initialise every card present (or those named) with a key pair and a certificate "
+        "request, side by side; --import stores the certificates issued for them.")},
 };
 
 enum {
@@ -105,6 +110,7 @@ enum {
     ARG_NO_PAGER,
     ARG_EXPIRY_WARN,
     ARG_PUK,
+    ARG_IMPORT,
 };
 
 typedef struct OptionDoc {
@@ -125,11 +131,11 @@ static const OptionDoc option_docs[] = {
     {"help", 'h', NULL, V_ALL, N_("show this help")},
     {"version", ARG_VERSION, NULL, V_ALL, N_("show the version")},
     {"pin-file", ARG_PIN_FILE, "FILE",
-     V_OBJECTS | V_KEYGEN | V_CSR | V_IMPORT | V_DELETE | V_CHANGE_PIN,
+     V_OBJECTS | V_KEYGEN | V_CSR | V_IMPORT | V_DELETE | V_CHANGE_PIN | V_PROVISION,
      N_("read the user PIN from FILE (first line; \"-\": stdin)")},
-    {"new-pin-file", ARG_NEW_PIN_FILE, "FILE", V_CHANGE_PIN | V_UNBLOCK | V_INIT,
+    {"new-pin-file", ARG_NEW_PIN_FILE, "FILE", V_CHANGE_PIN | V_UNBLOCK | V_INIT | V_PROVISION,
      N_("read the new PIN from FILE (first line)")},
-    {"so-pin-file", ARG_SO_PIN_FILE, "FILE", V_CHANGE_PIN | V_UNBLOCK | V_INIT,
+    {"so-pin-file", ARG_SO_PIN_FILE, "FILE", V_CHANGE_PIN | V_UNBLOCK | V_INIT | V_PROVISION,
      N_("read the SO PIN/PUK from FILE (first line)")},
     {"login", ARG_LOGIN, NULL, V_OBJECTS, N_("log in with the user PIN to list private objects")},
     {"type", ARG_TYPE, "TYPE", V_KEYGEN, N_("rsa2048, rsa3072, rsa4096, ec-p256 or ec-p384")},
@@ -146,15 +152,19 @@ static const OptionDoc option_docs[] = {
     {"so", ARG_SO, NULL, V_CHANGE_PIN, N_("change the SO PIN instead of the user PIN")},
     {"puk", ARG_PUK, NULL, V_CHANGE_PIN,
      N_("change the PUK (says why it cannot: no PKCS#11 call changes one)")},
-    {"request", ARG_REQUEST, "REF", V_UNBLOCK | V_AUDIT,
-     N_("the unlock application form's reference (audit list: only its acts)")},
-    {"force", ARG_FORCE, NULL, V_KEYGEN | V_IMPORT | V_DELETE | V_CHANGE_PIN | V_UNBLOCK | V_INIT,
+    {"request", ARG_REQUEST, "REF", V_UNBLOCK | V_AUDIT | V_PROVISION,
+     N_("the unlock application form's reference (audit list: only its acts; provision: "
+        "{request})")},
+    {"import", ARG_IMPORT, "DIR", V_PROVISION,
+     N_("store the certificates in DIR on the tokens that hold their keys")},
+    {"force", ARG_FORCE, NULL,
+     V_KEYGEN | V_IMPORT | V_DELETE | V_CHANGE_PIN | V_UNBLOCK | V_INIT | V_PROVISION,
      N_("go on even when the PIN or SO PIN/PUK it presents is on its final try")},
-    {"yes", ARG_YES, NULL, V_INIT | V_DELETE,
+    {"yes", ARG_YES, NULL, V_INIT | V_DELETE | V_PROVISION,
      N_("do not ask for confirmation (needed where there is no terminal)")},
     {"expiry-warn", ARG_EXPIRY_WARN, "DAYS", V_STATUS | V_OBJECTS,
      N_("warn of certificates that expire within DAYS (default 30); exit status 9 if one does")},
-    {"no-legend", ARG_NO_LEGEND, NULL, V_LIST | V_OBJECTS | V_AUDIT,
+    {"no-legend", ARG_NO_LEGEND, NULL, V_LIST | V_OBJECTS | V_AUDIT | V_PROVISION,
      N_("print no column headings")},
     {"config", ARG_CONFIG, "FILE", V_AUDIT,
      N_("read the audit file's path ([Audit] File=) from FILE")},
@@ -450,6 +460,9 @@ static int parse_args(Context *ctx, int argc, char *argv[], const Verb **ret_ver
             break;
         case ARG_TOKEN:
             ctx->token_serial = optarg;
+            break;
+        case ARG_IMPORT:
+            ctx->import_dir = optarg;
             break;
         case ':': {
             const OptionDoc *o = find_option(optopt);

@@ -49,6 +49,7 @@ typedef struct Context {
     const char *until;
     const char *operation;
     const char *token_serial;
+    const char *import_dir; /* provision --import */
     char **emails;
     char **dns;
 
@@ -105,3 +106,4 @@ int verb_unblock(Context *ctx);
 int verb_init(Context *ctx);
 int verb_monitor(Context *ctx);
 int verb_audit(Context *ctx);
+int verb_provision(Context *ctx);

@@ -4,21 +4,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
 #include "bus-call.h"
 #include "bus-json.h"
+#include "certs.h"
 #include "format.h"
 #include "i18n.h"
 #include "confirm.h"
 #include "io-util.h"
 #include "resolve.h"
 #include "secrets.h"
-
-static const char *const key_types[] = {"rsa2048", "rsa3072", "rsa4096", "ec-p256", "ec-p384"};
 
 /* The one TOKEN of a verb, resolved. */
 static int resolve_one(Context *ctx, const char *verb, json_object **ret_token)
@@ -137,16 +131,13 @@ int verb_keygen(Context *ctx)
     const void *out_id;
     size_t out_len;
     const char *pem;
-    bool known = false;
     int r;
 
     if (!ctx->type)
         return fail(ctx, CLI_ERROR_USAGE,
                     "keygen needs --type (rsa2048, rsa3072, rsa4096, "
                     "ec-p256 or ec-p384)");
-    FOREACH_ARRAY (t, key_types, ELEMENTSOF(key_types))
-        known = known || streq(*t, ctx->type);
-    if (!known)
+    if (!key_type_known(ctx->type))
         return fail(ctx, CLI_ERROR_USAGE,
                     "Unknown key type \"%s\": use rsa2048, rsa3072, "
                     "rsa4096, ec-p256 or ec-p384",
@@ -278,89 +269,6 @@ int verb_csr(Context *ctx)
     return 0;
 }
 
-typedef struct DerList {
-    uint8_t **items;
-    size_t *lens;
-    size_t n;
-} DerList;
-
-static void der_list_done(DerList *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        OPENSSL_free(l->items[i]);
-    free(l->items);
-    free(l->lens);
-    *l = (DerList){};
-}
-
-static int der_list_add(DerList *l, uint8_t *der, size_t len)
-{
-    uint8_t **items = realloc(l->items, (l->n + 1) * sizeof(*items));
-    if (!items)
-        return -ENOMEM;
-    l->items = items;
-    size_t *lens = realloc(l->lens, (l->n + 1) * sizeof(*lens));
-    if (!lens)
-        return -ENOMEM;
-    l->lens = lens;
-    l->items[l->n] = der;
-    l->lens[l->n] = len;
-    l->n++;
-    return 0;
-}
-
-/* Reads every certificate in a file (or standard input for "-"): PEM with any number of
- * certificates, or one DER certificate. */
-static int read_certificates(const char *path, DerList *out)
-{
-    BIO *bio = streq(path, "-") ? BIO_new_fp(stdin, BIO_NOCLOSE) : BIO_new_file(path, "rb");
-    BIO *mem = NULL;
-    int r = 0;
-
-    if (!bio)
-        return -errno ?: -ENOENT;
-    /* Slurp first so PEM and DER can both be tried on the same bytes. */
-    mem = BIO_new(BIO_s_mem());
-    char buf[4096];
-    int n;
-    while ((n = BIO_read(bio, buf, sizeof(buf))) > 0)
-        BIO_write(mem, buf, n);
-    BIO_free(bio);
-
-    for (;;) {
-        X509 *x = PEM_read_bio_X509(mem, NULL, NULL, NULL);
-        if (!x)
-            break;
-        uint8_t *der = NULL;
-        int len = i2d_X509(x, &der);
-        X509_free(x);
-        if (len <= 0) {
-            r = -EBADMSG;
-            break;
-        }
-        r = der_list_add(out, der, (size_t)len);
-        if (r < 0) {
-            OPENSSL_free(der);
-            break;
-        }
-    }
-    ERR_clear_error();
-    if (r >= 0 && out->n == 0) {
-        /* Not PEM: take the bytes as one DER certificate and let the daemon judge it. */
-        (void)BIO_reset(mem);
-        const char *p;
-        long len = BIO_get_mem_data(mem, &p);
-        if (len <= 0)
-            r = -ENODATA;
-        else {
-            uint8_t *copy = OPENSSL_memdup(p, (size_t)len);
-            r = copy ? der_list_add(out, copy, (size_t)len) : -ENOMEM;
-        }
-    }
-    BIO_free(mem);
-    return r;
-}
-
 typedef struct Certificates {
     const DerList *certs; /* the holder's first, then any CA certificates in the same file */
     const DerList *chain;
@@ -375,22 +283,7 @@ static int import_arguments(Context *ctx, sd_bus_message *m, void *userdata)
 static int import_options(Context *ctx, sd_bus_message *m, void *userdata)
 {
     const Certificates *c = userdata;
-    if (c->certs->n + c->chain->n <= 1)
-        return 0;
-    int r = sd_bus_message_open_container(m, 'e', "sv");
-    if (r >= 0)
-        r = sd_bus_message_append_basic(m, 's', "chain");
-    if (r >= 0)
-        r = sd_bus_message_open_container(m, 'v', "aay");
-    if (r >= 0)
-        r = sd_bus_message_open_container(m, 'a', "ay");
-    for (size_t i = 1; r >= 0 && i < c->certs->n; i++)
-        r = sd_bus_message_append_array(m, 'y', c->certs->items[i], c->certs->lens[i]);
-    for (size_t i = 0; r >= 0 && i < c->chain->n; i++)
-        r = sd_bus_message_append_array(m, 'y', c->chain->items[i], c->chain->lens[i]);
-    for (int k = 0; r >= 0 && k < 3; k++)
-        r = sd_bus_message_close_container(m);
-    return r;
+    return options_add_chain(m, c->certs, c->chain);
 }
 
 int verb_import_cert(Context *ctx)

@@ -172,25 +172,31 @@ static void count_outcome(WorkerContext *w, const Operation *op, int r, const Tk
         w->ledger_failed = tk_ledger_next(w->ledger_failed, outcome == TK_LEDGER_SUCCESS);
 }
 
+/* One {sv} entry whose value is an ay. */
+static int append_bytes_entry(sd_bus_message *m, const char *key, const void *p, size_t n)
+{
+    int r = sd_bus_message_open_container(m, 'e', "sv");
+    if (r >= 0)
+        r = sd_bus_message_append(m, "s", key);
+    if (r >= 0)
+        r = sd_bus_message_open_container(m, 'v', "ay");
+    if (r >= 0)
+        r = sd_bus_message_append_array(m, 'y', p, n);
+    if (r >= 0)
+        r = sd_bus_message_close_container(m);
+    if (r >= 0)
+        r = sd_bus_message_close_container(m);
+    return r;
+}
+
 static int append_object(sd_bus_message *m, const TkObject *o)
 {
     int r = sd_bus_message_open_container(m, 'a', "{sv}");
     if (r < 0)
         return r;
     r = sd_bus_message_append(m, "{sv}", "class", "s", tk_object_class_to_string(o->object_class));
-    if (r >= 0) {
-        r = sd_bus_message_open_container(m, 'e', "sv");
-        if (r >= 0)
-            r = sd_bus_message_append(m, "s", "id");
-        if (r >= 0)
-            r = sd_bus_message_open_container(m, 'v', "ay");
-        if (r >= 0)
-            r = sd_bus_message_append_array(m, 'y', o->id, o->id_len);
-        if (r >= 0)
-            r = sd_bus_message_close_container(m);
-        if (r >= 0)
-            r = sd_bus_message_close_container(m);
-    }
+    if (r >= 0)
+        r = append_bytes_entry(m, "id", o->id, o->id_len);
     if (r >= 0 && o->label)
         r = sd_bus_message_append(m, "{sv}", "label", "s", o->label);
     if (r >= 0 && tk_key_type_to_string(o->key_type))
@@ -199,6 +205,8 @@ static int append_object(sd_bus_message *m, const TkObject *o)
         r = sd_bus_message_append(m, "{sv}", "bits", "u", (uint32_t)o->bits);
     if (r >= 0 && o->curve)
         r = sd_bus_message_append(m, "{sv}", "curve", "s", o->curve);
+    if (r >= 0 && o->public_key)
+        r = append_bytes_entry(m, "public-key", o->public_key, o->public_key_len);
     if (r >= 0 && o->object_class == TK_OBJECT_CERTIFICATE) {
         if (o->subject)
             r = sd_bus_message_append(m, "{sv}", "subject", "s", o->subject);

@@ -25,6 +25,7 @@ static void object_done(TkObject *o)
     free(o->subject);
     free(o->issuer);
     free(o->serial);
+    OPENSSL_free(o->public_key);
 }
 
 void tk_object_array_free(TkObject *objects, size_t n)
@@ -89,6 +90,14 @@ static int describe_key(TkToken *t, PKCS11_KEY *key, TkObject *o)
     EVP_PKEY *pub = tk_token_public_key(t, key);
     if (pub) {
         r = tk_describe_public_key(pub, &o->key_type, &o->bits, &o->curve);
+        /* The key as a certificate names it, so that a client can match certificates to
+         * tokens. */
+        unsigned char *der = NULL;
+        int len = r >= 0 ? i2d_PUBKEY(pub, &der) : 0;
+        if (len > 0) {
+            o->public_key = der;
+            o->public_key_len = (size_t)len;
+        }
         EVP_PKEY_free(pub);
     }
     (void)tk_p11_last_ckr();

@@ -105,6 +105,10 @@ typedef struct TkObject {
     TkKeyType key_type; /* keys, and the key inside a certificate */
     unsigned bits;      /* 0 where unknown */
     char *curve;        /* "P-256", "P-384"; NULL for RSA */
+    /* Keys whose public half is on the token: it, as a DER SubjectPublicKeyInfo (NULL where
+     * not). */
+    uint8_t *public_key;
+    size_t public_key_len;
     /* Certificates only: */
     char *subject; /* RFC 4514 */
     char *issuer;

@@ -88,6 +88,8 @@ ALLOWED = {
     ("cli/verb-info.c", '"%sRetries"'),
     ("cli/verb-info.c", '"%sRetriesSource"'),
     ("cli/verb-info.c", '"EC %s"'),                  # a key's algorithm and curve
+    ("cli/verb-provision.c", '"%s.tmp.%ld"'),        # file names
+    ("cli/verb-provision.c", '"%s/%s.csr"'),
 }
 
 

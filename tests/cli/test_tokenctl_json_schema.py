@@ -21,7 +21,7 @@ TOKENCTL = os.environ["TOKENCTL"]
 OPENSC = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
 VPCD = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 VERBS = ["list", "status", "objects", "keygen", "csr", "import-cert", "change-pin", "unblock",
-         "init", "delete", "monitor", "audit"]
+         "init", "delete", "monitor", "audit", "provision"]
 NOBODY = "65534"
 
 need("dbus-daemon", "softhsm2-util", "openssl", "setpriv", "pcscd", "unshare", SOFTHSM_MODULE,
@@ -50,7 +50,7 @@ def openssl(*args):
 
 def schema_files_are_valid_and_share_their_definitions():
     want = {"list", "status", "objects", "keygen", "csr", "import-cert", "change-pin", "unblock",
-            "init", "delete", "monitor", "audit-verify", "error"}
+            "init", "delete", "monitor", "audit-verify", "provision", "error"}
     assert set(schemas) == want, set(schemas) ^ want
     # Copies of one definition in several files are kept identical, so that every file is
     # whole on its own and none drifts from the others.
@@ -273,6 +273,29 @@ def init_and_audit_verify():
                                      "sealed": True}], doc
 
 
+def provision_and_import_on_a_named_token():
+    serial = serial_of("fresh")
+    manifest = os.path.join(env.dir, "provision.ini")
+    with open(manifest, "w") as f:
+        f.write("[Token]\nLabel=prov {serial}\n[Key]\nType=ec-p256\n[Request]\n"
+                "Subject=CN=Prov {serial},O={request}\nOutput=provisioned\n")
+    doc = tj("provision", "provision", manifest, serial, "--yes", "--request", "R-1",
+             "--so-pin-file", "-", "--new-pin-file", "-", stdin=SO_PIN + "-2\n" + USER_PIN + "\n")
+    assert (doc["done"], doc["failed"], doc["request"]) == (1, 0, "R-1"), doc
+    token = doc["tokens"][0]
+    assert token["label"] == f"prov {serial}" and token["step"] is None, token
+    issued = os.path.join(env.dir, "issued")
+    os.makedirs(issued)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "prov-ca.key", "-out", "prov-ca.pem", "-subj", "/CN=Prov CA", "-days", "9")
+    openssl("x509", "-req", "-in", token["request-file"], "-CA", "prov-ca.pem", "-CAkey",
+            "prov-ca.key", "-CAcreateserial", "-days", "9", "-out", "issued/holder.pem")
+    doc = tj("provision", "provision", "--import", issued, serial, "--pin-file", "-",
+             stdin=USER_PIN + "\n")
+    assert (doc["done"], doc["failed"], doc["none"], doc["unmatched-files"]) == (1, 0, 0, []), doc
+    assert doc["tokens"][0]["chain-certificates"] == 0, doc
+
+
 def usage_errors_of_every_verb_fit_its_schema():
     for verb in VERBS:
         schema = "audit-verify" if verb == "audit" else verb
@@ -328,7 +351,8 @@ try:
               objects_say_null_where_a_key_has_nothing, csr_to_standard_output_and_to_a_file,
               import_cert_and_a_lower_case_serial, change_pin_and_its_refusal,
               unblock_with_and_without_a_reference, delete_a_certificate_and_what_is_not_there,
-              init_and_audit_verify, usage_errors_of_every_verb_fit_its_schema,
+              init_and_audit_verify, provision_and_import_on_a_named_token,
+              usage_errors_of_every_verb_fit_its_schema,
               monitor_lines_fit_the_schema,
               schemas_refuse_an_extra_key_a_missing_key_and_a_wrong_null,
               every_schema_was_met_as_result_and_as_error]).run()

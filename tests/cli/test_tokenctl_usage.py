@@ -26,7 +26,7 @@ SRCDIR = os.environ["SRCDIR"]
 BASH_COMPLETION = "/usr/share/bash-completion/bash_completion"
 
 VERBS = ["list", "status", "objects", "keygen", "csr", "import-cert", "change-pin", "unblock",
-         "init", "delete", "monitor", "audit"]
+         "init", "delete", "monitor", "audit", "provision"]
 
 
 def run(*args, stdin=None, env_extra=None):
