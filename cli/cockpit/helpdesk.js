@@ -4,15 +4,17 @@
 // station's acts of the day from the audit trail.
 /* global cockpit */
 import {
-    _, N_, certificateList, certificates, call, chosenLanguage, clearFields, connect, el,
-    errorText, format, languageSwitch, newPinFields, newPinProblem, referenceValid, secret,
-    secretValid, sortedTokens, stateText, triesText, useLanguage, watchProgress, STAGES,
+    _, BAD_PIN, N_, certificateList, certificates, call, chosenLanguage, clearFields, connect,
+    el, errorText, format, languageSwitch, newPinFields, newPinProblem, referenceValid,
+    say, secret, secretValid, sortedTokens, stateText, triesText, useLanguage, watchProgress,
+    STAGES,
 } from "./tokend.js";
 
 const $ = (id) => document.getElementById(id);
 const certs = {}; // token path → its certificates, or an error text
 let bus;
-let unblocking = null; // { path, serial, force }
+let unblocking = null; // the token being unblocked: { path, serial, min, max }
+let panelSerial = null; // the token the unblock panel speaks of, its answer included
 
 function pinRow(name, state, tries, source) {
     return el("tr", {},
@@ -87,17 +89,12 @@ function renderReaders() {
 function render() {
     renderTokens();
     renderReaders();
-    if (unblocking)
-        $("unblock-title").textContent = format(_("Unblock token %s"), unblocking.serial);
-}
-
-function say(id, text, isError) {
-    const p = $(id);
-    p.textContent = text;
-    p.className = isError ? "error" : "ok";
+    if (panelSerial)
+        $("unblock-title").textContent = format(_("Unblock token %s"), panelSerial);
 }
 
 function openUnblock(t) {
+    panelSerial = t.Serial;
     unblocking = {
         path: t.path, serial: t.Serial, min: t.EffectiveMinPinLength, max: t.MaxPinLength,
     };
@@ -116,6 +113,7 @@ function closeUnblock() {
     clearFields($("so-pin"), $("new-pin"), $("new-pin-again"), $("reference"));
     const serial = unblocking && unblocking.serial;
     unblocking = null;
+    panelSerial = null;
     $("unblock").hidden = true;
     render();
     const back = serial &&
@@ -138,12 +136,12 @@ async function staffNext(ev) {
     say("unblock-result", "");
     if (!referenceValid($("reference").value)) {
         say("unblock-result",
-            _("The reference must be 1 to 64 printable characters, not blank."), true);
+            () => _("The reference must be 1 to 64 printable characters, not blank."), true);
         $("reference").focus();
         return;
     }
     if ($("so-pin").value !== "" && !secretValid($("so-pin").value)) {
-        say("unblock-result", _("A PIN is 1 to 64 bytes without control characters."), true);
+        say("unblock-result", BAD_PIN, true);
         $("so-pin").focus();
         return;
     }
@@ -153,7 +151,7 @@ async function staffNext(ev) {
     } catch (e) {
         if (e.name === "org.tokend.Tokend1.Error.SoPinFinalTry")
             $("force-field").hidden = false;
-        say("unblock-result", errorText(N_("Unblocking failed"), e), true);
+        say("unblock-result", () => errorText(N_("Unblocking failed"), e), true);
         return;
     }
     $("staff-step").hidden = true;
@@ -189,13 +187,14 @@ async function holderDone(ev) {
     try {
         await call(bus.client, path, "UnblockPin", "a{sv}", args);
         $("unblock-progress").textContent = "";
-        say("unblock-result", format(_("PIN of token %s unblocked and set.\n"), serial).trim());
+        say("unblock-result",
+            () => format(_("PIN of token %s unblocked and set.\n"), serial).trim());
         clearFields($("reference"));
         unblocking = null;
         render();
     } catch (e) {
         $("unblock-progress").textContent = "";
-        say("unblock-result", errorText(N_("Unblocking failed"), e), true);
+        say("unblock-result", () => errorText(N_("Unblocking failed"), e), true);
         if (e.name === "org.tokend.Tokend1.Error.SoPinFinalTry")
             $("force-field").hidden = false;
         $("staff-step").hidden = false;
@@ -220,7 +219,7 @@ function loadAudit() {
     const body = $("audit").tBodies[0];
     cockpit.spawn(argv, { err: "message" }).then((out) => {
         const acts = JSON.parse(out);
-        say("audit-status", acts.length ? "" : _("Nothing recorded today."));
+        say("audit-status", () => acts.length ? "" : _("Nothing recorded today."));
         body.replaceChildren(...acts.map((a) => el("tr", { class: `result-${a.result}` },
             el("td", {}, new Date(a["time-usec"] / 1000)
                     .toLocaleTimeString(document.documentElement.lang)),
@@ -235,7 +234,7 @@ function loadAudit() {
             message = JSON.parse(out).error.message;
         } catch (e) { /* tokenctl could not say */ }
         body.replaceChildren();
-        say("audit-status", format(_("Cannot read the audit trail: %s"), message), true);
+        say("audit-status", () => format(_("Cannot read the audit trail: %s"), message), true);
     });
 }
 
@@ -254,7 +253,8 @@ async function start() {
     });
     $("audit-refresh").addEventListener("click", loadAudit);
     bus.client.wait().then(() => say("status", ""),
-                           (e) => say("status", errorText(N_("Cannot reach tokend"), e), true));
+                           (e) => say("status", () => errorText(N_("Cannot reach tokend"), e),
+                                      true));
     render();
     loadAudit();
 }

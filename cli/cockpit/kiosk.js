@@ -3,9 +3,9 @@
 // certificates in large type, and "Change PIN". Nothing else is shown or called.
 /* global cockpit */
 import {
-    _, N_, certificateList, certificates, call, chosenLanguage, clearFields, connect, el,
-    errorText, format, languageSwitch, newPinFields, newPinProblem, secret, secretValid,
-    sortedTokens, stateText, triesText, useLanguage, watchProgress, STAGES,
+    _, BAD_PIN, N_, certificateList, certificates, call, chosenLanguage, clearFields, connect,
+    el, errorText, format, languageSwitch, newPinFields, newPinProblem, present, say, secret,
+    secretValid, sortedTokens, stateText, triesText, useLanguage, watchProgress, STAGES,
 } from "./tokend.js";
 
 const $ = (id) => document.getElementById(id);
@@ -16,11 +16,6 @@ let changing = false;
 
 function current() {
     return sortedTokens(bus.tokens)[0] || null;
-}
-
-function say(id, text, isError) {
-    $(id).textContent = text;
-    $(id).className = isError ? "error" : "ok";
 }
 
 function endChange() {
@@ -49,7 +44,7 @@ function render() {
         return;
     }
     const locked = t.UserPinState === "locked";
-    box.replaceChildren(
+    box.replaceChildren(...present(
         el("h2", {}, format(_("Token %s"), t.Serial), t.Label ? ` — ${t.Label}` : ""),
         el("p", { class: `pin-state state-${t.UserPinState}` },
            format(_("Your PIN: %s"), stateText(t.UserPinState)), " — ",
@@ -65,7 +60,7 @@ function render() {
             : el("button", {
                 type: "button", id: "change-open", class: "primary", disabled: t.Busy,
                 onclick: openChange,
-            }, _("Change PIN")));
+            }, _("Change PIN"))));
 }
 
 // A dry run first: "not allowed here" comes before the holder types a PIN.
@@ -76,7 +71,7 @@ async function openChange() {
         await call(bus.client, t.path, "ChangePin", "sa{sv}",
                    ["user", { "dry-run": cockpit.variant("b", true) }]);
     } catch (e) {
-        say("result", errorText(N_("Changing the PIN failed"), e), true);
+        say("result", () => errorText(N_("Changing the PIN failed"), e), true);
         return;
     }
     changing = true;
@@ -92,7 +87,7 @@ async function change(ev) {
     const t = current();
     const pin = $("pin"), fresh = $("new-pin"), again = $("new-pin-again");
     const problem = !secretValid(pin.value)
-        ? _("A PIN is 1 to 64 bytes without control characters.") : newPinProblem(fresh, again);
+        ? BAD_PIN : newPinProblem(fresh, again);
     if (problem) {
         say("result", problem, true);
         (secretValid(pin.value) ? fresh : pin).focus();
@@ -107,9 +102,9 @@ async function change(ev) {
     });
     try {
         await call(bus.client, t.path, "ChangePin", "sa{sv}", args);
-        say("result", format(_("User PIN changed on token %s.\n"), t.Serial).trim());
+        say("result", () => format(_("User PIN changed on token %s.\n"), t.Serial).trim());
     } catch (e) {
-        say("result", errorText(N_("Changing the PIN failed"), e), true);
+        say("result", () => errorText(N_("Changing the PIN failed"), e), true);
     } finally {
         $("progress").textContent = "";
         progress.remove();
@@ -134,7 +129,8 @@ async function start() {
         }
     });
     bus.client.wait().then(() => say("status", ""),
-                           (e) => say("status", errorText(N_("Cannot reach tokend"), e), true));
+                           (e) => say("status", () => errorText(N_("Cannot reach tokend"), e),
+                                      true));
     render();
 }
 

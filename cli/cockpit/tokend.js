@@ -77,6 +77,8 @@ export async function useLanguage(code, remember) {
             el.dataset.i18n = el.textContent.replace(/\s+/g, " ").trim();
         el.textContent = _(el.dataset.i18n);
     }
+    for (const id of Object.keys(messages))
+        sayAgain(id);
     const title = document.querySelector("h1");
     if (title)
         document.title = title.textContent;
@@ -100,6 +102,27 @@ export function languageSwitch(box, onChange) {
     });
 }
 
+// The page's messages, each kept as a function of the language so that a switch says it again.
+const messages = {};
+
+function sayAgain(id) {
+    const m = messages[id];
+    const p = document.getElementById(id);
+    p.textContent = typeof m.words === "function" ? m.words() : m.words;
+    p.className = m.isError ? "error" : "ok";
+}
+
+// Shows words (a string, or a function giving them in the page's language) in element id.
+export function say(id, words, isError) {
+    messages[id] = { words, isError };
+    sayAgain(id);
+}
+
+// el()'s children without the ones left out (null, false), as replaceChildren() takes them.
+export function present(...children) {
+    return children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false);
+}
+
 export function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
@@ -110,9 +133,8 @@ export function el(tag, attrs, ...children) {
         else if (v !== null && v !== undefined && v !== false)
             e.setAttribute(k, v === true ? "" : v);
     }
-    for (const c of children.flat())
-        if (c !== null && c !== undefined && c !== false)
-            e.append(c instanceof Node ? c : String(c));
+    for (const c of present(...children))
+        e.append(c instanceof Node ? c : String(c));
     return e;
 }
 
@@ -276,18 +298,20 @@ export function newPinFields(box) {
         field("new-pin-again", "New user PIN, again"));
 }
 
-// What is wrong with the new PIN typed twice (the fields emptied then), or null.
+// What is wrong with the new PIN typed twice (the fields emptied then), for say(); or null.
 export function newPinProblem(pin, again) {
     if (pin.value !== again.value) {
         clearFields(pin, again);
-        return _("The two PINs differ. Type the new PIN again.");
+        return () => _("The two PINs differ. Type the new PIN again.");
     }
     if (!secretValid(pin.value)) {
         clearFields(pin, again);
-        return _("A PIN is 1 to 64 bytes without control characters.");
+        return BAD_PIN;
     }
     return null;
 }
+
+export const BAD_PIN = () => _("A PIN is 1 to 64 bytes without control characters.");
 
 export function clearFields(...inputs) {
     for (const i of inputs)
