@@ -68,20 +68,19 @@ def setup():
     os.chmod(d.dir, 0o755)  # the bus socket and the trail's directory, for the page's users
     start_polkitd(d, SOURCE, rules_text=shipped_rules_off_seat(SOURCE))
     holder_certificate()
-    # The package as installed, from the build tree, where those users can read it; the page
-    # is told where this tokend's audit trail is, as a site's override would.
+    # The package as installed, from the build tree, where those users can read it.
     shared = d.other_users_dir()
-    package = f"{shared}/data/cockpit/tokend"
-    shutil.copytree(PACKAGE, package)
-    with open(f"{package}/manifest.json") as f:
-        manifest = json.load(f)
-    manifest["config"]["audit-file"] = d.audit_file
-    with open(f"{package}/manifest.json", "w") as f:
-        json.dump(manifest, f)
+    shutil.copytree(PACKAGE, f"{shared}/data/cockpit/tokend")
     for root, dirs, files in os.walk(f"{shared}/data"):
         for n in dirs + files:
             os.chmod(os.path.join(root, n), 0o755 if n in dirs else 0o644)
     d.copy_for_other_users(TOKENCTL)
+    # The helpdesk page is told where this tokend's audit trail is by an override of the
+    # manifest, as docs/cockpit.md tells a site to do (there in /etc/cockpit).
+    override = f"{shared}/home-helpdesk/config/cockpit"
+    os.makedirs(override)
+    with open(f"{override}/tokend.override.json", "w") as f:
+        json.dump({"config": {"audit-file": d.audit_file}}, f)
     for role, user in (("helpdesk", helpdesk), ("kiosk", kiosk)):
         ws[role] = CockpitWs(user, f"{shared}/data", f"{shared}/home-{role}", d.env,
                              path_dirs=[shared])

@@ -99,17 +99,19 @@ def wait_http(url, timeout, what):
 
 class CockpitWs:
     """cockpit-ws on 127.0.0.1 as user, serving the packages under data_dir/cockpit; home is
-    that user's HOME and XDG directories (made here, the user's). env: the environment to start
-    from (the test's private bus in DBUS_SYSTEM_BUS_ADDRESS)."""
+    that user's HOME and XDG directories (made here, and with whatever the test put there
+    before, the user's; home/config is XDG_CONFIG_HOME). env: the environment to start from
+    (the test's private bus in DBUS_SYSTEM_BUS_ADDRESS)."""
 
     def __init__(self, user, data_dir, home, env, path_dirs=()):
         account = pwd.getpwnam(user)
         os.makedirs(home, exist_ok=True)
         for d in ("runtime", "cache", "config"):
             os.makedirs(f"{home}/{d}", mode=0o700, exist_ok=True)
-            os.chown(f"{home}/{d}", account.pw_uid, account.pw_gid)
+        for root, dirs, files in os.walk(home):
+            for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+                os.lchown(n, account.pw_uid, account.pw_gid)
         os.chmod(f"{home}/runtime", 0o700)
-        os.chown(home, account.pw_uid, account.pw_gid)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         ws_env = dict(env, HOME=home, USER=user, LOGNAME=user,
