@@ -128,6 +128,15 @@ def wait_text(b, css, needle, timeout=30):
                   timeout, f"{needle!r} in {css}", css, needle)
 
 
+# Every text the unblock's progress line shows, in order.
+PROGRESS_JS = """
+window.progressSeen = [];
+const p = document.getElementById('unblock-progress');
+new MutationObserver(() => window.progressSeen.push(p.textContent))
+    .observe(p, {childList: true, characterData: true, subtree: true});
+"""
+
+
 def no_password_kept(b):
     values = b.js("return [...document.querySelectorAll('input[type=password]')]"
                   ".map(i => i.value)")
@@ -256,8 +265,16 @@ def unblock_with_reference_and_new_pin_typed_in_the_page():
     b.type("#so-pin", env.sim.puk)
     b.keys(ENTER)
     b.wait("return document.activeElement.id === 'new-pin'", 10, "the holder's step")
-    b.keys(UNBLOCK_PIN + TAB + UNBLOCK_PIN + ENTER)
-    wait_text(b, "#unblock-result", f"PIN of token {state['serial']} unblocked and set.")
+    # A slow card, to see the page follow its Progress signals while it works.
+    b.js(PROGRESS_JS)
+    env.card.delay(100)
+    try:
+        b.keys(UNBLOCK_PIN + TAB + UNBLOCK_PIN + ENTER)
+        wait_text(b, "#unblock-result", f"PIN of token {state['serial']} unblocked and set.")
+    finally:
+        env.card.delay(0)
+    seen = b.js("return window.progressSeen")
+    assert "Started" in seen and "The card is working…" in seen, seen
     tries, max_tries, puk, puk_max = env.counters(1)
     assert (tries, puk) == (max_tries, puk_max), env.counters(1)
     assert env.login_works(UNBLOCK_PIN)
