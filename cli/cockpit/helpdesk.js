@@ -5,7 +5,7 @@
 /* global cockpit */
 import {
     _, BAD_PIN, N_, certificateList, certificates, call, chosenLanguage, clearFields, connect,
-    el, errorText, format, languageSwitch, newPinFields, newPinProblem, referenceValid,
+    el, errorText, format, keepFocus, languageSwitch, newPinFields, newPinProblem, referenceValid,
     say, secret, secretValid, sortedTokens, stateText, triesText, useLanguage, watchProgress,
     STAGES,
 } from "./tokend.js";
@@ -49,16 +49,21 @@ function tokenCard(t) {
               el("button", {
                   type: "button",
                   class: "primary unblock",
-                  disabled: t.Busy || unblocking !== null,
-                  onclick: () => openUnblock(t),
+                  "data-key": `unblock-${t.Serial}`,
+                  // Not disabled, which would take the focus away: refused while it says so.
+                  "aria-disabled": t.Busy || unblocking !== null ? "true" : null,
+                  onclick: () => {
+                      if (!t.Busy && unblocking === null)
+                          openUnblock(t);
+                  },
               }, _("Unblock…")));
 }
 
 function renderTokens() {
     const box = $("tokens");
     const list = sortedTokens(bus.tokens);
-    box.replaceChildren(...(list.length ? list.map(tokenCard)
-        : [el("p", { class: "empty" }, _("No token is present. Insert one in a reader."))]));
+    keepFocus(box, () => box.replaceChildren(...(list.length ? list.map(tokenCard)
+        : [el("p", { class: "empty" }, _("No token is present. Insert one in a reader."))])));
     for (const t of list)
         if (!(t.path in certs)) {
             certs[t.path] = undefined;

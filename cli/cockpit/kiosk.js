@@ -4,8 +4,8 @@
 /* global cockpit */
 import {
     _, BAD_PIN, N_, certificateList, certificates, call, chosenLanguage, clearFields, connect,
-    el, errorText, format, languageSwitch, newPinFields, newPinProblem, present, say, secret,
-    secretValid, sortedTokens, stateText, triesText, useLanguage, watchProgress, STAGES,
+    el, errorText, format, keepFocus, languageSwitch, newPinFields, newPinProblem, present, say,
+    secret, secretValid, sortedTokens, stateText, triesText, useLanguage, watchProgress, STAGES,
 } from "./tokend.js";
 
 const $ = (id) => document.getElementById(id);
@@ -44,7 +44,7 @@ function render() {
         return;
     }
     const locked = t.UserPinState === "locked";
-    box.replaceChildren(...present(
+    keepFocus(box, () => box.replaceChildren(...present(
         el("h2", {}, format(_("Token %s"), t.Serial), t.Label ? ` — ${t.Label}` : ""),
         el("p", { class: `pin-state state-${t.UserPinState}` },
            format(_("Your PIN: %s"), stateText(t.UserPinState)), " — ",
@@ -58,9 +58,13 @@ function render() {
             : certificateList(certs),
         locked || changing ? null
             : el("button", {
-                type: "button", id: "change-open", class: "primary", disabled: t.Busy,
-                onclick: openChange,
-            }, _("Change PIN"))));
+                type: "button", id: "change-open", class: "primary",
+                "aria-disabled": t.Busy ? "true" : null,
+                onclick: () => {
+                    if (!current().Busy)
+                        openChange();
+                },
+            }, _("Change PIN")))));
 }
 
 // A dry run first: "not allowed here" comes before the holder types a PIN.

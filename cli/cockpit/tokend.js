@@ -123,6 +123,21 @@ export function present(...children) {
     return children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false);
 }
 
+// Runs build(), which redraws box, and gives the focus back to the control that had it (the
+// one with the same data-key or id), so that a keyboard user is not thrown out of the page
+// whenever a token's properties change.
+export function keepFocus(box, build) {
+    const a = document.activeElement;
+    const key = a && box.contains(a) ? a.dataset.key || a.id : null;
+    build();
+    if (!key)
+        return;
+    const again = box.querySelector(`[data-key="${CSS.escape(key)}"]`) ||
+        document.getElementById(key);
+    if (again)
+        again.focus();
+}
+
 export function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {

@@ -219,7 +219,7 @@ def helpdesk_lists_the_card_with_its_state():
 
 def locked_card_shows_locked_without_reloading():
     b = browsers["helpdesk"]
-    b.js("window.notReloaded = true")
+    b.js("window.notReloaded = true; document.querySelector('button.unblock').focus()")
     for _ in range(env.counters(1)[0]):
         err = env.call_error("ChangePin", "'user'",
                              gvariant_options(pin=b"000000", new_pin=b"406172", force=True))
@@ -228,6 +228,8 @@ def locked_card_shows_locked_without_reloading():
     text = wait_text(b, f'article[data-serial="{state["serial"]}"]', "Locked")
     assert "0 tries left (counted by the card)" in text, text
     assert b.js("return window.notReloaded === true"), "the page reloaded to see the change"
+    # The redraw kept the keyboard where it was.
+    assert b.js("return document.activeElement.classList.contains('unblock')"), b.focused()
 
 
 def reference_checked_as_tokend_does_before_anything_is_asked():
