@@ -180,6 +180,12 @@ export function secret(text) {
 }
 
 const CONTROL = /[\p{Cc}\p{Cs}]/u;
+// What glibc's iswprint() refuses besides those: the line and paragraph separators and the
+// characters Unicode has not assigned.
+const NOT_PRINTABLE = /[\p{Cc}\p{Cs}\p{Cn}\u2028\u2029]/u;
+// What glibc's iswspace() calls a space, which is what "blank" means to tokend: not the
+// no-break spaces (U+00A0, U+2007, U+202F).
+const BLANK = /^[\t\n\v\f\r \u1680\u2000-\u2006\u2008-\u200a\u2028\u2029\u205f\u3000]*$/u;
 
 // The rule tokend holds a secret to (api.md, "Options"): 1 to 64 bytes of UTF-8, no control
 // characters.
@@ -192,7 +198,7 @@ export function secretValid(text) {
 // not blank (tk_text_check).
 export function referenceValid(text) {
     const chars = [...text].length;
-    return chars >= 1 && chars <= 64 && !CONTROL.test(text) && !/^\s*$/u.test(text);
+    return chars >= 1 && chars <= 64 && !NOT_PRINTABLE.test(text) && !BLANK.test(text);
 }
 
 // Kept in English in the source, translated where shown.

@@ -243,6 +243,24 @@ def reference_checked_as_tokend_does_before_anything_is_asked():
     assert env.counters(1) == before
 
 
+def reference_rule_of_the_page_is_tokends():
+    """The page's own check of a reference says what tokend's says (a dry run), case by case."""
+    b = browsers["helpdesk"]
+    cases = ["ULA-1", "   ", "", "a\tb", "x" * 64, "x" * 65, "字" * 64, "字" * 65, "ré f",
+             "a\u0085b", "\u00a0",
+             "\u3000", "\u2028", "a\u2028b", "\u200b", "a\u0378", "\ue000", "a\U0001f600"]
+    page = b.js_async("import('./tokend.js').then(m => done(arguments[0].map(m.referenceValid)))",
+                      cases)
+    bad = []
+    for case, verdict in zip(cases, page):
+        err = env.call_error("UnblockPin", gvariant_options(request=case, dry_run=True))
+        refused = bool(err) and err[0] == "org.tokend.Tokend1.Error.InvalidArgument" and \
+            "request" in err[1]
+        if verdict != (not refused):
+            bad.append((case, verdict, err))
+    assert not bad, bad
+
+
 def refused_unblock_shows_tokenctls_message():
     b = browsers["helpdesk"]
     tries, max_tries, puk, puk_max = env.counters(1)
@@ -391,6 +409,7 @@ try:
         helpdesk_lists_the_card_with_its_state,
         locked_card_shows_locked_without_reloading,
         reference_checked_as_tokend_does_before_anything_is_asked,
+        reference_rule_of_the_page_is_tokends,
         refused_unblock_shows_tokenctls_message,
         unblock_with_reference_and_new_pin_typed_in_the_page,
         todays_audit_lines_show_who_which_token_reference_and_result,

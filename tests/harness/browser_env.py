@@ -207,6 +207,11 @@ class Browser:
         """Runs script (a function body; arguments[i] are args) in the page; its return value."""
         return self._s("POST", "/execute/sync", {"script": script, "args": list(args)})
 
+    def js_async(self, script, *args):
+        """Runs script in the page, which ends by calling done(value); that value."""
+        body = "const done = arguments[arguments.length - 1];\n" + script
+        return self._s("POST", "/execute/async", {"script": body, "args": list(args)})
+
     def wait(self, script, timeout=20, what=None, *args):
         """Waits until script returns something true; returns that."""
         end = time.monotonic() + timeout
