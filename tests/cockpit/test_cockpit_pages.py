@@ -9,7 +9,7 @@ What a person at the counter or the kiosk would check, checked against the card'
 certificate, live; an unblock refused with tokenctl's words; an unblock with a reference and a
 new PIN typed in the page; the day's audit lines; the kiosk's PIN change by keyboard alone and
 no unblock there; each language's title; labels and contrast. Screenshots of both views in each
-language go to meson-logs/cockpit/."""
+language, and of the holder's step of an unblock, go to meson-logs/cockpit/."""
 
 import json
 import os
@@ -289,7 +289,12 @@ def unblock_with_reference_and_new_pin_typed_in_the_page():
     b.js(PROGRESS_JS)
     env.card.delay(100)
     try:
-        b.keys(UNBLOCK_PIN + TAB + UNBLOCK_PIN + ENTER)
+        b.keys(UNBLOCK_PIN + TAB + UNBLOCK_PIN)
+        # What the staff member sees while the holder types: dots.
+        assert b.js("return [...document.querySelectorAll('#holder-step input')]"
+                    ".every(i => i.type === 'password')")
+        b.screenshot(f"{SHOTS}/helpdesk-holder-step-en.png")
+        b.keys(ENTER)
         wait_text(b, "#unblock-result", f"PIN of token {state['serial']} unblocked and set.")
     finally:
         env.card.delay(0)
