@@ -35,8 +35,8 @@ function render() {
         certs = undefined;
         if (t)
             certificates(bus.client, t.path)
+                    .then((c) => c, (e) => errorText(N_("Reading the certificates failed"), e))
                     .then((c) => { if (shown === t.path) certs = c })
-                    .catch((e) => { certs = errorText(N_("Reading the certificates failed"), e) })
                     .finally(render);
     }
     if (!t) {
