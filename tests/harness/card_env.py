@@ -37,10 +37,11 @@ class CardEnv:
     Card 0 is in its reader when tokend has listed it; any further cards (`cards`) are out of
     theirs, for the test to insert. `before_tokend(sim)` runs once the cards are in their
     readers and before tokend starts (to personalise them differently, for example).
-    `launcher`, `state_dir`, `tokend_args` and `run_as` go to tokend_env.Env."""
+    `launcher`, `state_dir`, `tokend_args`, `run_as` and `audit_group` go to tokend_env.Env."""
 
     def __init__(self, personalise=True, extra_config="", before_tokend=None, extra_policies=(),
-                 cards=1, launcher=(), state_dir=None, tokend_args=(), run_as=None, **sim_args):
+                 cards=1, launcher=(), state_dir=None, tokend_args=(), run_as=None,
+                 audit_group=None, **sim_args):
         self.sim = simenv.SimEnv(cards=cards, personalise=personalise, **sim_args)
         self.daemon = None
         self.monitor = None
@@ -59,7 +60,8 @@ class CardEnv:
             try:
                 self.daemon = Env(labels=(), modules=[OPENSC], extra_config=extra_config,
                                   extra_policies=extra_policies, launcher=launcher,
-                                  state_dir=state_dir, tokend_args=tokend_args, run_as=run_as)
+                                  state_dir=state_dir, tokend_args=tokend_args, run_as=run_as,
+                                  audit_group=audit_group)
             finally:
                 if saved is None:
                     del os.environ["PCSCLITE_CSOCK_NAME"]
