@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "pcsc-readers.h"
 #include "text-escape.h"
 
 extern char **environ;
@@ -186,6 +187,36 @@ static const char *last_line(char *out)
     return nl ? nl + 1 : out;
 }
 
+/* Whether the reader says its card is present (a reader that cannot be asked, or is not
+ * there, is taken as keeping it). */
+static bool card_present(const char *reader)
+{
+    TkReaderInfo *readers = NULL;
+    size_t n = 0;
+    TkError ignored = {};
+    bool present = true;
+    if (tk_pcsc_list_readers(&readers, &n, &ignored) < 0)
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (streq_ptr(readers[i].name, reader))
+            present = readers[i].card_present;
+    tk_reader_info_array_free(readers, n);
+    return present;
+}
+
+/* Whether a step that failed failed because the card went, whatever pkcs15-init printed. The
+ * card's commands fail at once, and the reader may say so a moment later: it is given up to
+ * 1.5 s. */
+static bool card_gone(const char *reader)
+{
+    for (int i = 0; i < 15; i++) {
+        if (!card_present(reader))
+            return true;
+        (void)usleep(100 * 1000);
+    }
+    return false;
+}
+
 int tk_pkcs15_personalise(const char *reader, const char *label, const TkSecret *so_pin,
                           const TkSecret *user_pin, TkError *error)
 {
@@ -224,6 +255,11 @@ int tk_pkcs15_personalise_with(const char *program, const char *reader, const ch
                              "Could not run OpenSC's pkcs15-init to %s: %s. Install the opensc "
                              "package.",
                              what[i], strerror(-status));
+        else if (status != 0 && card_gone(reader))
+            r = tk_error_set(error, -ENODEV, TK_ERROR_TOKEN_REMOVED,
+                             "The card was taken out of its reader while OpenSC's pkcs15-init "
+                             "was to %s%s. Insert it again and repeat the initialisation.",
+                             what[i], i > 0 ? " (it is erased)" : "");
         else if (status != 0) {
             /* OpenSC's complaint may quote the card, so it is escaped like any card string. */
             const char *line = last_line(out);

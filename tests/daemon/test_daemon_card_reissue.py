@@ -7,9 +7,11 @@ erases nothing. Each step is checked against the card's own counters and state (
 control socket) and with pkcs11-tool."""
 
 import re
+import subprocess
 import sys
 
 from card_env import CardEnv, gvariant_options, need_cards, options
+from tokend_env import BUS_NAME, TOKEN
 from tap import Tap
 
 need_cards()
@@ -72,10 +74,39 @@ def initialize_the_same_card_again():
     reissue("reissued again", "604817")
 
 
+def a_card_pulled_while_it_is_personalised_is_said_to_be_removed():
+    # Slowed as a real card is, and taken out once pkcs15-init is at work on it: the answer
+    # names the removal (tokend's, or the worker's when pkcs15-init gives up first), not
+    # pkcs15-init's complaint about the card that went.
+    env.card.delay(20)
+    call = subprocess.Popen(
+        ["gdbus", "call", "--address", env.daemon.address, "--dest", BUS_NAME, "--object-path",
+         env.path, "--method", f"{TOKEN}.Initialize", "--", "'pulled'",
+         gvariant_options(so_pin=env.sim.so_pin.encode(), new_pin=b"530128")],
+        env=env.daemon.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        env.daemon.wait_for(lambda: int(card_status()["apdus"]) > state["apdus"] + 40, 60,
+                            "pkcs15-init at work on the card")
+        env.card.remove()
+        _, err = call.communicate(timeout=120)
+    finally:
+        if call.poll() is None:
+            call.kill()
+            call.wait()
+    env.card.delay(0)
+    assert "org.tokend.Tokend1.Error.TokenRemoved" in err, err
+    assert "Insert it again" in err and "pkcs15-init could not" not in err, err
+
+
+def count_apdus():
+    state["apdus"] = int(card_status()["apdus"])
+
+
 try:
     rc = Tap([wrong_so_pin_erases_nothing_and_says_the_tries_left,
               initialize_a_card_that_pkcs15_init_personalised,
-              initialize_the_same_card_again]).run()
+              initialize_the_same_card_again, count_apdus,
+              a_card_pulled_while_it_is_personalised_is_said_to_be_removed]).run()
 finally:
     env.close()
 sys.exit(1 if env.failed_shutdown else rc)
