@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The retry ledger on a file holding the input: a flags byte (bit 0: no ledger file at all,
- * bits 1-2: the outcome of the attempt recorded), the token serial as a piece, the rest the file.
+ * bits 1-2: the outcome recorded, modulo 3: right, refused, answer lost), the token serial as a
+ * piece, the rest the file.
  * tk_ledger_get(), tk_ledger_check() and tk_ledger_record() must agree on whether it is a
  * ledger; a ledger keeps its counts when tk_ledger_check() writes it back, and counts the
  * attempt; a file that is not one is left exactly as it was. */

@@ -215,6 +215,8 @@ def seeds_audit(out, openssl):
 
 
 def seeds_retry_ledger(out, openssl):
+    # The flags byte: bit 0 no ledger file; bits 1-2 the outcome recorded (0 right, 1 refused,
+    # 2 answer lost).
     ledger = (b'{\n  "version":1,\n  "tokens":{\n    "0123456789":{\n      "failed":2,\n'
               b'      "updated":1767225600\n    },\n    "ABCDEF0001":{\n      "failed":0,\n'
               b'      "updated":1767225000\n    }\n  }\n}\n')
@@ -232,6 +234,12 @@ def seeds_retry_ledger(out, openssl):
         # own reader then refused.
         'largest-count': (0, '0123456789', b'{"version":1,"tokens":{"0123456789":'
                                             b'{"failed":1000000,"updated":0}}}'),
+        # Flags 4: an attempt whose answer was lost, counted apart from the refusals.
+        'lost-answer': (4, '0123456789', ledger),
+        'lost-answers-counted': (2, '0123456789', b'{"version":1,"tokens":{"0123456789":'
+                                                   b'{"failed":9,"unknown":4,"updated":0}}}'),
+        'bad-unknown': (4, '0123456789', b'{"version":1,"tokens":{"0123456789":'
+                                          b'{"failed":1,"unknown":"some","updated":0}}}'),
     }
     for name, (flags, serial, data) in cases.items():
         write(out, name, bytes([flags]) + piece(serial.encode()) + data)
