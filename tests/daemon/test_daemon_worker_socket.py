@@ -155,8 +155,9 @@ def the_worker_user_cannot_open_tokends_state():
 
 
 def the_workers_configuration_hides_the_other_reader():
-    """The token worker's OpenSC configuration came in its launch frame and sits in a file of
-    its own, the worker user's; the scanner has OpenSC's usual one."""
+    """The OpenSC configurations of the token's worker and of its reader's scanner came in their
+    launch frames and sit in files of their own, the worker user's; both hide the other
+    reader."""
     confs = []
     for name in set(os.listdir(TMP)) - stale_confs:
         path = os.path.join(TMP, name)
@@ -164,9 +165,10 @@ def the_workers_configuration_hides_the_other_reader():
             assert os.stat(path).st_mode & 0o077 == 0, oct(os.stat(path).st_mode)
             with open(path) as f:
                 confs.append(f.read())
-    assert len(confs) == 1, confs
+    assert len(confs) == 2, confs
     other = env.sim.pcscd.reader_names[1]
-    assert "ignored_readers" in confs[0] and f'"{other}"' in confs[0], confs[0]
+    for conf in confs:
+        assert "ignored_readers" in conf and f'"{other}"' in conf, conf
 
 
 def a_worker_stuck_in_its_card_ends_itself():
@@ -197,8 +199,9 @@ def a_pulled_cards_worker_goes():
     before = set(socket_workers())
     env.card.remove()
     env.daemon.wait_for(lambda: env.daemon.tokens() == [], 20, "the token to go")
-    env.daemon.wait_for(lambda: len(set(socket_workers()) & before) == len(before) - 1, 10,
-                        "the card's worker to exit")
+    # The token's worker and its reader's scanner.
+    env.daemon.wait_for(lambda: len(set(socket_workers()) & before) == len(before) - 2, 10,
+                        "the card's worker and its reader's scanner to exit")
 
 
 def when_tokend_stops_every_worker_goes():
