@@ -85,6 +85,7 @@ typedef struct Scanner {
     Worker *worker;
     sd_event_source *respawn;
     sd_event_source *watchdog; /* fires when the scanner's next report is overdue */
+    sd_event_source *found;    /* a reader's: its token was found, the scanner is to stop */
     struct Scanner *next;      /* in its reader's list */
 } Scanner;
 
@@ -226,6 +227,12 @@ int module_append_states(sd_bus_message *reply, Context *c);
 /* Acts on what the PC/SC events since the last call changed: scanners for the cards that came,
  * fresh OpenSC configurations for every worker when a reader came. */
 void discovery_sync(Context *c);
+/* A reader's scanner listed every token of its reader: the tokens' workers take the card over
+ * and the scanner stops (soon, off its own callback). */
+void discovery_token_found(Scanner *s);
+/* The card in reader may not be what its token says (its worker reports another serial): the
+ * reader's scanners list it again. */
+void discovery_look_again(Context *c, const char *reader);
 /* The card left rd (or rd itself went): its scanners stop. */
 void discovery_card_left(Reader *rd);
 /* Every reader's scanners list their slots now (pcscd is back). */

@@ -184,18 +184,26 @@ int inventory_on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
         t->missed = 0;
     }
 
+    bool all_listed = true, any = false;
     for (Token *t = c->tokens, *next; t; t = next) {
         next = t->next;
-        if (!scanner_covers(s, t) || t->listed)
+        if (!scanner_covers(s, t))
             continue;
+        if (t->listed) {
+            any = true;
+            continue;
+        }
         /* A file-backed module can miss a token that another process is writing at that moment
          * (SoftHSM2 while a worker changes it): a token goes only when two polls in a row miss
          * it and no call is running on it. */
         if (++t->missed >= (mod->on_demand ? 1u : 2u) && !t->running) {
             token_drop(t);
             changed = true;
-        }
+        } else
+            all_listed = false;
     }
+    if (any && all_listed)
+        discovery_token_found(s);
     update_serial_conflicts(c);
 
     /* With PC/SC watched, a worker's configuration already hides every reader PC/SC knows:

@@ -201,6 +201,7 @@ Scanner *scanner_free(Scanner *s)
         return NULL;
     s->respawn = sd_event_source_disable_unref(s->respawn);
     s->watchdog = sd_event_source_disable_unref(s->watchdog);
+    s->found = sd_event_source_disable_unref(s->found);
     worker_free(s->worker);
     free(s);
     return NULL;

@@ -22,8 +22,13 @@ static int on_worker_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret
     } else if (sd_bus_message_is_signal(m, WORKER_INTERFACE, "Info")) {
         TkTokenInfo info;
         WorkerRetries retries;
-        if (worker_read_info(m, &info, &retries) >= 0)
-            token_report_info(t, &info, &retries);
+        if (worker_read_info(m, &info, &retries) < 0)
+            return 0;
+        /* The card answers to another serial (personalised afresh): its reader is looked at
+         * again, and the new token found there. */
+        if (!streq_ptr(info.serial, t->info.serial) && t->module->on_demand)
+            discovery_look_again(t->context, t->info.slot_description);
+        token_report_info(t, &info, &retries);
     }
     return 0;
 }

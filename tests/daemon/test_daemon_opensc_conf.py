@@ -3,13 +3,15 @@
 """Every process of tokend that loads OpenSC sees one reader: each token's worker and each
 reader's scanner gets a private OpenSC configuration whose ignored_readers names every other
 reader that PC/SC reports (whole names), and which makes C_SetPIN in an unlogged session unblock
-with the PUK. Three simulated cards in four readers; the fourth reader stays empty and has no
-scanner."""
+with the PUK. Once a reader's scanner has found the token, it stops and the token's worker is
+the one process on that card; a card with no token keeps its scanner, which finds the token once
+the card is personalised. Four simulated cards in five readers, the fourth card blank."""
 
+import os
 import sys
 
 from card_env import OPENSC, TOKEN, CardEnv, need_cards
-from tap import Tap
+from tap import run_and_close
 
 need_cards()
 
@@ -17,10 +19,14 @@ env = None
 readers = []
 
 
-def conf_of(pid):
+def conf_of_path(pid):
     with open(f"/proc/{pid}/environ", "rb") as f:
         environ = dict(e.split(b"=", 1) for e in f.read().split(b"\0") if b"=" in e)
-    with open(environ[b"OPENSC_CONF"].decode()) as f:
+    return environ[b"OPENSC_CONF"].decode()
+
+
+def conf_of(pid):
+    with open(conf_of_path(pid)) as f:
         return f.read()
 
 
@@ -42,22 +48,33 @@ def reader_scanners():
     return out
 
 
+def blank_the_last_card(sim):
+    """The last card as it comes from the factory: no PKCS#15 structure, so no token."""
+    card = sim.cards[-1]
+    card.stop()
+    os.unlink(card.state)
+    card.start()
+
+
 def start():
     global env
-    env = CardEnv(cards=3, readers=4)
+    env = CardEnv(cards=4, readers=5, before_tokend=blank_the_last_card)
     readers.extend(env.sim.pcscd.reader_names)
     for card in env.sim.cards[1:]:
         card.insert()
     d = env.daemon
     d.wait_for(lambda: len(d.tokens()) == 3, 20, "three tokens")
     d.wait_for(lambda: len(d.worker_pids()) == 3, 20, "three workers")
+    blank = env.sim.cards[-1].reader
+    d.wait_for(lambda: list(reader_scanners()) == [blank], 10,
+               "the scanners of readers with a token to stop")
 
 
 def tokens_carry_their_reader():
     start()
     d = env.daemon
     got = sorted(d.get(p, TOKEN, "Reader") for p in d.tokens())
-    assert got == sorted(c.reader for c in env.sim.cards), got
+    assert got == sorted(c.reader for c in env.sim.cards[:-1]), got
     for p in d.tokens():
         assert d.get(p, TOKEN, "Module") == OPENSC
 
@@ -69,11 +86,17 @@ def each_worker_hides_every_other_reader_and_unblocks_with_the_puk():
         hides_every_reader_but(conf_of(pid), reader_of[serial])
 
 
-def each_reader_with_a_card_has_a_scanner_that_sees_that_reader_alone():
+def each_readers_scanner_saw_that_reader_alone():
+    """The scanners that stopped left their configurations in tokend's runtime directory, beside
+    the workers'."""
+    pid = env.daemon.worker_pids()[0][0]
+    runtime = os.path.dirname(conf_of_path(pid))
+    confs = {n for n in os.listdir(runtime) if n.startswith("scan-")}
+    assert len(confs) == 4, confs
     scanners = reader_scanners()
-    assert sorted(scanners) == sorted(c.reader for c in env.sim.cards), scanners
-    for reader, pid in scanners.items():
-        hides_every_reader_but(conf_of(pid), reader)
+    blank = env.sim.cards[-1].reader
+    assert list(scanners) == [blank], scanners
+    hides_every_reader_but(conf_of(scanners[blank]), blank)
     # No scanner lists the module as a whole.
     whole = [cmd for _, cmd in env.daemon.children() if b"--scan" in cmd and b"--reader" not in cmd]
     assert whole == [], whole
@@ -85,22 +108,26 @@ def worker_is_told_to_unblock_with_the_puk():
         assert b"--unblock-with-puk" in f.read().split(b"\0")
 
 
-def a_pulled_card_takes_its_readers_scanner_along():
-    env.sim.cards[2].remove()
+def a_card_personalised_meanwhile_is_found_by_its_readers_scanner():
+    """No PC/SC event tells of it: the scanner's slow poll (ten scan intervals, 2 s here) does."""
     d = env.daemon
-    d.wait_for(lambda: len(d.tokens()) == 2, 5, "the pulled card's token to go")
-    d.wait_for(lambda: env.sim.cards[2].reader not in reader_scanners(), 5,
-               "its reader's scanner to stop")
-    assert len(reader_scanners()) == 2, reader_scanners()
+    env.sim.personalise(len(env.sim.cards) - 1, label="late")
+    d.wait_for(lambda: len(d.tokens()) == 4, 10, "the personalised card's token")
+    d.wait_for(lambda: reader_scanners() == {}, 10, "its reader's scanner to stop")
 
 
-try:
-    rc = Tap([tokens_carry_their_reader,
-              each_worker_hides_every_other_reader_and_unblocks_with_the_puk,
-              each_reader_with_a_card_has_a_scanner_that_sees_that_reader_alone,
-              worker_is_told_to_unblock_with_the_puk,
-              a_pulled_card_takes_its_readers_scanner_along]).run()
-finally:
-    if env:
-        env.close()
-sys.exit(1 if env and env.failed_shutdown else rc)
+def a_pulled_card_leaves_no_process_behind():
+    d = env.daemon
+    env.sim.cards[2].remove()
+    d.wait_for(lambda: len(d.tokens()) == 3, 5, "the pulled card's token to go")
+    d.wait_for(lambda: len(d.worker_pids()) == 3, 5, "its worker to stop")
+    assert reader_scanners() == {}, reader_scanners()
+
+
+run_and_close([tokens_carry_their_reader,
+               each_worker_hides_every_other_reader_and_unblocks_with_the_puk,
+               each_readers_scanner_saw_that_reader_alone,
+               worker_is_told_to_unblock_with_the_puk,
+               a_card_personalised_meanwhile_is_found_by_its_readers_scanner,
+               a_pulled_card_leaves_no_process_behind],
+              lambda: env)
