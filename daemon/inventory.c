@@ -77,10 +77,10 @@ static void start_worker(Token *t)
         log_error_errno(r, "Cannot start a worker for token %s: %m", t->info.serial);
 }
 
-/* OpenSC reads ignored_readers once, when a worker loads it: when the set of PC/SC tokens
- * changes, idle PC/SC workers are restarted with a fresh configuration, so none binds a card
- * that another worker owns. A busy one is left to finish; it is restarted on the next change
- * or when it exits. */
+/* OpenSC reads ignored_readers once, when a worker loads it: when a reader comes (or, without
+ * PC/SC watched, the set of PC/SC tokens changes), idle PC/SC workers are restarted with a fresh
+ * configuration, so none binds a card that another worker owns. A busy one is left to finish;
+ * it is restarted on the next change or when it exits. */
 void inventory_refresh_pcsc_workers(Context *c)
 {
     for (Token *t = c->tokens; t; t = t->next) {
