@@ -251,12 +251,14 @@ int main(int argc, char **argv)
     r = scanner ? 0 : tk_module_load(module_path, &w.module, &e);
     if (r < 0) {
         log_error("%s", e.message);
+        free(w.serial);
         return EXIT_FAILURE;
     }
     r = open_bus(&w.bus);
     if (r < 0) {
         log_error_errno(r, "cannot talk to tokend: %m");
         tk_module_free(w.module);
+        free(w.serial);
         return EXIT_FAILURE;
     }
 
