@@ -204,6 +204,8 @@ void ledger_tell_worker(Token *t);
 
 /* pcsc-watch.c */
 Reader *reader_find(Context *c, const char *name);
+/* The reader a slot description names (a long reader name is cut in it). */
+Reader *reader_find_slot(Context *c, const char *slot_description);
 int pcsc_watch_start(Context *c);
 void pcsc_watch_stop(Context *c);
 void pcsc_watch_tokens_changed(Context *c);
@@ -232,7 +234,7 @@ void discovery_sync(Context *c);
 void discovery_token_found(Scanner *s);
 /* The card in reader may not be what its token says (its worker reports another serial): the
  * reader's scanners list it again. */
-void discovery_look_again(Context *c, const char *reader);
+void discovery_look_again(Context *c, const char *slot_description);
 /* The card left rd (or rd itself went): its scanners stop. */
 void discovery_card_left(Reader *rd);
 /* Every reader's scanners list their slots now (pcscd is back). */

@@ -22,7 +22,7 @@ static Scanner *reader_scanner(Reader *rd, Module *m)
 static bool reader_has_token(Context *c, Reader *rd, Module *m)
 {
     for (Token *t = c->tokens; t; t = t->next)
-        if (t->module == m && streq_ptr(t->info.slot_description, rd->name))
+        if (t->module == m && tk_slot_names_reader(t->info.slot_description, rd->name))
             return true;
     return false;
 }
@@ -78,9 +78,9 @@ void discovery_token_found(Scanner *s)
                     s->reader->name);
 }
 
-void discovery_look_again(Context *c, const char *reader)
+void discovery_look_again(Context *c, const char *slot_description)
 {
-    Reader *rd = reader_find(c, strempty(reader));
+    Reader *rd = reader_find_slot(c, slot_description);
     if (!rd || !rd->card_present)
         return;
     for (Module *m = c->modules; m; m = m->next) {

@@ -112,7 +112,7 @@ static void token_drop(Token *t)
 static bool scanner_covers(const Scanner *s, const Token *t)
 {
     return t->module == s->module &&
-           (!s->reader || streq_ptr(t->info.slot_description, s->reader->name));
+           (!s->reader || tk_slot_names_reader(t->info.slot_description, s->reader->name));
 }
 
 int inventory_on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -155,13 +155,13 @@ int inventory_on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
         }
         /* A reader's scanner speaks for its reader alone (its configuration could not hide a
          * reader whose name is part of its own). */
-        if (s->reader && !streq_ptr(info.slot_description, s->reader->name)) {
+        if (s->reader && !tk_slot_names_reader(info.slot_description, s->reader->name)) {
             tk_token_info_done(&info);
             continue;
         }
         /* PC/SC, which tokend watches, says the card is out of that reader; a poll that raced
          * with the pull may still list it. */
-        Reader *rd = mod->pcsc_backed ? reader_find(c, strempty(info.slot_description)) : NULL;
+        Reader *rd = mod->pcsc_backed ? reader_find_slot(c, info.slot_description) : NULL;
         if (rd && !rd->card_present && c->pcsc) {
             tk_token_info_done(&info);
             continue;
@@ -226,7 +226,7 @@ void inventory_card_left(Context *c, const char *reader)
     bool changed = false;
     for (Token *t = c->tokens, *next; t; t = next) {
         next = t->next;
-        if (!t->module->pcsc_backed || !streq_ptr(t->info.slot_description, reader))
+        if (!t->module->pcsc_backed || !tk_slot_names_reader(t->info.slot_description, reader))
             continue;
         /* Whatever its worker is doing: a call running there fails with TokenRemoved (the
          * card may have done part of it), rather than the token staying listed until the

@@ -31,7 +31,7 @@ static char *escape_reader(const char *s)
  * too, so it is left out, and that one other reader stays visible to the worker. */
 static void ignore_reader(FILE *f, const char *own, const char *name, bool *first)
 {
-    if (isempty(name) || streq_ptr(name, own))
+    if (isempty(name) || streq_ptr(name, own) || tk_slot_names_reader(own, name))
         return;
     _cleanup_free_ char *n = escape_reader(name);
     if (!n || !*n || (own && strstr(own, n)))
@@ -48,12 +48,16 @@ int opensc_conf_text(Context *c, const char *reader, char **ret)
     if (!f)
         return -ENOMEM;
     fputs("app default {\n", f);
+    /* A token knows its reader by its slot description, which may be the name cut short. */
+    Reader *self = reader ? reader_find_slot(c, reader) : NULL;
+    if (self)
+        reader = self->name;
     bool first = true;
     for (Reader *rd = c->readers; rd; rd = rd->next)
         ignore_reader(f, reader, rd->name, &first);
     /* Without PC/SC watched the other tokens' slots are the readers known. */
     for (Token *o = c->tokens; o; o = o->next)
-        if (o->module->pcsc_backed && !reader_find(c, strempty(o->info.slot_description)))
+        if (o->module->pcsc_backed && !reader_find_slot(c, o->info.slot_description))
             ignore_reader(f, reader, o->info.slot_description, &first);
     if (!first)
         fputs(";\n", f);

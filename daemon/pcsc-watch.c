@@ -19,6 +19,14 @@ Reader *reader_find(Context *c, const char *name)
     return NULL;
 }
 
+Reader *reader_find_slot(Context *c, const char *slot_description)
+{
+    for (Reader *rd = c->readers; rd; rd = rd->next)
+        if (tk_slot_names_reader(slot_description, rd->name))
+            return rd;
+    return NULL;
+}
+
 static void readers_changed(Context *c)
 {
     sd_bus_emit_properties_changed(c->bus, TOKEND_ROOT_PATH, TOKEND_MANAGER_IFACE, "Readers", NULL);

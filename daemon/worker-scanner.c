@@ -32,7 +32,7 @@ static int send_tokens(sd_bus *bus, const char *module_path, const char *reader)
     if (r >= 0)
         r = sd_bus_message_open_container(s, 'a', "a{sv}");
     for (size_t i = 0; r >= 0 && i < n; i++)
-        if (!reader || streq_ptr(infos[i].slot_description, reader))
+        if (!reader || tk_slot_names_reader(infos[i].slot_description, reader))
             r = worker_append_info(s, &infos[i], NULL);
     if (r >= 0)
         r = sd_bus_message_close_container(s);
