@@ -152,7 +152,7 @@ static int property_reader_token(sd_bus *bus, const char *path, const char *inte
 {
     Reader *rd = userdata;
     for (Token *t = rd->context->tokens; t; t = t->next)
-        if (t->module->pcsc_backed && streq_ptr(t->info.slot_description, rd->name))
+        if (t->module->pcsc_backed && tk_slot_names_reader(t->info.slot_description, rd->name))
             return sd_bus_message_append(reply, "o", t->path);
     return sd_bus_message_append(reply, "o", "/");
 }

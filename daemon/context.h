@@ -14,6 +14,7 @@
 
 typedef struct Context Context;
 typedef struct Module Module;
+typedef struct Reader Reader;
 
 /* A method call on a token, from its arrival to its reply: waiting for polkit, queued for the
  * token's worker, or running there. */
@@ -77,15 +78,29 @@ typedef struct Token {
     struct Token *next;
 } Token;
 
-typedef struct Reader {
+/* A scanner worker: a module's own (reader NULL), which lists every slot of a module that
+ * PC/SC does not drive, or a reader's, which lists only that reader's slots of a PC/SC-backed
+ * module through a private OpenSC configuration that hides every other reader. */
+typedef struct Scanner {
+    Module *module;
+    Reader *reader;
+    Worker *worker;
+    sd_event_source *respawn;
+    sd_event_source *watchdog; /* fires when the scanner's next report is overdue */
+    sd_event_source *found;    /* a reader's: its token was found, the scanner is to stop */
+    struct Scanner *next;      /* in its reader's list */
+} Scanner;
+
+struct Reader {
     Context *context;
     char *name;
     char *path;
     bool card_present;
     uint8_t atr[33];
     size_t atr_len;
+    Scanner *scanners; /* while a card is in it: one per PC/SC-backed module */
     struct Reader *next;
-} Reader;
+};
 
 typedef enum ModuleState {
     MODULE_STARTING,       /* no report from its scanner yet */
@@ -94,15 +109,15 @@ typedef enum ModuleState {
     MODULE_NOT_RESPONDING, /* the scanner reported nothing in time and was restarted */
 } ModuleState;
 
-/* A configured PKCS#11 module and the scanner worker that polls its slots. */
+/* A configured PKCS#11 module and the scanner workers that list its slots. */
 struct Module {
     Context *context;
     char *path;
     bool pcsc_backed; /* OpenSC: the card's reader decides, and an unblock uses the PUK */
-    bool on_demand;   /* its scanner lists slots when PC/SC says something changed */
-    Worker *scanner;
-    sd_event_source *respawn;
-    sd_event_source *watchdog; /* fires when the scanner's next report is overdue */
+    /* PC/SC is watched for it: each reader with a card has a scanner of its own, listing on
+     * PC/SC's events (and rarely otherwise), and the module has none. */
+    bool on_demand;
+    Scanner *scanner; /* the module's own, unless on_demand */
     ModuleState state;
     char *error; /* what the last failure said; "" when none */
     struct Module *next;
@@ -125,8 +140,9 @@ struct Context {
     Reader *readers;
     struct TkPcscMonitor *pcsc; /* NULL: no PC/SC watch, PC/SC modules are polled too */
     sd_event_source *pcsc_source;
-    Call *authorizing;   /* calls waiting for polkit, of every token */
-    RefusalLog refusals; /* the journal lines of calls refused before polkit */
+    bool readers_changed; /* a reader came since the PC/SC events were last acted on */
+    Call *authorizing;    /* calls waiting for polkit, of every token */
+    RefusalLog refusals;  /* the journal lines of calls refused before polkit */
 };
 
 /* bus-manager.c */
@@ -151,6 +167,15 @@ void call_fail_running(Token *t, const char *message);
 /* The token left: every call queued for it fails with TokenRemoved. */
 void call_fail_queue(Token *t);
 Call *call_free(Call *call);
+
+/* opensc-conf.c: a worker's private OpenSC configuration, which hides every reader but its
+ * own (reader; NULL hides every reader tokend knows of). */
+int opensc_conf_text(Context *c, const char *reader, char **ret);
+/* Starts a worker with argv, by the worker socket or as tokend's child, and hands it conf as its
+ * OpenSC configuration (NULL: none); a child reads it from CONF_NAME.conf in the runtime
+ * directory. */
+int opensc_worker_start(Context *c, char *const *argv, const char *conf, const char *conf_name,
+                        worker_exit_cb_t cb, void *userdata, Worker **ret);
 
 /* token-worker.c: the token's worker process. */
 int token_spawn_worker(Token *t);
@@ -181,22 +206,51 @@ void ledger_tell_worker(Token *t);
 
 /* pcsc-watch.c */
 Reader *reader_find(Context *c, const char *name);
+/* The reader a slot description names (a long reader name is cut in it). */
+Reader *reader_find_slot(Context *c, const char *slot_description);
 int pcsc_watch_start(Context *c);
 void pcsc_watch_stop(Context *c);
 void pcsc_watch_tokens_changed(Context *c);
 
-/* module.c: a module's scanner and state. */
+/* module.c: a module's scanners and state. */
 int module_new(Context *c, const char *path, bool pcsc_backed, bool on_demand, Module **ret);
 Module *module_free(Module *m);
-int module_start_scanner(Module *m);
+/* Starts the module's own scanner, or, for a module whose scanners are per reader, says whether
+ * its file is there. */
+int module_start(Module *m);
+/* Starts a scanner of module m, of reader rd or (NULL) of the whole module. */
+int scanner_new(Module *m, Reader *rd, Scanner **ret);
+Scanner *scanner_free(Scanner *s);
+/* Asks the scanner to list its slots now. */
+void scanner_rescan(Scanner *s);
 /* The scanner reported a poll: error is what failed, "" or NULL when it listed the tokens. */
-void module_report(Module *m, const char *error);
+void module_report(Scanner *s, const char *error);
 int module_append_states(sd_bus_message *reply, Context *c);
+
+/* discovery.c: a scanner per reader with a card, for each PC/SC-backed module. */
+/* Acts on what the PC/SC events since the last call changed: scanners for the cards that came,
+ * fresh OpenSC configurations for every worker when a reader came. */
+void discovery_sync(Context *c);
+/* A reader's scanner listed every token of its reader: the tokens' workers take the card over
+ * and the scanner stops (soon, off its own callback). */
+void discovery_token_found(Scanner *s);
+/* The card in reader may not be what its token says (its worker reports another serial): the
+ * reader's scanners list it again. */
+void discovery_look_again(Context *c, const char *slot_description);
+/* The card left rd (or rd itself went): its scanners stop. */
+void discovery_card_left(Reader *rd);
+/* Every reader's scanners list their slots now (pcscd is back). */
+void discovery_rescan(Context *c);
+/* PC/SC is no longer watched: PC/SC-backed modules are polled as a whole from now on. */
+void discovery_stop(Context *c);
 
 /* inventory.c */
 int inventory_start(Context *c);
-/* A scanner's Tokens signal: the module's tokens as its last poll found them. */
+/* A scanner's Tokens signal: the module's tokens (of its reader, for a reader's scanner) as its
+ * last poll found them. userdata is the Scanner. */
 int inventory_on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
 /* PC/SC says the card left reader (or the reader left): its tokens go at once. */
 void inventory_card_left(Context *c, const char *reader);
+/* Idle PC/SC workers start again with a configuration that hides the readers known now. */
+void inventory_refresh_pcsc_workers(Context *c);
 void inventory_stop(Context *c);

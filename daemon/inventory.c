@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The token inventory: a scanner worker per module polls its slots and reports what it
- * found; tokens come and go here, each with its own worker. The main process never loads a
- * module itself. */
+/* The token inventory: scanner workers list their module's slots (all of them, or one reader's
+ * for a PC/SC-backed module) and report what they found; tokens come and go here, each with its
+ * own worker. The main process never loads a module itself. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,11 +77,11 @@ static void start_worker(Token *t)
         log_error_errno(r, "Cannot start a worker for token %s: %m", t->info.serial);
 }
 
-/* OpenSC reads ignored_readers once, when a worker loads it: when the set of PC/SC tokens
- * changes, idle PC/SC workers are restarted with a fresh configuration, so none binds a card
- * that another worker owns. A busy one is left to finish; it is restarted on the next change
- * or when it exits. */
-static void refresh_pcsc_workers(Context *c)
+/* OpenSC reads ignored_readers once, when a worker loads it: when a reader comes (or, without
+ * PC/SC watched, the set of PC/SC tokens changes), idle PC/SC workers are restarted with a fresh
+ * configuration, so none binds a card that another worker owns. A busy one is left to finish;
+ * it is restarted on the next change or when it exits. */
+void inventory_refresh_pcsc_workers(Context *c)
 {
     for (Token *t = c->tokens; t; t = t->next) {
         if (!t->module->pcsc_backed || !t->present || t->running || t->queue)
@@ -107,9 +107,18 @@ static void token_drop(Token *t)
     token_free(t);
 }
 
+/* Whether token t is one of those that scanner s lists: its module's, and its reader's for a
+ * reader's scanner. */
+static bool scanner_covers(const Scanner *s, const Token *t)
+{
+    return t->module == s->module &&
+           (!s->reader || tk_slot_names_reader(t->info.slot_description, s->reader->name));
+}
+
 int inventory_on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-    Module *mod = userdata;
+    Scanner *s = userdata;
+    Module *mod = s->module;
     Context *c = mod->context;
     bool changed = false;
     int r;
@@ -123,12 +132,12 @@ int inventory_on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
         r = sd_bus_message_rewind(m, true);
     if (r < 0)
         return 0;
-    module_report(mod, error);
+    module_report(s, error);
     r = sd_bus_message_enter_container(m, 'a', "a{sv}");
     if (r < 0)
         return 0;
     for (Token *t = c->tokens; t; t = t->next)
-        if (t->module == mod)
+        if (scanner_covers(s, t))
             t->listed = false;
     for (;;) {
         TkTokenInfo info;
@@ -144,9 +153,15 @@ int inventory_on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
             tk_token_info_done(&info);
             continue;
         }
+        /* A reader's scanner speaks for its reader alone (its configuration could not hide a
+         * reader whose name is part of its own). */
+        if (s->reader && !tk_slot_names_reader(info.slot_description, s->reader->name)) {
+            tk_token_info_done(&info);
+            continue;
+        }
         /* PC/SC, which tokend watches, says the card is out of that reader; a poll that raced
          * with the pull may still list it. */
-        Reader *rd = mod->pcsc_backed ? reader_find(c, strempty(info.slot_description)) : NULL;
+        Reader *rd = mod->pcsc_backed ? reader_find_slot(c, info.slot_description) : NULL;
         if (rd && !rd->card_present && c->pcsc) {
             tk_token_info_done(&info);
             continue;
@@ -169,27 +184,40 @@ int inventory_on_tokens(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
         t->missed = 0;
     }
 
+    bool all_listed = true, any = false;
     for (Token *t = c->tokens, *next; t; t = next) {
         next = t->next;
-        if (t->module != mod || t->listed)
+        if (!scanner_covers(s, t))
             continue;
+        if (t->listed) {
+            any = true;
+            continue;
+        }
         /* A file-backed module can miss a token that another process is writing at that moment
          * (SoftHSM2 while a worker changes it): a token goes only when two polls in a row miss
          * it and no call is running on it. */
         if (++t->missed >= (mod->on_demand ? 1u : 2u) && !t->running) {
             token_drop(t);
             changed = true;
-        }
+        } else
+            all_listed = false;
     }
+    if (any && all_listed)
+        discovery_token_found(s);
     update_serial_conflicts(c);
 
-    if (changed && mod->pcsc_backed) {
-        refresh_pcsc_workers(c);
+    /* With PC/SC watched, a worker's configuration already hides every reader PC/SC knows:
+     * only a new reader needs fresh ones (discovery_sync). */
+    if (changed && mod->pcsc_backed && !mod->on_demand) {
+        inventory_refresh_pcsc_workers(c);
         pcsc_watch_tokens_changed(c);
-    } else
+    } else {
+        if (changed && mod->pcsc_backed)
+            pcsc_watch_tokens_changed(c);
         for (Token *t = c->tokens; t; t = t->next)
             if (!t->worker && !t->respawn)
                 start_worker(t);
+    }
     return 0;
 }
 
@@ -198,7 +226,7 @@ void inventory_card_left(Context *c, const char *reader)
     bool changed = false;
     for (Token *t = c->tokens, *next; t; t = next) {
         next = t->next;
-        if (!t->module->pcsc_backed || !streq_ptr(t->info.slot_description, reader))
+        if (!t->module->pcsc_backed || !tk_slot_names_reader(t->info.slot_description, reader))
             continue;
         /* Whatever its worker is doing: a call running there fails with TokenRemoved (the
          * card may have done part of it), rather than the token staying listed until the
@@ -211,7 +239,6 @@ void inventory_card_left(Context *c, const char *reader)
     if (!changed)
         return;
     update_serial_conflicts(c);
-    refresh_pcsc_workers(c);
     pcsc_watch_tokens_changed(c);
 }
 
@@ -238,7 +265,7 @@ int inventory_start(Context *c)
             return r;
         *tail = m;
         tail = &m->next;
-        r = module_start_scanner(m);
+        r = module_start(m);
         if (r < 0)
             return r;
     }
@@ -261,6 +288,7 @@ void inventory_stop(Context *c)
     while (c->readers) {
         Reader *rd = c->readers;
         c->readers = rd->next;
+        discovery_card_left(rd);
         free(rd->name);
         free(rd->path);
         free(rd);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Readers and cards as PC/SC reports them: reader objects come and go, and a card inserted or
- * pulled makes the PC/SC-backed modules' scanners look at their slots at once. */
+/* Readers and cards as PC/SC reports them: reader objects come and go, a card inserted starts
+ * its reader's scanners (discovery.c), and a card pulled takes its reader's tokens at once. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,14 @@ Reader *reader_find(Context *c, const char *name)
 {
     for (Reader *rd = c->readers; rd; rd = rd->next)
         if (streq(rd->name, name))
+            return rd;
+    return NULL;
+}
+
+Reader *reader_find_slot(Context *c, const char *slot_description)
+{
+    for (Reader *rd = c->readers; rd; rd = rd->next)
+        if (tk_slot_names_reader(slot_description, rd->name))
             return rd;
     return NULL;
 }
@@ -42,6 +50,7 @@ static void reader_add(Context *c, const char *name)
     while (*tail)
         tail = &(*tail)->next;
     *tail = rd;
+    c->readers_changed = true;
     sd_bus_emit_object_added(c->bus, rd->path);
     readers_changed(c);
 }
@@ -52,6 +61,7 @@ static void reader_remove(Context *c, const char *name)
         if (streq((*p)->name, name)) {
             Reader *rd = *p;
             *p = rd->next;
+            discovery_card_left(rd);
             sd_bus_emit_object_removed(c->bus, rd->path);
             readers_changed(c);
             free(rd->name);
@@ -59,15 +69,6 @@ static void reader_remove(Context *c, const char *name)
             free(rd);
             return;
         }
-}
-
-/* Asks every PC/SC-backed module's scanner to list its slots now. */
-static void rescan(Context *c)
-{
-    for (Module *m = c->modules; m; m = m->next)
-        if (m->pcsc_backed && m->scanner)
-            sd_bus_call_method_async(worker_bus(m->scanner), NULL, NULL, WORKER_PATH,
-                                     WORKER_INTERFACE, "Rescan", NULL, NULL, "");
 }
 
 static void handle(Context *c, const TkPcscEvent *ev)
@@ -81,7 +82,6 @@ static void handle(Context *c, const TkPcscEvent *ev)
     case TK_PCSC_READER_REMOVED:
         reader_remove(c, ev->reader);
         inventory_card_left(c, ev->reader);
-        rescan(c);
         break;
     case TK_PCSC_CARD_INSERTED:
     case TK_PCSC_CARD_REMOVED:
@@ -96,16 +96,21 @@ static void handle(Context *c, const TkPcscEvent *ev)
             sd_bus_emit_properties_changed(c->bus, rd->path, TOKEND_READER_IFACE, "CardPresent",
                                            "Atr", NULL);
         }
-        if (ev->type == TK_PCSC_CARD_REMOVED)
+        if (ev->type == TK_PCSC_CARD_REMOVED) {
+            if (rd)
+                discovery_card_left(rd);
             inventory_card_left(c, ev->reader);
-        rescan(c);
+        } else if (rd)
+            /* Another card, or the same one back, before its scanner is gone: it looks again. */
+            for (Scanner *sc = rd->scanners; sc; sc = sc->next)
+                scanner_rescan(sc);
         break;
     case TK_PCSC_SERVICE_LOST:
         log_notice("pcscd went away; waiting for it to come back");
         break;
     case TK_PCSC_SERVICE_BACK:
         log_info("pcscd is back");
-        rescan(c);
+        discovery_rescan(c);
         break;
     }
 }
@@ -122,7 +127,12 @@ static int on_pcsc(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         log_warning_errno(r, "The PC/SC monitor stopped: %m; smart cards are now found by polling");
         c->pcsc_source = sd_event_source_disable_unref(c->pcsc_source);
         c->pcsc = tk_pcsc_monitor_stop(c->pcsc);
+        discovery_stop(c);
+        return 0;
     }
+    /* After the whole batch: a scanner started for a card then hides every reader reported
+     * with it. */
+    discovery_sync(c);
     return 0;
 }
 

@@ -160,8 +160,8 @@ static int read_launch(const char *argv0, char ***ret_argv, char **ret_conf_path
 static void help(void)
 {
     printf(
-        "Usage: tokend-worker --module PATH (--scan [--interval-ms N, 0: on request] | --serial "
-        "SERIAL [--unblock-with-puk]) [--call-timeout SEC]\n"
+        "Usage: tokend-worker --module PATH (--scan [--interval-ms N, 0: on request] [--reader "
+        "NAME] | --serial SERIAL [--unblock-with-puk]) [--call-timeout SEC]\n"
         "       tokend-worker --socket\n\n"
         "The PKCS#11 side of tokend, started by tokend with a socketpair on fd 3, or by systemd\n"
         "for a connection to the worker socket (--socket), whose first message gives the rest.\n");
@@ -173,6 +173,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"module", required_argument, NULL, 'm'},
         {"scan", no_argument, NULL, 's'},
+        {"reader", required_argument, NULL, 'r'},
         {"interval-ms", required_argument, NULL, 'i'},
         {"serial", required_argument, NULL, 'S'},
         {"unblock-with-puk", no_argument, NULL, 'p'},
@@ -180,7 +181,7 @@ int main(int argc, char **argv)
         {},
     };
     WorkerContext w = {.ledger_failed = -1};
-    const char *module_path = NULL;
+    const char *module_path = NULL, *reader = NULL;
     bool scanner = false;
     uint64_t interval_usec = 2000000;
     unsigned call_timeout_sec = 0;
@@ -211,6 +212,9 @@ int main(int argc, char **argv)
             break;
         case 's':
             scanner = true;
+            break;
+        case 'r':
+            reader = optarg;
             break;
         case 'i':
             interval_usec = strtoull(optarg, NULL, 10) * 1000u;
@@ -247,17 +251,19 @@ int main(int argc, char **argv)
     r = scanner ? 0 : tk_module_load(module_path, &w.module, &e);
     if (r < 0) {
         log_error("%s", e.message);
+        free(w.serial);
         return EXIT_FAILURE;
     }
     r = open_bus(&w.bus);
     if (r < 0) {
         log_error_errno(r, "cannot talk to tokend: %m");
         tk_module_free(w.module);
+        free(w.serial);
         return EXIT_FAILURE;
     }
 
     if (scanner)
-        r = worker_scan(w.bus, module_path, interval_usec, call_timeout_sec);
+        r = worker_scan(w.bus, module_path, reader, interval_usec, call_timeout_sec);
     else {
         r = tk_token_open(w.module, w.serial, &w.token, &e);
         if (r < 0)

@@ -28,8 +28,9 @@ typedef struct WorkerContext {
  * once. */
 int worker_token_publish(WorkerContext *w);
 
-/* Lists the module's slots every interval (or, with an interval of 0, only when asked with
- * Rescan) and reports what it found in Tokens signals on bus, until the main process goes
- * away. A poll that takes longer than call_timeout_sec (0: no limit) ends the process. */
-int worker_scan(sd_bus *bus, const char *module_path, uint64_t interval_usec,
+/* Lists the module's slots (of that reader alone, unless reader is NULL) every interval (or,
+ * with an interval of 0, only when asked with Rescan) and reports what it found in Tokens
+ * signals on bus, until the main process goes away. A poll that takes longer than
+ * call_timeout_sec (0: no limit) ends the process. */
+int worker_scan(sd_bus *bus, const char *module_path, const char *reader, uint64_t interval_usec,
                 unsigned call_timeout_sec);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* tokend-worker --scan: polls one module's slots, by the interval or when tokend asks with
- * Rescan, and reports the tokens it finds to tokend in Tokens signals. */
+/* tokend-worker --scan: polls one module's slots (one reader's, with --reader), by the interval
+ * or when tokend asks with Rescan, and reports the tokens it finds to tokend in Tokens
+ * signals. */
 #include <errno.h>
 #include <stdio.h>
 #include <time.h>
@@ -13,7 +14,7 @@
 /* Loads the module afresh for every poll: SoftHSM2 (like other file-backed modules) reads
  * its token directory only in C_Initialize, so a token made by another process would never
  * appear in a module instance that stays loaded. */
-static int send_tokens(sd_bus *bus, const char *module_path)
+static int send_tokens(sd_bus *bus, const char *module_path, const char *reader)
 {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
     _cleanup_(tk_module_freep) TkModule *module = NULL;
@@ -31,7 +32,8 @@ static int send_tokens(sd_bus *bus, const char *module_path)
     if (r >= 0)
         r = sd_bus_message_open_container(s, 'a', "a{sv}");
     for (size_t i = 0; r >= 0 && i < n; i++)
-        r = worker_append_info(s, &infos[i], NULL);
+        if (!reader || tk_slot_names_reader(infos[i].slot_description, reader))
+            r = worker_append_info(s, &infos[i], NULL);
     if (r >= 0)
         r = sd_bus_message_close_container(s);
     if (r >= 0)
@@ -51,6 +53,7 @@ static uint64_t now_usec(void)
 
 typedef struct Scanner {
     const char *module_path;
+    const char *reader;
     uint64_t interval_usec;
     uint64_t next;
 } Scanner;
@@ -70,10 +73,10 @@ static const sd_bus_vtable scanner_vtable[] = {
     SD_BUS_VTABLE_END,
 };
 
-int worker_scan(sd_bus *bus, const char *module_path, uint64_t interval_usec,
+int worker_scan(sd_bus *bus, const char *module_path, const char *reader, uint64_t interval_usec,
                 unsigned call_timeout_sec)
 {
-    Scanner s = {.module_path = module_path, .interval_usec = interval_usec};
+    Scanner s = {.module_path = module_path, .reader = reader, .interval_usec = interval_usec};
     int r = sd_bus_add_object_vtable(bus, NULL, WORKER_PATH, WORKER_INTERFACE, scanner_vtable, &s);
     if (r < 0)
         return r;
@@ -82,7 +85,7 @@ int worker_scan(sd_bus *bus, const char *module_path, uint64_t interval_usec,
             /* A module stuck in C_GetSlotList would freeze its inventory: the scanner ends
              * instead, and tokend starts another. */
             alarm(call_timeout_sec);
-            r = send_tokens(bus, s.module_path);
+            r = send_tokens(bus, s.module_path, s.reader);
             alarm(0);
             if (r < 0)
                 return r == -ECONNRESET || r == -ENOTCONN ? 0 : r;

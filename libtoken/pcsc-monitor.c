@@ -272,17 +272,27 @@ static LONG monitor_watch(TkPcscMonitor *m, SCARDCONTEXT ctx, int *ret_r)
         if (monitor_should_stop(m))
             return SCARD_E_CANCELLED;
 
-        size_t n = m->n_readers + 1;
+        /* pcsc-lite takes at most PCSCLITE_MAX_READERS_CONTEXTS states a call (more is
+         * SCARD_E_INVALID_PARAMETER), and serves as many readers: with every one of them there,
+         * no reader can come, and the pseudo-reader that tells of new ones is left out. A
+         * reader that goes still shows as UNKNOWN in its own state. */
+        size_t watched = m->n_readers < PCSCLITE_MAX_READERS_CONTEXTS
+                             ? m->n_readers
+                             : PCSCLITE_MAX_READERS_CONTEXTS;
+        size_t pnp = watched < PCSCLITE_MAX_READERS_CONTEXTS ? 1 : 0;
+        size_t n = watched + pnp;
         _cleanup_free_ SCARD_READERSTATE *states = calloc(n, sizeof(SCARD_READERSTATE));
         if (!states) {
             *ret_r = -ENOMEM;
             return SCARD_S_SUCCESS;
         }
-        states[0].szReader = PNP_READER;
-        states[0].dwCurrentState = pnp_state;
-        for (size_t i = 0; i < m->n_readers; i++) {
-            states[i + 1].szReader = m->readers[i].name;
-            states[i + 1].dwCurrentState = m->readers[i].current_state;
+        if (pnp) {
+            states[0].szReader = PNP_READER;
+            states[0].dwCurrentState = pnp_state;
+        }
+        for (size_t i = 0; i < watched; i++) {
+            states[i + pnp].szReader = m->readers[i].name;
+            states[i + pnp].dwCurrentState = m->readers[i].current_state;
         }
 
         rv = SCardGetStatusChange(ctx, INFINITE, states, (DWORD)n);
@@ -304,12 +314,12 @@ static LONG monitor_watch(TkPcscMonitor *m, SCARDCONTEXT ctx, int *ret_r)
             return rv;
 
         bool relist = false;
-        if (states[0].dwEventState & SCARD_STATE_CHANGED) {
+        if (pnp && (states[0].dwEventState & SCARD_STATE_CHANGED)) {
             pnp_state = states[0].dwEventState & ~SCARD_STATE_CHANGED;
             relist = true;
         }
-        for (size_t i = 0; i < m->n_readers; i++) {
-            const SCARD_READERSTATE *st = &states[i + 1];
+        for (size_t i = 0; i < watched; i++) {
+            const SCARD_READERSTATE *st = &states[i + pnp];
             if (!(st->dwEventState & SCARD_STATE_CHANGED))
                 continue;
             if (st->dwEventState & (SCARD_STATE_UNKNOWN | SCARD_STATE_UNAVAILABLE)) {

@@ -74,3 +74,20 @@ const char *tk_key_type_to_string(TkKeyType t)
 {
     return NAME_OR_NULL(key_type_names, t);
 }
+
+bool tk_slot_names_reader(const char *slot_description, const char *reader)
+{
+    if (!slot_description || !reader || !*slot_description)
+        return false;
+    if (streq(slot_description, reader))
+        return true;
+    if (strlen(reader) <= TK_SLOT_DESCRIPTION_MAX)
+        return false;
+    size_t len = strlen(slot_description), n = TK_SLOT_DESCRIPTION_MAX - 3;
+    if (len == TK_SLOT_DESCRIPTION_MAX && streq(slot_description + n, "..."))
+        return strncmp(slot_description, reader, n) == 0;
+    n = TK_SLOT_DESCRIPTION_MAX;
+    while (n > 0 && reader[n - 1] == ' ')
+        n--;
+    return len == n && strncmp(slot_description, reader, n) == 0;
+}

@@ -23,6 +23,13 @@ typedef enum TkPinState {
 
 const char *tk_pin_state_to_string(TkPinState s);
 
+/* Whether a PKCS#11 slot description names a PC/SC reader: OpenSC copies the reader's name into
+ * the 64-byte slotDescription, padded with spaces (which libp11 drops), and a longer name cut to
+ * 61 bytes and "..." (measured with OpenSC 0.23); a plain cut at 64 bytes is taken too. Both as
+ * escaped where they entered libtoken. */
+#define TK_SLOT_DESCRIPTION_MAX 64
+bool tk_slot_names_reader(const char *slot_description, const char *reader);
+
 /* Where a retry count came from, most trustworthy first. */
 typedef enum TkRetriesSource {
     TK_RETRIES_CARD,

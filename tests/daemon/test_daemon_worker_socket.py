@@ -109,8 +109,8 @@ def the_cards_token_appears_through_socket_workers():
                   extra_policies=(bus_policy,),
                   tokend_args=["--worker-socket", socket_path, "--worker-timeout", "3"])
     workers = socket_workers()
-    # The scanner of OpenSC's module and the card's worker.
-    assert len(workers) >= 2, workers
+    # The card's worker (the scanner of its reader, another, stops once it found the token).
+    assert len(workers) >= 1, workers
     assert set(workers.values()) == {account.pw_uid}, workers
     for pid in workers:
         assert parent(pid) != env.daemon.tokend.pid, "a worker is tokend's child"
@@ -156,7 +156,8 @@ def the_worker_user_cannot_open_tokends_state():
 
 def the_workers_configuration_hides_the_other_reader():
     """The token worker's OpenSC configuration came in its launch frame and sits in a file of
-    its own, the worker user's; the scanner has OpenSC's usual one."""
+    its own, the worker user's; the scanner of its reader, which had one too, has stopped once
+    it found the token, and removed its file."""
     confs = []
     for name in set(os.listdir(TMP)) - stale_confs:
         path = os.path.join(TMP, name)
@@ -204,7 +205,7 @@ def a_pulled_cards_worker_goes():
 def when_tokend_stops_every_worker_goes():
     env.card.insert()
     env.path = env.wait_token()
-    assert len(socket_workers()) >= 2
+    assert len(socket_workers()) >= 1
     env.daemon.tokend.terminate()
     env.daemon.tokend.wait(10)
     deadline = time.monotonic() + 10

@@ -177,13 +177,17 @@ class Pcscd:
     Each reader.conf.d entry gives two readers; entry 0 is named "Virtual PCD" (readers
     "Virtual PCD 00 00" and "Virtual PCD 00 01"), entry k "Virtual PCD k" (readers
     "Virtual PCD k 00 00" and "… 00 01"), as pcscd gives entries of the same name the same
-    reader names."""
+    reader names. `entry_names` names the entries otherwise (distinct names, one an entry)."""
 
-    def __init__(self, directory, readers=2):
+    def __init__(self, directory, readers=2, entry_names=None):
         if not 1 <= readers <= MAX_READERS:
             raise ValueError(f"pcscd takes 1 to {MAX_READERS} readers")
         self.dir = directory
         self.entries = (readers + 1) // 2
+        self.entry_names = list(entry_names or [])
+        if len(self.entry_names) > self.entries or len(set(self.entry_names)) < len(
+                self.entry_names):
+            raise ValueError("one distinct name an entry")
         self.proc = None
         self.conf_dir = os.path.join(directory, "reader.conf.d")
         self.run_dir = os.path.join(directory, "pcscd-run")
@@ -204,7 +208,8 @@ class Pcscd:
         self.reader_names, self.reader_ports = [], []
         with open(os.path.join(self.conf_dir, "vpcd"), "w") as f:
             for k, port in enumerate(self.ports):
-                name = READER_BASENAME if k == 0 else f"{READER_BASENAME} {k}"
+                name = (self.entry_names[k] if k < len(self.entry_names)
+                        else READER_BASENAME if k == 0 else f"{READER_BASENAME} {k}")
                 f.write(f'FRIENDLYNAME "{name}"\nDEVICENAME /dev/null:{port}\n'
                         f"LIBPATH {self._driver(k)}\nCHANNELID {port}\n\n")
                 for slot in range(2):
@@ -377,11 +382,12 @@ class SimEnv:
     TOKEND_SIM_CONTROL_<i> and TOKEND_SIM_READER_<i>, plus the personalisation secrets
     TOKEND_SIM_PIN, _PUK, _SO_PIN and _SO_PUK (random per environment unless given). `serials`
     gives each card its serial (20 hex digits; random unless given). `atr` is the ATR every card
-    answers with, in hex (MyEID 4.5's unless given): another MyEID implementation's, say."""
+    answers with, in hex (MyEID 4.5's unless given): another MyEID implementation's, say.
+    `reader_entry_names` names pcscd's reader entries (two readers each; see Pcscd)."""
 
     def __init__(self, cards=1, personalise=False, readers=None, label="tokend sim",
                  pin=None, puk=None, so_pin=None, so_puk=None, delay_ms=None, removed=False,
-                 serials=None, atr=None):
+                 serials=None, atr=None, reader_entry_names=None):
         readers = readers or max(2, cards + cards % 2)
         if cards > readers:
             raise ValueError("one reader per card")
@@ -389,6 +395,7 @@ class SimEnv:
             raise ValueError("one serial per card")
         self.serials = serials
         self.atr = atr
+        self.reader_entry_names = reader_entry_names
         self.cards_wanted = cards
         self.readers_wanted = readers
         self.personalise_cards = personalise
@@ -433,7 +440,7 @@ class SimEnv:
         conf = os.path.join(self.dir, "opensc.conf")
         with open(conf, "w") as f:
             f.write(OPENSC_CONF)
-        self.pcscd = Pcscd(self.dir, self.readers_wanted)
+        self.pcscd = Pcscd(self.dir, self.readers_wanted, self.reader_entry_names)
         self.pcscd.start()
         self.env = dict(os.environ, OPENSC_CONF=conf, **self.pcscd.env)
         self.env.update({PIN_VAR: self.pin, PUK_VAR: self.puk, SO_PIN_VAR: self.so_pin,

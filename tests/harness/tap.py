@@ -40,3 +40,15 @@ class Tap:
                     print(f"# {line}")
             sys.stdout.flush()
         return 1 if failed else 0
+
+
+def run_and_close(tests, get_env):
+    """Runs the tests, then closes the environment that get_env() gives (None when the first
+    test did not get to start one); exits 1 when a test failed or its shutdown was not clean."""
+    try:
+        rc = Tap(tests).run()
+    finally:
+        env = get_env()
+        if env:
+            env.close()
+    sys.exit(1 if rc or (env and env.failed_shutdown) else 0)
