@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""tokenctl provision on simulated MyEID cards in their readers, side by side through tokend:
-every card initialised with the manifest's label, given an EC key pair and a request with the
-manifest's subject, written to the output directory; one card pulled once it is initialised,
-while its key pair is being generated, fails alone, with its error and exit status, and the
-others are done. Then provision --import stores the certificates a test CA issued for the
-requests, each on the card that holds its key, with the CA's certificate, and names the card
-that got none and the file that fits no card. Every card is checked on its own side too: its
-key files (tokend-sim's control socket) and what tokend lists."""
+"""tokenctl provision on 8 simulated MyEID cards in their readers (TOKEND_PROVISION_CARDS), side
+by side through tokend: every card initialised with the manifest's label, given an EC key pair
+and a request with the manifest's subject, written to the output directory; one card pulled once
+it is initialised, while its key pair is being generated, fails alone, with its error and exit
+status, and the others are done. Then provision --import stores the certificates a test CA
+issued for the requests, each on the card that holds its key, with the CA's certificate, and
+names the card that got none and the file that fits no card. Every card is checked on its own
+side too: its key files (tokend-sim's control socket) and what tokend lists."""
 
 import json
 import os
@@ -23,7 +23,7 @@ from tokend_env import TOKEN
 from tokenctl_json import TokenctlJson
 
 TOKENCTL = os.environ["TOKENCTL"]
-CARDS = int(os.environ.get("TOKEND_PROVISION_CARDS", "4"))
+CARDS = int(os.environ.get("TOKEND_PROVISION_CARDS", "8"))
 NEW_PIN = "271828"
 
 need_cards()
