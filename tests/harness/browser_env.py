@@ -170,8 +170,12 @@ class Browser:
                 "browserName": "chrome",
                 "goog:chromeOptions": {
                     "binary": CHROMIUM,
+                    # DevTools over a pipe rather than a TCP port: in a container (a fresh
+                    # Debian 12 booted with systemd-nspawn, Chromium 150) chromedriver could not
+                    # reach the browser's port ("unable to connect to renderer").
                     "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                             "--disable-dev-shm-usage", f"--user-data-dir={self.profile}",
+                             "--disable-dev-shm-usage", "--remote-debugging-pipe",
+                             f"--user-data-dir={self.profile}",
                              f"--window-size={size[0]},{size[1]}",
                              f"--lang={languages.split(',')[0]}"],
                     "prefs": {"intl.accept_languages": languages},
