@@ -119,8 +119,8 @@ struct Context {
     struct Store *store; /* the retry ledger's (store.h) */
     int ledger_error;    /* the last read of the ledger failed so (0: it worked); logged once */
     sd_event_source *ledger_refresh; /* counts that other stations share, read again */
-    uint64_t worker_timeout_usec;  /* a ceiling on the operation table's limits; 0: none */
-    uint64_t scanner_timeout_usec; /* how long one poll of a module may take */
+    uint64_t worker_timeout_usec;    /* a ceiling on the operation table's limits; 0: none */
+    uint64_t scanner_timeout_usec;   /* how long one poll of a module may take */
     unsigned scan_interval_ms;
     Module *modules;
     Token *tokens;

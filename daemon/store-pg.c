@@ -111,7 +111,8 @@ static TkLedgerCount count_from(PGresult *res)
     long failed = strtol(PQgetvalue(res, 0, 0), NULL, 10);
     long unknown = PQgetisnull(res, 0, 1) ? 0 : strtol(PQgetvalue(res, 0, 1), NULL, 10);
     /* The table's checks keep both within the ledger's range. */
-    if (failed < 0 || failed > TK_LEDGER_FAILED_MAX || unknown < 0 || unknown > TK_LEDGER_FAILED_MAX)
+    if (failed < 0 || failed > TK_LEDGER_FAILED_MAX || unknown < 0 ||
+        unknown > TK_LEDGER_FAILED_MAX)
         return TK_LEDGER_NO_RECORD;
     return (TkLedgerCount){.failed = (int)failed, .unknown = (int)unknown};
 }

@@ -154,8 +154,7 @@ static int handle(void *userdata, const char *section, const char *key, const ch
     if (s->r != 0)
         return 0;
     if (!key) /* a section header on its own */
-        return known_section(section) ? 1
-                                      : fail(s, -EINVAL, "unknown section [%s]", section);
+        return known_section(section) ? 1 : fail(s, -EINVAL, "unknown section [%s]", section);
 
     if (streq(section, "Modules") && streq(key, "Module")) {
         if (!*value || value[0] != '/')
