@@ -92,11 +92,11 @@ static void end_interrupted_acts(Context *c)
 /* tokend --migrate: the database's schema brought up to this tokend's. */
 static int run_migrate(const Config *config)
 {
-    TkError e = {};
     if (config->store_backend != STORE_POSTGRESQL)
         return log_error_errno(EINVAL, "--migrate: [Store] Backend=postgresql is not set: the "
                                        "files need no migration");
 #if TOKEND_HAVE_POSTGRESQL
+    TkError e = {};
     int r = store_pg_migrate(config, &e);
     if (r < 0)
         return log_error_errno(r,
