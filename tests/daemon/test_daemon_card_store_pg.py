@@ -8,6 +8,7 @@ while the database is down an unblock is refused before the card is asked, and w
 it is back. The schema comes from tokend --migrate, without which tokend does not start, and
 tokend's role cannot change or remove a recorded attempt."""
 
+import json
 import os
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import threading
 from card_env import OPENSC, TOKEN, CardEnv, gvariant_options, need_cards
 from pg_env import PgEnv, need_postgresql
 from tap import Tap
-from tokend_env import Env
+from tokend_env import CallError, Env
 
 need_cards()
 need_postgresql()
@@ -27,6 +28,7 @@ NEW_PIN = b"583920"
 PASSWORD = "pg-secret-4471"
 BUILD = os.environ["TOKEND_BUILD_DIR"]
 TOKEND = f"{BUILD}/daemon/tokend"
+TOKENCTL = os.environ["TOKENCTL"]
 
 pg = PgEnv(password_roles=("tokend",))
 pg.psql("CREATE ROLE tokend_owner LOGIN; CREATE ROLE tokend_station NOLOGIN; "
@@ -70,9 +72,21 @@ def migrate_applies_the_schema_once():
     rc, out = run_tokend(store_config("counter-1"), "--migrate", "--connection", OWNER)
     assert rc == 0 and "nothing to do" in out, out
     assert pg.psql("SELECT count(*) FROM schema_version")[1] == "1"
+    # A schema newer than this tokend's: the station's tokend is the one to update.
+    pg.psql("INSERT INTO schema_version (version) VALUES (2)")
+    rc, out = run_tokend(store_config("counter-1"))
+    assert rc != 0 and "newer than this tokend's 1" in out, out
+    pg.psql("DELETE FROM schema_version WHERE version = 2")
 
 
 stations = {}
+
+
+def tokens(d):
+    try:
+        return d.tokens()
+    except CallError:
+        return []  # tokend not on the bus yet
 
 
 def second_station(first):
@@ -80,15 +94,16 @@ def second_station(first):
     saved = os.environ.get("PCSCLITE_CSOCK_NAME")
     os.environ["PCSCLITE_CSOCK_NAME"] = first.sim.env["PCSCLITE_CSOCK_NAME"]
     try:
-        d = Env(labels=(), modules=[OPENSC],
-                extra_config=store_config("counter-2"))
+        # The card is in its reader already: its token may be on the bus before Env could see
+        # none, so the wait is the test's own.
+        d = Env(labels=(), modules=[OPENSC], extra_config=store_config("counter-2"), wait=False)
     finally:
         if saved is None:
             del os.environ["PCSCLITE_CSOCK_NAME"]
         else:
             os.environ["PCSCLITE_CSOCK_NAME"] = saved
     d.env["OPENSC_CONF"] = first.sim.env["OPENSC_CONF"]
-    d.wait_for(lambda: len(d.tokens()) == 1, 20, "the card's token at the second station")
+    d.wait_for(lambda: len(tokens(d)) == 1, 20, "the card's token at the second station")
     path = d.tokens()[0]
     d.wait_for(lambda: d.get(path, TOKEN, "UserPinRetriesSource") == "card", 20,
                "the card's counters at the second station")
@@ -107,6 +122,14 @@ class Station:
         return self.daemon.call_error(self.path, "UnblockPin", gvariant_options(
             so_pin=puk, new_pin=NEW_PIN, request=request, force=force))
 
+    def tokenctl_puk(self):
+        """The PUK as tokenctl status --json shows it at this station: (retries, state)."""
+        p = subprocess.run([TOKENCTL, "--json", "status"], capture_output=True, text=True,
+                           env=self.daemon.env, timeout=60, stdin=subprocess.DEVNULL)
+        assert p.returncode == 0, (p.stdout, p.stderr)
+        puk = json.loads(p.stdout)["token"]["puk"]
+        return puk["retries"], puk["state"]
+
     def wrong_puk(self, request):
         err = self.unblock_error(request)
         assert err and err[0] == "org.tokend.Tokend1.Error.PinIncorrect", (self.name, err)
@@ -118,7 +141,7 @@ class Station:
         assert self.prop("PukRetriesSource") == "ledger", self.prop("PukRetriesSource")
 
 
-def start_two_stations():
+def two_stations_see_one_card():
     env = CardEnv(label="office card", extra_config=store_config("counter-1"))
     stations["env"] = env
     stations["a"] = Station("counter-1", env.daemon, env.path)
@@ -138,6 +161,7 @@ def three_wrong_puks_at_two_stations_count_at_both():
     assert env.counters(1)[2] == puk_max - 3, env.counters(1)
     a.shows(puk_max - 3, "ok")
     b.shows(puk_max - 3, "ok")
+    assert a.tokenctl_puk() == b.tokenctl_puk() == (puk_max - 3, "ok"), b.tokenctl_puk()
     assert attempts() == ["counter-1|failed"] * 2 + ["counter-2|failed"], attempts()
 
 
@@ -178,6 +202,7 @@ def final_try_at_either_station_after_nine_wrong_puks():
         n += 1
     a.shows(1, "final-try")
     b.shows(1, "final-try")
+    assert b.tokenctl_puk() == (1, "final-try"), b.tokenctl_puk()
     before = env.counters(1)
     for s in (a, b):
         err = s.unblock_error(f"ULA-{s.name}-final")
@@ -238,7 +263,7 @@ def no_password_in_the_logs():
 rc = 1
 try:
     rc = Tap([tokend_refuses_to_start_before_migrate, migrate_applies_the_schema_once,
-              start_two_stations, three_wrong_puks_at_two_stations_count_at_both,
+              two_stations_see_one_card, three_wrong_puks_at_two_stations_count_at_both,
               unblock_refused_while_the_database_is_down,
               unblocks_work_again_once_the_database_is_back,
               final_try_at_either_station_after_nine_wrong_puks,
