@@ -24,6 +24,8 @@ int ledger_start(Context *c)
     if (mkdir(c->state_dir, 0700) < 0 && errno != EEXIST)
         return log_error_errno(errno, "Cannot create the state directory %s: %m", c->state_dir);
     int r = store_open(&c->config, c->state_dir, &c->store, &e);
+    /* A shared store that cannot be reached now may be later (store_pg_open() said so), and
+     * only the unblocks that depend on it need it. */
     if (r >= 0 && !c->store->ops->shared)
         r = store_ledger_check(c->store, &e);
     if (r < 0)
@@ -200,30 +202,20 @@ int ledger_check_call(Token *t, const Operation *op, TkError *e)
         if (r < 0)
             tk_error_set(&why, r, TK_ERROR_FAILED, "Cannot write the retry ledger %s: %s",
                          c->store->ledger_name, strerror(-r));
-        else {
-            recount(t);
-            ledger_tell_worker(t);
-        }
-    } else {
+    } else
         r = store_ledger_check(c->store, &why);
-        /* The guards that follow, and the worker's, judge by the ledger as it is now. */
-        if (r >= 0) {
-            recount(t);
-            ledger_tell_worker(t);
-        }
-    }
     /* Held from here to the outcome: the count that the guards and the worker judge by stays
      * the count, whatever other stations do meanwhile. */
-    if (r >= 0) {
+    if (r >= 0)
         r = store_ledger_hold(c->store, t->info.serial, &why);
-        if (r == -EBUSY) {
-            log_warning("Refusing to unblock token %s: %s", t->info.serial, why.message);
-            return tk_error_set(e, r, TK_ERROR_FAILED, "%s.", why.message);
-        }
-        if (r >= 0) {
-            recount(t);
-            ledger_tell_worker(t);
-        }
+    if (r == -EBUSY) {
+        log_warning("Refusing to unblock token %s: %s", t->info.serial, why.message);
+        return tk_error_set(e, r, TK_ERROR_FAILED, "%s.", why.message);
+    }
+    /* The guards that follow, and the worker's, judge by the ledger as it is now. */
+    if (r >= 0) {
+        recount(t);
+        ledger_tell_worker(t);
     }
     if (r < 0) {
         const char *so = t->module->pcsc_backed ? "PUK" : "SO PIN";
@@ -270,7 +262,13 @@ static int on_refresh(sd_event_source *s, uint64_t usec, void *userdata)
     for (Token *t = c->tokens; t; t = t->next)
         if (t->present && !t->running && depends_on_ledger(t))
             recount(t);
-    return sd_event_source_set_time_relative(s, LEDGER_REFRESH_USEC);
+    /* A time source fires once: it is set again and enabled for the next round. */
+    int r = sd_event_source_set_time_relative(s, LEDGER_REFRESH_USEC);
+    if (r >= 0)
+        r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+    if (r < 0)
+        log_warning_errno(r, "Cannot read the shared retry ledger's counts again: %m");
+    return 0;
 }
 
 int ledger_watch(Context *c)
