@@ -259,9 +259,16 @@ void ledger_release(Token *t)
 static int on_refresh(sd_event_source *s, uint64_t usec, void *userdata)
 {
     Context *c = userdata;
-    for (Token *t = c->tokens; t; t = t->next)
-        if (t->present && !t->running && depends_on_ledger(t))
-            recount(t);
+    for (Token *t = c->tokens; t; t = t->next) {
+        if (!t->present || t->running || !depends_on_ledger(t))
+            continue;
+        /* What the database missed while it was away reaches the other stations as soon as it
+         * is back, not only with this station's next unblock. */
+        if (unsaved(t) && save_unsaved(t) >= 0)
+            log_info("The retry ledger %s has the outcomes of token %s that it missed",
+                     c->store->ledger_name, t->info.serial);
+        recount(t);
+    }
     /* A time source fires once: it is set again and enabled for the next round. */
     int r = sd_event_source_set_time_relative(s, LEDGER_REFRESH_USEC);
     if (r >= 0)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 from card_env import OPENSC, TOKEN, CardEnv, gvariant_options, need_cards
 from pg_env import PgEnv, need_postgresql
@@ -165,6 +166,33 @@ def three_wrong_puks_at_two_stations_count_at_both():
     assert attempts() == ["counter-1|failed"] * 2 + ["counter-2|failed"], attempts()
 
 
+def an_outcome_heard_while_the_database_is_down_is_written_when_it_is_back():
+    """The database stops while an unblock is at the card: the card's answer is counted in
+    memory, and written once the database is back, so that the other station sees it."""
+    env, a, b = stations["env"], stations["a"], stations["b"]
+    _, _, puk, _ = env.counters(1)
+    count = len(attempts())
+    env.card.delay(300)
+    result = {}
+    t = threading.Thread(target=lambda: result.update(err=a.unblock_error("ULA-outage")))
+    t.start()
+    try:
+        # The unblock holds the token's row and is at the card when the server goes.
+        a.daemon.wait_for(lambda: a.prop("Busy"), 10, "the unblock at the card")
+        time.sleep(0.5)
+        pg.stop()
+        t.join(60)
+    finally:
+        env.card.delay(0)
+        pg.start()
+    assert result["err"][0] == "org.tokend.Tokend1.Error.PinIncorrect", result
+    assert env.counters(1)[2] == puk - 1, env.counters(1)
+    b.shows(puk - 1, "ok")
+    a.shows(puk - 1, "ok")
+    assert len(attempts()) == count + 1 and attempts()[-1] == "counter-1|failed", attempts()
+    assert "has the outcomes of token" in a.daemon.log()
+
+
 def unblock_refused_while_the_database_is_down():
     env, a = stations["env"], stations["a"]
     objects = env.objects()
@@ -264,6 +292,7 @@ rc = 1
 try:
     rc = Tap([tokend_refuses_to_start_before_migrate, migrate_applies_the_schema_once,
               two_stations_see_one_card, three_wrong_puks_at_two_stations_count_at_both,
+              an_outcome_heard_while_the_database_is_down_is_written_when_it_is_back,
               unblock_refused_while_the_database_is_down,
               unblocks_work_again_once_the_database_is_back,
               final_try_at_either_station_after_nine_wrong_puks,
