@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "store-pg.h"
 
 void pg_target_done(PgTarget *t)
@@ -18,13 +19,24 @@ void pg_target_done(PgTarget *t)
     *t = (PgTarget){};
 }
 
-/* libpq's message without its trailing newline. */
+/* libpq's message on one line: its line breaks and indents become single spaces, and the
+ * trailing newline goes. */
 static void pg_message(const char *m, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s", m && *m ? m : "no reason given");
-    size_t n = strlen(buf);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-        buf[--n] = 0;
+    size_t n = 0;
+    bool space = false;
+    for (const char *p = m && *m ? m : "no reason given"; *p && n + 1 < size; p++) {
+        bool blank = *p == '\n' || *p == '\t' || *p == ' ';
+        if (blank) {
+            space = n > 0;
+            continue;
+        }
+        if (space && n + 2 < size)
+            buf[n++] = ' ';
+        space = false;
+        buf[n++] = *p;
+    }
+    buf[n] = 0;
 }
 
 static int push_pair(PgTarget *t, size_t *n, const char *k, const char *v)
@@ -101,6 +113,15 @@ int pg_target_parse(const char *conninfo, PgTarget *ret, TkError *error)
     return 0;
 }
 
+/* The server's notices ("terminating connection due to administrator command") go to tokend's
+ * log with its priorities, not to standard error as libpq would print them. */
+static void pg_notice(void *userdata, const char *message)
+{
+    char line[400];
+    pg_message(message, line, sizeof(line));
+    log_notice("%s: %s", (const char *)userdata, line);
+}
+
 int pg_connect(const PgTarget *t, PGconn **ret, TkError *error)
 {
     char why[400];
@@ -110,9 +131,10 @@ int pg_connect(const PgTarget *t, PGconn **ret, TkError *error)
         return tk_error_set(error, -ENOMEM, TK_ERROR_FAILED, "Out of memory");
     if (PQstatus(conn) != CONNECTION_OK) {
         pg_message(PQerrorMessage(conn), why, sizeof(why));
-        return tk_error_set(error, -ECONNREFUSED, TK_ERROR_FAILED, "Cannot connect to the %s: %s",
+        return tk_error_set(error, -ECONNREFUSED, TK_ERROR_FAILED, "Cannot connect to the %s (%s)",
                             t->name, why);
     }
+    PQsetNoticeProcessor(conn, pg_notice, t->name);
     *ret = TAKE_PTR(conn);
     return 0;
 }

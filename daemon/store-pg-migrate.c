@@ -81,6 +81,8 @@ int store_pg_migrate(const Config *config, TkError *error)
     }
     if (r >= 0 && before >= store_pg_schema_latest())
         log_info("The %s has schema version %u already: nothing to do", target.name, before);
+    /* The connection's notices name the target: it goes first. */
+    PQfinish(TAKE_PTR(conn));
     pg_target_done(&target);
     return r;
 }

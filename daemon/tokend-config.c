@@ -10,6 +10,9 @@
 #include "tokend-config.h"
 
 #include "config.h" /* the build configuration */
+#if TOKEND_HAVE_POSTGRESQL
+#include <libpq-fe.h>
+#endif
 
 static int strv_push(char ***l, const char *s)
 {
@@ -112,8 +115,27 @@ static bool station_name_valid(const char *v)
     return true;
 }
 
-/* The connection string is checked where it is used (libpq parses it), and never quoted back:
- * it may hold a password. */
+/* Whether libpq can parse the connection string. Its reason is not passed on: it may quote a
+ * piece of the string, which may hold a password. */
+static bool connection_valid(const char *v)
+{
+#if TOKEND_HAVE_POSTGRESQL
+    char *why = NULL;
+    PQconninfoOption *o = PQconninfoParse(v, &why);
+    if (o) {
+        for (PQconninfoOption *p = o; p->keyword; p++)
+            if (p->val)
+                explicit_bzero(p->val, strlen(p->val));
+        PQconninfoFree(o);
+    }
+    PQfreemem(why);
+    return o != NULL;
+#else
+    return true;
+#endif
+}
+
+/* The connection string is never quoted back: it may hold a password. */
 static int handle_store(ParseState *s, const char *key, const char *value)
 {
     Config *c = s->config;
@@ -130,9 +152,14 @@ static int handle_store(ParseState *s, const char *key, const char *value)
             return fail(s, -EINVAL, "%s=%s: expected file or postgresql", key, value);
         return 1;
     }
-    if (streq(key, "Connection"))
+    if (streq(key, "Connection")) {
+        if (!connection_valid(value))
+            return fail(s, -EINVAL,
+                        "%s=: not a libpq connection string (keyword=value ... or a "
+                        "postgresql:// URI)",
+                        key);
         r = set_string(&c->store_connection, value);
-    else if (streq(key, "Station")) {
+    } else if (streq(key, "Station")) {
         if (*value && !station_name_valid(value))
             return fail(s, -EINVAL,
                         "%s=%s: expected 1 to 64 printable characters without spaces, or nothing",

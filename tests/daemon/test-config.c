@@ -140,7 +140,7 @@ START_TEST(store_keys_are_read)
     ck_assert_ptr_null(c.store_station);
     config_done(&c);
 
-    int r = load("[Store]\nBackend=postgresql\nConnection=host=db dbname=tokend password=x y\n"
+    int r = load("[Store]\nBackend=postgresql\nConnection=host=db dbname=tokend password='x y'\n"
                  "Station=counter-1\n",
                  &c, &e, NULL);
     if (!TOKEND_HAVE_POSTGRESQL) {
@@ -151,7 +151,7 @@ START_TEST(store_keys_are_read)
     }
     ck_assert_int_eq(r, 0);
     ck_assert_int_eq(c.store_backend, STORE_POSTGRESQL);
-    ck_assert_str_eq(c.store_connection, "host=db dbname=tokend password=x y");
+    ck_assert_str_eq(c.store_connection, "host=db dbname=tokend password='x y'");
     ck_assert_str_eq(c.store_station, "counter-1");
     config_done(&c);
 }
@@ -165,6 +165,16 @@ START_TEST(bad_store_values_are_refused)
                   "12345\n",
                   2, "Station");
     check_refused("[Store]\nUser=tokend\n", 2, "User");
+    if (TOKEND_HAVE_POSTGRESQL) {
+        /* Refused without quoting it back: the string may hold a password. */
+        Config c;
+        TkError e = {};
+        check_refused("[Store]\nConnection=host=db password\n", 2, "Connection");
+        ck_assert_int_lt(load("[Store]\nConnection=host=db password=s3cret user\n", &c, &e, NULL),
+                         0);
+        ck_assert_ptr_null(strstr(e.message, "s3cret"));
+        config_done(&c);
+    }
 }
 END_TEST
 
