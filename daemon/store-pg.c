@@ -65,6 +65,10 @@ static int schema_check(PgStore *p, PGconn *conn, TkError *error)
 /* The connection for reads and lone records, made (again) when there is none or it broke. */
 static int pg_ready(PgStore *p, bool always, TkError *error)
 {
+    /* A connection that the server dropped (a restart) shows as broken only once it is used:
+     * before a write, an empty query finds out, so that one is made anew rather than failing. */
+    if (always && p->conn)
+        PQclear(PQexec(p->conn, ""));
     if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
         return 0;
     if (p->conn) {
