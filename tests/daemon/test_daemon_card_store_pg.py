@@ -32,9 +32,16 @@ TOKEND = f"{BUILD}/daemon/tokend"
 TOKENCTL = os.environ["TOKENCTL"]
 
 pg = PgEnv(password_roles=("tokend",))
-pg.psql("CREATE ROLE tokend_owner LOGIN; CREATE ROLE tokend_station NOLOGIN; "
-        f"CREATE ROLE tokend LOGIN PASSWORD '{PASSWORD}' IN ROLE tokend_station", dbname="postgres")
-pg.psql("CREATE DATABASE tokend OWNER tokend_owner", dbname="postgres")
+try:
+    # The roles of docs/office.md: the schema's owner, the group the schema grants to, and a
+    # station's login in that group.
+    pg.psql("CREATE ROLE tokend_owner LOGIN; CREATE ROLE tokend_station NOLOGIN; "
+            f"CREATE ROLE tokend LOGIN PASSWORD '{PASSWORD}' IN ROLE tokend_station",
+            dbname="postgres")
+    pg.psql("CREATE DATABASE tokend OWNER tokend_owner", dbname="postgres")
+except BaseException:
+    pg.close()
+    raise
 OWNER = pg.conninfo("tokend_owner")
 
 

@@ -11,6 +11,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -31,6 +32,10 @@ def need_postgresql():
 
 class PgEnv:
     def __init__(self, password_roles=()):
+        # pg_ctl leaves the server running on its own: a test stopped by SIGTERM (meson's
+        # timeout) stops it first, then exits through its finally blocks for the rest.
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, self._terminated)
         account = pwd.getpwnam(USER)
         self.uid, self.gid = account.pw_uid, account.pw_gid
         self.dir = tempfile.mkdtemp(prefix="tokend-pg.", dir=reachable_tmp())
@@ -49,6 +54,11 @@ class PgEnv:
         except BaseException:
             self.close()
             raise
+
+    def _terminated(self, *_):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        self.stop()
+        sys.exit(128 + signal.SIGTERM)
 
     def _as_user(self, argv, check=True):
         p = subprocess.run(["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}",
