@@ -384,6 +384,7 @@ static void call_done(Token *t)
     t->running_slot = sd_bus_slot_unref(t->running_slot);
     t->running = false;
     t->timed_out = false;
+    ledger_release(t);
     if (call) {
         t->queue = call->next;
         token_emit_progress(t, call->op->name, "done");
@@ -407,6 +408,7 @@ void call_fail_queue(Token *t)
     /* The running call's card answer is lost with the token; the calls after it never left. */
     if (t->running && t->queue)
         ledger_count_outcome(t, t->queue->op, TK_ERROR_TOKEN_REMOVED);
+    ledger_release(t);
     while (t->queue) {
         Call *call = t->queue;
         finish_with_error(t, call, "failed", TK_ERROR_TOKEN_REMOVED,
@@ -533,9 +535,10 @@ static void drop_unrunnable(Token *t)
         if (!caller_connected(t, call))
             record_result(t, call, "failed", "Disconnected");
         else if (check_serial_conflict(t, call, &e) < 0 || ledger_check_call(t, call->op, &e) < 0 ||
-                 guard_check(call->op, &t->info, call->force, t->module->pcsc_backed, &e) < 0)
+                 guard_check(call->op, &t->info, call->force, t->module->pcsc_backed, &e) < 0) {
+            ledger_release(t);
             finish_with_tk_error(t, call, "refused", &e);
-        else
+        } else
             return;
         t->queue = call->next;
         call_free(call);

@@ -131,9 +131,11 @@ struct Context {
     char *worker_socket; /* set: workers are started by connecting here (socket activation) */
     char *runtime_dir;   /* per-worker OpenSC configurations */
     char *state_dir;     /* the retry ledger, which only the main process reads and writes */
+    struct Store *store; /* the retry ledger's (store.h) */
     int ledger_error;    /* the last read of the ledger failed so (0: it worked); logged once */
-    uint64_t worker_timeout_usec;  /* a ceiling on the operation table's limits; 0: none */
-    uint64_t scanner_timeout_usec; /* how long one poll of a module may take */
+    sd_event_source *ledger_refresh; /* counts that other stations share, read again */
+    uint64_t worker_timeout_usec;    /* a ceiling on the operation table's limits; 0: none */
+    uint64_t scanner_timeout_usec;   /* how long one poll of a module may take */
     unsigned scan_interval_ms;
     Module *modules;
     Token *tokens;
@@ -190,6 +192,9 @@ static inline uint64_t call_timeout_usec(const Context *c, const Operation *op)
 
 /* ledger.c: the retry ledger, kept by the main process alone. */
 int ledger_start(Context *c);
+/* A store that other stations share: the tokens' counts are read again every few seconds. */
+int ledger_watch(Context *c);
+void ledger_stop(Context *c);
 /* Keeps info's SO side as the flags give it, and puts in the card's counters (from the token's
  * worker) and the ledger's count. */
 void ledger_add_counts(Token *t, TkTokenInfo *info);
@@ -203,6 +208,8 @@ void ledger_count_outcome(Token *t, const Operation *op, const char *error_name)
 int ledger_check_call(Token *t, const Operation *op, TkError *e);
 /* Hands the ledger's count to the token's worker, for its own final-try check. */
 void ledger_tell_worker(Token *t);
+/* The running call is over: a hold that ledger_check_call() took and no outcome ended goes. */
+void ledger_release(Token *t);
 
 /* pcsc-watch.c */
 Reader *reader_find(Context *c, const char *name);

@@ -12,19 +12,34 @@
 #include "context.h"
 #include "log.h"
 #include "retry-ledger.h"
+#include "store.h"
+
+/* How often counts that other stations share are read again, for the tokens' properties: the
+ * final-try check reads them afresh anyway. */
+#define LEDGER_REFRESH_USEC (2 * 1000000ull)
 
 int ledger_start(Context *c)
 {
     TkError e = {};
     if (mkdir(c->state_dir, 0700) < 0 && errno != EEXIST)
         return log_error_errno(errno, "Cannot create the state directory %s: %m", c->state_dir);
-    int r = tk_ledger_check(c->state_dir, &e);
+    int r = store_open(&c->config, c->state_dir, &c->store, &e);
+    /* A shared store that cannot be reached now may be later (store_pg_open() said so), and
+     * only the unblocks that depend on it need it. */
+    if (r >= 0 && !c->store->ops->shared)
+        r = store_ledger_check(c->store, &e);
     if (r < 0)
         return log_error_errno(r,
                                "%s. tokend does not start without its retry ledger, which guards "
                                "the unblocks of cards whose PUK counter cannot be read.",
                                e.message);
     return 0;
+}
+
+void ledger_stop(Context *c)
+{
+    c->ledger_refresh = sd_event_source_disable_unref(c->ledger_refresh);
+    c->store = store_free(c->store);
 }
 
 /* The failures the ledger reckons with for the token (tk_ledger_failures()), with what it could
@@ -34,16 +49,15 @@ static int ledger_count(Token *t, int *ret)
 {
     Context *c = t->context;
     TkLedgerCount count;
-    int r = tk_ledger_get(c->state_dir, t->info.serial, &count);
+    int r = store_ledger_get(c->store, t->info.serial, &count);
     if (r < 0) {
         if (r != c->ledger_error)
-            log_error_errno(r, "Cannot read the retry ledger %s/%s: %m", c->state_dir,
-                            TK_LEDGER_FILE);
+            log_error_errno(r, "Cannot read the retry ledger %s: %m", c->store->ledger_name);
         c->ledger_error = r;
         return r;
     }
     if (c->ledger_error)
-        log_info("The retry ledger %s/%s can be read again", c->state_dir, TK_LEDGER_FILE);
+        log_info("The retry ledger %s can be read again", c->store->ledger_name);
     c->ledger_error = 0;
     if (t->ledger_unsaved.reset)
         count = tk_ledger_count_next(count, TK_LEDGER_SUCCESS);
@@ -114,18 +128,18 @@ static int save_unsaved(Token *t)
     LedgerUnsaved *u = &t->ledger_unsaved;
     int r;
     if (u->reset) {
-        r = tk_ledger_record(c->state_dir, t->info.serial, TK_LEDGER_SUCCESS);
+        r = store_ledger_record(c->store, t->info.serial, TK_LEDGER_SUCCESS);
         if (r < 0)
             return r;
         u->reset = false;
     }
     for (; u->failures > 0; u->failures--) {
-        r = tk_ledger_record(c->state_dir, t->info.serial, TK_LEDGER_FAILED);
+        r = store_ledger_record(c->store, t->info.serial, TK_LEDGER_FAILED);
         if (r < 0)
             return r;
     }
     for (; u->unknown > 0; u->unknown--) {
-        r = tk_ledger_record(c->state_dir, t->info.serial, TK_LEDGER_UNKNOWN);
+        r = store_ledger_record(c->store, t->info.serial, TK_LEDGER_UNKNOWN);
         if (r < 0)
             return r;
     }
@@ -154,9 +168,9 @@ void ledger_count_outcome(Token *t, const Operation *op, const char *error_name)
     int r = save_unsaved(t);
     if (r < 0)
         log_error_errno(r,
-                        "Cannot write the retry ledger %s/%s: %m. The %s of token %s is counted "
+                        "Cannot write the retry ledger %s: %m. The %s of token %s is counted "
                         "in memory until it can; unblocks that depend on it are refused.",
-                        c->state_dir, TK_LEDGER_FILE,
+                        c->store->ledger_name,
                         outcome == TK_LEDGER_SUCCESS  ? "reset"
                         : outcome == TK_LEDGER_FAILED ? "failed attempt"
                                                       : "attempt whose answer was lost",
@@ -186,19 +200,22 @@ int ledger_check_call(Token *t, const Operation *op, TkError *e)
     if (unsaved(t)) {
         r = save_unsaved(t);
         if (r < 0)
-            tk_error_set(&why, r, TK_ERROR_FAILED, "Cannot write the retry ledger %s/%s: %s",
-                         c->state_dir, TK_LEDGER_FILE, strerror(-r));
-        else {
-            recount(t);
-            ledger_tell_worker(t);
-        }
-    } else {
-        r = tk_ledger_check(c->state_dir, &why);
-        /* The guards that follow, and the worker's, judge by the ledger as it is now. */
-        if (r >= 0) {
-            recount(t);
-            ledger_tell_worker(t);
-        }
+            tk_error_set(&why, r, TK_ERROR_FAILED, "Cannot write the retry ledger %s: %s",
+                         c->store->ledger_name, strerror(-r));
+    } else
+        r = store_ledger_check(c->store, &why);
+    /* Held from here to the outcome: the count that the guards and the worker judge by stays
+     * the count, whatever other stations do meanwhile. */
+    if (r >= 0)
+        r = store_ledger_hold(c->store, t->info.serial, &why);
+    if (r == -EBUSY) {
+        log_warning("Refusing to unblock token %s: %s", t->info.serial, why.message);
+        return tk_error_set(e, r, TK_ERROR_FAILED, "%s.", why.message);
+    }
+    /* The guards that follow, and the worker's, judge by the ledger as it is now. */
+    if (r >= 0) {
+        recount(t);
+        ledger_tell_worker(t);
     }
     if (r < 0) {
         const char *so = t->module->pcsc_backed ? "PUK" : "SO PIN";
@@ -231,4 +248,40 @@ void ledger_tell_worker(Token *t)
     if (r < 0)
         log_warning_errno(r, "Cannot hand the retry ledger's count to the worker of token %s: %m",
                           t->info.serial);
+}
+
+void ledger_release(Token *t)
+{
+    if (t->context->store && t->info.serial)
+        store_ledger_release(t->context->store, t->info.serial);
+}
+
+static int on_refresh(sd_event_source *s, uint64_t usec, void *userdata)
+{
+    Context *c = userdata;
+    for (Token *t = c->tokens; t; t = t->next) {
+        if (!t->present || t->running || !depends_on_ledger(t))
+            continue;
+        /* What the database missed while it was away reaches the other stations as soon as it
+         * is back, not only with this station's next unblock. */
+        if (unsaved(t) && save_unsaved(t) >= 0)
+            log_info("The retry ledger %s has the outcomes of token %s that it missed",
+                     c->store->ledger_name, t->info.serial);
+        recount(t);
+    }
+    /* A time source fires once: it is set again and enabled for the next round. */
+    int r = sd_event_source_set_time_relative(s, LEDGER_REFRESH_USEC);
+    if (r >= 0)
+        r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+    if (r < 0)
+        log_warning_errno(r, "Cannot read the shared retry ledger's counts again: %m");
+    return 0;
+}
+
+int ledger_watch(Context *c)
+{
+    if (!c->store->ops->shared)
+        return 0;
+    return sd_event_add_time_relative(c->event, &c->ledger_refresh, CLOCK_MONOTONIC,
+                                      LEDGER_REFRESH_USEC, 0, on_refresh, c);
 }

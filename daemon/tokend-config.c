@@ -10,6 +10,9 @@
 #include "tokend-config.h"
 
 #include "config.h" /* the build configuration */
+#if TOKEND_HAVE_POSTGRESQL
+#include <libpq-fe.h>
+#endif
 
 static int strv_push(char ***l, const char *s)
 {
@@ -90,6 +93,85 @@ _printf_(3, 4) static int fail(ParseState *s, int r, const char *fmt, ...)
     return 0;
 }
 
+static bool known_section(const char *section)
+{
+    static const char *const sections[] = {"Modules", "Pin", "Unblock", "Audit", "Store"};
+    for (size_t i = 0; i < ELEMENTSOF(sections); i++)
+        if (streq(section, sections[i]))
+            return true;
+    return false;
+}
+
+/* A station's name goes into every record it makes: printable ASCII, no spaces, as a host
+ * name or a machine id is. */
+static bool station_name_valid(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 64)
+        return false;
+    for (const char *p = v; *p; p++)
+        if (*p <= ' ' || *p > '~')
+            return false;
+    return true;
+}
+
+/* Whether libpq can parse the connection string. Its reason is not passed on: it may quote a
+ * piece of the string, which may hold a password. */
+static bool connection_valid(const char *v)
+{
+#if TOKEND_HAVE_POSTGRESQL
+    char *why = NULL;
+    PQconninfoOption *o = PQconninfoParse(v, &why);
+    if (o) {
+        for (PQconninfoOption *p = o; p->keyword; p++)
+            if (p->val)
+                explicit_bzero(p->val, strlen(p->val));
+        PQconninfoFree(o);
+    }
+    PQfreemem(why);
+    return o != NULL;
+#else
+    return true;
+#endif
+}
+
+/* The connection string is never quoted back: it may hold a password. */
+static int handle_store(ParseState *s, const char *key, const char *value)
+{
+    Config *c = s->config;
+    int r;
+    if (streq(key, "Backend")) {
+        if (streq(value, "file"))
+            c->store_backend = STORE_FILE;
+        else if (streq(value, "postgresql")) {
+            if (!TOKEND_HAVE_POSTGRESQL)
+                return fail(s, -EOPNOTSUPP,
+                            "%s=%s: this tokend was built without PostgreSQL (libpq)", key, value);
+            c->store_backend = STORE_POSTGRESQL;
+        } else
+            return fail(s, -EINVAL, "%s=%s: expected file or postgresql", key, value);
+        return 1;
+    }
+    if (streq(key, "Connection")) {
+        if (!connection_valid(value))
+            return fail(s, -EINVAL,
+                        "%s=: not a libpq connection string (keyword=value ... or a "
+                        "postgresql:// URI)",
+                        key);
+        r = set_string(&c->store_connection, value);
+    } else if (streq(key, "Station")) {
+        if (*value && !station_name_valid(value))
+            return fail(s, -EINVAL,
+                        "%s=%s: expected 1 to 64 printable characters without spaces, or nothing",
+                        key, value);
+        r = set_string(&c->store_station, value);
+    } else
+        return fail(s, -EINVAL, "unknown key %s in section [Store]", key);
+    if (r < 0)
+        return fail(s, r, "out of memory");
+    return 1;
+}
+
 static int handle(void *userdata, const char *section, const char *key, const char *value)
 {
     ParseState *s = userdata;
@@ -99,10 +181,7 @@ static int handle(void *userdata, const char *section, const char *key, const ch
     if (s->r != 0)
         return 0;
     if (!key) /* a section header on its own */
-        return strcmp(section, "Modules") == 0 || strcmp(section, "Pin") == 0 ||
-                       strcmp(section, "Unblock") == 0 || strcmp(section, "Audit") == 0
-                   ? 1
-                   : fail(s, -EINVAL, "unknown section [%s]", section);
+        return known_section(section) ? 1 : fail(s, -EINVAL, "unknown section [%s]", section);
 
     if (streq(section, "Modules") && streq(key, "Module")) {
         if (!*value || value[0] != '/')
@@ -136,8 +215,9 @@ static int handle(void *userdata, const char *section, const char *key, const ch
         if (!*value || value[0] != '/')
             return fail(s, -EINVAL, "%s=%s: expected an absolute path", key, value);
         r = set_string(&c->audit_file, value);
-    } else if (!streq(section, "Modules") && !streq(section, "Pin") && !streq(section, "Unblock") &&
-               !streq(section, "Audit"))
+    } else if (streq(section, "Store"))
+        return handle_store(s, key, value);
+    else if (!known_section(section))
         return fail(s, -EINVAL, "unknown section [%s] (key %s)", section, key);
     else
         return fail(s, -EINVAL, "unknown key %s in section [%s]", key, section);
@@ -167,6 +247,8 @@ void config_done(Config *c)
     strv_free(c->modules);
     free(c->site_key_file);
     free(c->audit_file);
+    free(c->store_connection);
+    free(c->store_station);
     *c = (Config){};
 }
 

@@ -6,6 +6,13 @@
 
 #include "token-error.h"
 
+/* Where the retry ledger lives: the state directory's file (one station), or a PostgreSQL
+ * database that an office's stations share. */
+typedef enum StoreBackend {
+    STORE_FILE,
+    STORE_POSTGRESQL,
+} StoreBackend;
+
 /* /etc/tokend/tokend.conf as DESIGN.md gives it. Every key is optional. */
 typedef struct Config {
     char **modules; /* NULL-terminated; the default module when the file names none */
@@ -14,6 +21,9 @@ typedef struct Config {
     bool unblock_require_request;
     char *site_key_file; /* NULL: the caller gives the SO PIN */
     char *audit_file;
+    StoreBackend store_backend;
+    char *store_connection; /* a libpq connection string; NULL: libpq's defaults */
+    char *store_station;    /* the station's name in the records; NULL: the machine id */
 } Config;
 
 /* Fills c with the defaults. */

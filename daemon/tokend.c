@@ -18,6 +18,7 @@
 #include "log.h"
 #include "operations.h"
 #include "retry-ledger.h"
+#include "store.h"
 
 static void help(void)
 {
@@ -34,7 +35,10 @@ static void help(void)
            "     --scan-interval MS   Poll non-PC/SC modules' slots this often (default 2000)\n"
            "     --scanner-timeout SEC Restart a module's scanner whose poll takes longer\n"
            "                          (default 30)\n"
-           "     --state-dir DIR      Keep the retry ledger in DIR (default %s)\n",
+           "     --state-dir DIR      Keep the retry ledger in DIR (default %s)\n"
+           "     --migrate            Bring the [Store] database's schema up to this tokend's,\n"
+           "                          then exit (as the database's owner)\n"
+           "     --connection STRING  Connect to the database so instead of [Store] Connection=\n",
            TOKEND_CONFIG_FILE, TOKEND_LIBEXECDIR "/tokend/tokend-worker", TOKEND_STATE_DIR);
 }
 
@@ -58,12 +62,12 @@ static void count_interrupted_act(const char *operation, const char *serial, voi
     const Operation *op = operation_find_recorded(operation);
     if (!op || op->ledger != LEDGER_JUDGED || isempty(serial))
         return;
-    int r = tk_ledger_record(c->state_dir, serial, TK_LEDGER_UNKNOWN);
+    int r = store_ledger_record(c->store, serial, TK_LEDGER_UNKNOWN);
     if (r < 0)
         log_error_errno(r,
-                        "Cannot count the interrupted %s of token %s in the retry ledger %s/%s: "
+                        "Cannot count the interrupted %s of token %s in the retry ledger %s: "
                         "%m",
-                        operation, serial, c->state_dir, TK_LEDGER_FILE);
+                        operation, serial, c->store->ledger_name);
     else
         log_warning("The %s of token %s was interrupted: counted in the retry ledger as an "
                     "attempt whose answer was lost, since the card may have spent a try.",
@@ -83,6 +87,26 @@ static void end_interrupted_acts(Context *c)
     else if (r > 0)
         log_warning("%d act%s of the last run had no outcome: recorded as interrupted in %s.", r,
                     r == 1 ? "" : "s", c->config.audit_file);
+}
+
+/* tokend --migrate: the database's schema brought up to this tokend's. */
+static int run_migrate(const Config *config)
+{
+    if (config->store_backend != STORE_POSTGRESQL)
+        return log_error_errno(EINVAL, "--migrate: [Store] Backend=postgresql is not set: the "
+                                       "files need no migration");
+#if TOKEND_HAVE_POSTGRESQL
+    TkError e = {};
+    int r = store_pg_migrate(config, &e);
+    if (r < 0)
+        return log_error_errno(r,
+                               "%s. The schema is applied by the database's owner, and grants to "
+                               "the role tokend_station, which must exist (docs/office.md).",
+                               e.message);
+    return 0;
+#else
+    return log_error_errno(EOPNOTSUPP, "--migrate: this tokend was built without PostgreSQL");
+#endif
 }
 
 static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -146,6 +170,8 @@ int main(int argc, char **argv)
         ARG_STATE_DIR,
         ARG_WORKER_SOCKET,
         ARG_SCANNER_TIMEOUT,
+        ARG_MIGRATE,
+        ARG_CONNECTION,
     };
     static const struct option longopts[] = {
         {"help", no_argument, NULL, 'h'},
@@ -157,6 +183,8 @@ int main(int argc, char **argv)
         {"scan-interval", required_argument, NULL, ARG_SCAN},
         {"scanner-timeout", required_argument, NULL, ARG_SCANNER_TIMEOUT},
         {"state-dir", required_argument, NULL, ARG_STATE_DIR},
+        {"migrate", no_argument, NULL, ARG_MIGRATE},
+        {"connection", required_argument, NULL, ARG_CONNECTION},
         {},
     };
     Context c = {
@@ -164,7 +192,8 @@ int main(int argc, char **argv)
         .scan_interval_ms = 2000,
     };
     const char *config_file = TOKEND_CONFIG_FILE, *worker_path = NULL;
-    bool config_given = false;
+    const char *connection = NULL;
+    bool config_given = false, migrate = false;
     unsigned long v;
     TkError e = {};
     int opt, r;
@@ -204,6 +233,12 @@ int main(int argc, char **argv)
             if (!c.state_dir)
                 return EXIT_FAILURE;
             break;
+        case ARG_MIGRATE:
+            migrate = true;
+            break;
+        case ARG_CONNECTION:
+            connection = optarg;
+            break;
         case ARG_SCANNER_TIMEOUT:
             if (parse_number(optarg, 3600, &v) < 0) {
                 log_error("--scanner-timeout: expected seconds, got %s", optarg);
@@ -236,6 +271,18 @@ int main(int argc, char **argv)
             log_error_errno(r, "%m");
         config_done(&c.config);
         return EXIT_FAILURE;
+    }
+    if (connection) {
+        free(c.config.store_connection);
+        c.config.store_connection = strdup(connection);
+        if (!c.config.store_connection) {
+            r = log_error_errno(ENOMEM, "%m");
+            goto finish;
+        }
+    }
+    if (migrate) {
+        r = run_migrate(&c.config);
+        goto finish;
     }
     if (!c.state_dir) {
         const char *d = getenv("STATE_DIRECTORY");
@@ -294,6 +341,8 @@ int main(int argc, char **argv)
         r = sd_event_set_watchdog(c.event, true);
     if (r >= 0)
         r = sd_event_add_time_relative(c.event, NULL, CLOCK_MONOTONIC, 5000000, 0, on_status, &c);
+    if (r >= 0)
+        r = ledger_watch(&c);
     if (r < 0) {
         log_error_errno(r, "cannot set up the event loop: %m");
         goto finish;
@@ -323,6 +372,7 @@ int main(int argc, char **argv)
 
 finish:
     inventory_stop(&c);
+    ledger_stop(&c);
     c.bus = sd_bus_flush_close_unref(c.bus);
     c.event = sd_event_unref(c.event);
     remove_runtime_dir(&c);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -129,6 +130,54 @@ START_TEST(bad_values_are_refused)
 }
 END_TEST
 
+START_TEST(store_keys_are_read)
+{
+    Config c;
+    TkError e = {};
+    ck_assert_int_eq(load("[Pin]\n", &c, &e, NULL), 0);
+    ck_assert_int_eq(c.store_backend, STORE_FILE);
+    ck_assert_ptr_null(c.store_connection);
+    ck_assert_ptr_null(c.store_station);
+    config_done(&c);
+
+    int r = load("[Store]\nBackend=postgresql\nConnection=host=db dbname=tokend password='x y'\n"
+                 "Station=counter-1\n",
+                 &c, &e, NULL);
+    if (!TOKEND_HAVE_POSTGRESQL) {
+        ck_assert_int_eq(r, -EOPNOTSUPP);
+        ck_assert_ptr_nonnull(strstr(e.message, "without PostgreSQL"));
+        config_done(&c);
+        return;
+    }
+    ck_assert_int_eq(r, 0);
+    ck_assert_int_eq(c.store_backend, STORE_POSTGRESQL);
+    ck_assert_str_eq(c.store_connection, "host=db dbname=tokend password='x y'");
+    ck_assert_str_eq(c.store_station, "counter-1");
+    config_done(&c);
+}
+END_TEST
+
+START_TEST(bad_store_values_are_refused)
+{
+    check_refused("[Store]\nBackend=sqlite\n", 2, "Backend");
+    check_refused("[Store]\n\nStation=counter 1\n", 3, "Station");
+    check_refused("[Store]\nStation=0123456789012345678901234567890123456789012345678901234567890"
+                  "12345\n",
+                  2, "Station");
+    check_refused("[Store]\nUser=tokend\n", 2, "User");
+    if (TOKEND_HAVE_POSTGRESQL) {
+        /* Refused without quoting it back: the string may hold a password. */
+        Config c;
+        TkError e = {};
+        check_refused("[Store]\nConnection=host=db password\n", 2, "Connection");
+        ck_assert_int_lt(load("[Store]\nConnection=host=db password=s3cret user\n", &c, &e, NULL),
+                         0);
+        ck_assert_ptr_null(strstr(e.message, "s3cret"));
+        config_done(&c);
+    }
+}
+END_TEST
+
 START_TEST(key_outside_any_section_is_refused)
 {
     check_refused("Module=/usr/lib/x.so\n", 1, "Module");
@@ -148,6 +197,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, unknown_section_names_file_line_and_section);
     tcase_add_test(tc, bad_values_are_refused);
     tcase_add_test(tc, key_outside_any_section_is_refused);
+    tcase_add_test(tc, store_keys_are_read);
+    tcase_add_test(tc, bad_store_values_are_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -154,6 +154,9 @@ def seeds_config(out, openssl):
         'relative-path': b'[Audit]\nFile=audit.jsonl\n',
         'syntax-error': b'[Pin\nMinLength\n',
         'crlf': CONFIG_DEFAULT.replace(b'\n', b'\r\n'),
+        'store': b'[Store]\nBackend=postgresql\n'
+                 b'Connection=host=db dbname=tokend sslmode=verify-full\nStation=counter-1\n',
+        'store-bad-station': b'[Store]\nBackend=file\nStation=two words\n',
     }
     for name, data in cases.items():
         write(out, name, data)

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+
+#include "config.h"
+#include "store.h"
+
+int store_open(const Config *config, const char *state_dir, Store **ret, TkError *error)
+{
+    switch (config->store_backend) {
+#if TOKEND_HAVE_POSTGRESQL
+    case STORE_POSTGRESQL:
+        return store_pg_open(config, ret, error);
+#endif
+    case STORE_FILE:
+        return store_file_open(state_dir, ret, error);
+    default:
+        return tk_error_set(error, -EOPNOTSUPP, TK_ERROR_FAILED,
+                            "This tokend was built without the store [Store] Backend= names");
+    }
+}
+
+Store *store_free(Store *s)
+{
+    if (s)
+        s->ops->free(s);
+    return NULL;
+}
