@@ -156,7 +156,11 @@ static void status(Context *c)
 static int on_status(sd_event_source *s, uint64_t usec, void *userdata)
 {
     status(userdata);
-    return sd_event_source_set_time_relative(s, 5000000);
+    /* A time source is one-shot: a new time alone does not arm it again. */
+    int r = sd_event_source_set_time_relative(s, 5000000);
+    if (r >= 0)
+        r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+    return r;
 }
 
 int main(int argc, char **argv)

@@ -126,6 +126,7 @@ def provisioning_goes_on_when_one_card_is_pulled_mid_way():
             run.kill()
             run.wait()
     took = time.monotonic() - began
+    state["took"] = took
     for c in env.sim.cards:
         c.delay(0)
     doc = json.loads(out)
@@ -224,13 +225,65 @@ def import_again_finds_the_certificates_there():
                for t in doc["tokens"] if t["result"] == "failed"), doc
 
 
+def a_card_inserted_while_the_others_are_provisioned_appears_at_once():
+    """The issuing station goes on while a card comes: it is on the bus as soon as it would be
+    with nothing else going on (the card's own 20 ms a command included), and the others are
+    not slowed."""
+    victim = state["serials"][-1]
+    card = next(c for c in env.sim.cards if c.reader == state["reader"][victim])
+
+    def pull():
+        card.remove()
+        d.wait_for(lambda: victim not in tokens_by_serial(), 10, "the card out")
+
+    def insert():
+        card.insert()
+        inserted = time.monotonic()
+        d.wait_for(lambda: victim in tokens_by_serial(), 10, "the inserted card on the bus")
+        return time.monotonic() - inserted
+
+    for c in env.sim.cards:
+        c.delay(20)
+    pull()
+    alone = insert()
+    pull()
+    path = write("manifest.ini", MANIFEST.replace("Output=requests", "Output=again"))
+    so_file, pin_file = write("so-pin", f"{env.sim.so_pin}\n"), write("pin", f"{NEW_PIN}\n")
+    began = time.monotonic()
+    run = subprocess.Popen([TOKENCTL, "--json", "provision", path, *state["serials"][:-1],
+                            "--yes", "--so-pin-file", so_file, "--new-pin-file", pin_file],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=d.env, start_new_session=True)
+    try:
+        time.sleep(1.5)
+        appeared = insert()
+        out, err = run.communicate(timeout=600)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    took = time.monotonic() - began
+    for c in env.sim.cards:
+        c.delay(0)
+    doc = json.loads(out)
+    print(f"# {CARDS - 1} cards provisioned in {took:.1f} s with a card inserted 1.5 s in "
+          f"(alone: {state['took']:.1f} s); the inserted card on the bus {appeared * 1000:.0f} ms "
+          f"after its insertion (with nothing else going on: {alone * 1000:.0f} ms)")
+    assert run.returncode == 0 and doc["done"] == CARDS - 1, (doc, err)
+    # pcscd sees a virtual card at its next poll of the reader (every 400 ms): either wait may
+    # hold one poll more than the other.
+    assert appeared <= 1.25 * alone + 0.45, (appeared, alone)
+    assert took <= 1.25 * state["took"] + 0.5, (took, state["took"])
+
+
 rc = 1
 try:
     rc = Tap([every_card_in_its_reader, manifest_faults_are_named_before_any_card_is_touched,
               provisioning_goes_on_when_one_card_is_pulled_mid_way,
               the_trail_has_every_act_of_each_card,
               import_stores_each_certificate_on_the_card_with_its_key,
-              import_again_finds_the_certificates_there]).run()
+              import_again_finds_the_certificates_there,
+              a_card_inserted_while_the_others_are_provisioned_appears_at_once]).run()
 finally:
     env.close()
 sys.exit(1 if env.failed_shutdown else rc)

@@ -27,6 +27,8 @@ packages=(
     pcscd opensc opensc-pkcs11 softhsm2 vsmartcard-vpcd
     # what tokend, tokend-worker, tokenctl and tokend-sim load (ldd)
     libpcsclite1 libp11-3 libjson-c5 libinih1 libsystemd0 libssl3
+    # libpq for the PostgreSQL store, where tokend is built with it
+    libpq5
     # ps and pgrep for the checks
     procps
 )

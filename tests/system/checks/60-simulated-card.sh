@@ -3,7 +3,7 @@
 # A simulated MyEID card (tokend-sim) in the system's pcscd, through the vpcd reader that
 # vsmartcard-vpcd configures: personalised with OpenSC's pkcs15-init while tokend is stopped,
 # its token is in "tokenctl list" once tokend is activated again. The card stays in its reader
-# for the later checks.
+# for the later checks, and tokend's status line follows the tokens.
 set -euo pipefail
 . "$TOKEND_TEST_SUITE/lib.sh"
 
@@ -23,8 +23,11 @@ systemctl start pcscd.service
 wait_until 10 vpcd_listens || fail "vpcd does not listen on port $VPCD_PORT:
 $(cat /etc/reader.conf.d/vpcd; journalctl -b -u pcscd.service --no-pager | tail -n 20)"
 mkdir -p "$state_dir"
-systemd-run --unit="$card_unit" --service-type=exec \
-    /usr/local/bin/tokend-sim --port "$VPCD_PORT" --state "$state_dir/card.state" --serial "$serial"
+start_card() {
+    systemd-run --unit="$card_unit" --service-type=exec \
+        /usr/local/bin/tokend-sim --port "$VPCD_PORT" --state "$state_dir/card.state" --serial "$serial"
+}
+start_card
 wait_until 20 card_present || fail "no card in $VPCD_READER:
 $(opensc-tool --list-readers 2>&1; journalctl -b -u "$card_unit" --no-pager | tail -n 20)"
 
@@ -50,3 +53,22 @@ fi
 out=$(tokenctl --no-ask-password list)
 echo "$out"
 grep -F "$CARD_LABEL" <<<"$out" | grep -qF "$VPCD_READER" || fail "the card's token is not in $VPCD_READER"
+
+# tokend's status line (STATUS=, every 5 s) follows the tokens: one fewer with the card out of
+# its reader, one more again with it back, each within two updates.
+tokens_now() {
+    # Tokens have a serial in the JSON list, readers none.
+    tokenctl --no-ask-password --json=short list | grep -o '"serial":' | wc -l
+}
+status_says() {
+    [ "$(unit_property tokend.service StatusText)" = "Managing $1 token(s)." ]
+}
+n=$(tokens_now)
+wait_until 12 status_says "$n" || fail "StatusText is \"$(unit_property tokend.service StatusText)\", not $n tokens"
+systemctl stop "$card_unit"
+wait_until 12 status_says "$((n - 1))" ||
+    fail "with the card out, StatusText still says \"$(unit_property tokend.service StatusText)\""
+start_card
+wait_until 20 tokenctl_lists "$CARD_LABEL" || fail "the card did not come back"
+wait_until 12 status_says "$n" ||
+    fail "with the card back, StatusText says \"$(unit_property tokend.service StatusText)\""
