@@ -60,6 +60,33 @@ def openssl(*args, stdin=None):
     return p.stdout
 
 
+def provision_while(manifest, names, during):
+    """tokenctl --json provision of the manifest text on the tokens named (none: every card),
+    with during() run meanwhile and every card at 20 ms a command, as a real one is: (document,
+    exit status, standard error, seconds)."""
+    path = write("manifest.ini", manifest)
+    so_file, pin_file = write("so-pin", f"{env.sim.so_pin}\n"), write("pin", f"{NEW_PIN}\n")
+    for c in env.sim.cards:
+        c.delay(20)
+    began = time.monotonic()
+    run = subprocess.Popen([TOKENCTL, "--json", "provision", path, *names, "--yes",
+                            "--so-pin-file", so_file, "--new-pin-file", pin_file],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=d.env, start_new_session=True)
+    try:
+        during()
+        out, err = run.communicate(timeout=600)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        for c in env.sim.cards:
+            c.delay(0)
+    doc = json.loads(out)
+    js.validate("provision", doc)
+    return doc, run.returncode, err, time.monotonic() - began
+
+
 MANIFEST = """[Token]
 Label=AG {serial}
 [Key]
@@ -102,35 +129,18 @@ def manifest_faults_are_named_before_any_card_is_touched():
 
 
 def provisioning_goes_on_when_one_card_is_pulled_mid_way():
-    path = write("manifest.ini", MANIFEST)
     victim = state["serials"][-1]
     card = next(c for c in env.sim.cards if c.reader == state["reader"][victim])
     victim_path = tokens_by_serial()[victim]
-    # Each card slowed to 20 ms a command, as a real one is: the pull lands mid-initialisation.
-    for c in env.sim.cards:
-        c.delay(20)
-    began = time.monotonic()
-    so_file, pin_file = write("so-pin", f"{env.sim.so_pin}\n"), write("pin", f"{NEW_PIN}\n")
-    run = subprocess.Popen([TOKENCTL, "--json", "provision", path, "--yes", "--so-pin-file",
-                            so_file, "--new-pin-file", pin_file], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=d.env,
-                           start_new_session=True)
-    try:
+
+    def pull_once_initialised():
         # Initialised (its new label) and on to its key pair: pulled then.
         d.wait_for(lambda: d.get(victim_path, TOKEN, "Label") == f"AG {victim}", 120,
                    "the victim card initialised")
         card.remove()
-        out, err = run.communicate(timeout=600)
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-    took = time.monotonic() - began
+
+    doc, returncode, err, took = provision_while(MANIFEST, [], pull_once_initialised)
     state["took"] = took
-    for c in env.sim.cards:
-        c.delay(0)
-    doc = json.loads(out)
-    js.validate("provision", doc)
     state["provision"] = doc
     each = ", ".join(f"{t['seconds']:.1f} s" for t in doc["tokens"])
     print(f"# {CARDS} cards provisioned side by side (20 ms a command) in {took:.1f} s; per "
@@ -140,7 +150,7 @@ def provisioning_goes_on_when_one_card_is_pulled_mid_way():
     failed = by[victim]
     assert failed["result"] == "failed" and failed["step"] == "generate-key", failed
     assert failed["error"]["name"] == "org.tokend.Tokend1.Error.TokenRemoved", failed
-    assert failed["error"]["exit-code"] == run.returncode == 4, (failed, run.returncode, err)
+    assert failed["error"]["exit-code"] == returncode == 4, (failed, returncode, err)
     assert failed["request-file"] is None, failed
     assert (doc["done"], doc["failed"]) == (CARDS - 1, 1), doc
     assert doc["request"] == "ISSUE-1", doc
@@ -247,29 +257,15 @@ def a_card_inserted_while_the_others_are_provisioned_appears_at_once():
     pull()
     alone = insert()
     pull()
-    path = write("manifest.ini", MANIFEST.replace("Output=requests", "Output=again"))
-    so_file, pin_file = write("so-pin", f"{env.sim.so_pin}\n"), write("pin", f"{NEW_PIN}\n")
-    began = time.monotonic()
-    run = subprocess.Popen([TOKENCTL, "--json", "provision", path, *state["serials"][:-1],
-                            "--yes", "--so-pin-file", so_file, "--new-pin-file", pin_file],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, env=d.env, start_new_session=True)
-    try:
-        time.sleep(1.5)
-        appeared = insert()
-        out, err = run.communicate(timeout=600)
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-    took = time.monotonic() - began
-    for c in env.sim.cards:
-        c.delay(0)
-    doc = json.loads(out)
+    appeared = []
+    doc, returncode, err, took = provision_while(
+        MANIFEST.replace("Output=requests", "Output=again"), state["serials"][:-1],
+        lambda: (time.sleep(1.5), appeared.append(insert())))
+    appeared = appeared[0]
     print(f"# {CARDS - 1} cards provisioned in {took:.1f} s with a card inserted 1.5 s in "
           f"(alone: {state['took']:.1f} s); the inserted card on the bus {appeared * 1000:.0f} ms "
           f"after its insertion (with nothing else going on: {alone * 1000:.0f} ms)")
-    assert run.returncode == 0 and doc["done"] == CARDS - 1, (doc, err)
+    assert returncode == 0 and doc["done"] == CARDS - 1, (doc, err)
     # pcscd sees a virtual card at its next poll of the reader (every 400 ms): either wait may
     # hold one poll more than the other.
     assert appeared <= 1.25 * alone + 0.45, (appeared, alone)
