@@ -19,7 +19,7 @@ import time
 
 from card_env import CardEnv, need_cards
 from tap import Tap
-from tokend_env import TOKEN
+from tokend_env import TOKEN, run_on_pty
 from tokenctl_json import TokenctlJson
 
 TOKENCTL = os.environ["TOKENCTL"]
@@ -272,6 +272,23 @@ def a_card_inserted_while_the_others_are_provisioned_appears_at_once():
     assert took <= 1.25 * state["took"] + 0.5, (took, state["took"])
 
 
+def a_person_at_a_terminal_sees_each_card_step_by_step():
+    two = state["serials"][:2]
+    path = write("manifest.ini", MANIFEST.replace("Output=requests", "Output=terminal"))
+    so_file, pin_file = write("so-pin", f"{env.sim.so_pin}\n"), write("pin", f"{NEW_PIN}\n")
+    rc, out = run_on_pty([TOKENCTL, "provision", path, *two, "--yes", "--so-pin-file", so_file,
+                          "--new-pin-file", pin_file], dict(d.env, TERM="xterm", NO_COLOR="1"))
+    text = out.decode().replace("\r\n", "\n")
+    assert rc == 0, text
+    for serial in two:
+        said = [l.split(": ", 1)[1] for l in text.splitlines() if l.startswith(f"{serial}: ")]
+        assert said == ["initialising", "generating the key pair",
+                        "creating the certificate request", "done"], (serial, text)
+        row = next(l for l in text.splitlines() if l.startswith(serial) and ": " not in l)
+        assert row.split()[1] == "done" and row.endswith(f"terminal/{serial}.csr"), row
+    assert "2 of 2 tokens provisioned." in text, text
+
+
 rc = 1
 try:
     rc = Tap([every_card_in_its_reader, manifest_faults_are_named_before_any_card_is_touched,
@@ -279,7 +296,8 @@ try:
               the_trail_has_every_act_of_each_card,
               import_stores_each_certificate_on_the_card_with_its_key,
               import_again_finds_the_certificates_there,
-              a_card_inserted_while_the_others_are_provisioned_appears_at_once]).run()
+              a_card_inserted_while_the_others_are_provisioned_appears_at_once,
+              a_person_at_a_terminal_sees_each_card_step_by_step]).run()
 finally:
     env.close()
 sys.exit(1 if env.failed_shutdown else rc)
