@@ -488,7 +488,7 @@ def provisioning(st):
         same = "" if n == size else f" over its first {n} cards"
         row(f"provisioning {size} card{'s' if size > 1 else ''} (init + EC key + request; "
             f"`tokenctl provision` / serial loop)", f"{seconds(took)}{shown}",
-            seconds(loop[size - 1]), f"{verdict}{loop[n - 1] / took:.1f}× faster than the "
+            seconds(loop[size - 1]), f"{verdict}{loop[n - 1] / took:.1f}× the speed of the "
             f"loop{same}")
     return min(o[2] for o in ours.values() if o), tool_apdus
 
