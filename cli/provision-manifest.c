@@ -112,7 +112,7 @@ int manifest_expand(const char *template, const char *serial, const char *reques
         return -ENOMEM;
     int r = 0;
     for (const char *s = template; *s && r == 0;) {
-        size_t n;
+        size_t n = 0;
         const char *value = NULL;
         if (*s == '{' && (n = placeholder(s, "serial")) > 0)
             value = serial;
