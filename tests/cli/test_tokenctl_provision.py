@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""tokenctl provision on 8 simulated MyEID cards in their readers (TOKEND_PROVISION_CARDS), side
+"""tokenctl provision on 16 simulated MyEID cards in their readers (TOKEND_PROVISION_CARDS), side
 by side through tokend: every card initialised with the manifest's label, given an EC key pair
 and a request with the manifest's subject, written to the output directory; one card pulled once
 it is initialised, while its key pair is being generated, fails alone, with its error and exit
@@ -23,7 +23,7 @@ from tokend_env import TOKEN, run_on_pty
 from tokenctl_json import TokenctlJson
 
 TOKENCTL = os.environ["TOKENCTL"]
-CARDS = int(os.environ.get("TOKEND_PROVISION_CARDS", "8"))
+CARDS = int(os.environ.get("TOKEND_PROVISION_CARDS", "16"))
 NEW_PIN = "271828"
 
 need_cards()
