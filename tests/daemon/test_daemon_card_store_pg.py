@@ -16,10 +16,10 @@ import tempfile
 import threading
 import time
 
-from card_env import OPENSC, TOKEN, CardEnv, gvariant_options, need_cards
+from card_env import OPENSC, TOKEN, CardEnv, env_on_sim, gvariant_options, need_cards
 from pg_env import PgEnv, need_postgresql
 from tap import Tap
-from tokend_env import CallError, Env
+from tokend_env import CallError
 
 need_cards()
 need_postgresql()
@@ -107,19 +107,10 @@ def tokens(d):
 
 def second_station(first):
     """tokend on a bus of its own, on the first station's pcscd and so on the same card."""
-    saved = os.environ.get("PCSCLITE_CSOCK_NAME")
-    os.environ["PCSCLITE_CSOCK_NAME"] = first.sim.env["PCSCLITE_CSOCK_NAME"]
-    try:
-        # The card is in its reader already: its token may be on the bus before Env could see
-        # none, so the wait is the test's own.
-        d = Env(labels=(), modules=[OPENSC], extra_config=store_config("counter-2"), wait=False,
-                tokend_args=QUIET_SCANNER)
-    finally:
-        if saved is None:
-            del os.environ["PCSCLITE_CSOCK_NAME"]
-        else:
-            os.environ["PCSCLITE_CSOCK_NAME"] = saved
-    d.env["OPENSC_CONF"] = first.sim.env["OPENSC_CONF"]
+    # The card is in its reader already: its token may be on the bus before Env could see
+    # none, so the wait is the test's own.
+    d = env_on_sim(first.sim, labels=(), modules=[OPENSC], extra_config=store_config("counter-2"),
+                   wait=False, tokend_args=QUIET_SCANNER)
     d.wait_for(lambda: len(tokens(d)) == 1, 20, "the card's token at the second station")
     path = d.tokens()[0]
     d.wait_for(lambda: d.get(path, TOKEN, "UserPinRetriesSource") == "card", 20,

@@ -31,6 +31,22 @@ def need_cards():
             skip(f"{p} is not installed")
 
 
+def env_on_sim(sim, **env_args):
+    """tokend_env.Env (env_args) whose tokend and clients use sim's pcscd and OpenSC
+    configuration: Env copies the environment as it starts."""
+    saved = os.environ.get("PCSCLITE_CSOCK_NAME")
+    os.environ["PCSCLITE_CSOCK_NAME"] = sim.env["PCSCLITE_CSOCK_NAME"]
+    try:
+        env = Env(**env_args)
+    finally:
+        if saved is None:
+            del os.environ["PCSCLITE_CSOCK_NAME"]
+        else:
+            os.environ["PCSCLITE_CSOCK_NAME"] = saved
+    env.env["OPENSC_CONF"] = sim.env["OPENSC_CONF"]
+    return env
+
+
 class CardEnv:
     """Simulated cards in a private pcscd, and tokend on a private bus with OpenSC's module.
 
@@ -54,20 +70,10 @@ class CardEnv:
             for i, card in enumerate(self.sim.cards):
                 card.remove()
                 self.sim.wait_card(i, False)
-            saved = os.environ.get("PCSCLITE_CSOCK_NAME")
-            # Env copies the environment: its tokend and clients use simenv's pcscd.
-            os.environ["PCSCLITE_CSOCK_NAME"] = self.sim.env["PCSCLITE_CSOCK_NAME"]
-            try:
-                self.daemon = Env(labels=(), modules=[OPENSC], extra_config=extra_config,
-                                  extra_policies=extra_policies, launcher=launcher,
-                                  state_dir=state_dir, tokend_args=tokend_args, run_as=run_as,
-                                  audit_group=audit_group)
-            finally:
-                if saved is None:
-                    del os.environ["PCSCLITE_CSOCK_NAME"]
-                else:
-                    os.environ["PCSCLITE_CSOCK_NAME"] = saved
-            self.daemon.env["OPENSC_CONF"] = self.sim.env["OPENSC_CONF"]
+            self.daemon = env_on_sim(self.sim, labels=(), modules=[OPENSC],
+                                     extra_config=extra_config, extra_policies=extra_policies,
+                                     launcher=launcher, state_dir=state_dir,
+                                     tokend_args=tokend_args, run_as=run_as)
             self.card = self.sim.cards[0]
             self.card.insert()
             self.path = self.wait_token()

@@ -26,8 +26,9 @@ import threading
 import time
 
 import simenv
+from card_env import env_on_sim
 from tap import Tap, skip
-from tokend_env import MANAGER, ROOT, SO_PIN, SOFTHSM_MODULE, TOKEN, USER_PIN, Env, need
+from tokend_env import MANAGER, ROOT, SO_PIN, SOFTHSM_MODULE, TOKEN, USER_PIN, need
 
 SECONDS = int(os.environ.get("TOKEND_SOAK_SECONDS", "180"))
 SEED = int(os.environ.get("TOKEND_SOAK_SEED", str(int.from_bytes(os.urandom(4), "big"))))
@@ -542,17 +543,8 @@ def set_up():
     for i, card in enumerate(sim.cards):
         card.remove()
         sim.wait_card(i, False)
-    saved = os.environ.get("PCSCLITE_CSOCK_NAME")
-    os.environ["PCSCLITE_CSOCK_NAME"] = sim.env["PCSCLITE_CSOCK_NAME"]
-    try:
-        env = Env(labels=SOFT_LABELS, modules=[simenv.OPENSC_PKCS11, SOFTHSM_MODULE],
-                  scan_interval_ms=1000)
-    finally:
-        if saved is None:
-            del os.environ["PCSCLITE_CSOCK_NAME"]
-        else:
-            os.environ["PCSCLITE_CSOCK_NAME"] = saved
-    env.env["OPENSC_CONF"] = sim.env["OPENSC_CONF"]
+    env = env_on_sim(sim, labels=SOFT_LABELS, modules=[simenv.OPENSC_PKCS11, SOFTHSM_MODULE],
+                     scan_interval_ms=1000)
     for card in sim.cards:
         card.insert()
     wait_all_tokens()
