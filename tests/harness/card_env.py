@@ -73,7 +73,8 @@ class CardEnv:
             self.daemon = env_on_sim(self.sim, labels=(), modules=[OPENSC],
                                      extra_config=extra_config, extra_policies=extra_policies,
                                      launcher=launcher, state_dir=state_dir,
-                                     tokend_args=tokend_args, run_as=run_as)
+                                     tokend_args=tokend_args, run_as=run_as,
+                                     audit_group=audit_group)
             self.card = self.sim.cards[0]
             self.card.insert()
             self.path = self.wait_token()
