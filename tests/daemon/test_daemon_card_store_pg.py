@@ -33,9 +33,10 @@ TOKENCTL = os.environ["TOKENCTL"]
 
 pg = PgEnv(password_roles=("tokend",))
 try:
-    # The roles of docs/office.md: the schema's owner, the group the schema grants to, and a
-    # station's login in that group.
+    # The roles of docs/office.md: the schema's owner, the group the schema grants to, a
+    # station's login in that group, and the group of the staff who read the trail.
     pg.psql("CREATE ROLE tokend_owner LOGIN; CREATE ROLE tokend_station NOLOGIN; "
+            "CREATE ROLE tokend_auditor NOLOGIN; "
             f"CREATE ROLE tokend LOGIN PASSWORD '{PASSWORD}' IN ROLE tokend_station",
             dbname="postgres")
     pg.psql("CREATE DATABASE tokend OWNER tokend_owner", dbname="postgres")
@@ -83,16 +84,16 @@ def tokend_refuses_to_start_before_migrate():
 def migrate_applies_the_schema_once():
     rc, out = run_tokend(store_config("counter-1"), "--migrate", "--connection", OWNER)
     assert rc == 0, out
-    assert "001-ledger.sql" in out, out
-    assert pg.psql("SELECT version FROM schema_version")[1] == "1"
+    assert "001-ledger.sql" in out and "002-audit.sql" in out, out
+    assert pg.psql("SELECT version FROM schema_version ORDER BY version")[1] == "1\n2"
     rc, out = run_tokend(store_config("counter-1"), "--migrate", "--connection", OWNER)
     assert rc == 0 and "nothing to do" in out, out
-    assert pg.psql("SELECT count(*) FROM schema_version")[1] == "1"
+    assert pg.psql("SELECT count(*) FROM schema_version")[1] == "2"
     # A schema newer than this tokend's: the station's tokend is the one to update.
-    pg.psql("INSERT INTO schema_version (version) VALUES (2)")
+    pg.psql("INSERT INTO schema_version (version) VALUES (3)")
     rc, out = run_tokend(store_config("counter-1"))
-    assert rc != 0 and "newer than this tokend's 1" in out, out
-    pg.psql("DELETE FROM schema_version WHERE version = 2")
+    assert rc != 0 and "newer than this tokend's 2" in out, out
+    pg.psql("DELETE FROM schema_version WHERE version = 3")
 
 
 stations = {}
