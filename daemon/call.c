@@ -22,6 +22,7 @@
 #include "options.h"
 #include "pin-policy.h"
 #include "so-pin.h"
+#include "store.h"
 #include "text-escape.h"
 #include "worker-protocol.h"
 
@@ -86,6 +87,8 @@ static int record_result(Token *t, const Call *call, const char *result, const c
     int r = audit_record(t->context->config.audit_file, call->op, &rec, &e);
     if (r < 0)
         log_error_errno(r, "Cannot write the audit trail: %s", e.message);
+    else
+        store_audit_forward(t->context->store);
     return r;
 }
 
@@ -280,12 +283,16 @@ static void on_authorized(sd_bus_message *m, int r, const sd_bus_error *error, v
     if (r < 0)
         return finish_with_tk_error(t, call, "refused", &e);
     if (operation_audited(call->op)) {
+        r = store_audit_ready(c->store, &e);
+        if (r < 0)
+            return finish_with_tk_error(t, call, "refused", &e);
         TkAuditRecord rec = call_record(t, call);
         r = audit_intent(c->config.audit_file, call->op, &rec, &call->intent_seq, &e);
         if (r < 0) {
             reply_tk_error(m, &e);
             return;
         }
+        store_audit_forward(c->store);
     }
 
     Call **tail = &t->queue;

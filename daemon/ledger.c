@@ -259,6 +259,9 @@ void ledger_release(Token *t)
 static int on_refresh(sd_event_source *s, uint64_t usec, void *userdata)
 {
     Context *c = userdata;
+    /* The audit lines written while the database was away, or a history too long for one
+     * round, go on to it. */
+    store_audit_forward(c->store);
     for (Token *t = c->tokens; t; t = t->next) {
         if (!t->present || t->running || !depends_on_ledger(t))
             continue;

@@ -19,9 +19,8 @@ void pg_target_done(PgTarget *t)
     *t = (PgTarget){};
 }
 
-/* libpq's message on one line: its line breaks and indents become single spaces, and the
- * trailing newline goes. */
-static void pg_message(const char *m, char *buf, size_t size)
+/* The trailing newline goes too. */
+void pg_message(const char *m, char *buf, size_t size)
 {
     size_t n = 0;
     bool space = false;

@@ -34,6 +34,8 @@ typedef struct PgStore {
     bool failing; /* the last connection failed: logged once, when it starts and when it ends */
     uint64_t retry_usec;
     PgHold *holds;
+    PgAudit audit;
+    bool forward_failing; /* the last copy of the trail failed with the database reachable */
 } PgStore;
 
 static uint64_t now_usec(void)
@@ -85,8 +87,13 @@ static int pg_ready(PgStore *p, bool always, TkError *error)
     if (r < 0) {
         if (!p->failing)
             log_error("%s. Unblocks of tokens whose PUK only the retry ledger counts are refused "
-                      "until it works again.",
-                      error->message);
+                      "until it works again; %s",
+                      error->message,
+                      p->store.unreachable == STORE_REFUSE
+                          ? "so are all acts, which the office's audit trail cannot take now "
+                            "([Store] WhenUnreachable=refuse)."
+                          : "other acts are recorded in the audit file and copied to the "
+                            "database once it is back.");
         p->failing = true;
         p->retry_usec = now_usec() + RECONNECT_USEC;
         return r;
@@ -285,9 +292,33 @@ static void pg_ledger_release(Store *s, const char *serial)
         hold_drop(h);
 }
 
+static int pg_audit_forward_op(Store *s, bool now, TkError *error)
+{
+    PgStore *p = (PgStore *)s;
+    int r = pg_ready(p, now, error);
+    if (r < 0)
+        return r;
+    TkError e = {};
+    r = pg_audit_forward(&p->audit, p->conn, p->station, p->target.name, &e);
+    if (r < 0 && r != -EAGAIN) {
+        pg_failed(p, r);
+        /* A diverged copy said so itself; a lost connection is found and logged by the next
+         * pg_ready(). */
+        if (!p->forward_failing && r != -EPROTO && r != -ENOTCONN)
+            log_error("%s; the lines wait in the audit file %s", e.message, p->audit.path);
+        p->forward_failing = r != -ENOTCONN;
+        return tk_error_set(error, r, TK_ERROR_FAILED, "%s", e.message);
+    }
+    if (p->forward_failing)
+        log_info("The audit trail's copy in the %s is written again", p->target.name);
+    p->forward_failing = false;
+    return r;
+}
+
 static void pg_free(Store *s)
 {
     PgStore *p = (PgStore *)s;
+    pg_audit_done(&p->audit);
     while (p->holds)
         hold_drop(&p->holds);
     PQfinish(p->conn);
@@ -303,6 +334,7 @@ static const StoreOps pg_ops = {
     .ledger_check = pg_ledger_check,
     .ledger_hold = pg_ledger_hold,
     .ledger_release = pg_ledger_release,
+    .audit_forward = pg_audit_forward_op,
     .shared = true,
     .free = pg_free,
 };
@@ -351,6 +383,12 @@ int store_pg_open(const Config *config, Store **ret, TkError *error)
     if (!p)
         return tk_error_set(error, -ENOMEM, TK_ERROR_FAILED, "Out of memory");
     p->store.ops = &pg_ops;
+    p->store.unreachable = config->store_unreachable;
+    p->audit.path = strdup(config->audit_file);
+    if (!p->audit.path) {
+        free(p);
+        return tk_error_set(error, -ENOMEM, TK_ERROR_FAILED, "Out of memory");
+    }
     int r = pg_target_parse(config->store_connection, &p->target, error);
     if (r >= 0)
         r = station_name(config, &p->station, error);
@@ -372,7 +410,8 @@ int store_pg_open(const Config *config, Store **ret, TkError *error)
     }
     if (r >= 0)
         warn_if_not_append_only(p);
-    log_info("Retry ledger in the %s, station %s", p->target.name, p->station);
+    log_info("Retry ledger and a copy of the audit trail in the %s, station %s", p->target.name,
+             p->station);
     *ret = &p->store;
     return 0;
 }

@@ -2,6 +2,8 @@
 /* What the PostgreSQL store's files share: connecting, results, errors. */
 #pragma once
 
+#include <stdint.h>
+
 #include <libpq-fe.h>
 
 #include "store.h"
@@ -11,6 +13,12 @@ unsigned store_pg_schema_latest(void);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(PGresult *, PQclear);
 DEFINE_TRIVIAL_CLEANUP_FUNC(PGconn *, PQfinish);
+
+static inline void PQfreememp(unsigned char **p)
+{
+    if (*p)
+        PQfreemem(*p);
+}
 
 /* A parsed connection string, with tokend's defaults added (connect_timeout, so that an
  * unreachable database costs seconds and not minutes; application_name). name is what messages
@@ -34,3 +42,23 @@ int pg_exec(PGconn *conn, const char *what, ExecStatusType expect, PGresult **re
 
 /* The schema version the database has: 0 before the first migration. */
 int pg_schema_version(PGconn *conn, unsigned *ret, TkError *error);
+
+/* libpq's message m on one line in buf: its line breaks and indents become single spaces. */
+void pg_message(const char *m, char *buf, size_t size);
+
+/* Where the copy of the station's audit file in the database stands (store-pg-audit.c). */
+typedef struct PgAudit {
+    char *path;      /* the station's audit file */
+    bool located;    /* lines and offset are known */
+    uint64_t lines;  /* the file's lines that the database has */
+    uint64_t offset; /* where the line after them begins in the file */
+    char *diverged;  /* why the database's copy is not this file's: nothing more is copied */
+} PgAudit;
+
+/* Copies the file's lines that the database lacks, as station's, into audit_lines; db names the
+ * database in messages. 0 when all are there, -EAGAIN when more are left for the next call
+ * (each call copies for a bounded time), or a negative errno with error saying why: -EPROTO
+ * when the database's copy is not this file's. */
+int pg_audit_forward(PgAudit *a, PGconn *conn, const char *station, const char *db,
+                     TkError *error);
+void pg_audit_done(PgAudit *a);

@@ -25,3 +25,18 @@ Store *store_free(Store *s)
         s->ops->free(s);
     return NULL;
 }
+
+int store_audit_ready(Store *s, TkError *error)
+{
+    TkError e = {};
+    if (!s || !s->ops->audit_forward || s->unreachable != STORE_REFUSE)
+        return 0;
+    int r = s->ops->audit_forward(s, true, &e);
+    if (r >= 0 || r == -EAGAIN)
+        return 0;
+    return tk_error_set(error, r, TK_ERROR_FAILED,
+                        "%s. This station records no act that the office's audit trail cannot "
+                        "take now ([Store] WhenUnreachable=refuse), so nothing is done to the "
+                        "token: try again once the database is back, or ask the administrator",
+                        e.message);
+}

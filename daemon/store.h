@@ -9,10 +9,12 @@
 #include "tokend-config.h"
 
 /* Where the main process keeps what must outlive it and, in an office, be shared by its
- * stations: the retry ledger today (the audit trail is to follow). Two back-ends: the state
+ * stations: the retry ledger, and a copy of the audit trail. Two back-ends: the state
  * directory's files (store-file.c), and a PostgreSQL database (store-pg.c), chosen by [Store]
- * Backend=. Every call may block: the file back-end on the disk, the database on the network
- * (within libpq's connect_timeout). No secret is ever handed to a store. */
+ * Backend=. The audit file ([Audit] File=) is the first record of every act with either; a
+ * shared store takes a copy of its lines (store-pg-audit.c). Every call may block: the file
+ * back-end on the disk, the database on the network (within libpq's connect_timeout). No
+ * secret is ever handed to a store. */
 typedef struct Store Store;
 
 typedef struct StoreOps {
@@ -29,6 +31,11 @@ typedef struct StoreOps {
     int (*ledger_hold)(Store *s, const char *serial, TkError *error);
     /* Ends a hold that no outcome ended (the call was refused or its outcome does not count). */
     void (*ledger_release)(Store *s, const char *serial);
+    /* Copies the audit file's lines that the store lacks into it. now: try even while the
+     * store was found unreachable a moment ago. 0 when it has them all, -EAGAIN when more are
+     * left for the next call, or a negative errno with error saying why not. NULL: the store
+     * keeps no copy. */
+    int (*audit_forward)(Store *s, bool now, TkError *error);
     /* Other stations write it too: cached counts are read again every few seconds. */
     bool shared;
     void (*free)(Store *s);
@@ -39,6 +46,9 @@ struct Store {
     /* What messages call the ledger: a file's path, or a database's name and host (never the
      * whole connection string, which may hold a password). */
     char *ledger_name;
+    /* [Store] WhenUnreachable=: whether acts are refused while the audit trail's copy cannot be
+     * written. */
+    StoreUnreachable unreachable;
 };
 
 /* The store that config names; state_dir holds the file back-end's ledger. error says why
@@ -79,3 +89,16 @@ static inline void store_ledger_release(Store *s, const char *serial)
     if (s->ops->ledger_release)
         s->ops->ledger_release(s, serial);
 }
+
+/* Copies what the store lacks of the audit trail, as far as it can now; a store that cannot be
+ * reached says so in the log (once), and the lines wait in the file for the next call. */
+static inline void store_audit_forward(Store *s)
+{
+    TkError e = {};
+    if (s && s->ops->audit_forward)
+        (void)s->ops->audit_forward(s, false, &e);
+}
+
+/* Before an act: 0, or (with [Store] WhenUnreachable=refuse, while the store's copy of the trail
+ * cannot be written) a negative errno with error saying why the act is refused. */
+int store_audit_ready(Store *s, TkError *error);

@@ -165,6 +165,14 @@ static int handle_store(ParseState *s, const char *key, const char *value)
                         "%s=%s: expected 1 to 64 printable characters without spaces, or nothing",
                         key, value);
         r = set_string(&c->store_station, value);
+    } else if (streq(key, "WhenUnreachable")) {
+        if (streq(value, "record-locally"))
+            c->store_unreachable = STORE_RECORD_LOCALLY;
+        else if (streq(value, "refuse"))
+            c->store_unreachable = STORE_REFUSE;
+        else
+            return fail(s, -EINVAL, "%s=%s: expected record-locally or refuse", key, value);
+        return 1;
     } else
         return fail(s, -EINVAL, "unknown key %s in section [Store]", key);
     if (r < 0)

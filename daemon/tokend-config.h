@@ -13,6 +13,14 @@ typedef enum StoreBackend {
     STORE_POSTGRESQL,
 } StoreBackend;
 
+/* What a station does with an act while its shared store cannot be reached: record it in the
+ * local audit file, to be forwarded once the store is back (the default), or refuse it. Unblocks
+ * that depend on the shared retry ledger are refused either way. */
+typedef enum StoreUnreachable {
+    STORE_RECORD_LOCALLY,
+    STORE_REFUSE,
+} StoreUnreachable;
+
 /* /etc/tokend/tokend.conf as DESIGN.md gives it. Every key is optional. */
 typedef struct Config {
     char **modules; /* NULL-terminated; the default module when the file names none */
@@ -24,6 +32,7 @@ typedef struct Config {
     StoreBackend store_backend;
     char *store_connection; /* a libpq connection string; NULL: libpq's defaults */
     char *store_station;    /* the station's name in the records; NULL: the machine id */
+    StoreUnreachable store_unreachable;
 } Config;
 
 /* Fills c with the defaults. */

@@ -305,6 +305,8 @@ int main(int argc, char **argv)
      * daemon: the write then fails with EFBIG, which the audit writer undoes. */
     signal(SIGXFSZ, SIG_IGN);
     end_interrupted_acts(&c);
+    /* A station new to the office's database brings its history there, from its first line. */
+    store_audit_forward(c.store);
     c.worker_path = strdup(worker_path ? worker_path : TOKEND_LIBEXECDIR "/tokend/tokend-worker");
     if (c.worker_socket) {
         /* Each connection starts a worker: the socket must be there to connect to. */

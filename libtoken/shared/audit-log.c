@@ -1044,3 +1044,52 @@ int tk_audit_head(const char *path, uint64_t *ret_seq, char **ret_hash_hex, TkEr
     *ret_hash_hex = hex;
     return 0;
 }
+
+int tk_audit_read_lines(const char *path, uint64_t offset, size_t max_lines, TkAuditLineFn fn,
+                        void *userdata, TkError *error)
+{
+    if (isempty(path) || !fn)
+        return -EINVAL;
+    _cleanup_close_ int fd = open_audit(path, O_RDONLY, error);
+    if (fd < 0)
+        return fd;
+    int r = lock_audit(fd, LOCK_SH, path, error);
+    if (r < 0)
+        return r;
+    if (lseek(fd, (off_t)offset, SEEK_SET) < 0)
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot read audit file %s: %m",
+                            path);
+    FILE *f = fdopen(fd, "re");
+    if (!f)
+        return -errno;
+    TAKE_FD(fd);
+    LineReader rd = {.f = f, .offset = offset};
+    char line[LINE_BUF];
+    size_t n = 0, len;
+    r = 0;
+    while (n < max_lines) {
+        uint64_t start = rd.offset;
+        int kind = read_line(&rd, line, &len);
+        if (kind < 0) {
+            r = tk_error_set(error, kind, TK_ERROR_FAILED, "Cannot read audit file %s: %s", path,
+                             strerror(-kind));
+            break;
+        }
+        if (kind == LINE_TOO_LONG) {
+            r = tk_error_set(error, -EBADMSG, TK_ERROR_FAILED,
+                             "The audit file %s has a line longer than %d bytes at byte %" PRIu64,
+                             path, TK_AUDIT_LINE_MAX, start);
+            break;
+        }
+        /* A line without its newline is still being written, or was cut short: it is read
+         * once it is sealed. */
+        if (kind != LINE_COMPLETE)
+            break;
+        r = fn(line, len, start, userdata);
+        if (r != 0)
+            break;
+        n++;
+    }
+    fclose(f);
+    return r < 0 ? r : (int)n;
+}

@@ -170,3 +170,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(TkAuditReader *, tk_audit_reader_free)
  * too long or not a valid record, and a partial line longer than TK_AUDIT_LINE_MAX, are
  * -EBADMSG. */
 int tk_audit_head(const char *path, uint64_t *ret_seq, char **ret_hash_hex, TkError *error);
+
+/* One complete line of the file, without its newline, and the offset where it begins. A
+ * non-zero return stops the reading; a negative one is returned by tk_audit_read_lines(). */
+typedef int (*TkAuditLineFn)(const char *line, size_t len, uint64_t offset, void *userdata);
+
+/* Gives fn the file's complete lines, as bytes and unchecked, from byte offset on (the start of
+ * a line), at most max_lines of them, under a shared lock: a line that has no newline yet is not
+ * given. Returns how many were given, or a negative errno with error saying why (-EBADMSG for a
+ * line longer than TK_AUDIT_LINE_MAX). For copying the trail elsewhere line by line. */
+int tk_audit_read_lines(const char *path, uint64_t offset, size_t max_lines, TkAuditLineFn fn,
+                        void *userdata, TkError *error);

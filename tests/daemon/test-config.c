@@ -138,10 +138,15 @@ START_TEST(store_keys_are_read)
     ck_assert_int_eq(c.store_backend, STORE_FILE);
     ck_assert_ptr_null(c.store_connection);
     ck_assert_ptr_null(c.store_station);
+    ck_assert_int_eq(c.store_unreachable, STORE_RECORD_LOCALLY);
+    config_done(&c);
+
+    ck_assert_int_eq(load("[Store]\nWhenUnreachable=refuse\n", &c, &e, NULL), 0);
+    ck_assert_int_eq(c.store_unreachable, STORE_REFUSE);
     config_done(&c);
 
     int r = load("[Store]\nBackend=postgresql\nConnection=host=db dbname=tokend password='x y'\n"
-                 "Station=counter-1\n",
+                 "Station=counter-1\nWhenUnreachable=record-locally\n",
                  &c, &e, NULL);
     if (!TOKEND_HAVE_POSTGRESQL) {
         ck_assert_int_eq(r, -EOPNOTSUPP);
@@ -165,6 +170,7 @@ START_TEST(bad_store_values_are_refused)
                   "12345\n",
                   2, "Station");
     check_refused("[Store]\nUser=tokend\n", 2, "User");
+    check_refused("[Store]\nWhenUnreachable=queue\n", 2, "WhenUnreachable");
     if (TOKEND_HAVE_POSTGRESQL) {
         /* Refused without quoting it back: the string may hold a password. */
         Config c;

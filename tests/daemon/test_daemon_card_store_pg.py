@@ -54,9 +54,9 @@ OWNER = pg.conninfo("tokend_owner")
 QUIET_SCANNER = ("--scan-interval", "60000")
 
 
-def store_config(station):
+def store_config(station, extra=""):
     return ("[Store]\nBackend=postgresql\n"
-            f"Connection={pg.conninfo('tokend', password=PASSWORD)}\nStation={station}\n")
+            f"Connection={pg.conninfo('tokend', password=PASSWORD)}\nStation={station}\n{extra}")
 
 
 def run_tokend(config, *args):
@@ -68,6 +68,39 @@ def run_tokend(config, *args):
                            list(args), capture_output=True, text=True, timeout=30,
                            stdin=subprocess.DEVNULL)
         return p.returncode, p.stdout + p.stderr
+
+
+def db_lines(station):
+    """The station's lines in the database's copy of its audit trail, as bytes, in order."""
+    out = pg.psql(f"SELECT encode(line, 'hex') FROM audit_lines WHERE station = '{station}' "
+                  "ORDER BY line_no")[1]
+    return [bytes.fromhex(h) for h in out.splitlines()]
+
+
+def file_lines(daemon):
+    with open(daemon.audit_file, "rb") as f:
+        return f.read().splitlines()
+
+
+def copied(station, daemon, timeout=15):
+    """Waits until the database's copy of the station's trail is its audit file, line by line."""
+    daemon.wait_for(lambda: db_lines(station) == file_lines(daemon), timeout,
+                    f"station {station}'s audit file copied into the database")
+    return file_lines(daemon)
+
+
+def pin_change_error(daemon, path, pin, new_pin):
+    return daemon.call_error(path, "ChangePin", "'user'",
+                             gvariant_options(pin=pin, new_pin=new_pin))
+
+
+def wrong_pin_then_right(daemon, path, pin):
+    """A wrong PIN, then the PIN changed and changed back: the card's counter full again."""
+    err = pin_change_error(daemon, path, WRONG_PUK, b"406172")
+    assert err and err[0] == "org.tokend.Tokend1.Error.PinIncorrect", err
+    for old, new in ((pin, b"406172"), (b"406172", pin)):
+        err = pin_change_error(daemon, path, old, new)
+        assert err is None, err
 
 
 def attempts():
@@ -110,8 +143,9 @@ def second_station(first):
     """tokend on a bus of its own, on the first station's pcscd and so on the same card."""
     # The card is in its reader already: its token may be on the bus before Env could see
     # none, so the wait is the test's own.
-    d = env_on_sim(first.sim, labels=(), modules=[OPENSC], extra_config=store_config("counter-2"),
-                   wait=False, tokend_args=QUIET_SCANNER)
+    d = env_on_sim(first.sim, labels=(), modules=[OPENSC],
+                   extra_config=store_config("counter-2", "WhenUnreachable=refuse\n"), wait=False,
+                   tokend_args=QUIET_SCANNER)
     d.wait_for(lambda: len(tokens(d)) == 1, 20, "the card's token at the second station")
     path = d.tokens()[0]
     d.wait_for(lambda: d.get(path, TOKEN, "UserPinRetriesSource") == "card", 20,
@@ -150,11 +184,28 @@ class Station:
         assert self.prop("PukRetriesSource") == "ledger", self.prop("PukRetriesSource")
 
 
-def two_stations_see_one_card():
-    env = CardEnv(label="office card", extra_config=store_config("counter-1"),
-                  tokend_args=QUIET_SCANNER)
+def a_stations_history_in_files_goes_into_the_database_from_its_first_line():
+    """A station that kept its trail in a file before the office had a database: once it is
+    set to PostgreSQL, every line of its file is copied, the acts from before included."""
+    env = CardEnv(label="office card", tokend_args=QUIET_SCANNER)
     stations["env"] = env
-    stations["a"] = Station("counter-1", env.daemon, env.path)
+    d = env.daemon
+    wrong_pin_then_right(d, env.path, env.sim.pin.encode())
+    before = file_lines(d)
+    assert len(before) >= 5, before
+    with open(f"{d.dir}/tokend.conf", "a") as f:
+        f.write(store_config("counter-1"))
+    d.kill_tokend()
+    d.start_tokend()
+    d.wait_for(lambda: len(tokens(d)) == 1, 20, "the card's token after the restart")
+    env.path = env.wait_token()
+    lines = copied("counter-1", d)
+    assert lines[:len(before)] == before and len(lines) > len(before), lines
+    stations["a"] = Station("counter-1", d, env.path)
+
+
+def two_stations_see_one_card():
+    env = stations["env"]
     second, path = second_station(env)
     stations["b"] = Station("counter-2", second, path)
     assert stations["a"].prop("Serial") == stations["b"].prop("Serial")
@@ -173,6 +224,71 @@ def three_wrong_puks_at_two_stations_count_at_both():
     b.shows(puk_max - 3, "ok")
     assert a.tokenctl_puk() == b.tokenctl_puk() == (puk_max - 3, "ok"), b.tokenctl_puk()
     assert attempts() == ["counter-1|failed"] * 2 + ["counter-2|failed"], attempts()
+
+
+def each_stations_lines_in_the_database_are_its_audit_file():
+    a, b = stations["a"], stations["b"]
+    for s in (a, b):
+        lines = copied(s.name, s.daemon)
+        assert any(b'"unblock-pin"' in line for line in lines), lines
+    out = pg.psql("SELECT DISTINCT station, written_by FROM audit_lines ORDER BY 1")[1]
+    assert out.splitlines() == ["counter-1|tokend", "counter-2|tokend"], out
+
+
+def acts_while_the_database_is_down_are_recorded_and_copied_later_with_their_times():
+    """WhenUnreachable=record-locally (the default, at counter-1): the acts go on, their lines
+    wait in the audit file and reach the database in their order once it is back."""
+    env, a = stations["env"], stations["a"]
+    pin = env.sim.pin.encode()
+    pg.stop()
+    try:
+        down = time.time()
+        wrong_pin_then_right(a.daemon, a.path, pin)
+        assert env.counters(1)[0] == env.counters(1)[1], env.counters(1)
+        lines = file_lines(a.daemon)
+    finally:
+        pg.start()
+    back = time.time()
+    assert copied("counter-1", a.daemon)[:len(lines)] == lines
+    rows = pg.psql("SELECT extract(epoch FROM at), extract(epoch FROM received_at), "
+                   "convert_from(line, 'UTF8') FROM audit_lines WHERE station = 'counter-1' "
+                   f"AND at > to_timestamp({down}) ORDER BY line_no")[1].splitlines()
+    changes = [r.split("|", 2) for r in rows if '"change-pin"' in r]
+    assert len(changes) == 6, rows
+    for at, received, _ in changes:
+        assert float(at) < back <= float(received) + 1, (at, received, back)
+    assert '"result":"failed"' in changes[1][2].replace(" ", ""), changes
+
+
+def a_station_set_to_refuse_does_nothing_while_the_database_is_down():
+    """WhenUnreachable=refuse (counter-2): no act while the office's trail cannot take it; the
+    refusal itself waits in the file and reaches the database."""
+    env, b = stations["env"], stations["b"]
+    before = env.counters(1)
+    pg.stop()
+    try:
+        err = pin_change_error(b.daemon, b.path, WRONG_PUK, b"406172")
+        assert err and err[0] == "org.tokend.Tokend1.Error.Failed", err
+        assert "WhenUnreachable=refuse" in err[1] and "nothing is done" in err[1], err
+        assert PASSWORD not in err[1], err
+        assert env.counters(1) == before, (before, env.counters(1))
+    finally:
+        pg.start()
+    lines = copied("counter-2", b.daemon)
+    assert b'"refused"' in lines[-1] and b'"change-pin"' in lines[-1], lines[-1]
+
+
+def a_second_station_under_the_same_name_adds_nothing_and_says_why():
+    env, a = stations["env"], stations["a"]
+    before = db_lines("counter-1")
+    d = env_on_sim(env.sim, labels=(), modules=[OPENSC], extra_config=store_config("counter-1"),
+                   wait=False, tokend_args=QUIET_SCANNER)
+    try:
+        d.wait_for(lambda: "two stations have the name counter-1" in d.log(), 20,
+                   "the second counter-1 finding the database's copy is not its file")
+        assert db_lines("counter-1") == before == file_lines(a.daemon)
+    finally:
+        d.close()
 
 
 def an_outcome_heard_while_the_database_is_down_is_written_when_it_is_back():
@@ -288,6 +404,12 @@ def tokend_role_cannot_change_or_remove_attempts():
     rc, out = pg.psql("UPDATE ledger_counts SET failed = 0", user="tokend", password=PASSWORD,
                       check=False)
     assert rc == 0, out
+    for sql in ("UPDATE audit_lines SET line = 'x'", "DELETE FROM audit_lines",
+                "TRUNCATE audit_lines"):
+        rc, out = pg.psql(sql, user="tokend", password=PASSWORD, check=False)
+        assert rc != 0 and "permission denied" in out, (sql, out)
+    rc, out = pg.psql("DELETE FROM audit_lines", user="tokend_owner", check=False)
+    assert rc != 0 and "append-only" in out, out
 
 
 def no_password_in_the_logs():
@@ -300,7 +422,12 @@ def no_password_in_the_logs():
 rc = 1
 try:
     rc = Tap([tokend_refuses_to_start_before_migrate, migrate_applies_the_schema_once,
+              a_stations_history_in_files_goes_into_the_database_from_its_first_line,
               two_stations_see_one_card, three_wrong_puks_at_two_stations_count_at_both,
+              each_stations_lines_in_the_database_are_its_audit_file,
+              acts_while_the_database_is_down_are_recorded_and_copied_later_with_their_times,
+              a_station_set_to_refuse_does_nothing_while_the_database_is_down,
+              a_second_station_under_the_same_name_adds_nothing_and_says_why,
               an_outcome_heard_while_the_database_is_down_is_written_when_it_is_back,
               unblock_refused_while_the_database_is_down,
               unblocks_work_again_once_the_database_is_back,
