@@ -26,7 +26,7 @@
 /* Lines per COPY (a line is at most TK_AUDIT_LINE_MAX bytes), and how long one call may go on
  * copying batches: a long history that a station brings into the database for the first time
  * is copied over a few rounds of the event loop rather than in one long stall. */
-#define BATCH_LINES       512
+#define BATCH_LINES        512
 #define FORWARD_SLICE_USEC (200 * 1000ull)
 
 void pg_audit_done(PgAudit *a)
@@ -83,8 +83,7 @@ static int locate(PgAudit *a, PGconn *conn, const char *station, const char *db,
 {
     _cleanup_(PQclearp) PGresult *res = NULL;
     const char *params[] = {station};
-    int r = pg_exec(conn, "read the end of the station's audit trail", PGRES_TUPLES_OK, &res,
-                    error,
+    int r = pg_exec(conn, "read the end of the station's audit trail", PGRES_TUPLES_OK, &res, error,
                     "SELECT line_no, line FROM audit_lines WHERE station = $1 "
                     "ORDER BY line_no DESC LIMIT 1",
                     1, params);
@@ -240,11 +239,10 @@ static int copy_batch(PGconn *conn, const Batch *b, const char *station, TkError
         pg_message(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), why, sizeof(why));
         /* 23505: unique_violation, a line of that number is there already. */
         r = tk_error_set(error,
-                         streq_ptr(state, "23505")          ? -EEXIST
+                         streq_ptr(state, "23505")         ? -EEXIST
                          : PQstatus(conn) == CONNECTION_OK ? -EIO
-                                                            : -ENOTCONN,
-                         TK_ERROR_FAILED, "Cannot copy station %s's audit trail: %s", station,
-                         why);
+                                                           : -ENOTCONN,
+                         TK_ERROR_FAILED, "Cannot copy station %s's audit trail: %s", station, why);
     }
     /* COPY ends with one result; libpq wants to be asked until it has no more. */
     PGresult *more;
@@ -253,8 +251,7 @@ static int copy_batch(PGconn *conn, const Batch *b, const char *station, TkError
     return r;
 }
 
-int pg_audit_forward(PgAudit *a, PGconn *conn, const char *station, const char *db,
-                     TkError *error)
+int pg_audit_forward(PgAudit *a, PGconn *conn, const char *station, const char *db, TkError *error)
 {
     if (a->diverged)
         return tk_error_set(error, -EPROTO, TK_ERROR_FAILED, "%s", a->diverged);

@@ -7,11 +7,13 @@
  * UPDATE NOWAIT in a transaction on a connection of its own, which the outcome's record commits
  * (or closing it rolls back). A second station that tries the same token meanwhile is refused at
  * once rather than made to wait: tokend's event loop never waits for another station's act. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "store-pg.h"
@@ -35,6 +37,8 @@ typedef struct PgStore {
     uint64_t retry_usec;
     PgHold *holds;
     PgAudit audit;
+    char *state_dir;      /* where the file back-end's ledger of this station's past may be */
+    bool ledger_imported; /* that ledger is in the database, or there was none */
     bool forward_failing; /* the last copy of the trail failed with the database reachable */
 } PgStore;
 
@@ -61,6 +65,84 @@ static int schema_check(PgStore *p, PGconn *conn, TkError *error)
                             "The %s has schema version %u, newer than this tokend's %u: update "
                             "tokend on this station",
                             p->target.name, have, want);
+    return 0;
+}
+
+typedef struct Import {
+    PGconn *conn;
+    const char *station;
+    size_t n;
+    TkError *error;
+} Import;
+
+/* A count this station kept alone, added to the office's: the tries it saw fail are spent on
+ * the card whatever other stations saw, so the sum is what the final-try guard must reckon
+ * with. */
+static int import_entry(const char *serial, TkLedgerCount count, void *userdata)
+{
+    Import *im = userdata;
+    char failed[16], unknown[16];
+    if (count.failed < 0)
+        return 0;
+    snprintf(failed, sizeof(failed), "%d", count.failed);
+    snprintf(unknown, sizeof(unknown), "%d", count.unknown);
+    const char *params[] = {serial, failed, unknown, im->station};
+    int r = pg_exec(im->conn, "add the station's retry ledger", PGRES_COMMAND_OK, NULL, im->error,
+                    "INSERT INTO ledger_counts AS c (serial, failed, unknown, station) "
+                    "VALUES ($1, $2, $3, $4) ON CONFLICT (serial) DO UPDATE SET "
+                    "failed = least(coalesce(c.failed, 0) + excluded.failed, 1000000), "
+                    "unknown = least(c.unknown + excluded.unknown, 1000000), "
+                    "station = excluded.station, changed_at = now()",
+                    4, params);
+    if (r >= 0)
+        im->n++;
+    return r;
+}
+
+/* The first time this station reaches the database, the ledger it kept in its state directory
+ * with the file back-end goes in (in one transaction), and the file is renamed so that it is
+ * never added twice: the office's count then includes what this station saw alone. */
+static int import_file_ledger(PgStore *p, PGconn *conn)
+{
+    _cleanup_free_ char *from = NULL, *to = NULL;
+    TkError e = {};
+    if (p->ledger_imported || !p->state_dir)
+        return 0;
+    if (asprintf(&from, "%s/%s", p->state_dir, TK_LEDGER_FILE) < 0 ||
+        asprintf(&to, "%s/%s.imported", p->state_dir, TK_LEDGER_FILE) < 0)
+        return -ENOMEM;
+    if (access(from, F_OK) < 0) {
+        p->ledger_imported = true;
+        return 0;
+    }
+    Import im = {.conn = conn, .station = p->station, .error = &e};
+    int r = pg_exec(conn, "begin a transaction", PGRES_COMMAND_OK, NULL, &e, "BEGIN", 0, NULL);
+    if (r >= 0) {
+        r = tk_ledger_foreach(p->state_dir, import_entry, &im);
+        if (r < 0 && !tk_error_is_set(&e))
+            tk_error_set(&e, r, TK_ERROR_FAILED, "Cannot read the retry ledger %s: %s", from,
+                         strerror(-r));
+    }
+    if (r >= 0)
+        r = pg_exec(conn, "commit the station's retry ledger", PGRES_COMMAND_OK, NULL, &e, "COMMIT",
+                    0, NULL);
+    if (r < 0) {
+        PQclear(PQexec(conn, "ROLLBACK"));
+        return log_error_errno(r,
+                               "%s; the station's own retry ledger %s is added to the %s "
+                               "at the next connection",
+                               e.message, from, p->target.name);
+    }
+    p->ledger_imported = true;
+    if (rename(from, to) < 0)
+        return log_error_errno(errno,
+                               "The retry ledger %s is in the %s, but cannot be renamed "
+                               "to %s: %m. Rename it by hand before tokend next starts, "
+                               "or its counts are added again",
+                               from, p->target.name, to);
+    log_notice("The retry ledger %s of this station (%zu tokens) is added to the %s's; the file "
+               "is kept as %s",
+               from, im.n, p->target.name, to);
     return 0;
 }
 
@@ -101,6 +183,7 @@ static int pg_ready(PgStore *p, bool always, TkError *error)
     if (p->failing)
         log_info("The %s can be reached again", p->target.name);
     p->failing = false;
+    (void)import_file_ledger(p, conn);
     p->conn = TAKE_PTR(conn);
     return 0;
 }
@@ -323,6 +406,7 @@ static void pg_free(Store *s)
         hold_drop(&p->holds);
     PQfinish(p->conn);
     pg_target_done(&p->target);
+    free(p->state_dir);
     free(p->station);
     free(s->ledger_name);
     free(p);
@@ -377,7 +461,7 @@ static void warn_if_not_append_only(PgStore *p)
                     p->target.name);
 }
 
-int store_pg_open(const Config *config, Store **ret, TkError *error)
+int store_pg_open(const Config *config, const char *state_dir, Store **ret, TkError *error)
 {
     PgStore *p = calloc(1, sizeof(PgStore));
     if (!p)
@@ -385,7 +469,9 @@ int store_pg_open(const Config *config, Store **ret, TkError *error)
     p->store.ops = &pg_ops;
     p->store.unreachable = config->store_unreachable;
     p->audit.path = strdup(config->audit_file);
-    if (!p->audit.path) {
+    p->state_dir = state_dir ? strdup(state_dir) : NULL;
+    if (!p->audit.path || (state_dir && !p->state_dir)) {
+        free(p->audit.path);
         free(p);
         return tk_error_set(error, -ENOMEM, TK_ERROR_FAILED, "Out of memory");
     }

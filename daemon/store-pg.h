@@ -59,6 +59,5 @@ typedef struct PgAudit {
  * database in messages. 0 when all are there, -EAGAIN when more are left for the next call
  * (each call copies for a bounded time), or a negative errno with error saying why: -EPROTO
  * when the database's copy is not this file's. */
-int pg_audit_forward(PgAudit *a, PGconn *conn, const char *station, const char *db,
-                     TkError *error);
+int pg_audit_forward(PgAudit *a, PGconn *conn, const char *station, const char *db, TkError *error);
 void pg_audit_done(PgAudit *a);

@@ -9,7 +9,7 @@ int store_open(const Config *config, const char *state_dir, Store **ret, TkError
     switch (config->store_backend) {
 #if TOKEND_HAVE_POSTGRESQL
     case STORE_POSTGRESQL:
-        return store_pg_open(config, ret, error);
+        return store_pg_open(config, state_dir, ret, error);
 #endif
     case STORE_FILE:
         return store_file_open(state_dir, ret, error);

@@ -59,7 +59,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
 
 int store_file_open(const char *state_dir, Store **ret, TkError *error);
 #if TOKEND_HAVE_POSTGRESQL
-int store_pg_open(const Config *config, Store **ret, TkError *error);
+/* state_dir: where the file back-end kept the station's ledger, which goes into the database
+ * the first time it is reached. */
+int store_pg_open(const Config *config, const char *state_dir, Store **ret, TkError *error);
 /* tokend --migrate: brings the database's schema up to this tokend's, as its owner. */
 int store_pg_migrate(const Config *config, TkError *error);
 #endif

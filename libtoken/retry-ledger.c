@@ -197,33 +197,38 @@ static int ledger_save(int dirfd, json_object *root)
     return 0;
 }
 
-int tk_ledger_get(const char *dir, const char *serial, TkLedgerCount *ret)
+/* The ledger in dir, read under a shared lock: *ret NULL when there is no ledger file. */
+static int ledger_read(const char *dir, json_object **ret)
 {
-    if (!dir || !serial || !*serial || !ret)
-        return -EINVAL;
-
     _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0)
         return -errno;
 
     /* Without a ledger file there is nothing to lock and nothing to read. */
-    if (faccessat(dirfd, TK_LEDGER_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
-        if (errno != ENOENT)
-            return -errno;
-        *ret = TK_LEDGER_NO_RECORD;
-        return 0;
-    }
+    *ret = NULL;
+    if (faccessat(dirfd, TK_LEDGER_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : -errno;
 
     _cleanup_close_ int lockfd = -EBADF;
     int r = ledger_lock(dirfd, LOCK_SH, &lockfd);
     if (r < 0)
         return r;
+    return ledger_load(dirfd, ret);
+}
+
+int tk_ledger_get(const char *dir, const char *serial, TkLedgerCount *ret)
+{
+    if (!dir || !serial || !*serial || !ret)
+        return -EINVAL;
 
     _cleanup_(json_object_putp) json_object *root = NULL;
-    r = ledger_load(dirfd, &root);
+    int r = ledger_read(dir, &root);
     if (r < 0)
         return r;
-
+    if (!root) {
+        *ret = TK_LEDGER_NO_RECORD;
+        return 0;
+    }
     TkLedgerCount count;
     r = ledger_entry(root, serial, &count);
     if (r < 0)
@@ -305,5 +310,27 @@ int tk_ledger_check(const char *dir, TkError *error)
     if (r < 0)
         return tk_error_set(error, r, TK_ERROR_FAILED, "Cannot write the retry ledger %s/%s: %s",
                             dir, TK_LEDGER_FILE, strerror(-r));
+    return 0;
+}
+
+int tk_ledger_foreach(const char *dir, TkLedgerEntryFn fn, void *userdata)
+{
+    if (!dir || !fn)
+        return -EINVAL;
+
+    _cleanup_(json_object_putp) json_object *root = NULL;
+    int r = ledger_read(dir, &root);
+    json_object *tokens;
+    if (r < 0 || !root || !json_object_object_get_ex(root, "tokens", &tokens))
+        return r;
+    json_object_object_foreach(tokens, serial, entry)
+    {
+        TkLedgerCount count;
+        r = entry_count(entry, &count);
+        if (r >= 0)
+            r = fn(serial, count, userdata);
+        if (r < 0)
+            return r;
+    }
     return 0;
 }

@@ -57,6 +57,12 @@ int tk_ledger_failures(TkLedgerCount count, unsigned max_tries);
  * -EBADMSG when the file is not a ledger. */
 int tk_ledger_get(const char *dir, const char *serial, TkLedgerCount *ret);
 
+/* Gives fn every serial's record in the ledger in dir (none when there is no ledger), under a
+ * shared lock; a negative return from fn stops and is returned. -EBADMSG when the file is not a
+ * ledger. */
+typedef int (*TkLedgerEntryFn)(const char *serial, TkLedgerCount count, void *userdata);
+int tk_ledger_foreach(const char *dir, TkLedgerEntryFn fn, void *userdata);
+
 /* Counts one attempt's outcome. A file that is not a ledger fails with -EBADMSG and is left as
  * it is: starting anew would forget every count in it. */
 int tk_ledger_record(const char *dir, const char *serial, TkLedgerOutcome outcome);

@@ -1057,8 +1057,7 @@ int tk_audit_read_lines(const char *path, uint64_t offset, size_t max_lines, TkA
     if (r < 0)
         return r;
     if (lseek(fd, (off_t)offset, SEEK_SET) < 0)
-        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot read audit file %s: %m",
-                            path);
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot read audit file %s: %m", path);
     FILE *f = fdopen(fd, "re");
     if (!f)
         return -errno;

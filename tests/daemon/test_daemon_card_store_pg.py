@@ -6,7 +6,12 @@ private PostgreSQL server on a unix socket. The PUK's tries that one station spe
 other; the final-try rule holds across both; of two unblocks at once only one reaches the card;
 while the database is down an unblock is refused before the card is asked, and works again once
 it is back. The schema comes from tokend --migrate, without which tokend does not start, and
-tokend's role cannot change or remove a recorded attempt."""
+tokend's role cannot change or remove a recorded attempt or audit line.
+
+Each station's audit file is copied into the database line by line: the history a station kept
+in files before it joined (and its file ledger's counts) goes in from the first line; acts done
+while the database is away are recorded in the file and copied later with their own times, or
+refused where the station is set to refuse them; a second station under one name adds nothing."""
 
 import json
 import os
@@ -191,6 +196,12 @@ def a_stations_history_in_files_goes_into_the_database_from_its_first_line():
     stations["env"] = env
     d = env.daemon
     wrong_pin_then_right(d, env.path, env.sim.pin.encode())
+    # A PUK try spent at this station alone: its file ledger counts it.
+    err = d.call_error(env.path, "UnblockPin", gvariant_options(
+        so_pin=WRONG_PUK, new_pin=NEW_PIN, request="ULA-0"))
+    assert err and err[0] == "org.tokend.Tokend1.Error.PinIncorrect", err
+    _, _, puk, puk_max = env.counters(1)
+    assert puk == puk_max - 1, env.counters(1)
     before = file_lines(d)
     assert len(before) >= 5, before
     with open(f"{d.dir}/tokend.conf", "a") as f:
@@ -202,6 +213,13 @@ def a_stations_history_in_files_goes_into_the_database_from_its_first_line():
     lines = copied("counter-1", d)
     assert lines[:len(before)] == before and len(lines) > len(before), lines
     stations["a"] = Station("counter-1", d, env.path)
+    # And its ledger: the office's count has the try, and the file is kept, renamed.
+    serial = stations["a"].prop("Serial")
+    assert pg.psql(f"SELECT failed FROM ledger_counts WHERE serial = '{serial}'")[1] == "1"
+    assert os.path.exists(f"{d.dir}/retry-ledger.json.imported")
+    assert not os.path.exists(f"{d.dir}/retry-ledger.json")
+    assert "is added to the database tokend" in d.log(), d.log()
+    stations["a"].shows(puk_max - 1, "ok")
 
 
 def two_stations_see_one_card():
@@ -213,16 +231,18 @@ def two_stations_see_one_card():
 
 def three_wrong_puks_at_two_stations_count_at_both():
     env, a, b = stations["env"], stations["a"], stations["b"]
+    # One try was spent at counter-1 before it joined the office: counter-2 counts it too.
     _, _, puk, puk_max = env.counters(1)
-    assert puk == puk_max, env.counters(1)
+    assert puk == puk_max - 1, env.counters(1)
+    b.shows(puk, "ok")
     a.wrong_puk("ULA-1")
     a.wrong_puk("ULA-2")
-    b.shows(puk_max - 2, "ok")
+    b.shows(puk - 2, "ok")
     b.wrong_puk("ULA-3")
-    assert env.counters(1)[2] == puk_max - 3, env.counters(1)
-    a.shows(puk_max - 3, "ok")
-    b.shows(puk_max - 3, "ok")
-    assert a.tokenctl_puk() == b.tokenctl_puk() == (puk_max - 3, "ok"), b.tokenctl_puk()
+    assert env.counters(1)[2] == puk - 3, env.counters(1)
+    a.shows(puk - 3, "ok")
+    b.shows(puk - 3, "ok")
+    assert a.tokenctl_puk() == b.tokenctl_puk() == (puk - 3, "ok"), b.tokenctl_puk()
     assert attempts() == ["counter-1|failed"] * 2 + ["counter-2|failed"], attempts()
 
 
@@ -361,7 +381,8 @@ def final_try_at_either_station_after_nine_wrong_puks():
         err = s.unblock_error(f"ULA-{s.name}-final")
         assert err and err[0] == "org.tokend.Tokend1.Error.SoPinFinalTry", (s.name, err)
     assert env.counters(1) == before, (before, env.counters(1))
-    assert len(attempts()) == before[3] - 1, attempts()
+    # Every try but the one counter-1 made alone, whose count came with its file ledger.
+    assert len(attempts()) == before[3] - 2, attempts()
 
 
 def one_of_two_forced_unblocks_at_once_reaches_the_card():

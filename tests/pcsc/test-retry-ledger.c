@@ -293,6 +293,43 @@ START_TEST(ledger_concurrent_writers_lose_no_failure)
 }
 END_TEST
 
+typedef struct Listed {
+    char serials[4][16];
+    TkLedgerCount counts[4];
+    size_t n;
+} Listed;
+
+static int list_entry(const char *serial, TkLedgerCount count, void *userdata)
+{
+    Listed *l = userdata;
+    ck_assert_uint_lt(l->n, 4);
+    snprintf(l->serials[l->n], sizeof(l->serials[0]), "%s", serial);
+    l->counts[l->n++] = count;
+    return 0;
+}
+
+START_TEST(foreach_gives_every_record_and_nothing_without_a_file)
+{
+    Listed l = {};
+    ck_assert_int_eq(tk_ledger_foreach(dir, list_entry, &l), 0);
+    ck_assert_uint_eq(l.n, 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", TK_LEDGER_FAILED), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "AAAA", TK_LEDGER_UNKNOWN), 0);
+    ck_assert_int_eq(tk_ledger_record(dir, "BBBB", TK_LEDGER_SUCCESS), 0);
+    ck_assert_int_eq(tk_ledger_foreach(dir, list_entry, &l), 0);
+    ck_assert_uint_eq(l.n, 2);
+    size_t a = streq(l.serials[0], "AAAA") ? 0 : 1;
+    ck_assert_str_eq(l.serials[a], "AAAA");
+    ck_assert_str_eq(l.serials[1 - a], "BBBB");
+    ck_assert_int_eq(l.counts[a].failed, 1);
+    ck_assert_int_eq(l.counts[a].unknown, 1);
+    ck_assert_int_eq(l.counts[1 - a].failed, 0);
+
+    write_file(TK_LEDGER_FILE, "{\"version\":1,\"tokens\":{\"A\":{\"failed\":\"x\"}}}");
+    ck_assert_int_eq(tk_ledger_foreach(dir, list_entry, &l), -EBADMSG);
+}
+END_TEST
+
 static Suite *ledger_suite(void)
 {
     Suite *s = suite_create("retry-ledger");
@@ -314,6 +351,7 @@ static Suite *ledger_suite(void)
     tcase_add_test(tc, lost_answers_alone_never_spend_the_last_try);
     tcase_add_test(tc, ledger_refuses_bad_arguments);
     tcase_add_test(tc, ledger_concurrent_writers_lose_no_failure);
+    tcase_add_test(tc, foreach_gives_every_record_and_nothing_without_a_file);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1406,6 +1406,67 @@ START_TEST(a_lock_held_by_a_reader_makes_append_fail_after_a_while_instead_of_ha
 }
 END_TEST
 
+typedef struct CopiedLines {
+    char text[8192];
+    size_t len;
+    size_t n;
+    uint64_t next_offset; /* the offset after the last line given */
+} CopiedLines;
+
+static int copy_line(const char *line, size_t len, uint64_t offset, void *userdata)
+{
+    CopiedLines *c = userdata;
+    ck_assert_uint_eq(offset, c->next_offset ? c->next_offset : offset);
+    ck_assert_uint_lt(c->len + len + 1, sizeof(c->text));
+    memcpy(c->text + c->len, line, len);
+    c->text[c->len + len] = '\n';
+    c->len += len + 1;
+    c->n++;
+    c->next_offset = offset + len + 1;
+    return 0;
+}
+
+START_TEST(read_lines_gives_complete_lines_from_an_offset_and_not_a_partial_one)
+{
+    append_n(3);
+    off_t whole = file_size(path);
+    CopiedLines c = {};
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_read_lines(path, 0, SIZE_MAX, copy_line, &c, &e), 3);
+    ck_assert_uint_eq(c.len, (size_t)whole);
+    char *lines[MAX_LINES];
+    size_t n = read_lines(lines);
+    ck_assert_uint_eq(n, 3);
+    ck_assert(strncmp(c.text, lines[0], strlen(lines[0])) == 0);
+
+    /* From the second line on, at most one line. */
+    CopiedLines one = {.next_offset = strlen(lines[0])};
+    ck_assert_int_eq(tk_audit_read_lines(path, strlen(lines[0]), 1, copy_line, &one, &e), 1);
+    ck_assert_uint_eq(one.len, strlen(lines[1]));
+    ck_assert(memcmp(one.text, lines[1], one.len) == 0);
+    free_lines(lines, n);
+
+    /* A line still being written (no newline yet) is not given. */
+    append_bytes(path, "{\"seq\":4", 8);
+    CopiedLines after = {.next_offset = (uint64_t)whole};
+    ck_assert_int_eq(tk_audit_read_lines(path, (uint64_t)whole, SIZE_MAX, copy_line, &after, &e),
+                     0);
+    ck_assert_uint_eq(after.n, 0);
+}
+END_TEST
+
+START_TEST(read_lines_refuses_an_overlong_line_and_a_link)
+{
+    append_huge_line(TK_AUDIT_LINE_MAX + 10, true);
+    CopiedLines c = {};
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_read_lines(path, 0, SIZE_MAX, copy_line, &c, &e), -EBADMSG);
+    ck_assert_ptr_nonnull(strstr(e.message, "longer than"));
+    ck_assert_int_eq(symlink(path, other), 0);
+    ck_assert_int_eq(tk_audit_read_lines(other, 0, SIZE_MAX, copy_line, &c, &e), -ELOOP);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
     Suite *s = suite_create("audit-log");
@@ -1469,6 +1530,8 @@ static Suite *audit_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, a_lock_held_by_a_reader_makes_append_fail_after_a_while_instead_of_hanging);
+    tcase_add_test(tc, read_lines_gives_complete_lines_from_an_offset_and_not_a_partial_one);
+    tcase_add_test(tc, read_lines_refuses_an_overlong_line_and_a_link);
     suite_add_tcase(s, tc);
     return s;
 }
