@@ -1,13 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Makes the Debian 12 root that the system suite boots with systemd as PID 1: a debootstrap
-# minbase of bookworm with systemd, dbus, polkitd, pcscd, OpenSC, SoftHSM2, vpcd and tokend's
-# run-time libraries. It is made once and cached outside the checkout, in TOKEND_TEST_ROOT
-# (default /var/cache/tokend-test/bookworm-systemd); ROOT.stamp records what it was made
-# with (the package list, the suites), and a different record makes it again. Runs never write
-# to it: they boot an overlay on it. Safe to run concurrently and again: ROOT.lock is held
-# shared while the root is checked or booted and exclusively while it is made, and a new root
-# is made beside the old one and renamed into place when complete.
+# minbase of bookworm with systemd, dbus, polkitd, pcscd, OpenSC, SoftHSM2, vpcd, PostgreSQL
+# and tokend's run-time libraries. It is made once and cached outside the checkout, in
+# TOKEND_TEST_ROOT (default /var/cache/tokend-test/bookworm-systemd); ROOT.stamp records what
+# it was made with (the package list, the suites), and a different record makes it again. Runs
+# never write to it: they boot an overlay on it. Safe to run concurrently and again: ROOT.lock
+# is held shared while the root is checked or booted and exclusively while it is made, and a
+# new root is made beside the old one and renamed into place when complete.
 # Usage (root): tests/system/make-root.sh [--check]
 #   --check   only say (exit status) whether the cached root is current; makes nothing.
 # Prints the root's path when it is current. Needs debootstrap and systemd-nspawn
@@ -27,8 +27,9 @@ packages=(
     pcscd opensc opensc-pkcs11 softhsm2 vsmartcard-vpcd
     # what tokend, tokend-worker, tokenctl and tokend-sim load (ldd)
     libpcsclite1 libp11-3 libjson-c5 libinih1 libsystemd0 libssl3
-    # libpq for the PostgreSQL store, where tokend is built with it
-    libpq5
+    # libpq for the PostgreSQL store, where tokend is built with it, and a PostgreSQL server on
+    # the machine's loopback for the check of a station reaching its office's database by TCP
+    libpq5 postgresql
     # ps and pgrep for the checks
     procps
 )
