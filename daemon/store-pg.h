@@ -2,27 +2,15 @@
 /* What the PostgreSQL store's files share: connecting, results, errors. */
 #pragma once
 
-#include <libpq-fe.h>
-
+#include "pg-target.h"
 #include "store.h"
 
 /* The schema version this tokend reads and writes: the last of daemon/sql/. */
 unsigned store_pg_schema_latest(void);
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(PGresult *, PQclear);
-DEFINE_TRIVIAL_CLEANUP_FUNC(PGconn *, PQfinish);
-
-/* A parsed connection string, with tokend's defaults added (connect_timeout, so that an
- * unreachable database costs seconds and not minutes; application_name). name is what messages
- * call the database: its dbname and host as given, nothing else. */
-typedef struct PgTarget {
-    char **keywords;
-    char **values;
-    char *name;
-} PgTarget;
-
+/* [Store] Connection= parsed (libtoken/pg: PgTarget, pg_target_done()), application_name
+ * tokend. */
 int pg_target_parse(const char *conninfo, PgTarget *ret, TkError *error);
-void pg_target_done(PgTarget *t);
 
 /* Connects; error names the database and says libpq's reason. */
 int pg_connect(const PgTarget *t, PGconn **ret, TkError *error);
