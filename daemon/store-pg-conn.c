@@ -27,7 +27,7 @@ int pg_connect(const PgTarget *t, PGconn **ret, TkError *error)
 {
     char why[400];
     _cleanup_(PQfinishp) PGconn *conn = NULL;
-    int r = pg_target_connect(t, &conn, why, sizeof(why));
+    int r = pg_target_connect(t, &conn, false, why, sizeof(why));
     if (r == -ENOMEM)
         return tk_error_set(error, -ENOMEM, TK_ERROR_FAILED, "Out of memory");
     if (r < 0)

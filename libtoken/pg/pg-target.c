@@ -13,6 +13,8 @@ void pg_target_done(PgTarget *t)
     strv_free(t->keywords);
     strv_free(t->values);
     free(t->name);
+    free(t->dbname);
+    free(t->host);
     *t = (PgTarget){};
 }
 
@@ -55,6 +57,8 @@ static int push_pair(PgTarget *t, size_t *n, const char *k, const char *v)
 
 static int target_name(PgTarget *t, const char *dbname, const char *host)
 {
+    if ((dbname && !(t->dbname = strdup(dbname))) || (host && !(t->host = strdup(host))))
+        return -ENOMEM;
     if (asprintf(&t->name, "database %s on %s", dbname ? dbname : "(libpq's default)",
                  host ? host : "the local socket") < 0) {
         t->name = NULL;
@@ -112,14 +116,14 @@ int pg_target_parse_as(const char *conninfo, const char *setting, const char *ap
     return 0;
 }
 
-int pg_target_connect(const PgTarget *t, PGconn **ret, char *why, size_t why_size)
+int pg_target_connect(const PgTarget *t, PGconn **ret, bool first_line, char *why, size_t why_size)
 {
     _cleanup_(PQfinishp) PGconn *conn =
         PQconnectdbParams((const char *const *)t->keywords, (const char *const *)t->values, 0);
     if (!conn)
         return -ENOMEM;
     if (PQstatus(conn) != CONNECTION_OK) {
-        pg_message(PQerrorMessage(conn), false, why, why_size);
+        pg_message(PQerrorMessage(conn), first_line, why, why_size);
         return -ECONNREFUSED;
     }
     *ret = TAKE_PTR(conn);

@@ -16,11 +16,15 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(PGconn *, PQfinish);
 
 /* A parsed connection string, with defaults added where it has none (connect_timeout, so that an
  * unreachable database costs seconds and not minutes; application_name). name is what messages
- * call the database: "database DBNAME on HOST", its dbname and host as given, nothing else. */
+ * call the database: "database DBNAME on HOST", its dbname and host as given, nothing else;
+ * dbname and host are those two alone (NULL where the string gives none), for a program that
+ * words its messages itself. */
 typedef struct PgTarget {
     char **keywords;
     char **values;
     char *name;
+    char *dbname;
+    char *host;
 } PgTarget;
 
 /* Parses conninfo ("" for libpq's defaults and PG* environment). setting names where the string
@@ -31,8 +35,9 @@ int pg_target_parse_as(const char *conninfo, const char *setting, const char *ap
 /* Wipes the values (a password among them, maybe) and frees them. */
 void pg_target_done(PgTarget *t);
 
-/* Connects: 0 and the connection, or -ENOMEM, or -ECONNREFUSED with libpq's reason in why. */
-int pg_target_connect(const PgTarget *t, PGconn **ret, char *why, size_t why_size);
+/* Connects: 0 and the connection, or -ENOMEM, or -ECONNREFUSED with libpq's reason in why (as
+ * pg_message() gives it). */
+int pg_target_connect(const PgTarget *t, PGconn **ret, bool first_line, char *why, size_t why_size);
 
 /* libpq's message m (NULL or empty: "no reason given") in buf as one line: its line breaks and
  * indents become single spaces and the trailing newline goes; with first_line, only what comes
