@@ -403,7 +403,7 @@ static void warn_writers(const OfficeTrail *o)
         const StationTrail *t = &o->stations[i];
         if (strv_length(t->written_by) < 2)
             continue;
-        _cleanup_free_ char *roles = NULL, *shown = NULL;
+        _cleanup_free_ char *roles = NULL, *shown = NULL, *shown_roles = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&roles, &len);
         if (!f)
@@ -416,7 +416,7 @@ static void warn_writers(const OfficeTrail *o)
                 _("Warning: the lines of the station %s were written by more than one role (%s): "
                   "two stations may be configured with one name, or one station's role wrote "
                   "another station's lines.\n"),
-                terminal_text(t->station, &shown), terminal_text(roles, &shown));
+                terminal_text(t->station, &shown), terminal_text(roles, &shown_roles));
     }
 }
 
@@ -511,16 +511,18 @@ static int audit_verify_database(Context *ctx)
             print_interruptions(&t->result);
     }
     if (!ctx->quiet) {
+        _cleanup_free_ char *shown = NULL;
+        const char *database = terminal_text(o.database, &shown);
         if (o.n_stations == 0)
-            printf(_("The %s holds no station's trail yet.\n"), o.database);
+            printf(_("The %s holds no station's trail yet.\n"), database);
         else if (!damaged)
             printf(ngettext("%zu station in the %s: its hash chain is intact.\n",
                             "%zu stations in the %s: every hash chain is intact.\n", o.n_stations),
-                   o.n_stations, o.database);
+                   o.n_stations, database);
         else
             printf(ngettext("%zu of %zu station in the %s damaged.\n",
                             "%zu of %zu stations in the %s damaged.\n", o.n_stations),
-                   o.n_damaged, o.n_stations, o.database);
+                   o.n_damaged, o.n_stations, database);
         printf(_("(Lines cut from the end of a station's trail are only found by comparing its "
                  "head with the station's own file or a copy kept elsewhere.)\n"));
     }
@@ -677,11 +679,12 @@ static int audit_list_database(Context *ctx, const AuditFilter *filter)
             add_act_cells(table, acts[i].act, person, outcome, color) < 0)
             return fail_errno(ctx, -ENOMEM, "Cannot show the audit trail");
     }
+    _cleanup_free_ char *shown = NULL;
     context_pager(ctx);
     if (o.n_stations == 0 || all == 0)
-        printf(_("No acts recorded in the %s.\n"), o.database);
+        printf(_("No acts recorded in the %s.\n"), terminal_text(o.database, &shown));
     else if (n == 0)
-        printf(_("No acts in the %s match.\n"), o.database);
+        printf(_("No acts in the %s match.\n"), terminal_text(o.database, &shown));
     else if (table_print(table, stdout, ctx->color, !ctx->no_legend) < 0)
         return fail_errno(ctx, -EIO, "Cannot show the audit trail");
     return 0;
