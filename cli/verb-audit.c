@@ -326,7 +326,7 @@ static int station_trail_read(const AuditStation *s, StationTrail *t, TkError *e
     TkAuditEntry entry;
     int r;
 
-    if (asprintf(&name, "station %s's trail in the %s", s->name, s->database) < 0)
+    if (asprintf(&name, _("station %s's trail in the %s"), s->name, s->database) < 0)
         return -ENOMEM;
     r = tk_audit_reader_open_memory(name, s->data ?: "", s->len, &reader, error);
     if (r < 0)
