@@ -6,7 +6,8 @@ change and an unblock), their lines put into audit_lines by each station's role,
 auditor's role with a password. Both chains intact, both stations' acts listed by time with
 their users and stations and filtered; a line edited, a line deleted and two lines reordered
 (by the superuser, triggers off) each found at its station and line; a station's role cannot
-change, remove or misattribute a line; a station written by two roles is warned of; an
+change, remove or misattribute a line, and a line it adds that does not continue the chain is
+found, as is one holding a newline; a station written by two roles is warned of; an
 unreachable database named by its dbname and host, never with the password."""
 
 import datetime
@@ -331,6 +332,25 @@ def reordered_lines_are_found():
     assert verify().returncode == 0
 
 
+def an_inserted_line_is_found():
+    # The station's role may add lines: one that copies an earlier one does not continue the
+    # chain.
+    n = len(file_lines("counter-1")) + 1
+    pg.psql(f"INSERT INTO audit_lines (station, line_no, line) SELECT station, {n}, line "
+            f"FROM audit_lines WHERE station = 'counter-1' AND line_no = 2", user="counter1")
+    damaged("counter-1", n, f"Line {n} has sequence number 2 where {n} was expected")
+    refill("counter-1")
+
+
+def a_line_holding_a_newline_is_found():
+    # No line of a file holds one: joined as the file, it would make two lines of one.
+    as_superuser("UPDATE audit_lines SET line = substring(line FROM 1 FOR 10) || '\\x0a'::bytea "
+                 "|| substring(line FROM 11) WHERE station = 'counter-2' AND line_no = 2")
+    damaged("counter-2", 2, "the line holds a newline byte, which no line of a file does")
+    refill("counter-2")
+    assert verify().returncode == 0
+
+
 def an_unreachable_or_unreadable_database_is_named_without_the_password():
     for conninfo, host in ((f"host=/nonexistent dbname=tokend user=auditor1 "
                             f"password={PASSWORD}", "/nonexistent"),
@@ -377,6 +397,8 @@ try:
               an_edited_line_is_found_at_its_station_and_line,
               a_deleted_line_is_found,
               reordered_lines_are_found,
+              an_inserted_line_is_found,
+              a_line_holding_a_newline_is_found,
               an_unreachable_or_unreadable_database_is_named_without_the_password,
               database_with_a_file_or_config_is_a_usage_error]).run()
 finally:
