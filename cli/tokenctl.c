@@ -72,8 +72,10 @@ static const Verb verbs[] = {
      N_("Delete a key pair or a certificate from the token.")},
     {"monitor", V_MONITOR, verb_monitor, false, "monitor",
      N_("Show tokens coming and going, state changes and progress as they happen.")},
-    {"audit", V_AUDIT, verb_audit, false, "audit verify|list [FILE | --config FILE]",
-     N_("Check the audit file's hash chain (verify), or list its acts for people (list).")},
+    {"audit", V_AUDIT, verb_audit, false,
+     "audit verify|list [FILE | --config FILE | --database CONNINFO [--station NAME]]",
+     N_("Check the audit file's hash chain (verify), or list its acts for people (list); "
+        "--database: the office's trail, every station's chain.")},
     {"provision", V_PROVISION, verb_provision, true,
      "provision MANIFEST [TOKEN...] | --import DIR [TOKEN...]",
      N_("Initialise every card present (or those named) with a key pair and a certificate "
@@ -111,6 +113,8 @@ enum {
     ARG_EXPIRY_WARN,
     ARG_PUK,
     ARG_IMPORT,
+    ARG_DATABASE,
+    ARG_STATION,
 };
 
 typedef struct OptionDoc {
@@ -173,6 +177,10 @@ static const OptionDoc option_docs[] = {
     {"until", ARG_UNTIL, "TIME", V_AUDIT, N_("list acts up to TIME")},
     {"operation", ARG_OPERATION, "OP", V_AUDIT, N_("list only acts of OP (unblock-pin, ...)")},
     {"token", ARG_TOKEN, "SERIAL", V_AUDIT, N_("list only acts on the token with this serial")},
+    {"database", ARG_DATABASE, "CONNINFO", V_AUDIT,
+     N_("read the office's trail from PostgreSQL (a libpq connection string, \"\": libpq's "
+        "defaults)")},
+    {"station", ARG_STATION, "NAME", V_AUDIT, N_("with --database: only this station's trail")},
 };
 
 static const Verb *find_verb(const char *name)
@@ -463,6 +471,12 @@ static int parse_args(Context *ctx, int argc, char *argv[], const Verb **ret_ver
             break;
         case ARG_IMPORT:
             ctx->import_dir = optarg;
+            break;
+        case ARG_DATABASE:
+            ctx->database = optarg;
+            break;
+        case ARG_STATION:
+            ctx->station = optarg;
             break;
         case ':': {
             const OptionDoc *o = find_option(optopt);

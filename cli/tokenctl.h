@@ -50,6 +50,8 @@ typedef struct Context {
     const char *operation;
     const char *token_serial;
     const char *import_dir; /* provision --import */
+    const char *database;   /* audit --database: a libpq connection string, "" for its defaults */
+    const char *station;    /* audit --station */
     char **emails;
     char **dns;
 

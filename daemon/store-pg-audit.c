@@ -222,13 +222,13 @@ static int copy_batch(PGconn *conn, const Batch *b, const char *station, TkError
     _cleanup_(PQclearp) PGresult *res =
         PQexec(conn, "COPY audit_lines (station, line_no, line, at) FROM STDIN");
     if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
-        pg_message(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), why, sizeof(why));
+        pg_message(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), false, why, sizeof(why));
         return tk_error_set(error, PQstatus(conn) == CONNECTION_OK ? -EIO : -ENOTCONN,
                             TK_ERROR_FAILED, "Cannot copy the audit trail: %s", why);
     }
     PQclear(TAKE_PTR(res));
     if (PQputCopyData(conn, b->buf, (int)b->len) != 1 || PQputCopyEnd(conn, NULL) != 1) {
-        pg_message(PQerrorMessage(conn), why, sizeof(why));
+        pg_message(PQerrorMessage(conn), false, why, sizeof(why));
         return tk_error_set(error, -ENOTCONN, TK_ERROR_FAILED, "Cannot copy the audit trail: %s",
                             why);
     }
@@ -236,7 +236,7 @@ static int copy_batch(PGconn *conn, const Batch *b, const char *station, TkError
     int r = 0;
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
         const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-        pg_message(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), why, sizeof(why));
+        pg_message(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), false, why, sizeof(why));
         /* 23505: unique_violation, a line of that number is there already. */
         r = tk_error_set(error,
                          streq_ptr(state, "23505")         ? -EEXIST

@@ -4,15 +4,11 @@
 
 #include <stdint.h>
 
-#include <libpq-fe.h>
-
+#include "pg-target.h"
 #include "store.h"
 
 /* The schema version this tokend reads and writes: the last of daemon/sql/. */
 unsigned store_pg_schema_latest(void);
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(PGresult *, PQclear);
-DEFINE_TRIVIAL_CLEANUP_FUNC(PGconn *, PQfinish);
 
 static inline void PQfreememp(unsigned char **p)
 {
@@ -20,17 +16,9 @@ static inline void PQfreememp(unsigned char **p)
         PQfreemem(*p);
 }
 
-/* A parsed connection string, with tokend's defaults added (connect_timeout, so that an
- * unreachable database costs seconds and not minutes; application_name). name is what messages
- * call the database: its dbname and host as given, nothing else. */
-typedef struct PgTarget {
-    char **keywords;
-    char **values;
-    char *name;
-} PgTarget;
-
+/* [Store] Connection= parsed (libtoken/pg: PgTarget, pg_target_done()), application_name
+ * tokend. */
 int pg_target_parse(const char *conninfo, PgTarget *ret, TkError *error);
-void pg_target_done(PgTarget *t);
 
 /* Connects; error names the database and says libpq's reason. */
 int pg_connect(const PgTarget *t, PGconn **ret, TkError *error);
@@ -42,9 +30,6 @@ int pg_exec(PGconn *conn, const char *what, ExecStatusType expect, PGresult **re
 
 /* The schema version the database has: 0 before the first migration. */
 int pg_schema_version(PGconn *conn, unsigned *ret, TkError *error);
-
-/* libpq's message m on one line in buf: its line breaks and indents become single spaces. */
-void pg_message(const char *m, char *buf, size_t size);
 
 /* Where the copy of the station's audit file in the database stands (store-pg-audit.c). */
 typedef struct PgAudit {

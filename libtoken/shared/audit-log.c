@@ -729,6 +729,22 @@ TkAuditReader *tk_audit_reader_free(TkAuditReader *a)
     return NULL;
 }
 
+/* A reader of name, before its stream is opened. */
+static int reader_new(const char *name, TkAuditReader **ret)
+{
+    _cleanup_(tk_audit_reader_freep) TkAuditReader *a = calloc(1, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    a->path = strdup(name);
+    if (!a->path)
+        return -ENOMEM;
+    int r = sha256_hex("", 0, a->hash);
+    if (r < 0)
+        return r;
+    *ret = TAKE_PTR(a);
+    return 0;
+}
+
 int tk_audit_reader_open(const char *path, TkAuditReader **ret, TkError *error)
 {
     if (isempty(path) || !ret)
@@ -743,19 +759,35 @@ int tk_audit_reader_open(const char *path, TkAuditReader **ret, TkError *error)
     if (r < 0)
         return r;
 
-    _cleanup_(tk_audit_reader_freep) TkAuditReader *a = calloc(1, sizeof(*a));
-    if (!a)
-        return -ENOMEM;
-    a->path = strdup(path);
-    if (!a->path)
-        return -ENOMEM;
-    r = sha256_hex("", 0, a->hash);
+    _cleanup_(tk_audit_reader_freep) TkAuditReader *a = NULL;
+    r = reader_new(path, &a);
     if (r < 0)
         return r;
     a->f = fdopen(fd, "re");
     if (!a->f)
         return -errno;
     TAKE_FD(fd);
+    a->rd.f = a->f;
+    *ret = TAKE_PTR(a);
+    return 0;
+}
+
+int tk_audit_reader_open_memory(const char *name, const void *data, size_t len, TkAuditReader **ret,
+                                TkError *error)
+{
+    /* fmemopen() wants a buffer even for no bytes. */
+    static const char empty[1];
+
+    if (isempty(name) || (!data && len > 0) || !ret)
+        return -EINVAL;
+    _cleanup_(tk_audit_reader_freep) TkAuditReader *a = NULL;
+    int r = reader_new(name, &a);
+    if (r < 0)
+        return r;
+    /* Read only: the stream never writes to the caller's bytes, which it does not copy. */
+    a->f = fmemopen((void *)(len > 0 ? data : empty), len, "r");
+    if (!a->f)
+        return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot read %s: %m", name);
     a->rd.f = a->f;
     *ret = TAKE_PTR(a);
     return 0;

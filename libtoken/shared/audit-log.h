@@ -151,6 +151,14 @@ typedef struct TkAuditReader TkAuditReader;
  * a writer waits meanwhile, so free it before anything slow. */
 int tk_audit_reader_open(const char *path, TkAuditReader **ret, TkError *error);
 
+/* The same reader on a trail held in memory: len bytes at data, the lines of a file as it would
+ * hold them (each with its newline, a partial last line without), which must stay as they are
+ * until the reader is freed. Every check, result and message is the file's; there is no lock,
+ * and name (such as "station counter-1's trail in the database tokend on db1") stands for the
+ * file's path in the messages. */
+int tk_audit_reader_open_memory(const char *name, const void *data, size_t len, TkAuditReader **ret,
+                                TkError *error);
+
 /* Returns 1 with the next record in *ret; 0 at the end of the file, a partial last line
  * included (see tk_audit_reader_result()); -EBADMSG when a line breaks the chain, with error
  * saying why (and every later call the same); another negative errno when reading fails.

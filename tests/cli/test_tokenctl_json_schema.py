@@ -50,7 +50,7 @@ def openssl(*args):
 
 def schema_files_are_valid_and_share_their_definitions():
     want = {"list", "status", "objects", "keygen", "csr", "import-cert", "change-pin", "unblock",
-            "init", "delete", "monitor", "audit-verify", "provision", "error"}
+            "init", "delete", "monitor", "audit-verify", "audit-list", "provision", "error"}
     assert set(schemas) == want, set(schemas) ^ want
     # Copies of one definition in several files are kept identical, so that every file is
     # whole on its own and none drifts from the others.
@@ -261,6 +261,11 @@ def init_and_audit_verify():
             f.writelines(lines[:1] + lines[2:])
         tj("audit-verify", "audit", "verify", edited, expect=8)
         tj("audit-verify", "audit", "verify", os.path.join(d, "none.jsonl"), expect=1)
+        tj("audit-list", "audit", "list", edited, expect=8)
+        tj("audit-list", "audit", "list", os.path.join(d, "none.jsonl"), expect=1)
+    acts = tj("audit-list", "audit", "list", path)
+    assert {a["operation"] for a in acts} >= {"initialize"}, acts
+    assert all("station" not in a for a in acts), acts
     # tokend's next act seals a cut-off line: the interruption is listed where it is.
     offset = os.path.getsize(path)
     with open(path, "a") as f:
@@ -310,14 +315,20 @@ def usage_errors_of_every_verb_fit_its_schema():
 
 def schemas_refuse_an_extra_key_a_missing_key_and_a_wrong_null():
     """The schemas hold: real results changed in one place each no longer fit."""
-    for name, doc in js.results.items():
+    for name, result in js.results.items():
+        # A list (audit list) is held to its schema by its items.
+        listed = isinstance(result, list)
+        doc = result[0] if listed else result
+
+        def wrap(d, listed=listed):
+            return [d] if listed else d
         extra = json.loads(json.dumps(doc))
         extra["undocumented"] = 1
-        assert refused(name, extra), name
+        assert refused(name, wrap(extra)), name
         for key in doc:
             missing = json.loads(json.dumps(doc))
             del missing[key]
-            assert refused(name, missing), (name, key)
+            assert refused(name, wrap(missing)), (name, key)
     token = json.loads(json.dumps(js.results["list"]))
     token["tokens"][0]["user-pin"]["hint"] = "x"
     assert refused("list", token)

@@ -1378,6 +1378,90 @@ START_TEST(a_new_file_is_readable_by_its_group_whatever_the_umask_and_an_old_one
 }
 END_TEST
 
+/* Verifies with a reader (on the file or on its bytes in memory): its result, its return and
+ * its first error's message. */
+static int verify_with(TkAuditReader *a, TkAuditVerifyResult *v, char *message, size_t size)
+{
+    TkAuditEntry entry;
+    TkError e = {};
+    int r;
+    while ((r = tk_audit_reader_next(a, &entry, &e)) > 0)
+        ;
+    tk_audit_reader_result(a, v);
+    snprintf(message, size, "%s", tk_error_is_set(&e) ? e.message : "");
+    return r;
+}
+
+/* The file's bytes read from memory give what the file gives. */
+static void assert_memory_reads_as_file(void)
+{
+    _cleanup_free_ char *data = NULL;
+    size_t len = 0;
+    FILE *f = fopen(path, "re");
+    ck_assert_ptr_nonnull(f);
+    FILE *m = open_memstream(&data, &len);
+    ck_assert_ptr_nonnull(m);
+    for (int c; (c = getc(f)) != EOF;)
+        fputc(c, m);
+    fclose(f);
+    ck_assert_int_eq(fclose(m), 0);
+
+    TkAuditVerifyResult vf = {}, vm = {};
+    char ef[512], em[512];
+    _cleanup_(tk_audit_reader_freep) TkAuditReader *a = NULL, *b = NULL;
+    ck_assert_int_eq(tk_audit_reader_open(path, &a, NULL), 0);
+    ck_assert_int_eq(tk_audit_reader_open_memory("the trail in memory", data, len, &b, NULL), 0);
+    ck_assert_int_eq(verify_with(a, &vf, ef, sizeof(ef)), verify_with(b, &vm, em, sizeof(em)));
+    ck_assert_str_eq(ef, em);
+    ck_assert_uint_eq(vf.lines, vm.lines);
+    ck_assert_uint_eq(vf.bad_line, vm.bad_line);
+    ck_assert_int_eq(vf.interrupted, vm.interrupted);
+    ck_assert_uint_eq(vf.interrupted_offset, vm.interrupted_offset);
+    ck_assert_uint_eq(vf.n_interruptions, vm.n_interruptions);
+    for (size_t i = 0; i < vf.n_interruptions && i < TK_AUDIT_INTERRUPTIONS_LISTED; i++) {
+        ck_assert_uint_eq(vf.interruptions[i].line, vm.interruptions[i].line);
+        ck_assert_uint_eq(vf.interruptions[i].offset, vm.interruptions[i].offset);
+        ck_assert_uint_eq(vf.interruptions[i].length, vm.interruptions[i].length);
+        ck_assert_int_eq(vf.interruptions[i].sealed, vm.interruptions[i].sealed);
+    }
+    ck_assert_str_eq(vf.head_hash, vm.head_hash);
+}
+
+START_TEST(a_trail_in_memory_reads_as_its_file)
+{
+    /* Empty, intact, with a sealed interruption, ending in a partial line, then edited. */
+    ck_assert_int_eq(close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)), 0);
+    assert_memory_reads_as_file();
+    append_n(N_RECORDS);
+    assert_memory_reads_as_file();
+    FILE *f = fopen(path, "ae");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"seq\":7,\"cut", f);
+    ck_assert_int_eq(fclose(f), 0);
+    assert_memory_reads_as_file();
+    append(N_RECORDS + 1);
+    assert_memory_reads_as_file();
+    f = fopen(path, "ae");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"partial", f);
+    ck_assert_int_eq(fclose(f), 0);
+    assert_memory_reads_as_file();
+    edit_line(2, "\"uid\":1003", "\"uid\":0");
+    assert_memory_reads_as_file();
+
+    /* The bytes may hold a NUL; they are the caller's, never written to. */
+    static const char nul[] = "{\"seq\":1}\0x\n";
+    _cleanup_(tk_audit_reader_freep) TkAuditReader *a = NULL;
+    ck_assert_int_eq(tk_audit_reader_open_memory("bytes", nul, sizeof(nul) - 1, &a, NULL), 0);
+    TkAuditEntry entry;
+    TkError e = {};
+    ck_assert_int_eq(tk_audit_reader_next(a, &entry, &e), -EBADMSG);
+    ck_assert_msg(strstr(e.message, "Line 1 contains a NUL byte"), "%s", e.message);
+    ck_assert_int_eq(tk_audit_reader_open_memory("", nul, 1, &a, NULL), -EINVAL);
+    ck_assert_int_eq(tk_audit_reader_open_memory("none", NULL, 1, &a, NULL), -EINVAL);
+}
+END_TEST
+
 START_TEST(a_lock_held_by_a_reader_makes_append_fail_after_a_while_instead_of_hanging)
 {
     append_n(2);
@@ -1525,6 +1609,7 @@ static Suite *audit_suite(void)
     tcase_add_test(tc, reader_gives_each_record_with_its_fields_then_the_end);
     tcase_add_test(tc, reader_ends_at_a_partial_last_line_and_says_so);
     tcase_add_test(tc, reader_stops_at_a_broken_link_and_names_the_changed_line);
+    tcase_add_test(tc, a_trail_in_memory_reads_as_its_file);
     suite_add_tcase(s, tc);
     tc = tcase_create("lock");
     tcase_set_timeout(tc, 30);
