@@ -41,7 +41,7 @@ try:
     # The roles of docs/office.md: the schema's owner, the group the schema grants to, a
     # station's login in that group, and the group of the staff who read the trail.
     pg.psql("CREATE ROLE tokend_owner LOGIN; CREATE ROLE tokend_station NOLOGIN; "
-            "CREATE ROLE tokend_auditor NOLOGIN; "
+            "CREATE ROLE tokend_auditor NOLOGIN; CREATE ROLE auditor1 LOGIN IN ROLE tokend_auditor; "
             f"CREATE ROLE tokend LOGIN PASSWORD '{PASSWORD}' IN ROLE tokend_station",
             dbname="postgres")
     pg.psql("CREATE DATABASE tokend OWNER tokend_owner", dbname="postgres")
@@ -433,6 +433,46 @@ def tokend_role_cannot_change_or_remove_attempts():
     assert rc != 0 and "append-only" in out, out
 
 
+def tokenctl(*args):
+    p = subprocess.run([TOKENCTL] + list(args), capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout, p.stderr
+
+
+def the_offices_trail_verifies_and_lists_both_stations_as_copied_by_tokend():
+    """tokenctl as a member of staff in tokend_auditor, on the lines tokend itself copied."""
+    a, b = stations["a"], stations["b"]
+    for s in (a, b):
+        copied(s.name, s.daemon)
+    rc, out, err = tokenctl("--json", "audit", "verify", "--database", pg.conninfo("auditor1"))
+    assert rc == 0, (out, err)
+    got = json.loads(out)
+    assert got["intact"] is True, got
+    by_name = {s["station"]: s for s in got["stations"]}
+    assert sorted(by_name) == ["counter-1", "counter-2"], got
+    for s in (a, b):
+        rc, out, err = tokenctl("--json", "audit", "verify", s.daemon.audit_file)
+        assert rc == 0, (out, err)
+        assert by_name[s.name]["head"] == json.loads(out)["head"], (by_name[s.name], out)
+    rc, out, err = tokenctl("--json", "audit", "list", "--database", pg.conninfo("auditor1"),
+                            "--operation", "unblock-pin")
+    assert rc == 0, (out, err)
+    acts = json.loads(out)
+    stations_seen = {act["station"] for act in acts}
+    assert stations_seen == {"counter-1", "counter-2"}, acts
+    assert {"ULA-0", "ULA-1", "ULA-3"} <= {act["request"] for act in acts}, acts
+
+
+def an_edit_of_the_database_copy_is_found_and_named():
+    """The superuser, who may switch the triggers off, changes a line tokend copied."""
+    pg.psql("SET session_replication_role = replica; UPDATE audit_lines SET line = "
+            "replace(convert_from(line, 'UTF8'), 'ULA-3', 'ULA-9')::bytea "
+            "WHERE station = 'counter-2' AND position('ULA-3' in convert_from(line, 'UTF8')) > 0")
+    rc, out, err = tokenctl("audit", "verify", "--database", pg.conninfo("auditor1"))
+    assert rc == 8, (rc, out, err)
+    assert "counter-2" in out + err and "line" in out + err, (out, err)
+
+
 def no_password_in_the_logs():
     for s in (stations["a"], stations["b"]):
         log = s.daemon.log()
@@ -454,7 +494,9 @@ try:
               unblocks_work_again_once_the_database_is_back,
               final_try_at_either_station_after_nine_wrong_puks,
               one_of_two_forced_unblocks_at_once_reaches_the_card,
-              tokend_role_cannot_change_or_remove_attempts, no_password_in_the_logs]).run()
+              tokend_role_cannot_change_or_remove_attempts,
+              the_offices_trail_verifies_and_lists_both_stations_as_copied_by_tokend,
+              an_edit_of_the_database_copy_is_found_and_named, no_password_in_the_logs]).run()
 finally:
     failed = False
     if "b" in stations:

@@ -5,7 +5,8 @@
 # no network, so it says it cannot connect; with the shipped drop-in
 # (tokend-office.conf.example, its address set) it connects, and its audit file, the acts of
 # the earlier checks included, is copied into the database line by line: the station's lines
-# there are the file, byte for byte. Runs last: it leaves tokend on the database.
+# there are the file, byte for byte, and a member of staff in tokend_auditor verifies them with
+# tokenctl audit verify --database. Runs last: it leaves tokend on the database.
 set -euo pipefail
 . "$TOKEND_TEST_SUITE/lib.sh"
 
@@ -79,3 +80,11 @@ lines=$(wc -l <"$trail")
 [ "$lines" -gt 10 ] || fail "only $lines lines in $trail"
 echo "all $lines lines of $trail are in the database, as station system-test's"
 sql "SELECT DISTINCT written_by FROM audit_lines"
+
+# A member of staff with a role of their own in tokend_auditor (peer authentication on the
+# socket: the role is the account's name) verifies the office's trail.
+DB=postgres sql 'CREATE ROLE "tkt-audit" LOGIN IN ROLE tokend_auditor'
+out=$(as_user tkt-audit tokenctl audit verify --database 'host=/var/run/postgresql dbname=tokend' 2>&1) ||
+    fail "audit verify --database as tkt-audit: $out"
+echo "$out"
+grep -q "system-test" <<<"$out" || fail "the station system-test is not in: $out"
