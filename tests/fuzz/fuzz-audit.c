@@ -3,7 +3,10 @@
  * `tokenctl audit verify` runs), tk_audit_head(), and the writer's own reading of the last line
  * in tk_audit_check_appendable() and tk_audit_append(). They must agree: a trail that verifies
  * is one the writer chains onto, and after the append it verifies with one record more, or two
- * when the writer first seals (or completes) a partial last line. */
+ * when the writer first seals (or completes) a partial last line. The reader on the same bytes
+ * in memory (what `tokenctl audit verify --database` runs on a station's lines) finds what the
+ * file's reader finds, and the line copier (tokend's copy of the trail into the database) gives
+ * exactly the file's complete lines. */
 #include <string.h>
 
 #include "audit-log.h"
@@ -15,6 +18,57 @@ static bool hex_hash(const char *s)
            strspn(s, "0123456789abcdef") == TK_AUDIT_HASH_HEX_LEN;
 }
 
+/* The memory reader's verdict on the same bytes: the file's. */
+static void check_memory_reader(const uint8_t *data, size_t size, int r,
+                                const TkAuditVerifyResult *res)
+{
+    _cleanup_(tk_audit_reader_freep) TkAuditReader *reader = NULL;
+    TkAuditVerifyResult mem = {};
+    TkAuditEntry entry;
+    TkError e = {};
+    FUZZ_CHECK(tk_audit_reader_open_memory("the trail in memory", data, size, &reader, &e) == 0);
+    int m;
+    while ((m = tk_audit_reader_next(reader, &entry, &e)) > 0)
+        ;
+    FUZZ_CHECK(m == r);
+    tk_audit_reader_result(reader, &mem);
+    FUZZ_CHECK(mem.lines == res->lines && mem.bad_line == res->bad_line &&
+               mem.interrupted == res->interrupted && mem.n_interruptions == res->n_interruptions &&
+               streq(mem.head_hash, res->head_hash));
+}
+
+typedef struct Copied {
+    size_t lines, bytes;
+    bool contiguous;
+} Copied;
+
+static int copied_line(const char *line, size_t len, uint64_t offset, void *userdata)
+{
+    Copied *c = userdata;
+    c->contiguous = c->contiguous && offset == c->bytes && !memchr(line, '\n', len);
+    c->lines++;
+    c->bytes += len + 1;
+    return 0;
+}
+
+/* The copier gives the complete lines in order, each once, and stops at an overlong one. */
+static void check_line_copier(const char *path, const uint8_t *data, size_t size)
+{
+    Copied c = {.contiguous = true};
+    TkError e = {};
+    int r = tk_audit_read_lines(path, 0, SIZE_MAX, copied_line, &c, &e);
+    FUZZ_CHECK(c.contiguous);
+    FUZZ_CHECK(r == -EBADMSG || (r >= 0 && (size_t)r == c.lines));
+    size_t newlines = 0, last = 0;
+    for (size_t i = 0; i < size; i++)
+        if (data[i] == '\n') {
+            newlines++;
+            last = i + 1;
+        }
+    if (r >= 0)
+        FUZZ_CHECK(c.lines == newlines && c.bytes == last);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_write_file("audit.jsonl", data, size);
@@ -22,6 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     TkError e = {};
     int r = tk_audit_verify(path, &res, &e);
     FUZZ_CHECK(r == 0 || r == -EBADMSG);
+    check_memory_reader(data, size, r, &res);
+    check_line_copier(path, data, size);
     size_t listed = res.n_interruptions < TK_AUDIT_INTERRUPTIONS_LISTED
                         ? res.n_interruptions
                         : TK_AUDIT_INTERRUPTIONS_LISTED;
