@@ -149,10 +149,19 @@ static int import_file_ledger(PgStore *p, PGconn *conn)
 /* The connection for reads and lone records, made (again) when there is none or it broke. */
 static int pg_ready(PgStore *p, bool always, TkError *error)
 {
-    /* A connection that the server dropped (a restart) shows as broken only once it is used:
-     * before a write, an empty query finds out, so that one is made anew rather than failing. */
-    if (always && p->conn)
-        PQclear(PQexec(p->conn, ""));
+    /* A connection that the server dropped (a restart, a stop) shows as broken only once it is
+     * used: before a write, an empty query finds out, so that one is made anew rather than
+     * failing. Its answer is what counts: after the server's immediate shutdown, libpq returns
+     * the error and still says CONNECTION_OK. */
+    if (always && p->conn) {
+        PGresult *res = PQexec(p->conn, "");
+        bool answered = res && PQresultStatus(res) == PGRES_EMPTY_QUERY;
+        PQclear(res);
+        if (!answered) {
+            PQfinish(p->conn);
+            p->conn = NULL;
+        }
+    }
     if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
         return 0;
     if (p->conn) {
