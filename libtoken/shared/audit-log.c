@@ -142,6 +142,17 @@ static int lock_audit(int fd, int operation, const char *path, TkError *error)
     }
 }
 
+/* The file opened for reading under a shared lock, which lasts as long as the descriptor: a
+ * writer never leaves a reader a half-written last line. */
+static int open_audit_shared(const char *path, TkError *error)
+{
+    _cleanup_close_ int fd = open_audit(path, O_RDONLY, error);
+    if (fd < 0)
+        return fd;
+    int r = lock_audit(fd, LOCK_SH, path, error);
+    return r < 0 ? r : TAKE_FD(fd);
+}
+
 /* What each line must carry. Integers must lie in [min, max]; INT64_MAX is never in range
  * because json-c reads every larger number (and INT64_MIN every smaller one) as that value,
  * so such a number cannot be told from a huge one. An optional field may be missing: intent
@@ -750,17 +761,13 @@ int tk_audit_reader_open(const char *path, TkAuditReader **ret, TkError *error)
     if (isempty(path) || !ret)
         return -EINVAL;
 
-    _cleanup_close_ int fd = open_audit(path, O_RDONLY, error);
+    /* The lock is held while the reader lives. */
+    _cleanup_close_ int fd = open_audit_shared(path, error);
     if (fd < 0)
         return fd;
-    /* Shared lock, held while the reader lives: a writer never leaves it a half-written last
-     * line. */
-    int r = lock_audit(fd, LOCK_SH, path, error);
-    if (r < 0)
-        return r;
 
     _cleanup_(tk_audit_reader_freep) TkAuditReader *a = NULL;
-    r = reader_new(path, &a);
+    int r = reader_new(path, &a);
     if (r < 0)
         return r;
     a->f = fdopen(fd, "re");
@@ -1058,15 +1065,12 @@ int tk_audit_head(const char *path, uint64_t *ret_seq, char **ret_hash_hex, TkEr
 {
     if (isempty(path) || !ret_seq || !ret_hash_hex)
         return -EINVAL;
-    _cleanup_close_ int fd = open_audit(path, O_RDONLY, error);
+    _cleanup_close_ int fd = open_audit_shared(path, error);
     if (fd < 0)
         return fd;
-    int r = lock_audit(fd, LOCK_SH, path, error);
-    if (r < 0)
-        return r;
 
     ChainEnd end;
-    r = read_tail(fd, path, &end, error);
+    int r = read_tail(fd, path, &end, error);
     if (r < 0)
         return r;
     char *hex = strdup(end.hash);
@@ -1082,12 +1086,9 @@ int tk_audit_read_lines(const char *path, uint64_t offset, size_t max_lines, TkA
 {
     if (isempty(path) || !fn)
         return -EINVAL;
-    _cleanup_close_ int fd = open_audit(path, O_RDONLY, error);
+    _cleanup_close_ int fd = open_audit_shared(path, error);
     if (fd < 0)
         return fd;
-    int r = lock_audit(fd, LOCK_SH, path, error);
-    if (r < 0)
-        return r;
     if (lseek(fd, (off_t)offset, SEEK_SET) < 0)
         return tk_error_set(error, -errno, TK_ERROR_FAILED, "Cannot read audit file %s: %m", path);
     FILE *f = fdopen(fd, "re");
@@ -1097,7 +1098,7 @@ int tk_audit_read_lines(const char *path, uint64_t offset, size_t max_lines, TkA
     LineReader rd = {.f = f, .offset = offset};
     char line[LINE_BUF];
     size_t n = 0, len;
-    r = 0;
+    int r = 0;
     while (n < max_lines) {
         uint64_t start = rd.offset;
         int kind = read_line(&rd, line, &len);
