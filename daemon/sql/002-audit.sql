@@ -31,16 +31,18 @@ $$;
 CREATE TRIGGER audit_lines_who BEFORE INSERT ON audit_lines
     FOR EACH ROW EXECUTE FUNCTION audit_lines_written_by();
 
-CREATE FUNCTION audit_lines_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One refusal for every append-only table from here on, naming the table (001's
+-- ledger_attempts keeps the function it was made with).
+CREATE FUNCTION append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'audit_lines is append-only: % refused', TG_OP;
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP;
 END
 $$;
 
 CREATE TRIGGER audit_lines_no_change BEFORE UPDATE OR DELETE ON audit_lines
-    FOR EACH ROW EXECUTE FUNCTION audit_lines_append_only();
+    FOR EACH ROW EXECUTE FUNCTION append_only();
 CREATE TRIGGER audit_lines_no_truncate BEFORE TRUNCATE ON audit_lines
-    FOR EACH STATEMENT EXECUTE FUNCTION audit_lines_append_only();
+    FOR EACH STATEMENT EXECUTE FUNCTION append_only();
 
 REVOKE ALL ON audit_lines FROM PUBLIC;
 GRANT SELECT, INSERT ON audit_lines TO tokend_station;
