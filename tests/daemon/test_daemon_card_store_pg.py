@@ -41,7 +41,8 @@ try:
     # The roles of docs/office.md: the schema's owner, the group the schema grants to, a
     # station's login in that group, and the group of the staff who read the trail.
     pg.psql("CREATE ROLE tokend_owner LOGIN; CREATE ROLE tokend_station NOLOGIN; "
-            "CREATE ROLE tokend_auditor NOLOGIN; CREATE ROLE auditor1 LOGIN IN ROLE tokend_auditor; "
+            "CREATE ROLE tokend_auditor NOLOGIN; "
+            "CREATE ROLE auditor1 LOGIN IN ROLE tokend_auditor; "
             f"CREATE ROLE tokend LOGIN PASSWORD '{PASSWORD}' IN ROLE tokend_station",
             dbname="postgres")
     pg.psql("CREATE DATABASE tokend OWNER tokend_owner", dbname="postgres")
@@ -415,7 +416,8 @@ def one_of_two_forced_unblocks_at_once_reaches_the_card():
 
 
 def tokend_role_cannot_change_or_remove_attempts():
-    for table, change in (("ledger_attempts", "outcome = 'success'"), ("audit_lines", "line = 'x'")):
+    for table, change in (("ledger_attempts", "outcome = 'success'"),
+                          ("audit_lines", "line = 'x'")):
         for sql in (f"UPDATE {table} SET {change}", f"DELETE FROM {table}", f"TRUNCATE {table}"):
             rc, out = pg.psql(sql, user="tokend", password=PASSWORD, check=False)
             assert rc != 0 and "permission denied" in out, (sql, out)
