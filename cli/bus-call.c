@@ -10,6 +10,7 @@
 #include "i18n.h"
 #include "bus-json.h"
 #include "format.h"
+#include "time-util.h"
 #include "token-error.h"
 
 /* A call waits for the token as long as tokend lets it (the method's limit, from tokend's
@@ -135,20 +136,13 @@ typedef struct CallState {
     uint64_t limit_sec; /* the method's limit, 0 when tokend did not say */
 } CallState;
 
-static uint64_t monotonic_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* One line, rewritten in place: a spinner, the operation, its stage and the seconds since the
  * call was sent. */
 static void progress_draw(CallState *s)
 {
     static const char spinner[] = "-\\|/";
     _cleanup_free_ char *b1 = NULL, *b2 = NULL;
-    unsigned long long seconds = (monotonic_usec() - s->start_usec) / 1000000;
+    unsigned long long seconds = (tk_now_usec(CLOCK_MONOTONIC) - s->start_usec) / 1000000;
 
     fputs("\r\033[K", stderr);
     fprintf(stderr, "%c %s: %s ", spinner[s->frame++ % (sizeof(spinner) - 1)],
@@ -252,7 +246,7 @@ int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *
         .ctx = ctx,
         .what = what,
         .show_progress = !ctx->json && !ctx->quiet && isatty(STDERR_FILENO),
-        .start_usec = monotonic_usec(),
+        .start_usec = tk_now_usec(CLOCK_MONOTONIC),
     };
     sd_bus *bus = sd_bus_message_get_bus(m);
     const char *path = sd_bus_message_get_path(m), *member = sd_bus_message_get_member(m);
@@ -290,7 +284,7 @@ int token_call(Context *ctx, sd_bus_message *m, const char *what, sd_bus_error *
     _cleanup_bus_message_ sd_bus_message *reply = s.reply;
     /* sd-bus's own time-out says only "Method call timed out": say which call, and how long. */
     if (sd_bus_message_is_method_error(reply, SD_BUS_ERROR_NO_REPLY) &&
-        monotonic_usec() - s.start_usec >= timeout_usec) {
+        tk_now_usec(CLOCK_MONOTONIC) - s.start_usec >= timeout_usec) {
         unsigned long long waited = timeout_usec / 1000000;
         if (s.limit_sec > 0)
             sd_bus_error_setf(error, TK_ERROR_TIMEOUT,

@@ -13,13 +13,7 @@
 #include "i18n.h"
 #include "provision-run.h"
 #include "resolve.h"
-
-static uint64_t now_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
+#include "time-util.h"
 
 int jobs_tokens(Context *ctx, json_object **ret)
 {
@@ -109,7 +103,7 @@ void job_fail(Job *j, const char *name, const char *fmt, ...)
         j->error_message = NULL;
     va_end(ap);
     j->exit_code = exit_code_for_error(name);
-    j->end_usec = now_usec();
+    j->end_usec = tk_now_usec(CLOCK_MONOTONIC);
 }
 
 void job_fail_bus(Job *j, const char *what, const sd_bus_error *error)
@@ -120,7 +114,7 @@ void job_fail_bus(Job *j, const char *what, const sd_bus_error *error)
     j->error_name = words.error_name;
     j->error_message = words.error_message;
     j->exit_code = words.exit_code;
-    j->end_usec = now_usec();
+    j->end_usec = tk_now_usec(CLOCK_MONOTONIC);
 }
 
 static bool show_progress(const Context *ctx)
@@ -154,7 +148,7 @@ static int on_step_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
     j->step++;
     if (j->step < j->n_steps)
         return job_start_step(j);
-    j->end_usec = now_usec();
+    j->end_usec = tk_now_usec(CLOCK_MONOTONIC);
     job_say(j, _("done"));
     return 0;
 }
@@ -219,7 +213,7 @@ int jobs_run(Context *ctx, Job *jobs, size_t n)
         return r;
     for (size_t i = 0; i < n; i++)
         if (!job_failed(&jobs[i]) && jobs[i].step < jobs[i].n_steps) {
-            jobs[i].start_usec = now_usec();
+            jobs[i].start_usec = tk_now_usec(CLOCK_MONOTONIC);
             (void)job_start_step(&jobs[i]);
         }
     while (jobs_running(jobs, n) > 0) {

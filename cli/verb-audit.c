@@ -12,6 +12,7 @@
 #include "i18n.h"
 #include "table.h"
 #include "time-spec.h"
+#include "time-util.h"
 #include "tokenctl.h"
 #include "verb-audit-db.h"
 
@@ -136,11 +137,8 @@ static int parse_time_option(Context *ctx, const char *option, const char *value
 /* The filter from --since, --until, --operation, --request and --token. */
 static int list_filter(Context *ctx, AuditFilter *ret)
 {
-    struct timespec ts;
+    uint64_t now = tk_now_usec(CLOCK_REALTIME);
     int r;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 
     *ret = (AuditFilter){
         .until_usec = UINT64_MAX,

@@ -8,6 +8,7 @@
 #include "format.h"
 #include "i18n.h"
 #include "json-output.h"
+#include "time-util.h"
 #include "tokenctl.h"
 
 /* What monitor knows of tokend's objects: { path: { interface: { property: value } } }, read
@@ -87,14 +88,11 @@ static void add_whose(Monitor *mon, json_object *e, const char *path, const char
 
 static json_object *event_new(const char *kind)
 {
-    struct timespec ts;
     char when[40] = "";
     json_object *e = json_object_new_object();
 
     /* When tokenctl received it: dbus-daemon puts no time stamp on a message. */
-    clock_gettime(CLOCK_REALTIME, &ts);
-    (void)format_timestamp_usec((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000, when,
-                                sizeof(when));
+    (void)format_timestamp_usec(tk_now_usec(CLOCK_REALTIME), when, sizeof(when));
     json_object_object_add(e, "time", json_object_new_string(when));
     json_object_object_add(e, "event", json_object_new_string(kind));
     return e;

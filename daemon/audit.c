@@ -11,6 +11,7 @@
 #include "audit-acts.h"
 #include "audit.h"
 #include "macro.h"
+#include "time-util.h"
 
 const char *audit_message_id(const char *operation)
 {
@@ -55,13 +56,6 @@ int audit_intent(const char *path, const Operation *op, const TkAuditRecord *r, 
     return ret < 0 ? unwritten(ret, untouched, &e, error) : 0;
 }
 
-static uint64_t now_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* The acts since the last start record that have an intent and no outcome. */
 static int read_waiting_acts(const char *path, AuditActs *acts, TkError *error)
 {
@@ -94,7 +88,7 @@ int audit_start(const char *path,
     for (size_t i = 0; i < acts.n_acts; i++) {
         const AuditAct *a = &acts.acts[i];
         const TkAuditRecord outcome = {
-            .time_usec = now_usec(),
+            .time_usec = tk_now_usec(CLOCK_REALTIME),
             .operation = a->operation,
             .serial = a->serial,
             .uid = a->uid,
@@ -111,7 +105,7 @@ int audit_start(const char *path,
             ended(a->operation, a->serial, userdata);
     }
     const TkAuditRecord start = {
-        .time_usec = now_usec(),
+        .time_usec = tk_now_usec(CLOCK_REALTIME),
         .operation = TK_AUDIT_START,
         .uid = (uint32_t)getuid(),
         .pid = (uint32_t)getpid(),

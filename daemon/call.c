@@ -24,6 +24,7 @@
 #include "so-pin.h"
 #include "store.h"
 #include "text-escape.h"
+#include "time-util.h"
 #include "worker-protocol.h"
 
 #define UID_INVALID ((uid_t)-1)
@@ -52,17 +53,10 @@ static int reply_tk_error(sd_bus_message *m, const TkError *e)
     return tk_bus_reply_tk_error(m, e, -EIO);
 }
 
-static uint64_t now_realtime_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static TkAuditRecord call_record(const Token *t, const Call *call)
 {
     return (TkAuditRecord){
-        .time_usec = now_realtime_usec(),
+        .time_usec = tk_now_usec(CLOCK_REALTIME),
         .operation = call->op->name,
         .serial = t ? strempty(t->info.serial) : NULL,
         .uid = call->uid,

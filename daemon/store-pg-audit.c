@@ -22,6 +22,7 @@
 #include "audit-log.h"
 #include "log.h"
 #include "store-pg.h"
+#include "time-util.h"
 
 /* Lines per COPY (a line is at most TK_AUDIT_LINE_MAX bytes), and how long one call may go on
  * copying batches: a long history that a station brings into the database for the first time
@@ -34,13 +35,6 @@ void pg_audit_done(PgAudit *a)
     free(a->path);
     free(a->diverged);
     *a = (PgAudit){};
-}
-
-static uint64_t mono_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
 }
 
 typedef struct Locate {
@@ -260,7 +254,7 @@ int pg_audit_forward(PgAudit *a, PGconn *conn, const char *station, const char *
         if (r < 0)
             return r;
     }
-    uint64_t start = mono_usec();
+    uint64_t start = tk_now_usec(CLOCK_MONOTONIC);
     do {
         Batch b = {.conn = conn, .station = station, .line_no = a->lines};
         TkError e = {};
@@ -281,6 +275,6 @@ int pg_audit_forward(PgAudit *a, PGconn *conn, const char *station, const char *
             return 0;
         a->lines += b.n;
         a->offset = b.end;
-    } while (mono_usec() - start < FORWARD_SLICE_USEC);
+    } while (tk_now_usec(CLOCK_MONOTONIC) - start < FORWARD_SLICE_USEC);
     return -EAGAIN; /* more to copy: the next round goes on */
 }

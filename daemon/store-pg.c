@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "store-pg.h"
+#include "time-util.h"
 
 /* After a failed connection, reads wait this long before trying again; an unblock's check
  * always tries. */
@@ -41,13 +42,6 @@ typedef struct PgStore {
     bool ledger_imported; /* that ledger is in the database, or there was none */
     bool forward_failing; /* the last copy of the trail failed with the database reachable */
 } PgStore;
-
-static uint64_t now_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static int schema_check(PgStore *p, PGconn *conn, TkError *error)
 {
@@ -168,7 +162,7 @@ static int pg_ready(PgStore *p, bool always, TkError *error)
         PQfinish(p->conn);
         p->conn = NULL;
     }
-    if (!always && p->failing && now_usec() < p->retry_usec)
+    if (!always && p->failing && tk_now_usec(CLOCK_MONOTONIC) < p->retry_usec)
         return tk_error_set(error, -ENOTCONN, TK_ERROR_FAILED, "The %s cannot be reached",
                             p->target.name);
     _cleanup_(PQfinishp) PGconn *conn = NULL;
@@ -186,7 +180,7 @@ static int pg_ready(PgStore *p, bool always, TkError *error)
                           : "other acts are recorded in the audit file and copied to the "
                             "database once it is back.");
         p->failing = true;
-        p->retry_usec = now_usec() + RECONNECT_USEC;
+        p->retry_usec = tk_now_usec(CLOCK_MONOTONIC) + RECONNECT_USEC;
         return r;
     }
     if (p->failing)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "time-util.h"
 #include "worker-main.h"
 #include "worker-protocol.h"
 
@@ -44,13 +45,6 @@ static int send_tokens(sd_bus *bus, const char *module_path, const char *reader)
     return r;
 }
 
-static uint64_t now_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 typedef struct Scanner {
     const char *module_path;
     const char *reader;
@@ -81,7 +75,7 @@ int worker_scan(sd_bus *bus, const char *module_path, const char *reader, uint64
     if (r < 0)
         return r;
     for (;;) {
-        if (now_usec() >= s.next) {
+        if (tk_now_usec(CLOCK_MONOTONIC) >= s.next) {
             /* A module stuck in C_GetSlotList would freeze its inventory: the scanner ends
              * instead, and tokend starts another. */
             alarm(call_timeout_sec);
@@ -89,14 +83,15 @@ int worker_scan(sd_bus *bus, const char *module_path, const char *reader, uint64
             alarm(0);
             if (r < 0)
                 return r == -ECONNRESET || r == -ENOTCONN ? 0 : r;
-            s.next = s.interval_usec > 0 ? now_usec() + s.interval_usec : UINT64_MAX;
+            s.next =
+                s.interval_usec > 0 ? tk_now_usec(CLOCK_MONOTONIC) + s.interval_usec : UINT64_MAX;
         }
         r = sd_bus_process(bus, NULL);
         if (r < 0)
             return r == -ECONNRESET || r == -ENOTCONN ? 0 : r;
         if (r > 0)
             continue;
-        uint64_t n = now_usec();
+        uint64_t n = tk_now_usec(CLOCK_MONOTONIC);
         r = sd_bus_wait(bus, s.next == UINT64_MAX ? UINT64_MAX : s.next > n ? s.next - n : 0);
         if (r < 0)
             return r;

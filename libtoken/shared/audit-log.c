@@ -16,6 +16,7 @@
 
 #include "audit-log.h"
 #include "io-util.h"
+#include "time-util.h"
 
 /* A line with room for its terminating NUL. */
 #define LINE_BUF (TK_AUDIT_LINE_MAX + 1)
@@ -467,13 +468,6 @@ static int open_chain_end(const char *path, int lock, ChainEnd *ret_end, int64_t
     return TAKE_FD(fd);
 }
 
-static uint64_t now_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* The record's JSON object, with the seq and prev it gets. */
 static int record_object(const TkAuditRecord *rec, int64_t seq, const char *prev, json_object **ret)
 {
@@ -511,7 +505,7 @@ static int record_object(const TkAuditRecord *rec, int64_t seq, const char *prev
 static int recovery_object(const ChainEnd *end, json_object **ret)
 {
     const TkAuditRecord rec = {
-        .time_usec = now_usec(),
+        .time_usec = tk_now_usec(CLOCK_REALTIME),
         .operation = TK_AUDIT_RECOVERY,
         .uid = (uint32_t)getuid(),
         .pid = (uint32_t)getpid(),
